@@ -1,0 +1,499 @@
+//! The YAML configuration: parsing, `${VAR}` expansion, secret files, defaults and
+//! validation. Every error names the file, the line and the key.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::providers::{self, Endpoint, ProviderSpec};
+use crate::secret::Secret;
+use crate::units::Zone;
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(600);
+pub const DEFAULT_PRODUCT_TYPES: &[u32] = &[9];
+pub const DEFAULT_STATIC_IP_EXPIRY_FIELD: &str = "expired_at";
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub max_staleness: Duration,
+    pub targets: Vec<Target>,
+}
+
+/// One validated target with every default filled in.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub provider: &'static ProviderSpec,
+    pub base_url: Url,
+    pub credential: Secret,
+    pub product_types: Vec<u32>,
+    pub endpoints: Vec<Endpoint>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub timezone: Zone,
+    pub unit_base: u32,
+    pub static_ip_expiry_field: String,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read configuration: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates configuration text; `path` names it in errors and anchors
+    /// relative secret file paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
+            let (line, message) = match e.location() {
+                Some(loc) => (
+                    loc.line(),
+                    e.to_string().replace(
+                        &format!(" at line {} column {}", loc.line(), loc.column()),
+                        "",
+                    ),
+                ),
+                None => (1, e.to_string()),
+            };
+            ConfigError::Invalid {
+                path: file.clone(),
+                line,
+                message,
+            }
+        })?;
+        let lines = TargetLines::scan(text);
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let invalid = |line: usize, message: String| ConfigError::Invalid {
+            path: file.clone(),
+            line,
+            message,
+        };
+
+        let default_zone = match &raw.timezone {
+            None => Zone::default(),
+            Some(z) => z
+                .0
+                .parse()
+                .map_err(|e| invalid(lines.top_level_key("timezone"), format!("timezone: {e}")))?,
+        };
+        let interval = raw.interval.unwrap_or(DEFAULT_INTERVAL);
+        let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        check_interval(interval, timeout)
+            .map_err(|(key, m)| invalid(lines.top_level_key(key), format!("{key}: {m}")))?;
+        if raw.targets.is_empty() {
+            return Err(invalid(
+                lines.top_level_key("targets"),
+                "targets: at least one target is required".into(),
+            ));
+        }
+
+        let mut names = HashSet::new();
+        let mut targets = Vec::with_capacity(raw.targets.len());
+        for (index, t) in raw.targets.into_iter().enumerate() {
+            let at = |key: &str, message: String| {
+                invalid(
+                    lines.key_in_target(index, key),
+                    format!("targets[{index}] ({}): {key}: {message}", t.name),
+                )
+            };
+            if t.name.is_empty()
+                || !t
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(at(
+                    "name",
+                    "must be non-empty and use only letters, digits, '_' and '-'".into(),
+                ));
+            }
+            if !names.insert(t.name.clone()) {
+                return Err(at("name", "duplicate target name".into()));
+            }
+            let spec = providers::spec(&t.provider).ok_or_else(|| {
+                let known: Vec<_> = providers::PROVIDERS.iter().map(|p| p.name).collect();
+                at(
+                    "provider",
+                    format!(
+                        "unknown provider {:?} (known: {})",
+                        t.provider,
+                        known.join(", ")
+                    ),
+                )
+            })?;
+
+            let base_url = match (&t.base_url, spec.default_base_url) {
+                (Some(u), _) => parse_base_url(&u.0).map_err(|m| at("base_url", m))?,
+                (None, Some(default)) => parse_base_url(default).map_err(|m| at("base_url", m))?,
+                (None, None) => {
+                    return Err(at(
+                        "base_url",
+                        format!("required for provider {}", spec.name),
+                    ))
+                }
+            };
+
+            let key = spec.credential_key;
+            let key_file = format!("{key}_file");
+            let (other, other_file) = if key == "app_key" {
+                ("token", "token_file")
+            } else {
+                ("app_key", "app_key_file")
+            };
+            let (value, file_value, wrong, wrong_file) = if key == "app_key" {
+                (&t.app_key, &t.app_key_file, &t.token, &t.token_file)
+            } else {
+                (&t.token, &t.token_file, &t.app_key, &t.app_key_file)
+            };
+            if wrong.is_some() || wrong_file.is_some() {
+                let which = if wrong.is_some() { other } else { other_file };
+                return Err(at(
+                    which,
+                    format!(
+                        "not used by provider {} (use {key} or {key_file})",
+                        spec.name
+                    ),
+                ));
+            }
+            let credential = match (value, file_value) {
+                (Some(_), Some(_)) => {
+                    return Err(at(key, format!("set either {key} or {key_file}, not both")))
+                }
+                (None, None) => {
+                    return Err(at(key, format!("missing secret: set {key} or {key_file}")))
+                }
+                (Some(v), None) => v.0.clone(),
+                (None, Some(f)) => {
+                    read_secret_file(&base_dir, &f.0).map_err(|m| at(&key_file, m))?
+                }
+            };
+            if credential.trim().is_empty() {
+                return Err(at(key, "secret is empty".into()));
+            }
+
+            if !spec.gateway_family {
+                if t.product_types.is_some() {
+                    return Err(at(
+                        "product_types",
+                        format!("not used by provider {}", spec.name),
+                    ));
+                }
+                if t.static_ip_expiry_field.is_some() {
+                    return Err(at(
+                        "static_ip_expiry_field",
+                        format!("not used by provider {}", spec.name),
+                    ));
+                }
+            }
+            let product_types = t
+                .product_types
+                .unwrap_or_else(|| DEFAULT_PRODUCT_TYPES.to_vec());
+            if product_types.is_empty() {
+                return Err(at(
+                    "product_types",
+                    "must list at least one product type".into(),
+                ));
+            }
+
+            let endpoints = match t.endpoints {
+                None => spec.endpoints.to_vec(),
+                Some(list) => {
+                    if list.is_empty() {
+                        return Err(at("endpoints", "must list at least one endpoint".into()));
+                    }
+                    let mut seen = HashSet::new();
+                    for e in &list {
+                        if !spec.endpoints.contains(e) {
+                            let known: Vec<_> = spec.endpoints.iter().map(|e| e.as_str()).collect();
+                            return Err(at(
+                                "endpoints",
+                                format!(
+                                    "{e} is not an endpoint of provider {} (known: {})",
+                                    spec.name,
+                                    known.join(", ")
+                                ),
+                            ));
+                        }
+                        if !seen.insert(*e) {
+                            return Err(at("endpoints", format!("{e} listed twice")));
+                        }
+                    }
+                    list
+                }
+            };
+
+            let timezone = match &t.timezone {
+                None => default_zone,
+                Some(z) => z.0.parse().map_err(|e| at("timezone", e))?,
+            };
+            let unit_base = t.unit_base.unwrap_or(1024);
+            if unit_base != 1024 && unit_base != 1000 {
+                return Err(at(
+                    "unit_base",
+                    format!("must be 1024 or 1000, not {unit_base}"),
+                ));
+            }
+            let target_interval = t.interval.unwrap_or(interval);
+            let target_timeout = t.timeout.unwrap_or(timeout);
+            check_interval(target_interval, target_timeout).map_err(|(key, m)| at(key, m))?;
+
+            targets.push(Target {
+                name: t.name,
+                provider: spec,
+                base_url,
+                credential: Secret::new(credential),
+                product_types,
+                endpoints,
+                interval: target_interval,
+                timeout: target_timeout,
+                timezone,
+                unit_base,
+                static_ip_expiry_field: t
+                    .static_ip_expiry_field
+                    .unwrap_or_else(|| DEFAULT_STATIC_IP_EXPIRY_FIELD.to_owned()),
+            });
+        }
+        Ok(Config {
+            max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
+            targets,
+        })
+    }
+}
+
+fn check_interval(interval: Duration, timeout: Duration) -> Result<(), (&'static str, String)> {
+    if interval < MIN_INTERVAL {
+        return Err((
+            "interval",
+            format!(
+                "must be at least {}",
+                humantime::format_duration(MIN_INTERVAL)
+            ),
+        ));
+    }
+    if timeout.is_zero() {
+        return Err(("timeout", "must be greater than 0".into()));
+    }
+    Ok(())
+}
+
+fn parse_base_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("invalid URL {text:?}: {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("{text:?} must be an http or https URL"));
+    }
+    if url.query().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a query string or credentials; use app_key/token".into());
+    }
+    Ok(url)
+}
+
+fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
+    let path = base_dir.join(PathBuf::from(file));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
+    let secret = text.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.trim().is_empty() {
+        return Err(format!("secret file {} is empty", path.display()));
+    }
+    Ok(secret)
+}
+
+/// A string with `${VAR}` replaced from the environment; `$${` stays a literal `${`.
+/// An unset variable is an error, so a missing secret is never sent as "".
+#[derive(Debug, Clone)]
+struct Expanded(String);
+
+impl<'de> Deserialize<'de> for Expanded {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        expand_env(&raw, |name| std::env::var(name).ok())
+            .map(Expanded)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Replaces `${NAME}` using `lookup`.
+pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let end = tail
+                .find('}')
+                .ok_or_else(|| "unterminated ${ in value".to_string())?;
+            let name = &tail[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("invalid environment variable name {name:?}"));
+            }
+            let value =
+                lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+            out.push_str(&value);
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default, with = "humantime_serde")]
+    interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    timeout: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    max_staleness: Option<Duration>,
+    timezone: Option<Expanded>,
+    #[serde(default)]
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: String,
+    provider: String,
+    base_url: Option<Expanded>,
+    app_key: Option<Expanded>,
+    app_key_file: Option<Expanded>,
+    token: Option<Expanded>,
+    token_file: Option<Expanded>,
+    product_types: Option<Vec<u32>>,
+    endpoints: Option<Vec<Endpoint>>,
+    #[serde(default, with = "humantime_serde")]
+    interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    timeout: Option<Duration>,
+    timezone: Option<Expanded>,
+    unit_base: Option<u32>,
+    static_ip_expiry_field: Option<String>,
+}
+
+/// Line numbers of keys in the YAML text, for errors found after parsing (which
+/// loses positions). Block-style YAML is located exactly; anything else falls back
+/// to the nearest known line.
+struct TargetLines<'a> {
+    lines: Vec<&'a str>,
+    /// 0-based first line of each target item, and the end of the list.
+    items: Vec<usize>,
+    end: usize,
+}
+
+impl<'a> TargetLines<'a> {
+    fn scan(text: &'a str) -> Self {
+        let lines: Vec<&str> = text.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let is_blank = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
+        let mut items = Vec::new();
+        let mut end = lines.len();
+        if let Some(start) = lines.iter().position(|l| l.starts_with("targets:")) {
+            let mut item_indent = None;
+            for (i, l) in lines.iter().enumerate().skip(start + 1) {
+                if is_blank(l) {
+                    continue;
+                }
+                let dash = l.trim_start().starts_with('-');
+                match item_indent {
+                    None if dash => {
+                        item_indent = Some(indent(l));
+                        items.push(i);
+                    }
+                    Some(n) if indent(l) == n && dash => items.push(i),
+                    Some(n) if indent(l) > n => {}
+                    _ => {
+                        end = i;
+                        break;
+                    }
+                }
+            }
+        }
+        TargetLines { lines, items, end }
+    }
+
+    /// 1-based line of a top-level key, or 1.
+    fn top_level_key(&self, key: &str) -> usize {
+        self.lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{key}:")))
+            .map_or(1, |i| i + 1)
+    }
+
+    /// 1-based line of `key` inside target `index`, or of the target itself.
+    fn key_in_target(&self, index: usize, key: &str) -> usize {
+        let Some(&start) = self.items.get(index) else {
+            return self.top_level_key("targets");
+        };
+        let end = self.items.get(index + 1).copied().unwrap_or(self.end);
+        (start..end)
+            .find(|&i| {
+                let l = self.lines[i].trim_start();
+                l.trim_start_matches('-')
+                    .trim_start()
+                    .starts_with(&format!("{key}:"))
+            })
+            .unwrap_or(start)
+            + 1
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name, self.provider.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_env;
+
+    #[test]
+    fn expands_variables() {
+        let env = |n: &str| (n == "TOKEN").then(|| "s3cret".to_string());
+        assert_eq!(expand_env("${TOKEN}", env).unwrap(), "s3cret");
+        assert_eq!(expand_env("a-${TOKEN}-b", env).unwrap(), "a-s3cret-b");
+        assert_eq!(expand_env("$${TOKEN} $5", env).unwrap(), "${TOKEN} $5");
+        assert!(expand_env("${MISSING}", env)
+            .unwrap_err()
+            .contains("MISSING is not set"));
+        assert!(expand_env("${TOKEN", env).is_err());
+        assert!(expand_env("${BAD NAME}", env).is_err());
+    }
+}

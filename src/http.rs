@@ -1,0 +1,197 @@
+//! HTTP access to provider APIs: one GET with a bounded body, every failure
+//! classified into a [`Reason`], and no URL (which may carry the `app_key`) in any
+//! error text.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use url::Url;
+
+use crate::secret::Secret;
+
+/// Largest response body read from a provider, per request.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a poll of an endpoint failed: the `reason` label of
+/// `proxy_exporter_poll_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    Auth,
+    Http,
+    Timeout,
+    Connect,
+    Decode,
+    Api,
+    RateLimited,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 7] = [
+        Reason::Auth,
+        Reason::Http,
+        Reason::Timeout,
+        Reason::Connect,
+        Reason::Decode,
+        Reason::Api,
+        Reason::RateLimited,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Auth => "auth",
+            Reason::Http => "http",
+            Reason::Timeout => "timeout",
+            Reason::Connect => "connect",
+            Reason::Decode => "decode",
+            Reason::Api => "api",
+            Reason::RateLimited => "rate_limited",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Reason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed poll: the class and a message for people. The message never holds a
+/// URL query string or a credential.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct PollError {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl PollError {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        PollError {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn decode(message: impl Into<String>) -> Self {
+        PollError::new(Reason::Decode, message)
+    }
+}
+
+/// Where a credential goes on a request.
+#[derive(Debug, Clone, Copy)]
+pub enum CredentialPlacement {
+    /// A query parameter of this name (the gateway family's `app_key`).
+    Query(&'static str),
+    /// A request header of this name (IPWeb's `token`).
+    Header(&'static str),
+}
+
+/// A shared HTTP client for provider requests.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()?;
+        Ok(HttpClient { client })
+    }
+
+    /// GETs `url` with `query` and the credential, and returns the body if the
+    /// status is a success. Errors name the path only, never the query.
+    pub async fn get(
+        &self,
+        url: &Url,
+        query: &[(&str, String)],
+        credential: (CredentialPlacement, &Secret),
+    ) -> Result<Bytes, PollError> {
+        let path = url.path();
+        let mut request = self.client.get(url.clone()).query(query);
+        request = match credential.0 {
+            CredentialPlacement::Query(name) => request.query(&[(name, credential.1.expose())]),
+            CredentialPlacement::Header(name) => {
+                let mut value = HeaderValue::from_str(credential.1.expose()).map_err(|_| {
+                    PollError::new(Reason::Auth, "credential is not a valid HTTP header value")
+                })?;
+                value.set_sensitive(true);
+                request.header(HeaderName::from_static(name), value)
+            }
+        };
+        let mut response = request.send().await.map_err(|e| transport_error(path, e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(PollError::new(
+                Reason::RateLimited,
+                format!("GET {path}: HTTP 429 Too Many Requests"),
+            ));
+        }
+        if !status.is_success() {
+            return Err(PollError::new(
+                Reason::Http,
+                format!("GET {path}: HTTP {status}"),
+            ));
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error(path, e))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(PollError::decode(format!(
+                    "GET {path}: response body exceeds {MAX_BODY_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if content_type.starts_with("text/html") || body.trim_ascii_start().starts_with(b"<") {
+            return Err(PollError::decode(format!(
+                "GET {path}: expected JSON, got HTML ({} bytes)",
+                body.len()
+            )));
+        }
+        Ok(body.freeze())
+    }
+}
+
+/// Classifies a transport error, dropping the URL (and with it the query string
+/// that may hold the `app_key`) from its text.
+fn transport_error(path: &str, error: reqwest::Error) -> PollError {
+    let reason = if error.is_timeout() {
+        Reason::Timeout
+    } else if error.is_connect() {
+        Reason::Connect
+    } else if error.is_decode() || error.is_body() {
+        // A body cut off mid-way is a broken connection, not bad JSON.
+        Reason::Connect
+    } else {
+        Reason::Http
+    };
+    let error = error.without_url();
+    let mut message = format!("GET {path}: {error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    PollError::new(reason, message)
+}

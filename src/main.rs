@@ -1,0 +1,165 @@
+//! Command line entry point: flags, logging, signals.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, ValueEnum};
+use proxy_quota_exporter::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Prometheus exporter for proxy traffic quotas, packages, sub-accounts and static IPs.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (YAML).
+    #[arg(
+        long = "config.file",
+        env = "PROXY_QUOTA_EXPORTER_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    config_file: Option<PathBuf>,
+
+    /// Validate the configuration file and exit.
+    #[arg(long = "config.check")]
+    config_check: bool,
+
+    /// Address to listen on for HTTP (":9877" means every interface).
+    #[arg(
+        long = "web.listen-address",
+        env = "PROXY_QUOTA_EXPORTER_WEB_LISTEN_ADDRESS",
+        default_value = ":9877",
+        value_name = "ADDRESS"
+    )]
+    listen_address: String,
+
+    /// Minimum level of log messages.
+    #[arg(
+        long = "log.level",
+        env = "PROXY_QUOTA_EXPORTER_LOG_LEVEL",
+        default_value = "info"
+    )]
+    log_level: LogLevel,
+
+    /// Format of log messages.
+    #[arg(
+        long = "log.format",
+        env = "PROXY_QUOTA_EXPORTER_LOG_FORMAT",
+        default_value = "logfmt"
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_level, cli.log_format);
+
+    let Some(path) = cli.config_file.as_deref() else {
+        bail!("no configuration: pass --config.file FILE");
+    };
+    let config = Config::load(path)?;
+    if cli.config_check {
+        println!(
+            "{}: configuration is valid ({} target{})",
+            path.display(),
+            config.targets.len(),
+            if config.targets.len() == 1 { "" } else { "s" }
+        );
+        return Ok(());
+    }
+
+    let address = listen_address(&cli.listen_address)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            tracing::info!(
+                version = proxy_quota_exporter::metrics::VERSION,
+                address = %listener.local_addr()?,
+                targets = config.targets.len(),
+                "proxy-quota-exporter listening"
+            );
+            proxy_quota_exporter::run(listener, config, shutdown_signal()).await;
+            tracing::info!("shut down");
+            Ok(())
+        })
+}
+
+/// Parses an address like Prometheus exporters do: ":9877" listens everywhere.
+fn listen_address(text: &str) -> anyhow::Result<SocketAddr> {
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_owned()
+    };
+    full.parse().with_context(|| {
+        format!("invalid --web.listen-address {text:?} (expected host:port or :port)")
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received");
+}
+
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let level = match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+        LogLevel::Trace => "trace",
+    };
+    // Dependencies log at their own level only when asked for trace; their debug
+    // output (connection pools, TLS) drowns the exporter's own lines otherwise.
+    let filter = if level == "trace" {
+        EnvFilter::new("trace")
+    } else {
+        EnvFilter::new(format!("warn,proxy_quota_exporter={level}"))
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder
+            .event_format(tracing_logfmt::EventsFormatter::default())
+            .fmt_fields(tracing_logfmt::FieldsFormatter::default())
+            .init(),
+    }
+}

@@ -1,0 +1,504 @@
+//! The BestProxy / ProxyLite API family: one API under `/gateway` resp.
+//! `/end-point`, the `app_key` as a query parameter, usage in KB, limits in GB.
+//! Only the read endpoints of the contract are ever called, always with GET.
+
+use std::collections::BTreeMap;
+
+use chrono::{Days, Utc};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use url::Url;
+
+use super::{
+    product_slug, AccountReading, Client, DailyUsage, Endpoint, PackageReading, PoolReading,
+    ProviderSpec, Reading, StaticIp, StaticIpReading,
+};
+use crate::config::Target;
+use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
+use crate::secret::Secret;
+use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint::Usage,
+    Endpoint::Summary,
+    Endpoint::Packages,
+    Endpoint::Accounts,
+    Endpoint::StaticIps,
+];
+
+pub const BESTPROXY: ProviderSpec = ProviderSpec {
+    name: "bestproxy",
+    default_base_url: None,
+    credential_key: "app_key",
+    endpoints: ENDPOINTS,
+    gateway_family: true,
+    build: |target, http| Client::Gateway(Gateway::new(target, http, "gateway")),
+};
+
+pub const PROXYLITE: ProviderSpec = ProviderSpec {
+    name: "proxylite",
+    default_base_url: Some("https://api.proxylite.com"),
+    credential_key: "app_key",
+    endpoints: ENDPOINTS,
+    gateway_family: true,
+    build: |target, http| Client::Gateway(Gateway::new(target, http, "end-point")),
+};
+
+/// Items requested per page of the paged lists.
+pub const PAGE_SIZE: usize = 100;
+/// A list with more pages than this is treated as a broken upstream.
+const MAX_PAGES: usize = 10_000;
+
+/// API codes that mean the credential or account cannot be used.
+const CODE_SUCCESS: i64 = 200;
+const CODE_INVALID_APP_KEY: i64 = 3;
+const CODE_ACCOUNT_NOT_VERIFIED: i64 = 156;
+
+/// A client for one gateway-family target.
+pub struct Gateway {
+    http: HttpClient,
+    /// The base URL with the family's prefix and a trailing slash.
+    base: Url,
+    app_key: Secret,
+    product_types: Vec<u32>,
+    zone: Zone,
+    unit_base: u32,
+    expiry_field: String,
+}
+
+impl Gateway {
+    fn new(target: &Target, http: HttpClient, prefix: &str) -> Self {
+        let mut base = target.base_url.clone();
+        let path = base.path().trim_end_matches('/').to_owned();
+        if path.ends_with(&format!("/{prefix}")) {
+            base.set_path(&format!("{path}/"));
+        } else {
+            base.set_path(&format!("{path}/{prefix}/"));
+        }
+        Gateway {
+            http,
+            base,
+            app_key: target.credential.clone(),
+            product_types: target.product_types.clone(),
+            zone: target.timezone,
+            unit_base: target.unit_base,
+            expiry_field: target.static_ip_expiry_field.clone(),
+        }
+    }
+
+    /// Polls one endpoint. Endpoints this family does not have are an error.
+    pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
+        match endpoint {
+            Endpoint::Usage => self.usage().await.map(Reading::Usage),
+            Endpoint::Summary => self.summary().await.map(Reading::Summary),
+            Endpoint::Packages => self.packages().await.map(Reading::Packages),
+            Endpoint::Accounts => self.accounts().await.map(Reading::Accounts),
+            Endpoint::StaticIps => self.static_ips().await.map(Reading::StaticIps),
+            Endpoint::Customers => Err(PollError::new(
+                Reason::Api,
+                "the customers endpoint does not exist in this API",
+            )),
+        }
+    }
+
+    fn bytes(&self, value: Number, unit: TrafficUnit) -> f64 {
+        to_bytes(value.0, unit, self.unit_base)
+    }
+
+    fn kb(&self, value: Option<Number>) -> Option<f64> {
+        value.map(|v| self.bytes(v, TrafficUnit::Kb))
+    }
+
+    /// GETs `path` and returns the `data` of a successful answer, decoded.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, PollError> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| PollError::new(Reason::Http, format!("bad URL for {path}: {e}")))?;
+        let body = self
+            .http
+            .get(
+                &url,
+                query,
+                (CredentialPlacement::Query("app_key"), &self.app_key),
+            )
+            .await?;
+        decode_envelope(url.path(), &body)
+    }
+
+    async fn usage(&self) -> Result<DailyUsage, PollError> {
+        let today = self.zone.date_at(Utc::now());
+        let yesterday = today - Days::new(1);
+        let start = format!("{} 00:00:00", yesterday.format("%Y-%m-%d"));
+        let data: ListData<UsageDay> = self
+            .get("user-usage-flow/total", &[("start_time", start)])
+            .await?;
+        let (today, yesterday) = (today.to_string(), yesterday.to_string());
+        let mut usage = DailyUsage {
+            today_bytes: 0.0,
+            yesterday_bytes: 0.0,
+        };
+        for day in data.list {
+            let date = day.day.get(..10).unwrap_or(&day.day);
+            let bytes = self.bytes(day.flow, TrafficUnit::Kb);
+            if date == today {
+                usage.today_bytes += bytes;
+            } else if date == yesterday {
+                usage.yesterday_bytes += bytes;
+            }
+        }
+        Ok(usage)
+    }
+
+    async fn summary(&self) -> Result<Vec<PoolReading>, PollError> {
+        let mut pools = Vec::with_capacity(self.product_types.len());
+        for &product_type in &self.product_types {
+            let s: Summary = self
+                .get(
+                    "user-product/summary",
+                    &[("product_type", product_type.to_string())],
+                )
+                .await?;
+            if s.effective.is_none() && s.effective_total.is_none() && s.total.is_none() {
+                return Err(PollError::decode(format!(
+                    "summary for product_type {product_type} has none of the documented fields"
+                )));
+            }
+            pools.push(PoolReading {
+                pool: product_slug(Some(i64::from(product_type))),
+                remaining_bytes: self.kb(s.effective),
+                purchased_bytes: self.kb(s.effective_total),
+                used_bytes: self.kb(s.effective_used),
+                expiring_bytes: self.kb(s.temporary),
+                expired_bytes: self.kb(s.expired),
+                lifetime_purchased_bytes: self.kb(s.total),
+                lifetime_used_bytes: self.kb(s.used),
+                packages_total: s.total_count.map(|n| n.0),
+                packages_active: s.effective_count.map(|n| n.0),
+                packages_expiring: s.temporary_count.map(|n| n.0),
+                packages_expired: s.expired_count.map(|n| n.0),
+            });
+        }
+        Ok(pools)
+    }
+
+    async fn packages(&self) -> Result<Vec<PackageReading>, PollError> {
+        let mut packages = Vec::new();
+        self.each_page("user-product/list", |item: PackageItem| {
+            packages.push(PackageReading {
+                package_id: label_text(&item.id),
+                product: product_slug(item.product_type.and_then(Number::as_i64)),
+                expiry_timestamp: self.timestamp(item.expired_at.as_ref(), "expired_at")?,
+            });
+            Ok(())
+        })
+        .await?;
+        Ok(packages)
+    }
+
+    async fn accounts(&self) -> Result<Vec<AccountReading>, PollError> {
+        let data: ListData<AccountItem> = self.get("whitelist-account/list", &[]).await?;
+        Ok(data
+            .list
+            .into_iter()
+            .map(|a| AccountReading {
+                account: a.username.unwrap_or_else(|| label_text(&a.id)),
+                product: product_slug(a.product_type.and_then(Number::as_i64)),
+                remark: a.remark.unwrap_or_default(),
+                used_bytes: self.bytes(a.usage_flow, TrafficUnit::Kb),
+                limit_bytes: (a.limit_flow.0 > 0.0)
+                    .then(|| self.bytes(a.limit_flow, TrafficUnit::Gb)),
+                enabled: a.status.0 == 1.0,
+            })
+            .collect())
+    }
+
+    async fn static_ips(&self) -> Result<StaticIpReading, PollError> {
+        let mut ips = Vec::new();
+        let mut counts: BTreeMap<String, [u64; 4]> = ["static_datacenter", "static_residential"]
+            .into_iter()
+            .map(|p| (p.to_owned(), [0; 4]))
+            .collect();
+        self.each_page(
+            "ip/get-static-ip",
+            |item: serde_json::Map<String, Value>| {
+                let product =
+                    product_slug(number_field(&item, "product_type")?.and_then(Number::as_i64));
+                if let Some(status) = number_field(&item, "status")?.and_then(Number::as_i64) {
+                    if let Some(slot) = usize::try_from(status - 1).ok().filter(|s| *s < 4) {
+                        counts.entry(product.clone()).or_default()[slot] += 1;
+                    }
+                }
+                let ip = match item.get("ip") {
+                    Some(Value::String(ip)) if !ip.is_empty() => ip.clone(),
+                    _ => return Ok(()),
+                };
+                let expiry = match item.get(&self.expiry_field) {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(s)) => self.timestamp(Some(s), &self.expiry_field)?,
+                    Some(v) => Some(unix_seconds(v, &self.expiry_field)?),
+                };
+                if let Some(expiry_timestamp) = expiry {
+                    ips.push(StaticIp {
+                        ip,
+                        product,
+                        country: match item.get("country_code") {
+                            Some(Value::String(c)) => c.clone(),
+                            _ => String::new(),
+                        },
+                        expiry_timestamp,
+                    });
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(StaticIpReading {
+            ips,
+            status_counts: counts.into_iter().collect(),
+        })
+    }
+
+    /// Fetches every page of a paged list and hands each item to `on_item`.
+    async fn each_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        mut on_item: impl FnMut(T) -> Result<(), PollError>,
+    ) -> Result<(), PollError> {
+        let mut seen = 0usize;
+        for page in 1..=MAX_PAGES {
+            let data: Page<T> = self
+                .get(
+                    path,
+                    &[("page", page.to_string()), ("size", PAGE_SIZE.to_string())],
+                )
+                .await?;
+            let count = data.list.len();
+            seen += count;
+            for item in data.list {
+                on_item(item)?;
+            }
+            let total_pages = data.total_page.and_then(Number::as_i64);
+            let total_items = data.total_count.and_then(Number::as_i64);
+            let done = count == 0
+                || match (total_pages, total_items) {
+                    (Some(pages), _) => page as i64 >= pages,
+                    (None, Some(items)) => seen as i64 >= items,
+                    (None, None) => count < PAGE_SIZE,
+                };
+            if done {
+                return Ok(());
+            }
+        }
+        Err(PollError::decode(format!(
+            "{path}: more than {MAX_PAGES} pages"
+        )))
+    }
+
+    /// Reads an optional provider timestamp; empty means none, garbage is an error.
+    fn timestamp(&self, text: Option<&String>, field: &str) -> Result<Option<i64>, PollError> {
+        match text.map(|t| t.trim()) {
+            None | Some("") => Ok(None),
+            Some(t) => self
+                .zone
+                .parse_timestamp(t)
+                .map(Some)
+                .ok_or_else(|| PollError::decode(format!("{field}: not a timestamp: {t:?}"))),
+        }
+    }
+}
+
+/// Checks the `{code, msg, data}` envelope and decodes `data`.
+pub(crate) fn decode_envelope<T: DeserializeOwned>(
+    path: &str,
+    body: &[u8],
+) -> Result<T, PollError> {
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| PollError::decode(format!("GET {path}: invalid JSON: {e}")))?;
+    let code = envelope
+        .code
+        .and_then(Number::as_i64)
+        .ok_or_else(|| PollError::decode(format!("GET {path}: answer has no code")))?;
+    let message = upstream_message(envelope.msg.or(envelope.message));
+    match code {
+        CODE_SUCCESS => {}
+        CODE_INVALID_APP_KEY => {
+            return Err(PollError::new(
+                Reason::Auth,
+                format!("app_key rejected (code 3{message})"),
+            ))
+        }
+        CODE_ACCOUNT_NOT_VERIFIED => {
+            return Err(PollError::new(
+                Reason::Auth,
+                format!("account not verified (code 156{message})"),
+            ))
+        }
+        other => {
+            return Err(PollError::new(
+                Reason::Api,
+                format!("GET {path}: API error code {other}{message}"),
+            ))
+        }
+    }
+    let data = envelope
+        .data
+        .ok_or_else(|| PollError::decode(format!("GET {path}: data is null or missing")))?;
+    serde_json::from_str(data.get())
+        .map_err(|e| PollError::decode(format!("GET {path}: unexpected data: {e}")))
+}
+
+/// An upstream message, shortened and stripped of control characters, as `": msg"`.
+fn upstream_message(message: Option<Value>) -> String {
+    let text = match message {
+        Some(Value::String(s)) => s,
+        None | Some(Value::Null) => return String::new(),
+        Some(other) => other.to_string(),
+    };
+    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
+}
+
+/// An id as label text: `42` and `"42"` both give `42`.
+fn label_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn number_field(
+    item: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<Number>, PollError> {
+    match item.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => Number::deserialize(v)
+            .map(Some)
+            .map_err(|e| PollError::decode(format!("{key}: {e}"))),
+    }
+}
+
+/// A numeric expiry: Unix seconds, or milliseconds when it is too large for seconds.
+fn unix_seconds(value: &Value, field: &str) -> Result<i64, PollError> {
+    let n = Number::deserialize(value)
+        .map_err(|e| PollError::decode(format!("{field}: {e}")))?
+        .0;
+    Ok(if n > 1.0e11 { n / 1000.0 } else { n } as i64)
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default, deserialize_with = "optional_number")]
+    code: Option<Number>,
+    msg: Option<Value>,
+    message: Option<Value>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ListData<T> {
+    list: Vec<T>,
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    list: Vec<T>,
+    #[serde(default, deserialize_with = "optional_number")]
+    total_count: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    total_page: Option<Number>,
+}
+
+#[derive(Deserialize)]
+struct UsageDay {
+    day: String,
+    flow: Number,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    #[serde(default, deserialize_with = "optional_number")]
+    total: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    total_count: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    effective: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    effective_count: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    effective_total: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    effective_used: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    temporary: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    temporary_count: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    expired: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    expired_count: Option<Number>,
+    #[serde(default, deserialize_with = "optional_number")]
+    used: Option<Number>,
+}
+
+#[derive(Deserialize)]
+struct PackageItem {
+    #[serde(default)]
+    id: Value,
+    #[serde(default, deserialize_with = "optional_number")]
+    product_type: Option<Number>,
+    expired_at: Option<String>,
+}
+
+/// An account list item. `password` is deliberately absent: serde skips it
+/// without keeping it anywhere.
+#[derive(Deserialize)]
+struct AccountItem {
+    #[serde(default)]
+    id: Value,
+    username: Option<String>,
+    remark: Option<String>,
+    #[serde(default, deserialize_with = "optional_number")]
+    product_type: Option<Number>,
+    usage_flow: Number,
+    limit_flow: Number,
+    status: Number,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_codes_map_to_reasons() {
+        let err = |body: &str| decode_envelope::<Value>("/x", body.as_bytes()).unwrap_err();
+        assert_eq!(err(r#"{"code":3,"msg":"bad key"}"#).reason, Reason::Auth);
+        assert_eq!(
+            err(r#"{"code":"156","msg":"x","data":null}"#).reason,
+            Reason::Auth
+        );
+        assert_eq!(err(r#"{"code":500,"msg":"oops"}"#).reason, Reason::Api);
+        assert_eq!(err(r#"{"code":200,"data":null}"#).reason, Reason::Decode);
+        assert_eq!(err(r#"{"code":200}"#).reason, Reason::Decode);
+        assert_eq!(err(r#"{"msg":"no code"}"#).reason, Reason::Decode);
+        assert_eq!(err("<html>").reason, Reason::Decode);
+        assert_eq!(err(r#"{"code":200,"data":{"a":"#).reason, Reason::Decode);
+        let ok: Value =
+            decode_envelope("/x", br#"{"code":200,"message":"ok","data":{"a":1}}"#).unwrap();
+        assert_eq!(ok["a"], 1);
+    }
+}

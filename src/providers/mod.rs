@@ -1,0 +1,190 @@
+//! The providers the exporter knows and the plain readings they return.
+//!
+//! A provider module does HTTP and JSON and hands back [`Reading`]s; it never
+//! knows about Prometheus. Adding a provider is one module plus one entry in
+//! [`PROVIDERS`] and one variant of [`Client`].
+
+pub mod gateway;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::config::Target;
+use crate::http::{HttpClient, PollError};
+
+/// Every provider the exporter can poll: the one list to extend.
+pub const PROVIDERS: &[ProviderSpec] = &[gateway::BESTPROXY, gateway::PROXYLITE];
+
+/// What the configuration needs to know about a provider.
+#[derive(Debug)]
+pub struct ProviderSpec {
+    /// The `provider` config value and metric label.
+    pub name: &'static str,
+    /// `None` when users must set `base_url`.
+    pub default_base_url: Option<&'static str>,
+    /// The config key naming the credential (`app_key` or `token`); `<key>_file` also works.
+    pub credential_key: &'static str,
+    /// Endpoints polled by default, in order.
+    pub endpoints: &'static [Endpoint],
+    /// Whether `product_types` and `static_ip_expiry_field` apply.
+    pub gateway_family: bool,
+    /// Builds the client for a validated target.
+    pub build: fn(&Target, HttpClient) -> Client,
+}
+
+/// The product slug used as `pool`/`product` label for a gateway product type.
+pub fn product_slug(product_type: Option<i64>) -> String {
+    match product_type {
+        Some(9) => "dynamic_residential".into(),
+        Some(11) => "dynamic_residential_ip".into(),
+        Some(12) => "long_term_idc".into(),
+        Some(14) => "static_datacenter".into(),
+        Some(25) => "static_residential".into(),
+        Some(n) => format!("type_{n}"),
+        None => "unknown".into(),
+    }
+}
+
+/// Looks a provider up by its config name.
+pub fn spec(name: &str) -> Option<&'static ProviderSpec> {
+    PROVIDERS.iter().find(|p| p.name == name)
+}
+
+/// A configured provider, ready to poll.
+pub enum Client {
+    Gateway(gateway::Gateway),
+}
+
+impl Client {
+    /// Polls one endpoint once (all pages) and returns its readings.
+    pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
+        match self {
+            Client::Gateway(c) => c.poll(endpoint).await,
+        }
+    }
+}
+
+/// An upstream endpoint: the `endpoint` label of the exporter's self metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    Usage,
+    Summary,
+    Packages,
+    Accounts,
+    StaticIps,
+    Customers,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Usage => "usage",
+            Endpoint::Summary => "summary",
+            Endpoint::Packages => "packages",
+            Endpoint::Accounts => "accounts",
+            Endpoint::StaticIps => "static_ips",
+            Endpoint::Customers => "customers",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| ())
+    }
+}
+
+/// What one successful poll of one endpoint read. All traffic is in bytes and all
+/// times in Unix seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    Usage(DailyUsage),
+    Summary(Vec<PoolReading>),
+    Packages(Vec<PackageReading>),
+    Accounts(Vec<AccountReading>),
+    StaticIps(StaticIpReading),
+    Customers(Vec<CustomerReading>),
+}
+
+/// Traffic used on the provider's calendar days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyUsage {
+    pub today_bytes: f64,
+    pub yesterday_bytes: f64,
+}
+
+/// One traffic pool (a gateway product type, or an IPWeb account). Fields the
+/// provider does not report are `None` and produce no series.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoolReading {
+    pub pool: String,
+    pub remaining_bytes: Option<f64>,
+    pub purchased_bytes: Option<f64>,
+    pub used_bytes: Option<f64>,
+    pub expiring_bytes: Option<f64>,
+    pub expired_bytes: Option<f64>,
+    pub lifetime_purchased_bytes: Option<f64>,
+    pub lifetime_used_bytes: Option<f64>,
+    pub packages_total: Option<f64>,
+    pub packages_active: Option<f64>,
+    pub packages_expiring: Option<f64>,
+    pub packages_expired: Option<f64>,
+}
+
+/// A purchased package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageReading {
+    pub package_id: String,
+    pub product: String,
+    pub expiry_timestamp: Option<i64>,
+}
+
+/// A proxy sub-account. The password is never read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountReading {
+    pub account: String,
+    pub product: String,
+    pub remark: String,
+    pub used_bytes: f64,
+    /// `None` for an unlimited account (`limit_flow: 0`).
+    pub limit_bytes: Option<f64>,
+    pub enabled: bool,
+}
+
+/// Static IPs and their counts by product and status.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StaticIpReading {
+    pub ips: Vec<StaticIp>,
+    /// Per product: counts for status active, invalid, expiring, maintenance.
+    pub status_counts: Vec<(String, [u64; 4])>,
+}
+
+/// Names of static IP statuses 1–4, in the order of [`StaticIpReading::status_counts`].
+pub const STATIC_IP_STATUSES: [&str; 4] = ["active", "invalid", "expiring", "maintenance"];
+
+/// One static IP with a known expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticIp {
+    pub ip: String,
+    pub product: String,
+    pub country: String,
+    pub expiry_timestamp: i64,
+}
+
+/// One customer's traffic today (IPWeb agents).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerReading {
+    pub customer_id: String,
+    pub upload_bytes: f64,
+    pub download_bytes: f64,
+}

@@ -1,0 +1,44 @@
+//! The one type that holds credentials (`app_key`, `token`). Its `Debug` and
+//! `Display` redact, so a secret cannot leak through a log line, an error or a panic.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A credential. Read it only where it goes on the wire, with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<Arc<str>>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret's text, for the request that carries it and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn debug_and_display_redact() {
+        let s = Secret::new("hunter2-app-key");
+        assert!(!format!("{s:?} {s} {:?}", Some(&s)).contains("hunter2"));
+        assert_eq!(s.expose(), "hunter2-app-key");
+    }
+}
