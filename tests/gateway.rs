@@ -1,0 +1,634 @@
+//! The BestProxy / ProxyLite family against wiremock upstreams built from the API
+//! documents' own examples: one test per endpoint, paging, loose numbers,
+//! unlimited accounts, awkward remarks, and the API's error codes.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// Mounts `body` for GET `path` with the right app_key.
+async fn mount(server: &MockServer, api_path: &str, body: impl Into<serde_json::Value>) {
+    Mock::given(method("GET"))
+        .and(path(api_path))
+        .and(query_param("app_key", APP_KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body.into()))
+        .mount(server)
+        .await;
+}
+
+async fn exporter(provider: &str, server: &MockServer, endpoints: &str) -> Exporter {
+    Exporter::start(&gateway_config(provider, &server.uri(), endpoints)).await
+}
+
+#[tokio::test]
+async fn summary_from_the_documents_example() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/end-point/user-product/summary"))
+        .and(query_param("app_key", APP_KEY))
+        .and(query_param("product_type", "9"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/summary.json")))
+        .expect(1..)
+        .mount(&server)
+        .await;
+    let exporter = exporter("proxylite", &server, "[summary]").await;
+    let m = exporter.metrics().await;
+    let pool = [
+        ("provider", "proxylite"),
+        ("target", "proxylite-main"),
+        ("pool", "dynamic_residential"),
+    ];
+    // 524288 KB = 512 MiB = 0.5 GiB.
+    assert_eq!(
+        value(&m, "proxy_traffic_remaining_bytes", &pool),
+        Some(524288.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_purchased_bytes", &pool),
+        Some(786432.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_used_bytes", &pool),
+        Some(262144.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_expiring_bytes", &pool),
+        Some(102400.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_expired_bytes", &pool),
+        Some(51200.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_lifetime_purchased_bytes", &pool),
+        Some(GIB)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_lifetime_used_bytes", &pool),
+        Some(473088.0 * 1024.0)
+    );
+    for (state, n) in [
+        ("total", 5.0),
+        ("active", 3.0),
+        ("expiring", 1.0),
+        ("expired", 1.0),
+    ] {
+        let labels = [("pool", "dynamic_residential"), ("state", state)];
+        assert_eq!(value(&m, "proxy_packages", &labels), Some(n), "{state}");
+    }
+    assert_eq!(
+        value(&m, "proxy_up", &[("target", "proxylite-main")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_success",
+            &[("endpoint", "summary")]
+        ),
+        Some(1.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn summary_is_fetched_once_per_product_type_with_numeric_strings() {
+    let server = MockServer::start().await;
+    let mut long_term = fixture_json("gateway/summary.json");
+    // Numbers as strings and floats are accepted like integers.
+    long_term["data"]["effective"] = json!("2048");
+    long_term["data"]["effective_total"] = json!(4096.0);
+    long_term["data"]["effective_used"] = json!(" 2048 ");
+    Mock::given(method("GET"))
+        .and(path("/gateway/user-product/summary"))
+        .and(query_param("product_type", "12"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(long_term))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/gateway/user-product/summary"))
+        .and(query_param("product_type", "9"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/summary.json")))
+        .mount(&server)
+        .await;
+    let yaml =
+        gateway_config("bestproxy", &server.uri(), "[summary]") + "    product_types: [9, 12]\n";
+    let exporter = Exporter::start(&yaml).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_traffic_remaining_bytes",
+            &[("pool", "long_term_idc")]
+        ),
+        Some(2048.0 * 1024.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_traffic_purchased_bytes",
+            &[("pool", "long_term_idc")]
+        ),
+        Some(4096.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_used_bytes", &[("pool", "long_term_idc")]),
+        Some(2048.0 * 1024.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_traffic_remaining_bytes",
+            &[("pool", "dynamic_residential")]
+        ),
+        Some(524288.0 * 1024.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn a_non_numeric_string_is_a_decode_error_not_a_zero() {
+    let server = MockServer::start().await;
+    let mut body = fixture_json("gateway/summary.json");
+    body["data"]["effective"] = json!("plenty");
+    mount(&server, "/gateway/user-product/summary", body).await;
+    let exporter = exporter("bestproxy", &server, "[summary]").await;
+    let m = exporter.metrics().await;
+    assert!(
+        samples(&m, "proxy_traffic_remaining_bytes").is_empty(),
+        "{m}"
+    );
+    assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "summary"), ("reason", "decode")]
+        ),
+        Some(1.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn usage_today_and_yesterday_in_the_provider_calendar() {
+    let server = MockServer::start().await;
+    let body = json!({"code": 200, "msg": "string", "data": {"list": [
+        {"day": provider_date(-3), "flow": 999999},
+        {"day": provider_date(-1), "flow": 2048},
+        {"day": provider_date(0), "flow": "1024"},
+    ]}});
+    mount(&server, "/gateway/user-usage-flow/total", body).await;
+    let exporter = exporter("bestproxy", &server, "[usage]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_usage_today_bytes",
+            &[("target", "bestproxy-main")]
+        ),
+        Some(1024.0 * 1024.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_usage_yesterday_bytes", &[]),
+        Some(2048.0 * 1024.0)
+    );
+    // Only the two days needed are asked for: start_time is yesterday's midnight.
+    let requests = server.received_requests().await.unwrap();
+    let start = format!("{} 00:00:00", provider_date(-1));
+    assert!(requests.iter().all(|r| r
+        .url
+        .query_pairs()
+        .any(|(k, v)| k == "start_time" && v == start)));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn usage_from_the_documents_example_has_no_usage_today() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/user-usage-flow/total",
+        fixture_json("gateway/usage.json"),
+    )
+    .await;
+    let exporter = exporter("bestproxy", &server, "[usage]").await;
+    let m = exporter.metrics().await;
+    // The example's only day is 2022-08-01: nothing was used today or yesterday.
+    assert_eq!(value(&m, "proxy_usage_today_bytes", &[]), Some(0.0));
+    assert_eq!(value(&m, "proxy_usage_yesterday_bytes", &[]), Some(0.0));
+    assert_eq!(value(&m, "proxy_up", &[]), Some(1.0));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn packages_from_the_documents_example() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/user-product/list",
+        fixture_json("gateway/packages.json"),
+    )
+    .await;
+    let exporter = exporter("bestproxy", &server, "[packages]").await;
+    let m = exporter.metrics().await;
+    // 2022-05-13 12:14:15 at +08:00.
+    let labels = [("package_id", "0"), ("product", "dynamic_residential")];
+    assert_eq!(
+        value(&m, "proxy_package_expiry_timestamp_seconds", &labels),
+        Some(1652415255.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn packages_are_read_across_every_page() {
+    let server = MockServer::start().await;
+    for page in 1..=3 {
+        let list: Vec<_> = (0..if page < 3 { 100 } else { 7 })
+            .map(|i| json!({"id": page * 1000 + i, "expired_at": "2030-01-01 00:00:00", "product_type": 9}))
+            .collect();
+        let body = json!({"code": 200, "msg": "ok", "data": {
+            "list": list, "page": page, "page_size": 100, "total_count": 207, "total_page": 3}});
+        Mock::given(method("GET"))
+            .and(path("/gateway/user-product/list"))
+            .and(query_param("page", page.to_string()))
+            .and(query_param("size", "100"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1..)
+            .mount(&server)
+            .await;
+    }
+    let exporter = exporter("bestproxy", &server, "[packages]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
+        207
+    );
+    assert!(value(
+        &m,
+        "proxy_package_expiry_timestamp_seconds",
+        &[("package_id", "3006")]
+    )
+    .is_some());
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_from_the_documents_example() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/whitelist-account/list",
+        fixture_json("gateway/accounts.json"),
+    )
+    .await;
+    let exporter = exporter("bestproxy", &server, "[accounts]").await;
+    let m = exporter.metrics().await;
+    let labels = [("account", "string"), ("product", "dynamic_residential")];
+    assert_eq!(value(&m, "proxy_account_used_bytes", &labels), Some(0.0));
+    // limit_flow 102400 GB = 100 TiB.
+    assert_eq!(
+        value(&m, "proxy_account_limit_bytes", &labels),
+        Some(102400.0 * GIB)
+    );
+    assert_eq!(value(&m, "proxy_account_enabled", &labels), Some(0.0));
+    assert_eq!(
+        value(&m, "proxy_account_info", &[("remark", "string")]),
+        Some(1.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn unlimited_accounts_have_no_limit_and_remarks_are_escaped() {
+    let server = MockServer::start().await;
+    let remark = "say \"hi\" \\ then\nnew line";
+    let body = json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"id": 1, "username": "unlimited", "password": "pw-never-exported", "remark": remark,
+         "product_type": 9, "usage_flow": "1048576", "limit_flow": 0, "status": 1},
+        {"id": 2, "username": "capped", "password": "pw-never-exported", "remark": null,
+         "product_type": 25, "usage_flow": 10.5, "limit_flow": "2", "status": 0},
+    ]}});
+    mount(&server, "/gateway/whitelist-account/list", body).await;
+    let exporter = exporter("bestproxy", &server, "[accounts]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(&m, "proxy_account_used_bytes", &[("account", "unlimited")]),
+        Some(GIB),
+        "{m}"
+    );
+    assert_eq!(
+        value(&m, "proxy_account_limit_bytes", &[("account", "unlimited")]),
+        None
+    );
+    assert_eq!(
+        value(&m, "proxy_account_enabled", &[("account", "unlimited")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "proxy_account_limit_bytes", &[("account", "capped")]),
+        Some(2.0 * GIB)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_account_used_bytes",
+            &[("product", "static_residential")]
+        ),
+        Some(10752.0)
+    );
+    assert!(
+        m.contains(r#"remark="say \"hi\" \\ then\nnew line""#),
+        "{m}"
+    );
+    assert!(!m.contains("pw-never-exported"));
+    let report = promtool_check_metrics(&m);
+    assert!(
+        !report.contains("error") && !report.contains("exit"),
+        "{report}"
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn static_ips_with_counts_for_every_status() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/ip/get-static-ip",
+        fixture_json("gateway/static_ips.json"),
+    )
+    .await;
+    let exporter = exporter("bestproxy", &server, "[static_ips]").await;
+    let m = exporter.metrics().await;
+    let ip = [
+        ("ip", "203.0.113.10"),
+        ("product", "static_residential"),
+        ("country", "US"),
+    ];
+    // 2022-06-13 12:14:15 at +08:00.
+    assert_eq!(
+        value(&m, "proxy_static_ip_expiry_timestamp_seconds", &ip),
+        Some(1655093655.0)
+    );
+    assert!(value(
+        &m,
+        "proxy_static_ip_expiry_timestamp_seconds",
+        &[("ip", "203.0.113.11"), ("product", "static_datacenter")]
+    )
+    .is_some());
+    // No expiry field, no expiry series; but it is counted.
+    assert!(value(
+        &m,
+        "proxy_static_ip_expiry_timestamp_seconds",
+        &[("ip", "203.0.113.12")]
+    )
+    .is_none());
+    let count = |product, status| {
+        value(
+            &m,
+            "proxy_static_ips",
+            &[("product", product), ("status", status)],
+        )
+    };
+    assert_eq!(count("static_residential", "active"), Some(1.0));
+    assert_eq!(count("static_residential", "invalid"), Some(1.0));
+    assert_eq!(count("static_residential", "expiring"), Some(0.0));
+    assert_eq!(count("static_residential", "maintenance"), Some(0.0));
+    assert_eq!(count("static_datacenter", "expiring"), Some(1.0));
+    assert_eq!(count("static_datacenter", "maintenance"), Some(1.0));
+    assert_eq!(count("static_datacenter", "active"), Some(0.0));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn static_ip_expiry_field_is_configurable_and_numeric_expiry_is_unix_time() {
+    let server = MockServer::start().await;
+    let body = json!({"code": 200, "data": {"list": [
+        {"ip": "198.51.100.7", "product_type": 14, "status": 1, "country_code": "SG", "expire_time": 1900000000},
+        {"ip": "198.51.100.8", "product_type": 14, "status": 1, "expire_time": "2030-01-01 08:00:00"},
+    ], "total_page": 1}});
+    mount(&server, "/gateway/ip/get-static-ip", body).await;
+    let yaml = gateway_config("bestproxy", &server.uri(), "[static_ips]")
+        + "    static_ip_expiry_field: expire_time\n    timezone: UTC\n";
+    let exporter = Exporter::start(&yaml).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_static_ip_expiry_timestamp_seconds",
+            &[("ip", "198.51.100.7")]
+        ),
+        Some(1900000000.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_static_ip_expiry_timestamp_seconds",
+            &[("ip", "198.51.100.8")]
+        ),
+        Some(1893484800.0)
+    );
+    exporter.stop().await;
+}
+
+/// HTTP 200 with `code: 3`, exactly as the API answers an invalid app_key.
+#[tokio::test]
+async fn invalid_app_key_is_an_auth_error_and_no_traffic_series() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"code": 3, "msg": "app_key无效", "data": null})),
+        )
+        .mount(&server)
+        .await;
+    let exporter = exporter("proxylite", &server, "[summary, accounts]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
+    for endpoint in ["summary", "accounts"] {
+        assert_eq!(
+            value(&m, "proxy_exporter_poll_success", &[("endpoint", endpoint)]),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(
+                &m,
+                "proxy_exporter_poll_errors_total",
+                &[("endpoint", endpoint), ("reason", "auth")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &m,
+                "proxy_exporter_poll_errors_total",
+                &[("endpoint", endpoint), ("reason", "api")]
+            ),
+            Some(0.0)
+        );
+        assert!(value(
+            &m,
+            "proxy_exporter_last_success_timestamp_seconds",
+            &[("endpoint", endpoint)]
+        )
+        .is_none());
+    }
+    for metric in [
+        "proxy_traffic_remaining_bytes",
+        "proxy_account_used_bytes",
+        "proxy_packages",
+    ] {
+        assert!(
+            samples(&m, metric).is_empty(),
+            "{metric} must be absent:\n{m}"
+        );
+    }
+    let page = exporter.get("/").await.text().await.unwrap();
+    assert!(page.contains("app_key rejected (code 3"), "{page}");
+    exporter.stop().await;
+}
+
+/// `code: 156`: the account is not verified; the key works but nothing can be read.
+#[tokio::test]
+async fn unverified_account_is_an_auth_error() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/user-product/summary",
+        json!({"code": 156, "msg": "账户未认证", "data": []}),
+    )
+    .await;
+    let exporter = exporter("bestproxy", &server, "[summary]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("reason", "auth")]
+        ),
+        Some(1.0)
+    );
+    assert!(samples(&m, "proxy_traffic_remaining_bytes").is_empty());
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn other_api_codes_http_errors_and_html_are_classified() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/user-product/summary",
+        json!({"code": 500, "msg": "系统繁忙"}),
+    )
+    .await;
+    Mock::given(path("/gateway/whitelist-account/list"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    Mock::given(path("/gateway/user-usage-flow/total"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<html><body>maintenance</body></html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/gateway/user-product/list"))
+        .respond_with(ResponseTemplate::new(429))
+        .mount(&server)
+        .await;
+    Mock::given(path("/gateway/ip/get-static-ip"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("{\"code\":200,\"data\":{\"list\":[{\"ip\":"),
+        )
+        .mount(&server)
+        .await;
+    let exporter = exporter(
+        "bestproxy",
+        &server,
+        "[summary, accounts, usage, packages, static_ips]",
+    )
+    .await;
+    let m = exporter.metrics().await;
+    for (endpoint, reason) in [
+        ("summary", "api"),
+        ("accounts", "http"),
+        ("usage", "decode"),
+        ("packages", "rate_limited"),
+        ("static_ips", "decode"),
+    ] {
+        assert_eq!(
+            value(
+                &m,
+                "proxy_exporter_poll_errors_total",
+                &[("endpoint", endpoint), ("reason", reason)]
+            ),
+            Some(1.0),
+            "{endpoint} → {reason}\n{m}"
+        );
+    }
+    assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_connect_error() {
+    // Bind and drop a listener to get a port that refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let exporter = Exporter::start(&gateway_config(
+        "bestproxy",
+        &format!("http://127.0.0.1:{port}"),
+        "[summary]",
+    ))
+    .await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("reason", "connect")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_have_the_exposition_content_type_and_health_endpoints_answer() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/gateway/user-product/summary",
+        fixture_json("gateway/summary.json"),
+    )
+    .await;
+    let exporter = exporter("bestproxy", &server, "[summary]").await;
+    exporter.wait_ready().await;
+    let response = exporter.get("/metrics").await;
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let m = response.text().await.unwrap();
+    assert!(m.contains("# TYPE proxy_exporter_build_info gauge"));
+    assert!(
+        m.contains("process_resident_memory_bytes"),
+        "process metrics missing"
+    );
+    assert_eq!(exporter.get("/-/healthy").await.status(), 200);
+    assert_eq!(exporter.get("/nope").await.status(), 404);
+    exporter.stop().await;
+}
