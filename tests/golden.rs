@@ -1,0 +1,130 @@
+//! The whole `/metrics` of a fixed fixture set, compared with a checked-in file.
+//! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the file after a deliberate
+//! change; review the diff like code.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::json;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const GOLDEN: &str = "tests/fixtures/golden.metrics";
+
+async fn mount(server: &MockServer, api_path: &str, extra: Option<(&str, &str)>, body: serde_json::Value) {
+    let mut mock = Mock::given(method("GET"))
+        .and(path(api_path))
+        .and(query_param("app_key", APP_KEY));
+    if let Some((k, v)) = extra {
+        mock = mock.and(query_param(k, v));
+    }
+    mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
+/// An upstream with every gateway endpoint answering from the fixtures; any
+/// other key gets the API's invalid-key answer.
+async fn gateway_upstream() -> MockServer {
+    let server = MockServer::start().await;
+    let prefix = "/gateway";
+    mount(&server, &format!("{prefix}/user-product/summary"), Some(("product_type", "9")), fixture_json("gateway/summary.json")).await;
+    let mut idc = fixture_json("gateway/summary.json");
+    idc["data"] = json!({"total": "10485760", "total_count": 1, "effective": 10000000.5, "effective_count": 1,
+        "effective_total": 10485760, "effective_used": 485759.5, "temporary": 0, "temporary_count": 0,
+        "expired": 0, "expired_count": 0, "used": 485759.5});
+    mount(&server, &format!("{prefix}/user-product/summary"), Some(("product_type", "12")), idc).await;
+    mount(&server, &format!("{prefix}/user-usage-flow/total"), None, json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"day": provider_date(-1), "flow": 1048576},
+        {"day": provider_date(0), "flow": "524288"},
+    ]}}))
+    .await;
+    mount(&server, &format!("{prefix}/user-product/list"), None, fixture_json("gateway/packages.json")).await;
+    mount(&server, &format!("{prefix}/whitelist-account/list"), None, json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"id": 1, "username": "crawler-eu", "password": "golden-pw-1", "created_at": "2024-01-01 00:00:00",
+         "remark": "team \"blue\" \\ night\nshift", "product_type": 9, "usage_flow": 95000000, "limit_flow": 100, "status": 1},
+        {"id": 2, "username": "unlimited", "password": "golden-pw-2", "created_at": "2024-01-01 00:00:00",
+         "remark": "", "product_type": 9, "usage_flow": 1024, "limit_flow": 0, "status": 1},
+        {"id": 3, "username": "paused", "password": "golden-pw-3", "created_at": "2024-01-01 00:00:00",
+         "remark": "off", "product_type": 25, "usage_flow": "0", "limit_flow": 5, "status": 0},
+    ]}}))
+    .await;
+    mount(&server, &format!("{prefix}/ip/get-static-ip"), None, fixture_json("gateway/static_ips.json")).await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"code": 3, "msg": "app_key无效", "data": null})))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Replaces what changes from run to run: durations, timestamps, build and process.
+fn normalize(metrics: &str) -> String {
+    let mut out = String::new();
+    for line in metrics.lines() {
+        if line.starts_with("process_") || line.starts_with("# HELP process_") || line.starts_with("# TYPE process_") {
+            continue;
+        }
+        let line = if line.starts_with("proxy_exporter_poll_duration_seconds{")
+            || line.starts_with("proxy_exporter_last_success_timestamp_seconds{")
+        {
+            format!("{} <varies>", line.rsplit_once(' ').unwrap().0)
+        } else if line.starts_with("proxy_exporter_build_info{") {
+            "proxy_exporter_build_info{version=\"<version>\",revision=\"<revision>\"} 1".to_owned()
+        } else {
+            line.to_owned()
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn full_metrics_match_the_golden_file() {
+    let upstream = gateway_upstream().await;
+    let yaml = format!(
+        r#"
+targets:
+  - name: best-main
+    provider: bestproxy
+    base_url: {uri}
+    app_key: {APP_KEY}
+    product_types: [9, 12]
+  - name: lite-revoked
+    provider: proxylite
+    base_url: {uri}/end-point
+    app_key: a-revoked-key
+    endpoints: [summary, accounts]
+"#,
+        uri = upstream.uri()
+    );
+    let exporter = Exporter::start(&yaml).await;
+    let metrics = exporter.metrics().await;
+    exporter.stop().await;
+
+    let report = promtool_check_metrics(&metrics);
+    assert!(report.trim().is_empty(), "promtool check metrics:\n{report}");
+
+    let actual = normalize(&metrics);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+    if actual != expected {
+        let first = actual
+            .lines()
+            .zip(expected.lines())
+            .position(|(a, e)| a != e)
+            .unwrap_or(actual.lines().count().min(expected.lines().count()));
+        panic!(
+            "/metrics differs from {GOLDEN} at line {}:\n  actual:   {:?}\n  expected: {:?}\nRun with UPDATE_GOLDEN=1 to accept.",
+            first + 1,
+            actual.lines().nth(first),
+            expected.lines().nth(first)
+        );
+    }
+}
