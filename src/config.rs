@@ -46,11 +46,8 @@ pub struct Target {
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read configuration: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: cannot read configuration: {message}")]
+    Read { path: String, message: String },
     #[error("{path}:{line}: {message}")]
     Invalid {
         path: String,
@@ -62,9 +59,9 @@ pub enum ConfigError {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            message: e.to_string(),
         })?;
         Config::parse(&text, path)
     }

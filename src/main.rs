@@ -2,10 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
 use proxy_quota_exporter::Config;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
 /// Prometheus exporter for proxy traffic quotas, packages, sub-accounts and static IPs.
@@ -65,10 +68,19 @@ enum LogFormat {
     Json,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+fn run(cli: Cli) -> anyhow::Result<()> {
     let Some(path) = cli.config_file.as_deref() else {
         bail!("no configuration: pass --config.file FILE");
     };
@@ -152,14 +164,24 @@ fn init_logging(level: LogLevel, format: LogFormat) {
     } else {
         EnvFilter::new(format!("warn,proxy_quota_exporter={level}"))
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    // The event's module is left out: the `target` field names the configured target.
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Logfmt => builder
-            .event_format(tracing_logfmt::EventsFormatter::default())
-            .fmt_fields(tracing_logfmt::FieldsFormatter::default())
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+        LogFormat::Logfmt => registry
+            .with(
+                tracing_logfmt::builder()
+                    .with_target(false)
+                    .layer()
+                    .with_writer(std::io::stderr),
+            )
             .init(),
     }
 }

@@ -170,8 +170,11 @@ fn write_value(out: &mut Vec<u8>, value: f64) {
     }
 }
 
+/// Reads one value of a series from a reading; `None` writes no series.
+type Field<T> = fn(&T) -> Option<f64>;
+
 /// The per-pool traffic families and where each reads its value.
-const POOL_FAMILIES: &[(&MetricDef, fn(&PoolReading) -> Option<f64>)] = &[
+const POOL_FAMILIES: &[(&MetricDef, Field<PoolReading>)] = &[
     (&TRAFFIC_REMAINING, |p| p.remaining_bytes),
     (&TRAFFIC_PURCHASED, |p| p.purchased_bytes),
     (&TRAFFIC_USED, |p| p.used_bytes),
@@ -182,7 +185,7 @@ const POOL_FAMILIES: &[(&MetricDef, fn(&PoolReading) -> Option<f64>)] = &[
 ];
 
 /// The per-account families and where each reads its value.
-const ACCOUNT_FAMILIES: &[(&MetricDef, fn(&AccountReading) -> Option<f64>)] = &[
+const ACCOUNT_FAMILIES: &[(&MetricDef, Field<AccountReading>)] = &[
     (&ACCOUNT_USED, |a| Some(a.used_bytes)),
     (&ACCOUNT_LIMIT, |a| a.limit_bytes),
     (&ACCOUNT_ENABLED, |a| {

@@ -13,7 +13,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const GOLDEN: &str = "tests/fixtures/golden.metrics";
 
-async fn mount(server: &MockServer, api_path: &str, extra: Option<(&str, &str)>, body: serde_json::Value) {
+async fn mount(
+    server: &MockServer,
+    api_path: &str,
+    extra: Option<(&str, &str)>,
+    body: serde_json::Value,
+) {
     let mut mock = Mock::given(method("GET"))
         .and(path(api_path))
         .and(query_param("app_key", APP_KEY));
@@ -30,18 +35,41 @@ async fn mount(server: &MockServer, api_path: &str, extra: Option<(&str, &str)>,
 async fn gateway_upstream() -> MockServer {
     let server = MockServer::start().await;
     let prefix = "/gateway";
-    mount(&server, &format!("{prefix}/user-product/summary"), Some(("product_type", "9")), fixture_json("gateway/summary.json")).await;
+    mount(
+        &server,
+        &format!("{prefix}/user-product/summary"),
+        Some(("product_type", "9")),
+        fixture_json("gateway/summary.json"),
+    )
+    .await;
     let mut idc = fixture_json("gateway/summary.json");
     idc["data"] = json!({"total": "10485760", "total_count": 1, "effective": 10000000.5, "effective_count": 1,
         "effective_total": 10485760, "effective_used": 485759.5, "temporary": 0, "temporary_count": 0,
         "expired": 0, "expired_count": 0, "used": 485759.5});
-    mount(&server, &format!("{prefix}/user-product/summary"), Some(("product_type", "12")), idc).await;
-    mount(&server, &format!("{prefix}/user-usage-flow/total"), None, json!({"code": 200, "msg": "ok", "data": {"list": [
-        {"day": provider_date(-1), "flow": 1048576},
-        {"day": provider_date(0), "flow": "524288"},
-    ]}}))
+    mount(
+        &server,
+        &format!("{prefix}/user-product/summary"),
+        Some(("product_type", "12")),
+        idc,
+    )
     .await;
-    mount(&server, &format!("{prefix}/user-product/list"), None, fixture_json("gateway/packages.json")).await;
+    mount(
+        &server,
+        &format!("{prefix}/user-usage-flow/total"),
+        None,
+        json!({"code": 200, "msg": "ok", "data": {"list": [
+            {"day": provider_date(-1), "flow": 1048576},
+            {"day": provider_date(0), "flow": "524288"},
+        ]}}),
+    )
+    .await;
+    mount(
+        &server,
+        &format!("{prefix}/user-product/list"),
+        None,
+        fixture_json("gateway/packages.json"),
+    )
+    .await;
     mount(&server, &format!("{prefix}/whitelist-account/list"), None, json!({"code": 200, "msg": "ok", "data": {"list": [
         {"id": 1, "username": "crawler-eu", "password": "golden-pw-1", "created_at": "2024-01-01 00:00:00",
          "remark": "team \"blue\" \\ night\nshift", "product_type": 9, "usage_flow": 95000000, "limit_flow": 100, "status": 1},
@@ -51,9 +79,18 @@ async fn gateway_upstream() -> MockServer {
          "remark": "off", "product_type": 25, "usage_flow": "0", "limit_flow": 5, "status": 0},
     ]}}))
     .await;
-    mount(&server, &format!("{prefix}/ip/get-static-ip"), None, fixture_json("gateway/static_ips.json")).await;
+    mount(
+        &server,
+        &format!("{prefix}/ip/get-static-ip"),
+        None,
+        fixture_json("gateway/static_ips.json"),
+    )
+    .await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"code": 3, "msg": "app_key无效", "data": null})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"code": 3, "msg": "app_key无效", "data": null})),
+        )
         .with_priority(10)
         .mount(&server)
         .await;
@@ -64,7 +101,10 @@ async fn gateway_upstream() -> MockServer {
 fn normalize(metrics: &str) -> String {
     let mut out = String::new();
     for line in metrics.lines() {
-        if line.starts_with("process_") || line.starts_with("# HELP process_") || line.starts_with("# TYPE process_") {
+        if line.starts_with("process_")
+            || line.starts_with("# HELP process_")
+            || line.starts_with("# TYPE process_")
+        {
             continue;
         }
         let line = if line.starts_with("proxy_exporter_poll_duration_seconds{")
@@ -106,7 +146,10 @@ targets:
     exporter.stop().await;
 
     let report = promtool_check_metrics(&metrics);
-    assert!(report.trim().is_empty(), "promtool check metrics:\n{report}");
+    assert!(
+        report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
 
     let actual = normalize(&metrics);
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of proxy-quota-exporter: formatting, lints, unit, integration,
+# golden-file and end-to-end tests. Installs what the tests need when it is
+# missing (Debian's `prometheus` package for promtool, rustfmt and clippy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "--- installing Debian's prometheus package (promtool)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+    echo "--- installing $component"
+    rustup component add "$component"
+  fi
+done
+
+echo "--- cargo fmt --check"
+cargo fmt --all -- --check
+echo "--- cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "--- cargo test"
+cargo test --locked

@@ -1,0 +1,248 @@
+//! The compiled binary against wiremock at `--log.level trace`: the app_key and the
+//! sub-account passwords appear nowhere in its output, logs, metrics or pages, and
+//! it sends only GETs to the contract's read endpoints.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const GOOD_KEY: &str = "LEAKCHECK-good-key-7f3a9e";
+const REVOKED_KEY: &str = "LEAKCHECK-revoked-key-21bc4d";
+const UNREACHABLE_KEY: &str = "LEAKCHECK-unreachable-key-90aa1f";
+const PASSWORDS: [&str; 2] = ["LEAKCHECK-password-one", "LEAKCHECK-password-two"];
+
+/// The read endpoints of the contract, under either prefix.
+const READ_PATHS: [&str; 5] = [
+    "/user-usage-flow/total",
+    "/user-product/summary",
+    "/user-product/list",
+    "/whitelist-account/list",
+    "/ip/get-static-ip",
+];
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Running {
+    child: Child,
+    port: u16,
+}
+
+impl Running {
+    fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Running {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
+            .args(args)
+            .args(["--web.listen-address", &listen])
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Running { child, port }
+    }
+
+    async fn get(&self, path: &str) -> Option<reqwest::Response> {
+        reqwest::get(format!("http://127.0.0.1:{}{path}", self.port))
+            .await
+            .ok()
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..300 {
+            if let Some(r) = self.get("/-/ready").await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("binary not ready within 15 s");
+    }
+
+    /// Sends SIGTERM, waits for the exit and returns (status, stdout, stderr).
+    fn terminate(mut self) -> (std::process::ExitStatus, String, String) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (self.child.wait().unwrap(), stdout, stderr)
+    }
+}
+
+async fn upstream() -> MockServer {
+    let server = MockServer::start().await;
+    let accounts = json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"id": 1, "username": "alice", "password": PASSWORDS[0], "remark": "r", "product_type": 9,
+         "usage_flow": 10, "limit_flow": 1, "status": 1},
+        {"id": 2, "username": "bob", "password": PASSWORDS[1], "remark": "r", "product_type": 9,
+         "usage_flow": 10, "limit_flow": 0, "status": 1},
+    ]}});
+    for (api, body) in [
+        ("/gateway/whitelist-account/list", accounts),
+        (
+            "/gateway/user-product/summary",
+            fixture_json("gateway/summary.json"),
+        ),
+        (
+            "/gateway/user-usage-flow/total",
+            fixture_json("gateway/usage.json"),
+        ),
+        (
+            "/gateway/user-product/list",
+            fixture_json("gateway/packages.json"),
+        ),
+        (
+            "/gateway/ip/get-static-ip",
+            fixture_json("gateway/static_ips.json"),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(api))
+            .and(query_param("app_key", GOOD_KEY))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    // Every other request (the revoked key) gets the API's invalid-key answer.
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"code": 3, "msg": "app_key无效", "data": null})),
+        )
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn secrets_and_passwords_never_leave_the_process_and_only_reads_are_sent() {
+    let server = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.key"), format!("{GOOD_KEY}\n")).unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+interval: 1s
+timeout: 2s
+targets:
+  - name: good
+    provider: bestproxy
+    base_url: {uri}
+    app_key_file: good.key
+  - name: revoked
+    provider: proxylite
+    base_url: {uri}/end-point
+    app_key: ${{LEAKCHECK_REVOKED}}
+  - name: unreachable
+    provider: bestproxy
+    base_url: http://127.0.0.1:{dead}
+    app_key: {UNREACHABLE_KEY}
+"#,
+            uri = server.uri(),
+            dead = free_port()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let mut output = String::new();
+    for format in ["logfmt", "json"] {
+        let running = Running::spawn(
+            &[
+                "--config.file",
+                config,
+                "--log.level",
+                "trace",
+                "--log.format",
+                format,
+            ],
+            &[("LEAKCHECK_REVOKED", REVOKED_KEY)],
+        );
+        running.wait_ready().await;
+        // Let a second round of polls (with failures) be logged too.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let metrics = running.get("/metrics").await.unwrap().text().await.unwrap();
+        assert_eq!(
+            value(&metrics, "proxy_up", &[("target", "good")]),
+            Some(1.0),
+            "{metrics}"
+        );
+        assert_eq!(
+            value(&metrics, "proxy_up", &[("target", "revoked")]),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(&metrics, "proxy_up", &[("target", "unreachable")]),
+            Some(0.0)
+        );
+        assert!(samples(&metrics, "proxy_account_used_bytes").len() == 2);
+        let landing = running.get("/").await.unwrap().text().await.unwrap();
+        let (status, stdout, stderr) = running.terminate();
+        assert!(status.success(), "exit {status}: {stderr}");
+        assert!(
+            stderr.contains("poll failed"),
+            "failures must be logged:\n{stderr}"
+        );
+        output += &format!("{metrics}\n{landing}\n{stdout}\n{stderr}\n");
+    }
+
+    let check = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
+        .args(["--config.check", "--config.file", config])
+        .env("LEAKCHECK_REVOKED", REVOKED_KEY)
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    output += &String::from_utf8_lossy(&check.stdout);
+    output += &String::from_utf8_lossy(&check.stderr);
+
+    for secret in [GOOD_KEY, REVOKED_KEY, UNREACHABLE_KEY]
+        .iter()
+        .chain(&PASSWORDS)
+    {
+        assert!(!output.contains(secret), "{secret} leaked:\n{output}");
+    }
+    // The marker shared by every secret catches partial leaks (a truncated key).
+    assert!(!output.contains("LEAKCHECK"), "a secret leaked:\n{output}");
+
+    let requests = server.received_requests().await.unwrap();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        assert_eq!(r.method.as_str(), "GET", "{} {}", r.method, r.url.path());
+        let p = r.url.path();
+        let allowed = READ_PATHS
+            .iter()
+            .any(|read| p == format!("/gateway{read}") || p == format!("/end-point{read}"));
+        assert!(allowed, "request to a path outside the read endpoints: {p}");
+    }
+}
