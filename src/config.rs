@@ -70,16 +70,23 @@ impl Config {
     /// relative secret file paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
+        let lines = TargetLines::scan(text);
         let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
-            let (line, message) = match e.location() {
-                Some(loc) => (
+            let text = e.to_string();
+            // The parser reports a repeated key at its mapping; point at the repeat.
+            let (line, message) = match (lines.repeated_key(&text), e.location()) {
+                (Some(line), _) => (
+                    line,
+                    text.split(" at line ").next().unwrap_or(&text).to_owned(),
+                ),
+                (None, Some(loc)) => (
                     loc.line(),
-                    e.to_string().replace(
+                    text.replace(
                         &format!(" at line {} column {}", loc.line(), loc.column()),
                         "",
                     ),
                 ),
-                None => (1, e.to_string()),
+                (None, None) => (1, text),
             };
             ConfigError::Invalid {
                 path: file.clone(),
@@ -87,7 +94,6 @@ impl Config {
                 message,
             }
         })?;
-        let lines = TargetLines::scan(text);
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let invalid = |line: usize, message: String| ConfigError::Invalid {
             path: file.clone(),
@@ -102,6 +108,9 @@ impl Config {
                 .parse()
                 .map_err(|e| invalid(lines.top_level_key("timezone"), format!("timezone: {e}")))?,
         };
+        let default_unit_base = raw.unit_base.unwrap_or(1024);
+        check_unit_base(default_unit_base)
+            .map_err(|m| invalid(lines.top_level_key("unit_base"), format!("unit_base: {m}")))?;
         let interval = raw.interval.unwrap_or(DEFAULT_INTERVAL);
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
         check_interval(interval, timeout)
@@ -302,6 +311,14 @@ fn check_interval(interval: Duration, timeout: Duration) -> Result<(), (&'static
     Ok(())
 }
 
+fn check_unit_base(base: u32) -> Result<(), String> {
+    if base == 1024 || base == 1000 {
+        Ok(())
+    } else {
+        Err(format!("must be 1024 or 1000, not {base}"))
+    }
+}
+
 fn parse_base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("invalid URL {text:?}: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
@@ -314,6 +331,9 @@ fn parse_base_url(text: &str) -> Result<Url, String> {
 }
 
 fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
+    if file.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
     let path = base_dir.join(PathBuf::from(file));
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
@@ -331,10 +351,20 @@ struct Expanded(String);
 
 impl<'de> Deserialize<'de> for Expanded {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        expand_env(&raw, |name| std::env::var(name).ok())
-            .map(Expanded)
-            .map_err(serde::de::Error::custom)
+        // Expanding inside the visitor makes the parser report the value's own line.
+        struct ExpandVisitor;
+        impl serde::de::Visitor<'_> for ExpandVisitor {
+            type Value = Expanded;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Expanded, E> {
+                expand_env(raw, |name| std::env::var(name).ok())
+                    .map(Expanded)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_str(ExpandVisitor)
     }
 }
 
@@ -379,6 +409,7 @@ struct RawConfig {
     #[serde(default, with = "humantime_serde")]
     max_staleness: Option<Duration>,
     timezone: Option<Expanded>,
+    unit_base: Option<u32>,
     #[serde(default)]
     targets: Vec<RawTarget>,
 }
@@ -443,6 +474,30 @@ impl<'a> TargetLines<'a> {
             }
         }
         TargetLines { lines, items, end }
+    }
+
+    /// For a serde "targets[N]: duplicate field `KEY`" message: the 1-based line
+    /// of the second `KEY` in target N.
+    fn repeated_key(&self, message: &str) -> Option<usize> {
+        let rest = message.strip_prefix("targets[")?;
+        let (index, rest) = rest.split_once("]: duplicate field `")?;
+        let key = rest.split('`').next()?;
+        let start = *self.items.get(index.parse::<usize>().ok()?)?;
+        let end = self
+            .items
+            .iter()
+            .copied()
+            .find(|&i| i > start)
+            .unwrap_or(self.end);
+        (start..end)
+            .filter(|&i| {
+                let l = self.lines[i].trim_start();
+                l.trim_start_matches('-')
+                    .trim_start()
+                    .starts_with(&format!("{key}:"))
+            })
+            .nth(1)
+            .map(|i| i + 1)
     }
 
     /// 1-based line of a top-level key, or 1.

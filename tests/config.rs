@@ -49,7 +49,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
          \x20   provider: proxylite\n\
          \x20   app_kye: k\n",
         4,
-        "unknown field `app_kye`",
+        "targets[0]: unknown field `app_kye`",
     ),
     (
         "duplicate target name (line of the second one)",
@@ -185,7 +185,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
          \x20   app_key: k\n\
          \x20   endpoints: [summary, quota]\n",
         5,
-        "unknown variant `quota`",
+        "targets[0].endpoints[1]: unknown variant `quota`",
     ),
     (
         "endpoint not of this provider",
@@ -238,7 +238,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
          \x20   app_key: k\n\
          \x20   product_types: \"nine\"\n",
         5,
-        "product_types: invalid type: string \"nine\"",
+        "targets[0].product_types: invalid type: string \"nine\", expected a sequence",
     ),
     (
         "bad top-level timezone",
@@ -312,7 +312,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
          \x20   app_key: k\n\
          \x20   interval: five minutes\n",
         5,
-        "interval",
+        "targets[0].interval: invalid value: string \"five minutes\", expected a duration",
     ),
     (
         "duration without a unit",
@@ -322,16 +322,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
          \x20   provider: proxylite\n\
          \x20   app_key: k\n",
         1,
-        "max_staleness",
-    ),
-    (
-        "unset environment variable in app_key",
-        "targets:\n\
-         \x20 - name: lite\n\
-         \x20   provider: proxylite\n\
-         \x20   app_key: ${UNSET_VAR_FOR_TEST}\n",
-        4,
-        "environment variable UNSET_VAR_FOR_TEST is not set",
+        "max_staleness: invalid value: string \"600\", expected a duration",
     ),
     (
         "empty app_key",
@@ -364,22 +355,144 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         "missing field `provider`",
     ),
     (
-        "invalid YAML syntax",
+        "invalid YAML syntax (bad indentation)",
         "targets:\n\
          \x20 - name: lite\n\
          \x20   provider: proxylite\n\
-         \x20   endpoints: [summary, accounts\n\
-         \x20   app_key: k\n",
+         \x20  app_key: k\n",
+        4,
+        "did not find expected '-' indicator",
+    ),
+    (
+        "wrong type: app_key a list",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: [k]\n",
+        4,
+        "targets[0].app_key: invalid type: sequence, expected a string",
+    ),
+    (
+        "wrong type: negative product type",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   product_types: [9, -1]\n",
         5,
-        "",
+        "targets[0].product_types[1]: invalid type: integer `-1`",
+    ),
+    (
+        "unknown key in the second target",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20 - name: lite2\n\
+         \x20   provider: proxylite\n\
+         \x20   app_kye: k\n",
+        7,
+        "targets[1]: unknown field `app_kye`",
+    ),
+    (
+        "unknown top-level key after the targets",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         bogus_key: 1000\n",
+        5,
+        "unknown field `bogus_key`",
+    ),
+    (
+        "unindented target list",
+        "targets:\n\
+         - name: lite\n\
+         \x20 provider: proxylite\n\
+         \x20 app_key: k\n\
+         - name: lite\n\
+         \x20 provider: proxylite\n\
+         \x20 app_key: k\n",
+        5,
+        "targets[1] (lite): name: duplicate target name",
+    ),
+    (
+        "flow-style target: the line of the item",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k, unit_base: 1023}\n",
+        2,
+        "targets[0] (lite): unit_base: must be 1024 or 1000, not 1023",
+    ),
+    (
+        "flow-style target list: the line of the list",
+        "targets: [{name: a, provider: proxylite, app_key: k}, {name: a, provider: proxylite, app_key: k}]\n",
+        1,
+        "targets[1] (a): name: duplicate target name",
     ),
 ];
 
-#[test]
-fn bad_configs_are_refused_naming_file_line_and_key() {
-    init_env();
+/// `${VAR}` and repeated-key errors, which the parser reports at a value or a
+/// mapping rather than at a key.
+const ENV_AND_DUPLICATE_KEY_CASES: &[(&str, &str, usize, &str)] = &[
+    (
+        "unset environment variable in app_key",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: ${UNSET_VAR_FOR_TEST}\n",
+        4,
+        "targets[0].app_key: environment variable UNSET_VAR_FOR_TEST is not set",
+    ),
+    (
+        "unset environment variable in the second target's base_url",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20 - name: lite2\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   base_url: ${UNSET_VAR_FOR_TEST}\n",
+        8,
+        "targets[1].base_url: environment variable UNSET_VAR_FOR_TEST is not set",
+    ),
+    (
+        "unset environment variable in the top-level timezone",
+        "interval: 60s\n\
+         timezone: ${UNSET_VAR_FOR_TEST}\n\
+         targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n",
+        2,
+        "timezone: environment variable UNSET_VAR_FOR_TEST is not set",
+    ),
+    (
+        "invalid environment variable name",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: ${BAD NAME}\n",
+        4,
+        "app_key: invalid environment variable name \"BAD NAME\"",
+    ),
+    (
+        "duplicate key in a target",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   app_key: k2\n",
+        5,
+        "duplicate field `app_key`",
+    ),
+];
+
+/// Parses every case as `bad.yml` and returns a description of each that is not refused
+/// with an error starting `bad.yml:{line}: ` and containing the expected text.
+fn failing_cases(cases: &[(&str, &str, usize, &str)]) -> Vec<String> {
     let mut failures = Vec::new();
-    for &(name, yaml, line, expected) in CASES {
+    for &(name, yaml, line, expected) in cases {
         match Config::parse(yaml, Path::new("bad.yml")) {
             Ok(_) => failures.push(format!("{name}: parsed, want an error")),
             Err(err) => {
@@ -393,6 +506,13 @@ fn bad_configs_are_refused_naming_file_line_and_key() {
             }
         }
     }
+    failures
+}
+
+#[test]
+fn bad_configs_are_refused_naming_file_line_and_key() {
+    init_env();
+    let failures = failing_cases(CASES);
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
@@ -400,6 +520,48 @@ fn bad_configs_are_refused_naming_file_line_and_key() {
         CASES.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn env_and_duplicate_key_errors_name_the_line_and_key() {
+    init_env();
+    let failures = failing_cases(ENV_AND_DUPLICATE_KEY_CASES);
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        ENV_AND_DUPLICATE_KEY_CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn unset_env_var_is_refused_naming_the_file_and_the_variable() {
+    init_env();
+    for (yaml, target) in [
+        (
+            "targets:\n  - name: lite\n    provider: proxylite\n    app_key: ${UNSET_VAR_FOR_TEST}\n",
+            "targets[0]",
+        ),
+        (
+            "targets:\n  - name: lite\n    provider: proxylite\n    app_key: pre-${UNSET_VAR_FOR_TEST}\n",
+            "targets[0]",
+        ),
+        (
+            "targets:\n  - name: lite\n    provider: proxylite\n    app_key: k\n  - name: b\n    provider: proxylite\n    app_key_file: ${UNSET_VAR_FOR_TEST}\n",
+            "targets[1]",
+        ),
+    ] {
+        let err = Config::parse(yaml, Path::new("bad.yml"))
+            .expect_err("an unset variable is an error, never an empty secret")
+            .to_string();
+        assert!(
+            err.starts_with("bad.yml:")
+                && err.contains(target)
+                && err.contains("environment variable UNSET_VAR_FOR_TEST is not set"),
+            "{err}"
+        );
+    }
 }
 
 fn parse_ok(yaml: &str) -> Config {
@@ -486,7 +648,11 @@ fn top_level_settings_apply_to_every_target_and_targets_override_them() {
     assert_eq!(b.interval, Duration::from_secs(300));
     assert_eq!(b.timeout, Duration::from_secs(3));
     assert_eq!(b.timezone, zone("Asia/Shanghai"));
-    assert_ne!(b.timezone, zone("+08:00"), "an IANA zone stays an IANA zone");
+    assert_ne!(
+        b.timezone,
+        zone("+08:00"),
+        "an IANA zone stays an IANA zone"
+    );
     assert_eq!(b.unit_base, 1000);
     assert_eq!(b.static_ip_expiry_field, "end_time");
 }

@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 use chrono::{Days, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use url::Url;
 
 use super::{
-    product_slug, AccountReading, Client, DailyUsage, Endpoint, PackageReading, PoolReading,
-    ProviderSpec, Reading, StaticIp, StaticIpReading,
+    label_text, product_slug, AccountReading, Client, DailyUsage, Endpoint, Envelope,
+    PackageReading, PoolReading, ProviderSpec, Reading, StaticIp, StaticIpReading,
 };
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
@@ -129,7 +128,7 @@ impl Gateway {
                 (CredentialPlacement::Query("app_key"), &self.app_key),
             )
             .await?;
-        decode_envelope(url.path(), &body)
+        decode_gateway(url.path(), &body)
     }
 
     async fn usage(&self) -> Result<DailyUsage, PollError> {
@@ -314,19 +313,11 @@ impl Gateway {
     }
 }
 
-/// Checks the `{code, msg, data}` envelope and decodes `data`.
-pub(crate) fn decode_envelope<T: DeserializeOwned>(
-    path: &str,
-    body: &[u8],
-) -> Result<T, PollError> {
-    let envelope: Envelope = serde_json::from_slice(body)
-        .map_err(|e| PollError::decode(format!("GET {path}: invalid JSON: {e}")))?;
-    let code = envelope
-        .code
-        .and_then(Number::as_i64)
-        .ok_or_else(|| PollError::decode(format!("GET {path}: answer has no code")))?;
-    let message = upstream_message(envelope.msg.or(envelope.message));
-    match code {
+/// Maps the family's API codes to errors and decodes `data`.
+fn decode_gateway<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, PollError> {
+    let envelope = Envelope::parse(path, body)?;
+    let message = envelope.message_suffix();
+    match envelope.code {
         CODE_SUCCESS => {}
         CODE_INVALID_APP_KEY => {
             return Err(PollError::new(
@@ -347,36 +338,7 @@ pub(crate) fn decode_envelope<T: DeserializeOwned>(
             ))
         }
     }
-    let data = envelope
-        .data
-        .ok_or_else(|| PollError::decode(format!("GET {path}: data is null or missing")))?;
-    serde_json::from_str(data.get())
-        .map_err(|e| PollError::decode(format!("GET {path}: unexpected data: {e}")))
-}
-
-/// An upstream message, shortened and stripped of control characters, as `": msg"`.
-fn upstream_message(message: Option<Value>) -> String {
-    let text = match message {
-        Some(Value::String(s)) => s,
-        None | Some(Value::Null) => return String::new(),
-        Some(other) => other.to_string(),
-    };
-    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!(": {text}")
-    }
-}
-
-/// An id as label text: `42` and `"42"` both give `42`.
-fn label_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    envelope.decode_data(path)
 }
 
 fn number_field(
@@ -397,16 +359,6 @@ fn unix_seconds(value: &Value, field: &str) -> Result<i64, PollError> {
         .map_err(|e| PollError::decode(format!("{field}: {e}")))?
         .0;
     Ok(if n > 1.0e11 { n / 1000.0 } else { n } as i64)
-}
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(default, deserialize_with = "optional_number")]
-    code: Option<Number>,
-    msg: Option<Value>,
-    message: Option<Value>,
-    #[serde(borrow)]
-    data: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -485,7 +437,7 @@ mod tests {
 
     #[test]
     fn envelope_codes_map_to_reasons() {
-        let err = |body: &str| decode_envelope::<Value>("/x", body.as_bytes()).unwrap_err();
+        let err = |body: &str| decode_gateway::<Value>("/x", body.as_bytes()).unwrap_err();
         assert_eq!(err(r#"{"code":3,"msg":"bad key"}"#).reason, Reason::Auth);
         assert_eq!(
             err(r#"{"code":"156","msg":"x","data":null}"#).reason,

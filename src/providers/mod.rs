@@ -5,17 +5,22 @@
 //! [`PROVIDERS`] and one variant of [`Client`].
 
 pub mod gateway;
+pub mod ipweb;
 
 use std::fmt;
 use std::str::FromStr;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::config::Target;
 use crate::http::{HttpClient, PollError};
+use crate::units::{optional_number, Number};
 
 /// Every provider the exporter can poll: the one list to extend.
-pub const PROVIDERS: &[ProviderSpec] = &[gateway::BESTPROXY, gateway::PROXYLITE];
+pub const PROVIDERS: &[ProviderSpec] = &[gateway::BESTPROXY, gateway::PROXYLITE, ipweb::IPWEB];
 
 /// What the configuration needs to know about a provider.
 #[derive(Debug)]
@@ -55,6 +60,7 @@ pub fn spec(name: &str) -> Option<&'static ProviderSpec> {
 /// A configured provider, ready to poll.
 pub enum Client {
     Gateway(gateway::Gateway),
+    Ipweb(ipweb::Ipweb),
 }
 
 impl Client {
@@ -62,6 +68,7 @@ impl Client {
     pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
         match self {
             Client::Gateway(c) => c.poll(endpoint).await,
+            Client::Ipweb(c) => c.poll(endpoint).await,
         }
     }
 }
@@ -187,4 +194,76 @@ pub struct CustomerReading {
     pub customer_id: String,
     pub upload_bytes: f64,
     pub download_bytes: f64,
+}
+
+/// The `{code, msg, data}` answer both API families wrap their data in.
+pub(crate) struct Envelope<'a> {
+    pub code: i64,
+    /// The upstream message, shortened and stripped of control characters.
+    pub message: String,
+    /// `None` when `data` is missing or `null`.
+    pub data: Option<&'a RawValue>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Reads the envelope; invalid JSON or a missing `code` is a decode error.
+    pub fn parse(path: &str, body: &'a [u8]) -> Result<Self, PollError> {
+        #[derive(Deserialize)]
+        struct Raw<'a> {
+            #[serde(default, deserialize_with = "optional_number")]
+            code: Option<Number>,
+            msg: Option<Value>,
+            message: Option<Value>,
+            #[serde(borrow)]
+            data: Option<&'a RawValue>,
+        }
+        let raw: Raw = serde_json::from_slice(body)
+            .map_err(|e| PollError::decode(format!("GET {path}: invalid JSON: {e}")))?;
+        let code = raw
+            .code
+            .and_then(Number::as_i64)
+            .ok_or_else(|| PollError::decode(format!("GET {path}: answer has no code")))?;
+        let message = match raw.msg.or(raw.message) {
+            Some(Value::String(s)) => s,
+            None | Some(Value::Null) => String::new(),
+            Some(other) => other.to_string(),
+        };
+        Ok(Envelope {
+            code,
+            message: message
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect(),
+            data: raw.data.filter(|d| d.get() != "null"),
+        })
+    }
+
+    /// The message as `": msg"`, or nothing.
+    pub fn message_suffix(&self) -> String {
+        if self.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.message)
+        }
+    }
+
+    /// Decodes `data`; a missing or `null` data is a decode error.
+    pub fn decode_data<T: DeserializeOwned>(&self, path: &str) -> Result<T, PollError> {
+        let data = self
+            .data
+            .ok_or_else(|| PollError::decode(format!("GET {path}: data is null or missing")))?;
+        serde_json::from_str(data.get())
+            .map_err(|e| PollError::decode(format!("GET {path}: unexpected data: {e}")))
+    }
+}
+
+/// An id as label text: `42` and `"42"` both give `42`.
+pub(crate) fn label_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
