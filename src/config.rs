@@ -261,12 +261,13 @@ impl Config {
                 None => default_zone,
                 Some(z) => z.0.parse().map_err(|e| at("timezone", e))?,
             };
-            let unit_base = t.unit_base.unwrap_or(1024);
-            if unit_base != 1024 && unit_base != 1000 {
-                return Err(at(
-                    "unit_base",
-                    format!("must be 1024 or 1000, not {unit_base}"),
-                ));
+            let unit_base = t.unit_base.unwrap_or(default_unit_base);
+            check_unit_base(unit_base).map_err(|m| at("unit_base", m))?;
+            if t.static_ip_expiry_field
+                .as_deref()
+                .is_some_and(|f| f.trim().is_empty())
+            {
+                return Err(at("static_ip_expiry_field", "must not be empty".into()));
             }
             let target_interval = t.interval.unwrap_or(interval);
             let target_timeout = t.timeout.unwrap_or(timeout);

@@ -16,7 +16,8 @@ pub enum TrafficUnit {
     Gb,
 }
 
-/// Converts `value` in `unit` to bytes, with `base` 1024 (binary, the default) or 1000.
+/// Converts `value` in `unit` to whole bytes, with `base` 1024 (binary, the
+/// default) or 1000. Fractions of a byte (from MB with decimals) are rounded.
 pub fn to_bytes(value: f64, unit: TrafficUnit, base: u32) -> f64 {
     let base = f64::from(base);
     let factor = match unit {
@@ -24,7 +25,7 @@ pub fn to_bytes(value: f64, unit: TrafficUnit, base: u32) -> f64 {
         TrafficUnit::Mb => base * base,
         TrafficUnit::Gb => base * base * base,
     };
-    value * factor
+    (value * factor).round()
 }
 
 /// A number that may arrive as a JSON integer, float or numeric string (`"2048"`).
@@ -130,8 +131,8 @@ impl Zone {
         }
     }
 
-    /// Unix seconds of a local wall-clock time in this zone. In a DST gap the
-    /// earliest valid reading is taken; such times are rare in provider zones.
+    /// Unix seconds of a local wall-clock time in this zone: the earlier of two
+    /// readings in a DST overlap, `None` for a time that a DST gap skips.
     pub fn unix_seconds(self, local: NaiveDateTime) -> Option<i64> {
         match self {
             Zone::Fixed(z) => z.from_local_datetime(&local).earliest(),
@@ -172,6 +173,8 @@ mod tests {
         assert_eq!(to_bytes(5242880.0, TrafficUnit::Mb, 1024), 5497558138880.0);
         assert_eq!(to_bytes(2.0, TrafficUnit::Gb, 1024), 2147483648.0);
         assert_eq!(to_bytes(2.0, TrafficUnit::Gb, 1000), 2.0e9);
+        assert_eq!(to_bytes(0.5, TrafficUnit::Kb, 1000), 500.0);
+        assert_eq!(to_bytes(596.9, TrafficUnit::Mb, 1024), 625895014.0);
     }
 
     #[test]

@@ -4,21 +4,30 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const GOOD_KEY: &str = "LEAKCHECK-good-key-7f3a9e";
 const REVOKED_KEY: &str = "LEAKCHECK-revoked-key-21bc4d";
 const UNREACHABLE_KEY: &str = "LEAKCHECK-unreachable-key-90aa1f";
+const IPWEB_TOKEN: &str = "LEAKCHECK-ipweb-token-5e77c2";
 const PASSWORDS: [&str; 2] = ["LEAKCHECK-password-one", "LEAKCHECK-password-two"];
 
-/// The read endpoints of the contract, under either prefix.
+/// IPWeb's read endpoints of the contract.
+const IPWEB_READ_PATHS: [&str; 3] = [
+    "/prod-api/api/agent/getFlowConsumeDetail",
+    "/prod-api/api/agent/getFlowTotalFull",
+    "/prod-api/open/dynamic/flowReport",
+];
+
+/// The gateway family's read endpoints of the contract, under either prefix.
 const READ_PATHS: [&str; 5] = [
     "/user-usage-flow/total",
     "/user-product/summary",
@@ -38,21 +47,32 @@ fn free_port() -> u16 {
 struct Running {
     child: Child,
     port: u16,
+    stdout: File,
+    stderr: File,
 }
 
 impl Running {
+    /// Starts the binary with stdout and stderr going to files, so that a chatty
+    /// `trace` log can never fill a pipe and stall the process.
     fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Running {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
+        let stdout = tempfile::tempfile().unwrap();
+        let stderr = tempfile::tempfile().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
             .args(args)
             .args(["--web.listen-address", &listen])
             .envs(envs.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(stdout.try_clone().unwrap())
+            .stderr(stderr.try_clone().unwrap())
             .spawn()
             .unwrap();
-        Running { child, port }
+        Running {
+            child,
+            port,
+            stdout,
+            stderr,
+        }
     }
 
     async fn get(&self, path: &str) -> Option<reqwest::Response> {
@@ -73,27 +93,33 @@ impl Running {
         panic!("binary not ready within 15 s");
     }
 
-    /// Sends SIGTERM, waits for the exit and returns (status, stdout, stderr).
+    /// Sends SIGTERM, waits (at most 10 s) for the exit and returns
+    /// (status, stdout, stderr).
     fn terminate(mut self) -> (std::process::ExitStatus, String, String) {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        (self.child.wait().unwrap(), stdout, stderr)
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                panic!("the binary did not exit within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let read = |file: &mut File| {
+            let mut text = String::new();
+            file.seek(SeekFrom::Start(0)).unwrap();
+            file.read_to_string(&mut text).unwrap();
+            text
+        };
+        let stdout = read(&mut self.stdout);
+        let stderr = read(&mut self.stderr);
+        (status, stdout, stderr)
     }
 }
 
@@ -131,6 +157,27 @@ async fn upstream() -> MockServer {
             .mount(&server)
             .await;
     }
+    for (api, body) in [
+        (
+            "/prod-api/api/agent/getFlowTotalFull",
+            fixture_json("ipweb/summary.json"),
+        ),
+        (
+            "/prod-api/api/agent/getFlowConsumeDetail",
+            fixture_json("ipweb/consume_detail.json"),
+        ),
+        (
+            "/prod-api/open/dynamic/flowReport",
+            fixture_json("ipweb/flow_report.json"),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(api))
+            .and(header("token", IPWEB_TOKEN))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
     // Every other request (the revoked key) gets the API's invalid-key answer.
     Mock::given(method("GET"))
         .respond_with(
@@ -148,6 +195,7 @@ async fn secrets_and_passwords_never_leave_the_process_and_only_reads_are_sent()
     let server = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("good.key"), format!("{GOOD_KEY}\n")).unwrap();
+    std::fs::write(dir.path().join("ipweb.token"), IPWEB_TOKEN).unwrap();
     let config = dir.path().join("config.yml");
     std::fs::write(
         &config,
@@ -168,6 +216,14 @@ targets:
     provider: bestproxy
     base_url: http://127.0.0.1:{dead}
     app_key: {UNREACHABLE_KEY}
+  - name: reseller
+    provider: ipweb
+    base_url: {uri}/prod-api
+    token_file: ipweb.token
+  - name: reseller-revoked
+    provider: ipweb
+    base_url: {uri}/prod-api
+    token: wrong-${{LEAKCHECK_REVOKED}}
 "#,
             uri = server.uri(),
             dead = free_port()
@@ -240,9 +296,10 @@ targets:
     for r in &requests {
         assert_eq!(r.method.as_str(), "GET", "{} {}", r.method, r.url.path());
         let p = r.url.path();
-        let allowed = READ_PATHS
-            .iter()
-            .any(|read| p == format!("/gateway{read}") || p == format!("/end-point{read}"));
+        let allowed = IPWEB_READ_PATHS.contains(&p)
+            || READ_PATHS
+                .iter()
+                .any(|read| p == format!("/gateway{read}") || p == format!("/end-point{read}"));
         assert!(allowed, "request to a path outside the read endpoints: {p}");
     }
 }

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use common::*;
 use serde_json::json;
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const GOLDEN: &str = "tests/fixtures/golden.metrics";
+const IPWEB_TOKEN: &str = "golden-ipweb-token";
 
 async fn mount(
     server: &MockServer,
@@ -86,6 +87,7 @@ async fn gateway_upstream() -> MockServer {
         fixture_json("gateway/static_ips.json"),
     )
     .await;
+    mount_ipweb(&server).await;
     Mock::given(method("GET"))
         .respond_with(
             ResponseTemplate::new(200)
@@ -95,6 +97,33 @@ async fn gateway_upstream() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// The IPWeb agent API from the document's examples, behind the `token` header.
+async fn mount_ipweb(server: &MockServer) {
+    let mut consumed = fixture_json("ipweb/consume_detail.json");
+    consumed["data"][0]["date"] = json!(provider_date(-1));
+    consumed["data"][1]["date"] = json!(provider_date(0));
+    let report = json!({"msg": "操作成功", "code": 200, "data": {"total": 3, "rows": [
+        {"reportDate": provider_date(0), "customerId": 39, "userName": "a@example.com", "uploadFlow": 596.9, "downloadFlow": 57500.89},
+        {"reportDate": provider_date(0), "customerId": "40", "userName": "b@example.com", "uploadFlow": "0", "downloadFlow": 1024},
+        {"reportDate": provider_date(0), "customerId": 41, "userName": "c@example.com", "uploadFlow": 0.5, "downloadFlow": 0},
+    ], "code": 200, "msg": "查询成功", "other": null}});
+    for (api, body) in [
+        (
+            "/prod-api/api/agent/getFlowTotalFull",
+            fixture_json("ipweb/summary.json"),
+        ),
+        ("/prod-api/api/agent/getFlowConsumeDetail", consumed),
+        ("/prod-api/open/dynamic/flowReport", report),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(api))
+            .and(header("token", IPWEB_TOKEN))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
 }
 
 /// Replaces what changes from run to run: durations, timestamps, build and process.
@@ -138,6 +167,10 @@ targets:
     base_url: {uri}/end-point
     app_key: a-revoked-key
     endpoints: [summary, accounts]
+  - name: reseller
+    provider: ipweb
+    base_url: {uri}/prod-api
+    token: {IPWEB_TOKEN}
 "#,
         uri = upstream.uri()
     );

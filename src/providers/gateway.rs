@@ -240,6 +240,9 @@ impl Gateway {
                 };
                 let expiry = match item.get(&self.expiry_field) {
                     None | Some(Value::Null) => None,
+                    Some(Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
+                        Some(unix_seconds(&Value::String(s.clone()), &self.expiry_field)?)
+                    }
                     Some(Value::String(s)) => self.timestamp(Some(s), &self.expiry_field)?,
                     Some(v) => Some(unix_seconds(v, &self.expiry_field)?),
                 };
@@ -450,7 +453,7 @@ mod tests {
         assert_eq!(err("<html>").reason, Reason::Decode);
         assert_eq!(err(r#"{"code":200,"data":{"a":"#).reason, Reason::Decode);
         let ok: Value =
-            decode_envelope("/x", br#"{"code":200,"message":"ok","data":{"a":1}}"#).unwrap();
+            decode_gateway("/x", br#"{"code":200,"message":"ok","data":{"a":1}}"#).unwrap();
         assert_eq!(ok["a"], 1);
     }
 }

@@ -181,11 +181,9 @@ impl Ipweb {
                 entry.1 += self.mb(row.download_flow);
             }
             let total = report.total.and_then(Number::as_i64);
-            let done = count == 0
-                || match total {
-                    Some(total) => seen as i64 >= total,
-                    None => count < CUSTOMER_PAGE_SIZE,
-                };
+            // A short page is the last one, whatever `total` says (the document's
+            // own example has `total: 1049` beside a single row).
+            let done = count < CUSTOMER_PAGE_SIZE || total.is_some_and(|t| seen as i64 >= t);
             if done {
                 let mut customers: Vec<_> = totals
                     .into_iter()

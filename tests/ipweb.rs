@@ -1,0 +1,334 @@
+//! The IPWeb agent API against wiremock upstreams built from the API document's
+//! own examples: pool totals (with the trailing-space key), daily consumption,
+//! the customer report across pages, and the refused-token answer.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "ipweb-token-test-3c9e1b";
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn config(server: &MockServer, endpoints: &str) -> String {
+    format!(
+        "targets:\n  - name: reseller\n    provider: ipweb\n    base_url: {}/prod-api\n    token: {TOKEN}\n    endpoints: {endpoints}\n",
+        server.uri()
+    )
+}
+
+async fn mount(server: &MockServer, api_path: &str, body: impl Into<serde_json::Value>) {
+    Mock::given(method("GET"))
+        .and(path(format!("/prod-api{api_path}")))
+        .and(header("token", TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body.into()))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn summary_from_the_documents_example() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/api/agent/getFlowTotalFull",
+        fixture_json("ipweb/summary.json"),
+    )
+    .await;
+    let exporter = Exporter::start(&config(&server, "[summary]")).await;
+    let m = exporter.metrics().await;
+    let secondary = [
+        ("provider", "ipweb"),
+        ("target", "reseller"),
+        ("pool", "secondary"),
+    ];
+    // 5242880 MB = 5 TiB.
+    assert_eq!(
+        value(&m, "proxy_traffic_remaining_bytes", &secondary),
+        Some(5242880.0 * MIB)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_purchased_bytes", &secondary),
+        Some(5242880.0 * MIB)
+    );
+    assert_eq!(value(&m, "proxy_traffic_used_bytes", &secondary), Some(0.0));
+    assert_eq!(
+        value(&m, "proxy_traffic_remaining_bytes", &[("pool", "primary")]),
+        Some(0.0)
+    );
+    // The gateway-only families are not made up for IPWeb.
+    assert!(samples(&m, "proxy_traffic_expiring_bytes").is_empty());
+    assert!(samples(&m, "proxy_packages").is_empty());
+    assert_eq!(value(&m, "proxy_up", &[("target", "reseller")]), Some(1.0));
+    exporter.stop().await;
+}
+
+/// The document's answer carries `"residualFlow"` and `"residualFlow "` in one
+/// object. Here they differ, in both orders, and only `residualFlow` counts.
+#[tokio::test]
+async fn the_trailing_space_residual_flow_key_is_ignored() {
+    let server = MockServer::start().await;
+    let body = r#"{"msg": "操作成功", "code": 200, "data": {
+        "account2": {"consumeFlow": 10.5, "residualFlow ": 999999.00, "flowCount": "100", "residualFlow": 89.5},
+        "account": {"residualFlow": 1024, "consumeFlow": 0.0, "flowCount": 1024, "residualFlow ": 7.00}}}"#;
+    Mock::given(method("GET"))
+        .and(path("/prod-api/api/agent/getFlowTotalFull"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(body))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(&server, "[summary]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_traffic_remaining_bytes",
+            &[("pool", "secondary")]
+        ),
+        Some(89.5 * MIB)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_used_bytes", &[("pool", "secondary")]),
+        Some(10.5 * MIB)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_traffic_purchased_bytes",
+            &[("pool", "secondary")]
+        ),
+        Some(100.0 * MIB)
+    );
+    assert_eq!(
+        value(&m, "proxy_traffic_remaining_bytes", &[("pool", "primary")]),
+        Some(1024.0 * MIB)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn usage_today_and_yesterday_are_upload_plus_download() {
+    let server = MockServer::start().await;
+    let (yesterday, today) = (provider_date(-1), provider_date(0));
+    let mut body = fixture_json("ipweb/consume_detail.json");
+    body["data"][0]["date"] = json!(yesterday);
+    body["data"][1]["date"] = json!(today);
+    Mock::given(method("GET"))
+        .and(path("/prod-api/api/agent/getFlowConsumeDetail"))
+        .and(header("token", TOKEN))
+        .and(query_param("startDate", yesterday.as_str()))
+        .and(query_param("endDate", today.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1..)
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(&server, "[usage]")).await;
+    let m = exporter.metrics().await;
+    // The document's days: 21889.75 + 6529.83 and 32335.47 + 11423.92 MB.
+    let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1.0);
+    let today_bytes = value(&m, "proxy_usage_today_bytes", &[("target", "reseller")]);
+    assert!(
+        close(today_bytes, (32335.47 + 11423.92) * MIB),
+        "{today_bytes:?}"
+    );
+    let yesterday_bytes = value(&m, "proxy_usage_yesterday_bytes", &[]);
+    assert!(
+        close(yesterday_bytes, (21889.75 + 6529.83) * MIB),
+        "{yesterday_bytes:?}"
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn usage_from_the_documents_example_has_no_usage_today() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/api/agent/getFlowConsumeDetail",
+        fixture_json("ipweb/consume_detail.json"),
+    )
+    .await;
+    let exporter = Exporter::start(&config(&server, "[usage]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(value(&m, "proxy_usage_today_bytes", &[]), Some(0.0));
+    assert_eq!(value(&m, "proxy_usage_yesterday_bytes", &[]), Some(0.0));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn customers_from_the_documents_example() {
+    let server = MockServer::start().await;
+    let today = provider_date(0);
+    Mock::given(method("GET"))
+        .and(path("/prod-api/open/dynamic/flowReport"))
+        .and(header("token", TOKEN))
+        .and(query_param("startDate", today.as_str()))
+        .and(query_param("endDate", today.as_str()))
+        .and(query_param("pageSize", "2000"))
+        .and(query_param("pageNum", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("ipweb/flow_report.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(&server, "[customers]")).await;
+    let m = exporter.metrics().await;
+    let up = value(
+        &m,
+        "proxy_customer_usage_today_bytes",
+        &[("customer_id", "39"), ("direction", "upload")],
+    );
+    let down = value(
+        &m,
+        "proxy_customer_usage_today_bytes",
+        &[("customer_id", "39"), ("direction", "download")],
+    );
+    assert!(up.is_some_and(|v| (v - 596.9 * MIB).abs() < 1.0), "{up:?}");
+    assert!(
+        down.is_some_and(|v| (v - 57500.89 * MIB).abs() < 1.0),
+        "{down:?}"
+    );
+    // The customer's login name is not exported.
+    assert!(!m.contains("gmaill.com"));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn customers_are_read_across_every_page_at_the_largest_page_size() {
+    let server = MockServer::start().await;
+    let total = 2 * 2000 + 11;
+    for page in 1..=3usize {
+        let rows: Vec<_> = (0..if page < 3 { 2000 } else { 11 })
+            .map(|i| {
+                let id = (page - 1) * 2000 + i;
+                json!({"reportDate": provider_date(0), "customerId": id, "userName": format!("user{id}@example.com"),
+                       "uploadFlow": 1.0, "downloadFlow": "2.5"})
+            })
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/prod-api/open/dynamic/flowReport"))
+            .and(query_param("pageNum", page.to_string()))
+            .and(query_param("pageSize", "2000"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"msg": "操作成功", "code": 200, "data": {"total": total, "rows": rows, "code": 200, "msg": "查询成功", "other": null}}),
+            ))
+            .expect(1..)
+            .mount(&server)
+            .await;
+    }
+    let exporter = Exporter::start(&config(&server, "[customers]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        samples(&m, "proxy_customer_usage_today_bytes").len(),
+        2 * total
+    );
+    let last = value(
+        &m,
+        "proxy_customer_usage_today_bytes",
+        &[("customer_id", "4010"), ("direction", "download")],
+    );
+    assert_eq!(last, Some(2.5 * MIB));
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(
+        requests.len(),
+        3,
+        "one request per page, no per-customer requests"
+    );
+    exporter.stop().await;
+}
+
+/// The document's "Authentication failed" answer: HTTP 200, `code: 200`, `data: null`.
+#[tokio::test]
+async fn a_refused_token_is_an_auth_error_and_no_traffic_series() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("ipweb/auth_failed.json")))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(&server, "[summary, usage, customers]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
+    for endpoint in ["summary", "usage", "customers"] {
+        assert_eq!(
+            value(
+                &m,
+                "proxy_exporter_poll_errors_total",
+                &[("endpoint", endpoint), ("reason", "auth")]
+            ),
+            Some(1.0)
+        );
+    }
+    for metric in [
+        "proxy_traffic_remaining_bytes",
+        "proxy_usage_today_bytes",
+        "proxy_customer_usage_today_bytes",
+    ] {
+        assert!(
+            samples(&m, metric).is_empty(),
+            "{metric} must be absent:\n{m}"
+        );
+    }
+    let page = exporter.get("/").await.text().await.unwrap();
+    assert!(page.contains("token rejected"), "{page}");
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn html_truncated_and_null_answers_are_decode_errors() {
+    let server = MockServer::start().await;
+    Mock::given(path("/prod-api/api/agent/getFlowTotalFull"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<!DOCTYPE html><html>502 Bad Gateway</html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/prod-api/api/agent/getFlowConsumeDetail"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"msg": "操作成功", "code": 200, "data": [{"date": "2023-06-20", "downloadFl"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(path("/prod-api/open/dynamic/flowReport"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(
+                r#"{"msg": "ok", "code": 200, "data": {"total": 1, "rows": null}}"#,
+            ),
+        )
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(&server, "[summary, usage, customers]")).await;
+    let m = exporter.metrics().await;
+    for endpoint in ["summary", "usage", "customers"] {
+        assert_eq!(
+            value(
+                &m,
+                "proxy_exporter_poll_errors_total",
+                &[("endpoint", endpoint), ("reason", "decode")]
+            ),
+            Some(1.0),
+            "{endpoint}\n{m}"
+        );
+    }
+    assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn the_default_base_url_is_the_documents() {
+    let config = proxy_quota_exporter::Config::parse(
+        "targets:\n  - name: r\n    provider: ipweb\n    token: t\n",
+        std::path::Path::new("x.yml"),
+    )
+    .unwrap();
+    assert_eq!(
+        config.targets[0].base_url.as_str(),
+        "http://user.ipweb.cc/prod-api"
+    );
+    let endpoints: Vec<_> = config.targets[0]
+        .endpoints
+        .iter()
+        .map(|e| e.as_str())
+        .collect();
+    assert_eq!(endpoints, ["usage", "summary", "customers"]);
+}
