@@ -25,6 +25,8 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Config {
     pub max_staleness: Duration,
     pub targets: Vec<Target>,
+    /// A notice shown on the landing page (the demo says its data is simulated).
+    pub notice: Option<String>,
 }
 
 /// One validated target with every default filled in.
@@ -292,6 +294,7 @@ impl Config {
         Ok(Config {
             max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
             targets,
+            notice: None,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod poller;
 pub mod providers;
 pub mod secret;
 pub mod server;
+pub mod simulator;
 pub mod units;
 
 use std::future::Future;
@@ -33,7 +34,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             Arc::clone(&shared),
         ));
     }
-    let app = Arc::new(server::App::new(shared));
+    let app = Arc::new(server::App::new(shared, config.notice));
     server::serve(listener, app, shutdown).await;
     pollers.shutdown().await;
 }

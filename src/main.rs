@@ -1,11 +1,13 @@
 //! Command line entry point: flags, logging, signals.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
+use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
 use proxy_quota_exporter::Config;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -26,6 +28,15 @@ struct Cli {
     /// Validate the configuration file and exit.
     #[arg(long = "config.check")]
     config_check: bool,
+
+    /// Run on simulated data: start the built-in simulator of all three provider
+    /// APIs on loopback and poll it. Needs no configuration and no account.
+    #[arg(long = "demo", conflicts_with_all = ["config_file", "config_check"])]
+    demo: bool,
+
+    /// Poll period in demo mode.
+    #[arg(long = "demo.interval", default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    demo_interval: Duration,
 
     /// Address to listen on for HTTP (":9877" means every interface).
     #[arg(
@@ -81,8 +92,27 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let address = listen_address(&cli.listen_address)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if cli.demo {
+        return runtime.block_on(async {
+            let simulator = Simulator::start(SimulatorConfig::default())
+                .await
+                .context("cannot start the provider simulator")?;
+            let mut config = Config::parse(
+                &simulator.demo_config_yaml(cli.demo_interval),
+                Path::new("<demo>"),
+            )?;
+            config.notice = Some(DEMO_NOTICE.to_owned());
+            tracing::warn!(simulator = %simulator.url(), "{DEMO_NOTICE}");
+            serve(address, config).await
+        });
+    }
+
     let Some(path) = cli.config_file.as_deref() else {
-        bail!("no configuration: pass --config.file FILE");
+        bail!("no configuration: pass --config.file FILE (or --demo to try the exporter on simulated data)");
     };
     let config = Config::load(path)?;
     if cli.config_check {
@@ -94,25 +124,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    runtime.block_on(serve(address, config))
+}
 
-    let address = listen_address(&cli.listen_address)?;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .with_context(|| format!("cannot listen on {address}"))?;
-            tracing::info!(
-                version = proxy_quota_exporter::metrics::VERSION,
-                address = %listener.local_addr()?,
-                targets = config.targets.len(),
-                "proxy-quota-exporter listening"
-            );
-            proxy_quota_exporter::run(listener, config, shutdown_signal()).await;
-            tracing::info!("shut down");
-            Ok(())
-        })
+const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
+
+async fn serve(address: SocketAddr, config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    tracing::info!(
+        version = proxy_quota_exporter::metrics::VERSION,
+        address = %listener.local_addr()?,
+        targets = config.targets.len(),
+        "proxy-quota-exporter listening"
+    );
+    proxy_quota_exporter::run(listener, config, shutdown_signal()).await;
+    tracing::info!("shut down");
+    Ok(())
 }
 
 /// Parses an address like Prometheus exporters do: ":9877" listens everywhere.

@@ -22,10 +22,11 @@ use crate::poller::Shared;
 pub struct App {
     pub shared: Arc<Shared>,
     process: prometheus::Registry,
+    notice: Option<String>,
 }
 
 impl App {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<Shared>, notice: Option<String>) -> Self {
         let process = prometheus::Registry::new();
         #[cfg(target_os = "linux")]
         if let Err(e) = process.register(Box::new(
@@ -33,7 +34,11 @@ impl App {
         )) {
             tracing::warn!(error = %e, "process metrics unavailable");
         }
-        App { shared, process }
+        App {
+            shared,
+            process,
+            notice,
+        }
     }
 }
 
@@ -113,8 +118,13 @@ fn landing_page(app: &App) -> Response<Full<Bytes>> {
     let mut html = String::from(concat!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>proxy-quota-exporter</title></head><body>",
         "<h1>proxy-quota-exporter</h1><p><a href=\"/metrics\">Metrics</a></p>",
-        "<table border=\"1\" cellpadding=\"4\"><tr><th>target</th><th>provider</th><th>endpoint</th><th>status</th><th>last error</th></tr>"
     ));
+    if let Some(notice) = &app.notice {
+        let _ = write!(html, "<p><strong>{}</strong></p>", escape_html(notice));
+    }
+    html.push_str(
+        "<table border=\"1\" cellpadding=\"4\"><tr><th>target</th><th>provider</th><th>endpoint</th><th>status</th><th>last error</th></tr>",
+    );
     for t in app.shared.snapshots() {
         for e in &t.endpoints {
             let status = if e.success { "ok" } else { "failing" };

@@ -1,0 +1,407 @@
+//! The simulator's dataset: deterministic from a seed, anchored at the moment the
+//! simulator starts, and alive: traffic is consumed continuously, so every answer
+//! is computed from the time of the request.
+
+use chrono::{DateTime, Days, FixedOffset, Utc};
+use serde_json::{json, Value};
+
+/// The zone the simulated providers write their timestamps in.
+pub fn provider_zone() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("constant offset is valid")
+}
+
+const KB_PER_GB: f64 = 1024.0 * 1024.0;
+const MB_PER_GB: f64 = 1024.0;
+const DAY: i64 = 86_400;
+
+/// One gateway-family account (BestProxy or ProxyLite).
+#[derive(Debug, Clone)]
+pub struct GatewayAccount {
+    pub pools: Vec<Pool>,
+    pub packages: Vec<Package>,
+    pub sub_accounts: Vec<SubAccount>,
+    pub static_ips: Vec<StaticIp>,
+}
+
+/// A traffic pool (product type) that drains at `rate_kb_per_sec`.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    pub product_type: u32,
+    pub total_kb: f64,
+    pub effective_total_kb: f64,
+    pub used_at_start_kb: f64,
+    pub rate_kb_per_sec: f64,
+    pub expiring_kb: f64,
+    pub expired_kb: f64,
+    pub package_counts: [u32; 4],
+}
+
+/// A purchased package expiring `expires_in` seconds after the simulator starts.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub id: u64,
+    pub product_type: u32,
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubAccount {
+    pub id: u64,
+    pub username: String,
+    pub password: String,
+    pub remark: String,
+    pub product_type: u32,
+    pub used_at_start_kb: f64,
+    pub rate_kb_per_sec: f64,
+    pub limit_gb: u32,
+    pub enabled: bool,
+}
+
+/// A static IP expiring `expires_in` seconds after the simulator starts.
+#[derive(Debug, Clone)]
+pub struct StaticIp {
+    pub id: u64,
+    pub ip: String,
+    pub product_type: u32,
+    pub status: u32,
+    pub country: &'static str,
+    pub expires_in: i64,
+}
+
+/// An IPWeb agent account: two pools and its customers.
+#[derive(Debug, Clone)]
+pub struct IpwebAccount {
+    /// `account` and `account2`: (recharged MB, consumed MB at start, MB per second).
+    pub pools: [(f64, f64, f64); 2],
+    pub customers: Vec<Customer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub id: u64,
+    pub user_name: String,
+    pub upload_mb_per_sec: f64,
+    pub download_mb_per_sec: f64,
+}
+
+/// Sizes of the generated dataset.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub sub_accounts: usize,
+    pub static_ips: usize,
+    pub customers: usize,
+}
+
+/// The three simulated providers' data, from one seed.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub bestproxy: GatewayAccount,
+    pub proxylite: GatewayAccount,
+    pub ipweb: IpwebAccount,
+}
+
+impl Dataset {
+    pub fn generate(seed: u64, sizes: Sizes) -> Dataset {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        Dataset {
+            // BestProxy: a healthy pool; ProxyLite: a pool below 10 % that drains fast.
+            bestproxy: gateway_account(&mut rng, sizes, 0.55, 1),
+            proxylite: gateway_account(&mut rng, sizes, 0.93, 2),
+            ipweb: ipweb_account(&mut rng, sizes),
+        }
+    }
+}
+
+fn gateway_account(
+    rng: &mut fastrand::Rng,
+    sizes: Sizes,
+    used_share: f64,
+    id_base: u64,
+) -> GatewayAccount {
+    let dynamic_total = 500.0 * KB_PER_GB;
+    let pools = vec![
+        Pool {
+            product_type: 9,
+            total_kb: 1200.0 * KB_PER_GB,
+            effective_total_kb: dynamic_total,
+            used_at_start_kb: dynamic_total * used_share,
+            // About 2.5 GiB an hour: it visibly drains between polls and runs dry
+            // within days on the low pool, so forecasts have something to say.
+            rate_kb_per_sec: 2.5 * KB_PER_GB / 3600.0 * (1.0 + rng.f64()),
+            expiring_kb: 12.0 * KB_PER_GB,
+            expired_kb: 3.5 * KB_PER_GB,
+            package_counts: [6, 4, 1, 2],
+        },
+        Pool {
+            product_type: 12,
+            total_kb: 100.0 * KB_PER_GB,
+            effective_total_kb: 100.0 * KB_PER_GB,
+            used_at_start_kb: 20.0 * KB_PER_GB,
+            rate_kb_per_sec: 0.0,
+            expiring_kb: 0.0,
+            expired_kb: 0.0,
+            package_counts: [1, 1, 0, 0],
+        },
+    ];
+    let packages = [
+        (9, 2 * DAY + 3600),
+        (9, 6 * DAY),
+        (9, 20 * DAY),
+        (9, 45 * DAY),
+        (9, -5 * DAY),
+        (12, 90 * DAY),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (product_type, expires_in))| Package {
+        id: id_base * 1000 + i as u64 + 1,
+        product_type,
+        expires_in,
+    })
+    .collect();
+
+    let sub_accounts = (0..sizes.sub_accounts)
+        .map(|i| {
+            let (limit_gb, used_gb, enabled, remark) = match i {
+                0 => (100, 93.0, true, "crawler \"eu\" – above 90 %".to_owned()),
+                1 => (0, 42.0, true, "unlimited".to_owned()),
+                2 => (50, 12.0, false, "paused".to_owned()),
+                3 => (20, 20.5, true, "over its limit".to_owned()),
+                _ => {
+                    let limit = 10 * (1 + rng.u32(1..20));
+                    (
+                        limit,
+                        f64::from(limit) * rng.f64() * 0.8,
+                        true,
+                        format!("team {}", i % 5),
+                    )
+                }
+            };
+            SubAccount {
+                id: id_base * 10_000 + i as u64 + 1,
+                username: format!("user{:03}", i + 1),
+                password: format!("demo-password-{id_base}-{i}"),
+                remark,
+                product_type: if i % 7 == 6 { 11 } else { 9 },
+                used_at_start_kb: used_gb * KB_PER_GB,
+                rate_kb_per_sec: if enabled {
+                    0.05 * KB_PER_GB / 3600.0
+                } else {
+                    0.0
+                },
+                limit_gb,
+                enabled,
+            }
+        })
+        .collect();
+
+    const COUNTRIES: [&str; 6] = ["US", "JP", "DE", "SG", "GB", "BR"];
+    let static_ips = (0..sizes.static_ips)
+        .map(|i| {
+            // The first IPs expire within 2 and within 7 days; one has lapsed.
+            let expires_in = match i {
+                0 => DAY + 7200,
+                1 => DAY / 2,
+                2 => 5 * DAY,
+                3 => 6 * DAY + 3600,
+                4 => -2 * DAY,
+                _ => (10 + rng.i64(0..80)) * DAY + rng.i64(0..DAY),
+            };
+            let status = match i {
+                0..=3 => 3,
+                4 => 2,
+                5 => 4,
+                6 => 2,
+                _ => 1,
+            };
+            StaticIp {
+                id: id_base * 100_000 + i as u64 + 1,
+                ip: format!("203.0.{}.{}", 100 + id_base, 10 + i % 240),
+                product_type: if i % 3 == 0 { 14 } else { 25 },
+                status,
+                country: COUNTRIES[i % COUNTRIES.len()],
+                expires_in,
+            }
+        })
+        .collect();
+    GatewayAccount {
+        pools,
+        packages,
+        sub_accounts,
+        static_ips,
+    }
+}
+
+fn ipweb_account(rng: &mut fastrand::Rng, sizes: Sizes) -> IpwebAccount {
+    let customers = (0..sizes.customers)
+        .map(|i| Customer {
+            id: 1000 + i as u64,
+            user_name: format!("customer{:04}@example.com", i),
+            upload_mb_per_sec: rng.f64() * 0.02,
+            download_mb_per_sec: rng.f64() * 0.2,
+        })
+        .collect();
+    IpwebAccount {
+        pools: [
+            (5120.0 * MB_PER_GB, 3900.0 * MB_PER_GB, 1.5),
+            (200.0 * MB_PER_GB, 20.0 * MB_PER_GB, 0.05),
+        ],
+        customers,
+    }
+}
+
+/// Time as the simulated API sees it: `now` and the start the dataset is anchored at.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub start: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+impl Clock {
+    fn elapsed(&self) -> f64 {
+        (self.now - self.start).num_milliseconds().max(0) as f64 / 1000.0
+    }
+
+    /// A provider timestamp, `Y-m-d H:i:s` in +08:00, `offset` seconds after start.
+    pub fn stamp(&self, offset: i64) -> String {
+        (self.start + chrono::Duration::seconds(offset))
+            .with_timezone(&provider_zone())
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    fn local_date(&self, days_back: u64) -> String {
+        (self.now.with_timezone(&provider_zone()).date_naive() - Days::new(days_back))
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
+    /// Seconds since midnight today in the provider's zone.
+    fn seconds_today(&self) -> f64 {
+        let local = self.now.with_timezone(&provider_zone());
+        let midnight = local
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists");
+        (local.naive_local() - midnight).num_milliseconds() as f64 / 1000.0
+    }
+}
+
+impl Pool {
+    fn used_kb(&self, clock: &Clock) -> f64 {
+        (self.used_at_start_kb + self.rate_kb_per_sec * clock.elapsed())
+            .min(self.effective_total_kb)
+    }
+
+    /// The `data` of `user-product/summary` for this pool.
+    pub fn summary(&self, clock: &Clock) -> Value {
+        let used = self.used_kb(clock);
+        let lifetime_used = self.total_kb - self.effective_total_kb + used;
+        let [total, active, expiring, expired] = self.package_counts;
+        json!({
+            "total": self.total_kb.round(),
+            "total_count": total,
+            "effective": (self.effective_total_kb - used).round(),
+            "effective_count": active,
+            "effective_total": self.effective_total_kb.round(),
+            "effective_used": used.round(),
+            "temporary": self.expiring_kb.round(),
+            "temporary_count": expiring,
+            "expired": self.expired_kb.round(),
+            "expired_count": expired,
+            "used": lifetime_used.round(),
+        })
+    }
+}
+
+impl GatewayAccount {
+    /// Daily usage items for the last `days` days, today included, in KB.
+    pub fn usage(&self, clock: &Clock, days: u64) -> Value {
+        let rate: f64 = self.pools.iter().map(|p| p.rate_kb_per_sec).sum();
+        let list: Vec<_> = (0..days)
+            .rev()
+            .map(|back| {
+                let seconds = if back == 0 {
+                    clock.seconds_today()
+                } else {
+                    DAY as f64
+                };
+                json!({"day": clock.local_date(back), "flow": (rate * seconds).round()})
+            })
+            .collect();
+        json!({ "list": list })
+    }
+
+    pub fn package_item(&self, p: &Package, clock: &Clock) -> Value {
+        json!({
+            "id": p.id,
+            "created_at": clock.stamp(p.expires_in - 30 * DAY),
+            "expired_at": clock.stamp(p.expires_in),
+            "product_type": p.product_type,
+            "trade_no": format!("2026{:020}", p.id),
+            "order": {"created_at": clock.stamp(p.expires_in - 30 * DAY), "pay_at": clock.stamp(p.expires_in - 30 * DAY), "title": "Simulated package"},
+        })
+    }
+
+    pub fn account_item(a: &SubAccount, clock: &Clock) -> Value {
+        json!({
+            "id": a.id,
+            "username": a.username,
+            "password": a.password,
+            "created_at": clock.stamp(-90 * DAY),
+            "remark": a.remark,
+            "product_type": a.product_type,
+            "usage_flow": (a.used_at_start_kb + a.rate_kb_per_sec * clock.elapsed()).round(),
+            "limit_flow": a.limit_gb,
+            "status": u32::from(a.enabled),
+        })
+    }
+
+    pub fn static_ip_item(ip: &StaticIp, clock: &Clock) -> Value {
+        json!({
+            "id": ip.id,
+            "ip": ip.ip,
+            "port": 8000,
+            "product_type": ip.product_type,
+            "status": ip.status,
+            "country_code": ip.country,
+            "created_at": clock.stamp(ip.expires_in - 30 * DAY),
+            "expired_at": clock.stamp(ip.expires_in),
+        })
+    }
+}
+
+impl IpwebAccount {
+    /// The `data` of `getFlowTotalFull`, with the document's trailing-space key.
+    pub fn totals(&self, clock: &Clock) -> Value {
+        let pool = |(count, used_at_start, rate): (f64, f64, f64)| {
+            let used = (used_at_start + rate * clock.elapsed()).min(count);
+            let left = round2(count - used);
+            json!({"consumeFlow": round2(used), "residualFlow ": left, "flowCount": count, "residualFlow": left})
+        };
+        json!({"account": pool(self.pools[0]), "account2": pool(self.pools[1])})
+    }
+
+    /// The `data` of `getFlowConsumeDetail` for yesterday and today.
+    pub fn consumption(&self, clock: &Clock) -> Value {
+        let rate: f64 = self.pools.iter().map(|p| p.2).sum();
+        let day = |back: u64, seconds: f64| json!({"date": clock.local_date(back), "downloadFlow": round2(rate * seconds * 0.85), "uploadFlow": round2(rate * seconds * 0.15)});
+        json!([day(1, DAY as f64), day(0, clock.seconds_today())])
+    }
+
+    /// One row of today's `flowReport` for a customer.
+    pub fn report_row(&self, c: &Customer, clock: &Clock) -> Value {
+        let seconds = clock.seconds_today();
+        json!({
+            "reportDate": clock.local_date(0),
+            "customerId": c.id,
+            "userName": c.user_name,
+            "uploadFlow": round2(c.upload_mb_per_sec * seconds),
+            "downloadFlow": round2(c.download_mb_per_sec * seconds),
+        })
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}

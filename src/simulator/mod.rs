@@ -1,0 +1,471 @@
+//! A simulator of the three provider APIs over real HTTP on loopback, for
+//! `--demo`, end-to-end tests and benchmarks. It serves the read endpoints of the
+//! contract with the documents' response shapes, checks the `app_key` / `token`,
+//! pages like the real APIs, and can inject faults per endpoint.
+//!
+//! It does not replace the precise per-test wiremock stubs: it is a living
+//! account to look at, not an oracle for one answer.
+
+pub mod data;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::providers::Endpoint;
+use data::{Clock, Dataset, GatewayAccount, Sizes};
+
+/// The `app_key` the simulated BestProxy accepts.
+pub const BESTPROXY_APP_KEY: &str = "demo-bestproxy-app-key";
+/// The `app_key` the simulated ProxyLite accepts.
+pub const PROXYLITE_APP_KEY: &str = "demo-proxylite-app-key";
+/// The `token` the simulated IPWeb accepts.
+pub const IPWEB_TOKEN: &str = "demo-ipweb-token";
+
+/// The simulated providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimProvider {
+    BestProxy,
+    ProxyLite,
+    Ipweb,
+}
+
+impl SimProvider {
+    /// The path under the simulator's address where this provider's API lives,
+    /// to be used as a target's `base_url` path.
+    pub fn base_path(self) -> &'static str {
+        match self {
+            SimProvider::BestProxy => "",
+            SimProvider::ProxyLite => "",
+            SimProvider::Ipweb => "/prod-api",
+        }
+    }
+}
+
+/// A failure the simulator answers with instead of data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// This HTTP status with an empty body.
+    Http(u16),
+    /// HTTP 429 with `Retry-After` in seconds.
+    RateLimited { retry_after_secs: u64 },
+    /// A body that is not JSON.
+    InvalidJson,
+    /// An HTML error page with HTTP 200.
+    Html,
+    /// The API's answer to an invalid credential (`code: 3` resp. IPWeb's `data: null`).
+    AuthError,
+    /// `code: 200` with `data: null`.
+    DataNull,
+    /// No answer at all until the client gives up.
+    Hang,
+}
+
+/// What the simulator serves.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    /// Seeds the dataset: the same seed gives the same accounts, IPs and expiries
+    /// (relative to the start).
+    pub seed: u64,
+    pub sub_accounts: usize,
+    pub static_ips: usize,
+    pub customers: usize,
+    /// Added to every answer.
+    pub latency: Duration,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            seed: 42,
+            sub_accounts: 12,
+            static_ips: 24,
+            customers: 300,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+struct State {
+    dataset: Dataset,
+    start: chrono::DateTime<Utc>,
+    latency: Duration,
+    faults: Mutex<HashMap<(SimProvider, Endpoint), Fault>>,
+}
+
+/// A running simulator; it stops when dropped.
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<State>,
+    _stop: watch::Sender<()>,
+}
+
+impl Simulator {
+    /// Starts the simulator on `127.0.0.1` at an ephemeral port.
+    pub async fn start(config: SimulatorConfig) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let sizes = Sizes {
+            sub_accounts: config.sub_accounts,
+            static_ips: config.static_ips,
+            customers: config.customers,
+        };
+        let state = Arc::new(State {
+            dataset: Dataset::generate(config.seed, sizes),
+            // Whole seconds, so that provider timestamps are exact offsets from it.
+            start: chrono::DateTime::from_timestamp(Utc::now().timestamp(), 0)
+                .unwrap_or_else(Utc::now),
+            latency: config.latency,
+            faults: Mutex::new(HashMap::new()),
+        });
+        let (stop, mut stopped) = watch::channel(());
+        let serving = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        let state = Arc::clone(&serving);
+                        let mut conn_stopped = stopped.clone();
+                        tokio::spawn(async move {
+                            let service = hyper::service::service_fn(move |req| {
+                                let state = Arc::clone(&state);
+                                async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                            });
+                            let conn = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = conn_stopped.changed() => {}
+                            }
+                        });
+                    }
+                    _ = stopped.changed() => break,
+                }
+            }
+        });
+        Ok(Simulator {
+            addr,
+            state,
+            _stop: stop,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The `base_url` a target of `provider` uses.
+    pub fn base_url(&self, provider: SimProvider) -> String {
+        format!("{}{}", self.url(), provider.base_path())
+    }
+
+    /// The moment the dataset is anchored at (whole seconds).
+    pub fn start_time(&self) -> chrono::DateTime<Utc> {
+        self.state.start
+    }
+
+    /// The generated data.
+    pub fn dataset(&self) -> &Dataset {
+        &self.state.dataset
+    }
+
+    /// Makes `endpoint` of `provider` fail with `fault` (or answer again with `None`).
+    pub fn set_fault(&self, provider: SimProvider, endpoint: Endpoint, fault: Option<Fault>) {
+        let mut faults = self.state.faults.lock().unwrap_or_else(|e| e.into_inner());
+        match fault {
+            Some(f) => faults.insert((provider, endpoint), f),
+            None => faults.remove(&(provider, endpoint)),
+        };
+    }
+
+    /// A configuration (YAML) with one target per simulated provider.
+    pub fn demo_config_yaml(&self, interval: Duration) -> String {
+        format!(
+            r#"interval: {interval}
+timeout: 5s
+targets:
+  - name: demo-bestproxy
+    provider: bestproxy
+    base_url: {best}
+    app_key: {BESTPROXY_APP_KEY}
+    product_types: [9, 12]
+  - name: demo-proxylite
+    provider: proxylite
+    base_url: {lite}
+    app_key: {PROXYLITE_APP_KEY}
+    product_types: [9, 12]
+  - name: demo-ipweb
+    provider: ipweb
+    base_url: {ipweb}
+    token: {IPWEB_TOKEN}
+"#,
+            interval = humantime::format_duration(interval),
+            best = self.base_url(SimProvider::BestProxy),
+            lite = self.base_url(SimProvider::ProxyLite),
+            ipweb = self.base_url(SimProvider::Ipweb),
+        )
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+async fn handle(state: &State, req: Request<Incoming>) -> Reply {
+    if !state.latency.is_zero() {
+        tokio::time::sleep(state.latency).await;
+    }
+    let path = req.uri().path().to_owned();
+    let query: HashMap<String, String> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some((provider, endpoint)) = route(&path) else {
+        return reply(StatusCode::NOT_FOUND, "text/plain", "not found".into());
+    };
+    if req.method() != hyper::Method::GET {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "read endpoints take GET".into(),
+        );
+    }
+    let fault = state
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(provider, endpoint))
+        .copied();
+    let authorized = match provider {
+        SimProvider::BestProxy => {
+            query.get("app_key").map(String::as_str) == Some(BESTPROXY_APP_KEY)
+        }
+        SimProvider::ProxyLite => {
+            query.get("app_key").map(String::as_str) == Some(PROXYLITE_APP_KEY)
+        }
+        SimProvider::Ipweb => {
+            req.headers().get("token").and_then(|v| v.to_str().ok()) == Some(IPWEB_TOKEN)
+        }
+    };
+    if let Some(fault) = fault {
+        return fault_reply(fault, provider).await;
+    }
+    if !authorized {
+        return fault_reply(Fault::AuthError, provider).await;
+    }
+    let clock = Clock {
+        start: state.start,
+        now: Utc::now(),
+    };
+    let data = match provider {
+        SimProvider::BestProxy => gateway_data(&state.dataset.bestproxy, endpoint, &query, &clock),
+        SimProvider::ProxyLite => gateway_data(&state.dataset.proxylite, endpoint, &query, &clock),
+        SimProvider::Ipweb => ipweb_data(state, endpoint, &query, &clock),
+    };
+    let body = match (provider, data) {
+        (SimProvider::Ipweb, Some(data)) => json!({"msg": "操作成功", "code": 200, "data": data}),
+        (_, Some(data)) => json!({"code": 200, "msg": "success", "data": data}),
+        (_, None) => json!({"code": 400, "msg": "unsupported product_type", "data": null}),
+    };
+    reply(StatusCode::OK, "application/json", body.to_string())
+}
+
+/// Maps a request path to the provider and endpoint it belongs to.
+fn route(path: &str) -> Option<(SimProvider, Endpoint)> {
+    if let Some(rest) = path.strip_prefix("/prod-api") {
+        let endpoint = match rest {
+            "/api/agent/getFlowTotalFull" => Endpoint::Summary,
+            "/api/agent/getFlowConsumeDetail" => Endpoint::Usage,
+            "/open/dynamic/flowReport" => Endpoint::Customers,
+            _ => return None,
+        };
+        return Some((SimProvider::Ipweb, endpoint));
+    }
+    let (provider, rest) = if let Some(rest) = path.strip_prefix("/gateway") {
+        (SimProvider::BestProxy, rest)
+    } else {
+        (SimProvider::ProxyLite, path.strip_prefix("/end-point")?)
+    };
+    let endpoint = match rest {
+        "/user-usage-flow/total" => Endpoint::Usage,
+        "/user-product/summary" => Endpoint::Summary,
+        "/user-product/list" => Endpoint::Packages,
+        "/whitelist-account/list" => Endpoint::Accounts,
+        "/ip/get-static-ip" => Endpoint::StaticIps,
+        _ => return None,
+    };
+    Some((provider, endpoint))
+}
+
+fn gateway_data(
+    account: &GatewayAccount,
+    endpoint: Endpoint,
+    query: &HashMap<String, String>,
+    clock: &Clock,
+) -> Option<Value> {
+    let number = |key: &str, default: usize| {
+        query
+            .get(key)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    Some(match endpoint {
+        Endpoint::Usage => account.usage(clock, 7),
+        Endpoint::Summary => {
+            let product_type = number("product_type", 9) as u32;
+            account
+                .pools
+                .iter()
+                .find(|p| p.product_type == product_type)?
+                .summary(clock)
+        }
+        Endpoint::Packages => page(
+            &account.packages,
+            number("page", 1),
+            number("size", 20),
+            |p| account.package_item(p, clock),
+        ),
+        Endpoint::Accounts => {
+            let list: Vec<_> = account
+                .sub_accounts
+                .iter()
+                .map(|a| GatewayAccount::account_item(a, clock))
+                .collect();
+            json!({ "list": list })
+        }
+        Endpoint::StaticIps => page(
+            &account.static_ips,
+            number("page", 1),
+            number("size", 20),
+            |ip| GatewayAccount::static_ip_item(ip, clock),
+        ),
+        Endpoint::Customers => return None,
+    })
+}
+
+/// A page in the gateway family's shape.
+fn page<T>(items: &[T], page: usize, size: usize, item: impl Fn(&T) -> Value) -> Value {
+    let size = size.clamp(1, 1000);
+    let page = page.max(1);
+    let list: Vec<_> = items
+        .iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .map(item)
+        .collect();
+    json!({
+        "list": list,
+        "page": page,
+        "page_size": size,
+        "total_count": items.len(),
+        "total_page": items.len().div_ceil(size),
+    })
+}
+
+fn ipweb_data(
+    state: &State,
+    endpoint: Endpoint,
+    query: &HashMap<String, String>,
+    clock: &Clock,
+) -> Option<Value> {
+    let ipweb = &state.dataset.ipweb;
+    Some(match endpoint {
+        Endpoint::Summary => ipweb.totals(clock),
+        Endpoint::Usage => ipweb.consumption(clock),
+        Endpoint::Customers => {
+            let number = |key: &str, default: usize| {
+                query
+                    .get(key)
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(default)
+            };
+            let size = number("pageSize", 100).clamp(1, 2000);
+            let page = number("pageNum", 1).max(1);
+            let rows: Vec<_> = ipweb
+                .customers
+                .iter()
+                .skip((page - 1) * size)
+                .take(size)
+                .map(|c| ipweb.report_row(c, clock))
+                .collect();
+            json!({"total": ipweb.customers.len(), "rows": rows, "code": 200, "msg": "查询成功", "other": null})
+        }
+        _ => return None,
+    })
+}
+
+async fn fault_reply(fault: Fault, provider: SimProvider) -> Reply {
+    match fault {
+        Fault::Http(status) => reply(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "text/plain",
+            String::new(),
+        ),
+        Fault::RateLimited { retry_after_secs } => {
+            let mut r = reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain",
+                "slow down".into(),
+            );
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            r
+        }
+        Fault::InvalidJson => reply(
+            StatusCode::OK,
+            "application/json",
+            "{\"code\":200,\"data\":{\"list\":[".into(),
+        ),
+        Fault::Html => reply(
+            StatusCode::OK,
+            "text/html",
+            "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".into(),
+        ),
+        Fault::AuthError if provider == SimProvider::Ipweb => reply(
+            StatusCode::OK,
+            "application/json",
+            json!({"code": 200, "msg": "无效的认证令牌", "data": null}).to_string(),
+        ),
+        Fault::AuthError => reply(
+            StatusCode::OK,
+            "application/json",
+            json!({"code": 3, "msg": "app_key无效", "data": null}).to_string(),
+        ),
+        Fault::DataNull => reply(
+            StatusCode::OK,
+            "application/json",
+            json!({"code": 200, "msg": "success", "data": null}).to_string(),
+        ),
+        Fault::Hang => {
+            std::future::pending::<()>().await;
+            unreachable!("pending never resolves")
+        }
+    }
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
