@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of proxy-quota-exporter: formatting, lints, unit, integration,
-# golden-file and end-to-end tests. Installs what the tests need when it is
-# missing (Debian's `prometheus` package for promtool, rustfmt and clippy).
+# golden-file and end-to-end tests, alert rule tests. Installs what the tests need
+# when it is missing (Debian's `prometheus` package for promtool and a real
+# Prometheus, rustfmt and clippy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +10,8 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-if ! command -v promtool >/dev/null 2>&1; then
-  echo "--- installing Debian's prometheus package (promtool)"
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "--- installing Debian's prometheus package (promtool, prometheus)"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
@@ -25,5 +26,8 @@ echo "--- cargo fmt --check"
 cargo fmt --all -- --check
 echo "--- cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+echo "--- promtool check rules / test rules"
+promtool check rules alerts/*.rules.yml
+promtool test rules alerts/tests/*.test.yml
 echo "--- cargo test"
 cargo test --locked

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use url::Url;
 
 use crate::secret::Secret;
@@ -68,6 +68,10 @@ impl fmt::Display for Reason {
 pub struct PollError {
     pub reason: Reason,
     pub message: String,
+    /// Whether trying again may help: connect, timeout, HTTP 5xx and 429.
+    transient: bool,
+    /// The server's `Retry-After`, for HTTP 429.
+    retry_after: Option<Duration>,
 }
 
 impl PollError {
@@ -75,7 +79,19 @@ impl PollError {
         PollError {
             reason,
             message: message.into(),
+            transient: matches!(
+                reason,
+                Reason::Connect | Reason::Timeout | Reason::RateLimited
+            ),
+            retry_after: None,
         }
+    }
+
+    /// An HTTP error status; 5xx are transient.
+    fn status(path: &str, status: reqwest::StatusCode) -> Self {
+        let mut error = PollError::new(Reason::Http, format!("GET {path}: HTTP {status}"));
+        error.transient = status.is_server_error();
+        error
     }
 
     pub fn decode(message: impl Into<String>) -> Self {
@@ -110,8 +126,40 @@ impl HttpClient {
     }
 
     /// GETs `url` with `query` and the credential, and returns the body if the
-    /// status is a success. Errors name the path only, never the query.
+    /// status is a success. Transient failures (connect, timeout, HTTP 5xx and 429)
+    /// are retried up to [`MAX_RETRIES`] times with full-jitter backoff, or after
+    /// the server's `Retry-After` when it is at most [`MAX_RETRY_AFTER`]. Errors
+    /// name the path only, never the query.
     pub async fn get(
+        &self,
+        url: &Url,
+        query: &[(&str, String)],
+        credential: (CredentialPlacement, &Secret),
+    ) -> Result<Bytes, PollError> {
+        let mut attempt = 0;
+        loop {
+            match self.get_once(url, query, credential).await {
+                Err(error) if error.transient && attempt < MAX_RETRIES => {
+                    let delay = match error.retry_after {
+                        Some(after) if after > MAX_RETRY_AFTER => return Err(error),
+                        Some(after) => after,
+                        None => backoff(attempt),
+                    };
+                    tracing::debug!(
+                        path = url.path(),
+                        reason = %error.reason,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn get_once(
         &self,
         url: &Url,
         query: &[(&str, String)],
@@ -132,16 +180,20 @@ impl HttpClient {
         let mut response = request.send().await.map_err(|e| transport_error(path, e))?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(PollError::new(
+            let mut error = PollError::new(
                 Reason::RateLimited,
                 format!("GET {path}: HTTP 429 Too Many Requests"),
-            ));
+            );
+            error.retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(error);
         }
         if !status.is_success() {
-            return Err(PollError::new(
-                Reason::Http,
-                format!("GET {path}: HTTP {status}"),
-            ));
+            return Err(PollError::status(path, status));
         }
         let content_type = response
             .headers()
@@ -170,6 +222,21 @@ impl HttpClient {
         }
         Ok(body.freeze())
     }
+}
+
+/// Retries after a transient failure, per request.
+pub const MAX_RETRIES: u32 = 2;
+/// The longest `Retry-After` waited for; a longer one fails the poll at once.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+const BACKOFF_BASE: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+/// Full-jitter backoff: a random delay up to base × 2^attempt, capped.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(8))
+        .min(BACKOFF_CAP);
+    ceiling.mul_f64(fastrand::f64())
 }
 
 /// Classifies a transport error, dropping the URL (and with it the query string
