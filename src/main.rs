@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
-use proxy_quota_exporter::Config;
+use proxy_quota_exporter::web::WebConfig;
+use proxy_quota_exporter::{Config, Options};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
@@ -46,6 +47,15 @@ struct Cli {
         value_name = "ADDRESS"
     )]
     listen_address: String,
+
+    /// Web configuration file (Prometheus exporter-toolkit format): TLS and
+    /// bcrypt basic authentication for every HTTP path.
+    #[arg(
+        long = "web.config.file",
+        env = "PROXY_QUOTA_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    web_config_file: Option<PathBuf>,
 
     /// Minimum level of log messages.
     #[arg(
@@ -93,6 +103,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let address = listen_address(&cli.listen_address)?;
+    let web = cli
+        .web_config_file
+        .as_deref()
+        .map(WebConfig::load)
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -107,7 +122,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             config.notice = Some(DEMO_NOTICE.to_owned());
             tracing::warn!(simulator = %simulator.url(), "{DEMO_NOTICE}");
-            serve(address, config).await
+            let options = Options {
+                config_file: None,
+                web,
+            };
+            serve(address, config, options).await
         });
     }
 
@@ -124,12 +143,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    runtime.block_on(serve(address, config))
+    let options = Options {
+        config_file: Some(path.to_owned()),
+        web,
+    };
+    runtime.block_on(serve(address, config, options))
 }
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
 
-async fn serve(address: SocketAddr, config: Config) -> anyhow::Result<()> {
+async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
@@ -137,9 +160,10 @@ async fn serve(address: SocketAddr, config: Config) -> anyhow::Result<()> {
         version = proxy_quota_exporter::metrics::VERSION,
         address = %listener.local_addr()?,
         targets = config.targets.len(),
+        tls = options.web.as_ref().is_some_and(|w| w.tls.is_some()),
         "proxy-quota-exporter listening"
     );
-    proxy_quota_exporter::run(listener, config, shutdown_signal()).await;
+    proxy_quota_exporter::run_with(listener, config, options, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use crate::http::Reason;
-use crate::poller::TargetSnapshot;
+use crate::poller::{ReloadStatus, TargetSnapshot};
 use crate::providers::{AccountReading, PoolReading, Reading, STATIC_IP_STATUSES};
 
 /// The Content-Type of the text exposition format.
@@ -83,6 +83,10 @@ metrics! {
         "Failed background polls of the endpoint, by reason.";
     BUILD_INFO = "proxy_exporter_build_info", Gauge,
         "Build information of proxy-quota-exporter; always 1.";
+    CONFIG_RELOAD_SUCCESSFUL = "proxy_exporter_config_last_reload_successful", Gauge,
+        "Whether the last configuration reload succeeded (1) or was refused (0).";
+    CONFIG_RELOAD_TIMESTAMP = "proxy_exporter_config_last_reload_success_timestamp_seconds", Gauge,
+        "Time of the last successful configuration load or reload, in Unix seconds.";
 }
 
 /// Build version and revision for `proxy_exporter_build_info`.
@@ -198,8 +202,8 @@ fn readings(t: &TargetSnapshot) -> impl Iterator<Item = &Reading> {
     t.endpoints.iter().filter_map(|e| e.reading.as_deref())
 }
 
-/// Encodes every target's snapshot plus `proxy_exporter_build_info`.
-pub fn encode(targets: &[Arc<TargetSnapshot>]) -> Vec<u8> {
+/// Encodes every target's snapshot plus the exporter's own build and reload status.
+pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 * 1024);
 
     for (def, value) in POOL_FAMILIES {
@@ -463,6 +467,10 @@ pub fn encode(targets: &[Arc<TargetSnapshot>]) -> Vec<u8> {
     }
     let mut f = Family::new(&mut out, &BUILD_INFO);
     f.sample(&[("version", VERSION), ("revision", REVISION)], 1.0);
+    let mut f = Family::new(&mut out, &CONFIG_RELOAD_SUCCESSFUL);
+    f.sample(&[], if reload.successful { 1.0 } else { 0.0 });
+    let mut f = Family::new(&mut out, &CONFIG_RELOAD_TIMESTAMP);
+    f.sample(&[], reload.success_timestamp);
     out
 }
 

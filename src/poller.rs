@@ -2,8 +2,7 @@
 //! builds a fresh [`TargetSnapshot`] and swaps it in whole, then the exposition
 //! bytes are re-encoded once, so a scrape only copies bytes.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,20 +41,41 @@ pub struct EndpointSnapshot {
 
 /// Snapshots of every target and their encoded exposition, shared with the server.
 pub struct Shared {
-    snapshots: Mutex<BTreeMap<String, Arc<TargetSnapshot>>>,
+    inner: Mutex<Inner>,
     encoded: ArcSwap<Bytes>,
-    targets: usize,
-    first_polls_done: AtomicUsize,
+}
+
+struct Inner {
+    snapshots: BTreeMap<String, Arc<TargetSnapshot>>,
+    /// The targets of the running configuration.
+    expected: BTreeSet<String>,
+    reload: ReloadStatus,
+}
+
+/// The outcome of the last configuration (re)load.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    /// Unix seconds of the last successful load.
+    pub success_timestamp: f64,
 }
 
 impl Shared {
-    pub fn new(targets: usize) -> Self {
-        Shared {
-            snapshots: Mutex::new(BTreeMap::new()),
-            encoded: ArcSwap::from_pointee(Bytes::from(metrics::encode(&[]))),
-            targets,
-            first_polls_done: AtomicUsize::new(0),
-        }
+    /// State for a configuration with these targets, loaded just now.
+    pub fn new(targets: impl IntoIterator<Item = String>) -> Self {
+        let shared = Shared {
+            inner: Mutex::new(Inner {
+                snapshots: BTreeMap::new(),
+                expected: targets.into_iter().collect(),
+                reload: ReloadStatus {
+                    successful: true,
+                    success_timestamp: unix_now(),
+                },
+            }),
+            encoded: ArcSwap::from_pointee(Bytes::new()),
+        };
+        shared.update(|_| {});
+        shared
     }
 
     /// The exposition of the latest snapshots.
@@ -65,31 +85,59 @@ impl Shared {
 
     /// The latest snapshot of every target that has finished a poll.
     pub fn snapshots(&self) -> Vec<Arc<TargetSnapshot>> {
-        self.lock().values().cloned().collect()
+        self.lock().snapshots.values().cloned().collect()
     }
 
-    /// Whether every target has finished its first poll.
+    /// Whether every configured target has finished its first poll.
     pub fn ready(&self) -> bool {
-        self.first_polls_done.load(Ordering::Relaxed) >= self.targets
+        let inner = self.lock();
+        inner
+            .expected
+            .iter()
+            .all(|name| inner.snapshots.contains_key(name))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<TargetSnapshot>>> {
-        self.snapshots.lock().unwrap_or_else(|e| e.into_inner())
+    /// Switches to a new set of targets: snapshots of removed targets vanish at
+    /// once; those of kept targets stay until their next poll replaces them.
+    pub fn set_targets(&self, targets: impl IntoIterator<Item = String>) {
+        self.update(|inner| {
+            inner.expected = targets.into_iter().collect();
+            let expected = &inner.expected;
+            inner.snapshots.retain(|name, _| expected.contains(name));
+        });
     }
 
-    /// Swaps in a target's new snapshot and re-encodes the exposition.
+    /// Records the outcome of a configuration reload.
+    pub fn set_reload_result(&self, successful: bool) {
+        self.update(|inner| {
+            inner.reload.successful = successful;
+            if successful {
+                inner.reload.success_timestamp = unix_now();
+            }
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the state and re-encodes the exposition, under one lock so that
+    /// encodings are stored in the order of the changes.
+    fn update(&self, change: impl FnOnce(&mut Inner)) {
+        let mut inner = self.lock();
+        change(&mut inner);
+        let all: Vec<_> = inner.snapshots.values().cloned().collect();
+        let bytes = metrics::encode(&all, inner.reload);
+        self.encoded.store(Arc::new(Bytes::from(bytes)));
+    }
+
+    /// Swaps in a target's new snapshot.
     fn publish(&self, snapshot: TargetSnapshot) {
-        let mut map = self.lock();
-        let first = map
-            .insert(snapshot.target.clone(), Arc::new(snapshot))
-            .is_none();
-        let all: Vec<_> = map.values().cloned().collect();
-        self.encoded
-            .store(Arc::new(Bytes::from(metrics::encode(&all))));
-        drop(map);
-        if first {
-            self.first_polls_done.fetch_add(1, Ordering::Relaxed);
-        }
+        self.update(|inner| {
+            inner
+                .snapshots
+                .insert(snapshot.target.clone(), Arc::new(snapshot));
+        });
     }
 }
 
@@ -214,7 +262,7 @@ async fn poll_once(
     });
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

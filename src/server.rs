@@ -5,28 +5,44 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::Watcher;
 use prometheus::Encoder as _;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::TlsAcceptor;
 
 use crate::metrics;
 use crate::poller::Shared;
+use crate::web::{BasicAuth, WebConfig};
+use crate::ReloadRequest;
 
 /// State the request handlers read.
 pub struct App {
     pub shared: Arc<Shared>,
     process: prometheus::Registry,
     notice: Option<String>,
+    /// Where `POST /-/reload` sends its request; `None` without a config file.
+    reload: Option<mpsc::Sender<ReloadRequest>>,
+    tls: Option<TlsAcceptor>,
+    basic_auth: BasicAuth,
 }
 
 impl App {
-    pub fn new(shared: Arc<Shared>, notice: Option<String>) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        notice: Option<String>,
+        reload: Option<mpsc::Sender<ReloadRequest>>,
+        web: Option<WebConfig>,
+    ) -> Self {
         let process = prometheus::Registry::new();
         #[cfg(target_os = "linux")]
         if let Err(e) = process.register(Box::new(
@@ -34,10 +50,17 @@ impl App {
         )) {
             tracing::warn!(error = %e, "process metrics unavailable");
         }
+        let (tls, basic_auth) = match web {
+            Some(web) => (web.tls.map(TlsAcceptor::from), web.basic_auth),
+            None => (None, BasicAuth::disabled()),
+        };
         App {
             shared,
             process,
             notice,
+            reload,
+            tls,
+            basic_auth,
         }
     }
 }
@@ -54,21 +77,23 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                     Ok(conn) => conn,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
                 let app = Arc::clone(&app);
-                let service = hyper::service::service_fn(move |req| {
-                    let app = Arc::clone(&app);
-                    async move { Ok::<_, Infallible>(handle(&app, req)) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                    match app.tls.clone() {
+                        Some(acceptor) => {
+                            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                            match handshake {
+                                Ok(Ok(tls)) => serve_connection(tls, app, watcher).await,
+                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!("TLS handshake timed out"),
+                            }
+                        }
+                        None => serve_connection(stream, app, watcher).await,
                     }
                 });
             }
@@ -76,10 +101,40 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
         }
     }
     drop(listener);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
-fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one HTTP/1 connection, plain or TLS, until it closes or shutdown ends it.
+async fn serve_connection<S>(stream: S, app: Arc<App>, watcher: Watcher)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, Infallible>(handle(&app, req).await) }
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    if !app.basic_auth.allows(authorization) {
+        let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"proxy-quota-exporter\""),
+        );
+        return response;
+    }
+    if req.uri().path() == "/-/reload" {
+        return reload(app, req.method()).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
     }
@@ -93,6 +148,33 @@ fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
             "Not ready: first poll of every target not finished\n",
         ),
         _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+    }
+}
+
+async fn reload(app: &App, method: &Method) -> Response<Full<Bytes>> {
+    if method != Method::POST && method != Method::PUT {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "Use POST to reload\n");
+    }
+    let Some(requests) = &app.reload else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "No configuration file to reload (started without --config.file)\n",
+        );
+    };
+    let (reply, outcome) = oneshot::channel();
+    if requests.send(reply).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n");
+    }
+    match outcome.await {
+        Ok(Ok(())) => text(StatusCode::OK, "Configuration reloaded\n"),
+        Ok(Err(reason)) => {
+            let mut response = Response::new(Full::new(Bytes::from(format!(
+                "Reload refused, the running configuration stays: {reason}\n"
+            ))));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n"),
     }
 }
 

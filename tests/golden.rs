@@ -140,6 +140,8 @@ fn normalize(metrics: &str) -> String {
             || line.starts_with("proxy_exporter_last_success_timestamp_seconds{")
         {
             format!("{} <varies>", line.rsplit_once(' ').unwrap().0)
+        } else if line.starts_with("proxy_exporter_config_last_reload_success_timestamp_seconds ") {
+            "proxy_exporter_config_last_reload_success_timestamp_seconds <varies>".to_owned()
         } else if line.starts_with("proxy_exporter_build_info{") {
             "proxy_exporter_build_info{version=\"<version>\",revision=\"<revision>\"} 1".to_owned()
         } else {

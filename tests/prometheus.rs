@@ -1,0 +1,249 @@
+//! A real Prometheus (Debian's `prometheus` package) loads the alert rules and
+//! scrapes the exporter in demo mode: the rules load and evaluate, every dashboard
+//! query evaluates without error and nearly all return data, and the demo's
+//! expiring static IPs raise `ProxyStaticIPExpiringSoon`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Kills a child process when the test ends, however it ends.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+async fn api(prometheus: u16, path: &str, query: &[(&str, &str)]) -> Value {
+    reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{prometheus}{path}"))
+        .query(query)
+        .send()
+        .await
+        .expect("prometheus answers")
+        .text()
+        .await
+        .ok()
+        .and_then(|body| serde_json::from_str(&body).ok())
+        .expect("prometheus answers JSON")
+}
+
+/// Every `expr` of a dashboard's panels, with the panel title.
+fn dashboard_queries(dashboard: &Value) -> Vec<(String, String)> {
+    fn walk(value: &Value, title: &str, out: &mut Vec<(String, String)>) {
+        match value {
+            Value::Object(map) => {
+                let title = map.get("title").and_then(Value::as_str).unwrap_or(title);
+                if let Some(Value::String(expr)) = map.get("expr") {
+                    out.push((title.to_owned(), expr.clone()));
+                }
+                for v in map.values() {
+                    walk(v, title, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, title, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&dashboard["panels"], "", &mut out);
+    out
+}
+
+/// Replaces Grafana's variables the way a dashboard with "All" selected sends them.
+fn substitute(expr: &str) -> String {
+    let mut out = expr
+        .replace("${__rate_interval}", "1m")
+        .replace("$__rate_interval", "1m")
+        .replace("$__interval", "1m")
+        .replace("$__range", "1h");
+    // Every other variable is a label filter with All selected.
+    while let Some(start) = out.find('$') {
+        let rest = &out[start + 1..];
+        let len = match rest.strip_prefix('{') {
+            Some(inner) => inner.find('}').map_or(rest.len(), |end| end + 2),
+            None => rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len()),
+        };
+        out.replace_range(start..start + 1 + len, ".*");
+    }
+    out
+}
+
+#[tokio::test]
+async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let prometheus_port = free_port();
+    let _exporter = Guard(
+        Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
+            .args(["--demo", "--demo.interval", "2s"])
+            .args([
+                "--web.listen-address",
+                &format!("127.0.0.1:{exporter_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let rules = repo().join("alerts/proxy-quota.rules.yml");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 2s\n  evaluation_interval: 2s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: proxy-quota-exporter\n    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+    let _prometheus = Guard(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect(
+                "prometheus is installed (the README's test command installs Debian's package)",
+            ),
+    );
+
+    // Wait for a few scrapes and rule evaluations: the demo target is up and the
+    // recording rules have data (deriv needs two samples).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = reqwest::get(format!(
+            "http://127.0.0.1:{prometheus_port}/api/v1/query?query=count(proxy:traffic_days_left:6h)"
+        ))
+        .await
+        {
+            if let Some(v) = r.text().await.ok().and_then(|b| serde_json::from_str::<Value>(&b).ok()) {
+                if v["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
+                    break;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not evaluate the rules within 60 s; log:\n{}",
+            std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The rules loaded and evaluate without error.
+    let rules = api(prometheus_port, "/api/v1/rules", &[]).await;
+    let groups = rules["data"]["groups"].as_array().unwrap();
+    let mut names: Vec<_> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["proxy-quota.alerts", "proxy-quota.recording"]);
+    for group in groups {
+        for rule in group["rules"].as_array().unwrap() {
+            assert_eq!(
+                rule["health"], "ok",
+                "rule {} unhealthy: {}",
+                rule["name"], rule["lastError"]
+            );
+        }
+    }
+
+    // Every dashboard query evaluates; nearly all return data from the demo.
+    let mut total = 0;
+    let mut empty = Vec::new();
+    let dashboards: Vec<_> = std::fs::read_dir(repo().join("dashboards"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert!(
+        dashboards.len() >= 4,
+        "expected the four dashboards, found {dashboards:?}"
+    );
+    for path in &dashboards {
+        let dashboard: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let queries = dashboard_queries(&dashboard);
+        assert!(!queries.is_empty(), "{} has no queries", path.display());
+        for (panel, expr) in queries {
+            let query = substitute(&expr);
+            let answer = api(prometheus_port, "/api/v1/query", &[("query", &query)]).await;
+            assert_eq!(
+                answer["status"],
+                "success",
+                "{}: panel {panel:?}: {query}\n{answer}",
+                file_name(path)
+            );
+            total += 1;
+            if answer["data"]["result"]
+                .as_array()
+                .is_none_or(|r| r.is_empty())
+            {
+                empty.push(format!("{}: {panel}: {query}", file_name(path)));
+            }
+        }
+    }
+    assert!(
+        empty.len() * 10 <= total,
+        "{} of {total} dashboard queries returned no data:\n{}",
+        empty.len(),
+        empty.join("\n")
+    );
+
+    // The demo's static IPs expiring within 7 days raise the alert (pending: the
+    // rule waits 10 minutes before firing).
+    let alerts = api(prometheus_port, "/api/v1/alerts", &[]).await;
+    let expiring: Vec<_> = alerts["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "ProxyStaticIPExpiringSoon")
+        .collect();
+    assert!(
+        expiring
+            .iter()
+            .any(|a| a["state"] == "pending" || a["state"] == "firing"),
+        "ProxyStaticIPExpiringSoon is neither pending nor firing: {alerts}"
+    );
+    assert!(
+        expiring
+            .iter()
+            .any(|a| a["labels"]["severity"] == "critical"),
+        "the demo has IPs expiring within 2 days"
+    );
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn grafana_variables_are_substituted() {
+    assert_eq!(
+        substitute(r#"rate(x{provider=~"$provider",target=~"${target}"}[$__rate_interval])"#),
+        r#"rate(x{provider=~".*",target=~".*"}[1m])"#
+    );
+}
