@@ -1,0 +1,225 @@
+//! Configuration reloads (`POST /-/reload` and SIGHUP): a bad file is refused with
+//! the reason and the running configuration keeps serving; a good file is applied,
+//! removed targets vanish. And a graceful shutdown on SIGTERM.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use proxy_quota_exporter::{Config, Options};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn upstream() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/gateway/user-product/summary"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/summary.json")))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn config(name: &str, server: &MockServer) -> String {
+    format!(
+        "interval: 1s\ntargets:\n  - name: {name}\n    provider: bestproxy\n    base_url: {}\n    app_key: {APP_KEY}\n    endpoints: [summary]\n",
+        server.uri()
+    )
+}
+
+async fn post(addr: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn scrape(addr: &str) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn until(addr: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = scrape(addr).await;
+        if check(&m) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} not seen within 10 s:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn post_reload_refuses_a_bad_file_and_applies_a_good_one() {
+    let server = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(&file, config("first", &server)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let options = Options {
+        config_file: Some(file.clone()),
+        web: None,
+    };
+    let running = tokio::spawn(proxy_quota_exporter::run_with(
+        listener,
+        Config::load(&file).unwrap(),
+        options,
+        std::future::pending(),
+    ));
+    until(&addr, "first target", |m| {
+        value(m, "proxy_up", &[("target", "first")]) == Some(1.0)
+    })
+    .await;
+
+    // A bad file: refused with the reason, the running configuration stays.
+    std::fs::write(
+        &file,
+        config("second", &server).replace("endpoints:", "endpoints_typo:"),
+    )
+    .unwrap();
+    let (status, body) = post(&addr).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("unknown field `endpoints_typo`"), "{body}");
+    assert!(
+        body.contains("config.yml:"),
+        "the reason names the file: {body}"
+    );
+    let m = scrape(&addr).await;
+    assert_eq!(
+        value(&m, "proxy_exporter_config_last_reload_successful", &[]),
+        Some(0.0)
+    );
+    assert_eq!(value(&m, "proxy_up", &[("target", "first")]), Some(1.0));
+    let before = value(
+        &m,
+        "proxy_exporter_config_last_reload_success_timestamp_seconds",
+        &[],
+    )
+    .unwrap();
+
+    // GET is not a reload.
+    let get = reqwest::get(format!("http://{addr}/-/reload"))
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 405);
+
+    // A good file: applied; the removed target vanishes at once.
+    std::fs::write(&file, config("second", &server)).unwrap();
+    let (status, body) = post(&addr).await;
+    assert_eq!(status, 200, "{body}");
+    let m = until(&addr, "second target", |m| {
+        value(m, "proxy_up", &[("target", "second")]) == Some(1.0)
+    })
+    .await;
+    assert!(
+        value(&m, "proxy_up", &[("target", "first")]).is_none(),
+        "removed target still exported:\n{m}"
+    );
+    assert!(!m.contains("target=\"first\""));
+    assert_eq!(
+        value(&m, "proxy_exporter_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    let after = value(
+        &m,
+        "proxy_exporter_config_last_reload_success_timestamp_seconds",
+        &[],
+    )
+    .unwrap();
+    assert!(after >= before);
+    running.abort();
+}
+
+#[tokio::test]
+async fn reload_without_a_config_file_is_a_clear_error() {
+    let server = upstream().await;
+    let exporter = Exporter::start(&config("only", &server)).await;
+    let (status, body) = post(&exporter.addr.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("No configuration file"), "{body}");
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn sighup_reloads_and_sigterm_shuts_down_gracefully() {
+    let server = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(&file, config("before", &server)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
+        .args([
+            "--config.file",
+            file.to_str().unwrap(),
+            "--web.listen-address",
+            &addr,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let wait_up = async {
+        for _ in 0..200 {
+            if reqwest::get(format!("http://{addr}/-/ready"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("binary not ready");
+    };
+    wait_up.await;
+
+    std::fs::write(&file, config("after", &server)).unwrap();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    until(&addr, "reloaded target", |m| {
+        value(m, "proxy_up", &[("target", "after")]) == Some(1.0)
+            && value(m, "proxy_up", &[("target", "before")]).is_none()
+    })
+    .await;
+
+    // A scrape in flight while SIGTERM arrives still gets its answer; the process
+    // exits 0 within a few seconds.
+    let scraping = tokio::spawn({
+        let addr = addr.clone();
+        async move { scrape(&addr).await }
+    });
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(8) {
+            let _ = child.kill();
+            panic!("no exit within 8 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+    if let Ok(Ok(body)) = tokio::time::timeout(Duration::from_secs(2), scraping).await {
+        assert!(body.contains("proxy_up"), "a finished scrape is complete");
+    }
+}
