@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use wiremock::matchers::{header, method, path, query_param};
+use wiremock::matchers::{header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const GOOD_KEY: &str = "LEAKCHECK-good-key-7f3a9e";
 const REVOKED_KEY: &str = "LEAKCHECK-revoked-key-21bc4d";
 const UNREACHABLE_KEY: &str = "LEAKCHECK-unreachable-key-90aa1f";
 const IPWEB_TOKEN: &str = "LEAKCHECK-ipweb-token-5e77c2";
+const FAULT_KEY: &str = "LEAKCHECK-fault-key-b81e03";
 const PASSWORDS: [&str; 2] = ["LEAKCHECK-password-one", "LEAKCHECK-password-two"];
 
 /// IPWeb's read endpoints of the contract.
@@ -123,8 +124,39 @@ impl Running {
     }
 }
 
+/// One failing target per fault class, each under its own path prefix.
+const FAULTS: [(&str, u16); 7] = [
+    ("http", 503),
+    ("rate-limited", 429),
+    ("html", 200),
+    ("invalid-json", 200),
+    ("api-code", 200),
+    ("data-null", 200),
+    ("timeout", 200),
+];
+
+fn fault_response(name: &str, status: u16) -> ResponseTemplate {
+    let r = ResponseTemplate::new(status);
+    match name {
+        "html" => r.set_body_raw("<html>maintenance</html>", "text/html"),
+        "invalid-json" => r.set_body_string("{\"code\":200,\"data\":{"),
+        "api-code" => r.set_body_json(json!({"code": 500, "msg": "busy", "data": null})),
+        "data-null" => r.set_body_json(json!({"code": 200, "msg": "ok", "data": null})),
+        "timeout" => r.set_delay(Duration::from_secs(30)),
+        "rate-limited" => r.insert_header("Retry-After", "3600"),
+        _ => r,
+    }
+}
+
 async fn upstream() -> MockServer {
     let server = MockServer::start().await;
+    for (name, status) in FAULTS {
+        Mock::given(method("GET"))
+            .and(path_regex(format!("^/fault-{name}/")))
+            .respond_with(fault_response(name, status))
+            .mount(&server)
+            .await;
+    }
     let accounts = json!({"code": 200, "msg": "ok", "data": {"list": [
         {"id": 1, "username": "alice", "password": PASSWORDS[0], "remark": "r", "product_type": 9,
          "usage_flow": 10, "limit_flow": 1, "status": 1},
@@ -224,7 +256,14 @@ targets:
     provider: ipweb
     base_url: {uri}/prod-api
     token: wrong-${{LEAKCHECK_REVOKED}}
-"#,
+{faults}"#,
+            faults = FAULTS
+                .iter()
+                .map(|(name, _)| format!(
+                    "  - name: fault-{name}\n    provider: bestproxy\n    base_url: {}/fault-{name}\n    app_key: {FAULT_KEY}\n    endpoints: [summary, accounts]\n",
+                    server.uri()
+                ))
+                .collect::<String>(),
             uri = server.uri(),
             dead = free_port()
         ),
@@ -264,13 +303,43 @@ targets:
         );
         assert!(samples(&metrics, "proxy_account_used_bytes").len() == 2);
         let landing = running.get("/").await.unwrap().text().await.unwrap();
+        for class in [
+            "http",
+            "rate_limited",
+            "decode",
+            "api",
+            "timeout",
+            "connect",
+            "auth",
+        ] {
+            let counted = samples(&metrics, "proxy_exporter_poll_errors_total")
+                .iter()
+                .any(|l| l.contains(&format!("reason=\"{class}\"")) && !l.ends_with(" 0"));
+            assert!(counted, "fault class {class} was not triggered:\n{metrics}");
+        }
+        // A refused reload names the problem, not the secrets in the file.
+        let good = std::fs::read_to_string(config).unwrap();
+        std::fs::write(
+            config,
+            good.replace("provider: bestproxy", "provider: bestproxy\n    bogus: 1"),
+        )
+        .unwrap();
+        let refused = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/-/reload", running.port))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 500);
+        let refused = refused.text().await.unwrap();
+        std::fs::write(config, good).unwrap();
+        assert!(refused.contains("bogus"), "{refused}");
         let (status, stdout, stderr) = running.terminate();
         assert!(status.success(), "exit {status}: {stderr}");
         assert!(
             stderr.contains("poll failed"),
             "failures must be logged:\n{stderr}"
         );
-        output += &format!("{metrics}\n{landing}\n{stdout}\n{stderr}\n");
+        output += &format!("{metrics}\n{landing}\n{refused}\n{stdout}\n{stderr}\n");
     }
 
     let check = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
@@ -296,6 +365,11 @@ targets:
     for r in &requests {
         assert_eq!(r.method.as_str(), "GET", "{} {}", r.method, r.url.path());
         let p = r.url.path();
+        // Fault targets live under /fault-NAME; what follows is the real path.
+        let p = match p.strip_prefix("/fault-") {
+            Some(rest) => &rest[rest.find('/').unwrap_or(0)..],
+            None => p,
+        };
         let allowed = IPWEB_READ_PATHS.contains(&p)
             || READ_PATHS
                 .iter()
