@@ -190,11 +190,7 @@ impl Gateway {
     async fn packages(&self) -> Result<Vec<PackageReading>, PollError> {
         let mut packages = Vec::new();
         self.each_page("user-product/list", |item: PackageItem| {
-            packages.push(PackageReading {
-                package_id: label_text(&item.id),
-                product: product_slug(item.product_type.and_then(Number::as_i64)),
-                expiry_timestamp: self.timestamp(item.expired_at.as_ref(), "expired_at")?,
-            });
+            packages.push(self.package(item)?);
             Ok(())
         })
         .await?;
@@ -203,19 +199,26 @@ impl Gateway {
 
     async fn accounts(&self) -> Result<Vec<AccountReading>, PollError> {
         let data: ListData<AccountItem> = self.get("whitelist-account/list", &[]).await?;
-        Ok(data
-            .list
-            .into_iter()
-            .map(|a| AccountReading {
-                account: a.username.unwrap_or_else(|| label_text(&a.id)),
-                product: product_slug(a.product_type.and_then(Number::as_i64)),
-                remark: a.remark.unwrap_or_default(),
-                used_bytes: self.bytes(a.usage_flow, TrafficUnit::Kb),
-                limit_bytes: (a.limit_flow.0 > 0.0)
-                    .then(|| self.bytes(a.limit_flow, TrafficUnit::Gb)),
-                enabled: a.status.0 == 1.0,
-            })
-            .collect())
+        Ok(data.list.into_iter().map(|a| self.account(a)).collect())
+    }
+
+    fn package(&self, item: PackageItem) -> Result<PackageReading, PollError> {
+        Ok(PackageReading {
+            package_id: label_text(&item.id),
+            product: product_slug(item.product_type.and_then(Number::as_i64)),
+            expiry_timestamp: self.timestamp(item.expired_at.as_ref(), "expired_at")?,
+        })
+    }
+
+    fn account(&self, a: AccountItem) -> AccountReading {
+        AccountReading {
+            account: a.username.unwrap_or_else(|| label_text(&a.id)),
+            product: product_slug(a.product_type.and_then(Number::as_i64)),
+            remark: a.remark.unwrap_or_default(),
+            used_bytes: self.bytes(a.usage_flow, TrafficUnit::Kb),
+            limit_bytes: (a.limit_flow.0 > 0.0).then(|| self.bytes(a.limit_flow, TrafficUnit::Gb)),
+            enabled: a.status.0 == 1.0,
+        }
     }
 
     async fn static_ips(&self) -> Result<StaticIpReading, PollError> {
@@ -224,47 +227,54 @@ impl Gateway {
             .into_iter()
             .map(|p| (p.to_owned(), [0; 4]))
             .collect();
-        self.each_page(
-            "ip/get-static-ip",
-            |item: serde_json::Map<String, Value>| {
-                let product =
-                    product_slug(number_field(&item, "product_type")?.and_then(Number::as_i64));
-                if let Some(status) = number_field(&item, "status")?.and_then(Number::as_i64) {
-                    if let Some(slot) = usize::try_from(status - 1).ok().filter(|s| *s < 4) {
-                        counts.entry(product.clone()).or_default()[slot] += 1;
-                    }
-                }
-                let ip = match item.get("ip") {
-                    Some(Value::String(ip)) if !ip.is_empty() => ip.clone(),
-                    _ => return Ok(()),
-                };
-                let expiry = match item.get(&self.expiry_field) {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
-                        Some(unix_seconds(&Value::String(s.clone()), &self.expiry_field)?)
-                    }
-                    Some(Value::String(s)) => self.timestamp(Some(s), &self.expiry_field)?,
-                    Some(v) => Some(unix_seconds(v, &self.expiry_field)?),
-                };
-                if let Some(expiry_timestamp) = expiry {
-                    ips.push(StaticIp {
-                        ip,
-                        product,
-                        country: match item.get("country_code") {
-                            Some(Value::String(c)) => c.clone(),
-                            _ => String::new(),
-                        },
-                        expiry_timestamp,
-                    });
-                }
-                Ok(())
-            },
-        )
+        self.each_page("ip/get-static-ip", |item| {
+            self.read_static_ip(&item, &mut counts, &mut ips)
+        })
         .await?;
         Ok(StaticIpReading {
             ips,
             status_counts: counts.into_iter().collect(),
         })
+    }
+
+    /// Counts one static IP list item and keeps its expiry. The item's shape is
+    /// undocumented: extra fields are ignored, missing ones tolerated.
+    fn read_static_ip(
+        &self,
+        item: &serde_json::Map<String, Value>,
+        counts: &mut BTreeMap<String, [u64; 4]>,
+        ips: &mut Vec<StaticIp>,
+    ) -> Result<(), PollError> {
+        let product = product_slug(number_field(item, "product_type")?.and_then(Number::as_i64));
+        if let Some(status) = number_field(item, "status")?.and_then(Number::as_i64) {
+            if let Some(slot) = usize::try_from(status - 1).ok().filter(|s| *s < 4) {
+                counts.entry(product.clone()).or_default()[slot] += 1;
+            }
+        }
+        let ip = match item.get("ip") {
+            Some(Value::String(ip)) if !ip.is_empty() => ip.clone(),
+            _ => return Ok(()),
+        };
+        let expiry = match item.get(&self.expiry_field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
+                Some(unix_seconds(&Value::String(s.clone()), &self.expiry_field)?)
+            }
+            Some(Value::String(s)) => self.timestamp(Some(s), &self.expiry_field)?,
+            Some(v) => Some(unix_seconds(v, &self.expiry_field)?),
+        };
+        if let Some(expiry_timestamp) = expiry {
+            ips.push(StaticIp {
+                ip,
+                product,
+                country: match item.get("country_code") {
+                    Some(Value::String(c)) => c.clone(),
+                    _ => String::new(),
+                },
+                expiry_timestamp,
+            });
+        }
+        Ok(())
     }
 
     /// Fetches every page of a paged list and hands each item to `on_item`.
@@ -455,5 +465,73 @@ mod tests {
         let ok: Value =
             decode_gateway("/x", br#"{"code":200,"message":"ok","data":{"a":1}}"#).unwrap();
         assert_eq!(ok["a"], 1);
+    }
+
+    mod properties {
+        use super::super::super::arbitrary;
+        use super::*;
+        use crate::units::Zone;
+        use proptest::prelude::*;
+
+        fn gateway(expiry_field: &str) -> Gateway {
+            Gateway {
+                http: HttpClient::new(std::time::Duration::from_secs(1)).unwrap(),
+                base: Url::parse("http://127.0.0.1/gateway/").unwrap(),
+                app_key: Secret::new("k"),
+                product_types: vec![9],
+                zone: Zone::default(),
+                unit_base: 1024,
+                expiry_field: expiry_field.to_owned(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// No answer, however broken, panics a parser; each gives a reading or an error.
+            #[test]
+            fn no_answer_panics_a_parser(body in arbitrary::body()) {
+                let g = gateway("expired_at");
+                let _ = decode_gateway::<ListData<UsageDay>>("/u", &body)
+                    .map(|d| d.list.iter().map(|day| g.bytes(day.flow, TrafficUnit::Kb)).sum::<f64>());
+                let _ = decode_gateway::<Summary>("/s", &body).map(|s| g.kb(s.effective));
+                if let Ok(page) = decode_gateway::<Page<PackageItem>>("/p", &body) {
+                    let _ = page.total_page.and_then(Number::as_i64);
+                    for item in page.list {
+                        let _ = g.package(item);
+                    }
+                }
+                if let Ok(list) = decode_gateway::<ListData<AccountItem>>("/a", &body) {
+                    for a in list.list {
+                        let _ = g.account(a);
+                    }
+                }
+                if let Ok(page) = decode_gateway::<Page<serde_json::Map<String, Value>>>("/i", &body) {
+                    let (mut counts, mut ips) = (BTreeMap::new(), Vec::new());
+                    for item in &page.list {
+                        let _ = g.read_static_ip(item, &mut counts, &mut ips);
+                    }
+                }
+            }
+
+            /// Static IP items of any shape, under any expiry field name.
+            #[test]
+            fn no_static_ip_item_panics(item in arbitrary::json(), field in "expired_at|expire_time|end") {
+                let g = gateway(&field);
+                if let Value::Object(map) = item {
+                    let (mut counts, mut ips) = (BTreeMap::new(), Vec::new());
+                    let _ = g.read_static_ip(&map, &mut counts, &mut ips);
+                }
+            }
+
+            /// Timestamps and numbers: any text is a value or a clean refusal.
+            #[test]
+            fn no_text_panics_the_unit_parsers(text in "\\PC{0,40}", zone in "[+-][0-9]{2}:[0-9]{2}|UTC|Asia/Shanghai|[A-Za-z/_]{0,20}") {
+                if let Ok(zone) = zone.parse::<Zone>() {
+                    let _ = zone.parse_timestamp(&text);
+                }
+                let _ = serde_json::from_value::<Number>(Value::String(text)).map(Number::as_i64);
+            }
+        }
     }
 }

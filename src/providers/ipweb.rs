@@ -296,4 +296,27 @@ mod tests {
         assert_eq!(totals.residual_flow, Some(Number(8.5)));
         assert_eq!(totals.flow_count, Some(Number(10.0)));
     }
+
+    mod properties {
+        use super::super::super::arbitrary;
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// No answer, however broken, panics a parser.
+            #[test]
+            fn no_answer_panics_a_parser(body in arbitrary::body()) {
+                let _ = decode_ipweb::<FlowTotals>("/t", &body);
+                let _ = decode_ipweb::<Vec<ConsumeDay>>("/c", &body);
+                if let Ok(report) = decode_ipweb::<FlowReport>("/r", &body) {
+                    let _ = report.total.and_then(Number::as_i64);
+                    for row in report.rows {
+                        let _ = label_text(&row.customer_id);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -267,3 +267,105 @@ pub(crate) fn label_text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Strategies for the property tests that feed arbitrary bytes and arbitrary
+/// JSON to every response parser.
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    /// Field names the parsers look for, so that generated objects reach deep.
+    const KEYS: &[&str] = &[
+        "code",
+        "msg",
+        "message",
+        "data",
+        "list",
+        "rows",
+        "total",
+        "page",
+        "total_page",
+        "total_count",
+        "id",
+        "ip",
+        "status",
+        "product_type",
+        "country_code",
+        "expired_at",
+        "effective",
+        "effective_total",
+        "effective_used",
+        "temporary",
+        "expired",
+        "used",
+        "total_count",
+        "username",
+        "password",
+        "remark",
+        "usage_flow",
+        "limit_flow",
+        "day",
+        "flow",
+        "account",
+        "account2",
+        "flowCount",
+        "consumeFlow",
+        "residualFlow",
+        "residualFlow ",
+        "date",
+        "uploadFlow",
+        "downloadFlow",
+        "customerId",
+    ];
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON numbers are finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[ -~]{0,16}".prop_map(Value::from),
+            "-?[0-9]{1,20}(\\.[0-9]{0,6})?".prop_map(Value::from),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?".prop_map(Value::from),
+            Just(Value::from(200)),
+        ]
+    }
+
+    /// Arbitrary JSON, biased towards the shapes and keys of the providers' answers.
+    pub fn json() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 96, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            proptest::sample::select(KEYS).prop_map(str::to_owned),
+                            "[a-z_]{1,6}"
+                        ],
+                        inner
+                    ),
+                    0..8
+                )
+                .prop_map(|fields| Value::Object(fields.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    /// A body: arbitrary bytes, arbitrary JSON, or a success envelope around arbitrary data.
+    pub fn body() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..256),
+            json().prop_map(|v| v.to_string().into_bytes()),
+            json().prop_map(|data| json!({"code": 200, "msg": "ok", "data": data})
+                .to_string()
+                .into_bytes()),
+            (any::<i64>(), json()).prop_map(|(code, data)| json!({"code": code, "data": data})
+                .to_string()
+                .into_bytes()),
+        ]
+    }
+}
