@@ -4,6 +4,7 @@
 //! Data flows one way: [`config`] → [`poller`] (one task per target) →
 //! [`providers`] (plain readings) → [`metrics`] (encoded bytes) → [`server`].
 
+pub mod check;
 pub mod config;
 pub mod http;
 pub mod metrics;

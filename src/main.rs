@@ -1,12 +1,13 @@
 //! Command line entry point: flags, logging, signals.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
 use proxy_quota_exporter::web::WebConfig;
 use proxy_quota_exporter::{Config, Options};
@@ -18,6 +19,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Configuration file (YAML).
     #[arg(
         long = "config.file",
@@ -74,6 +78,30 @@ struct Cli {
     log_format: LogFormat,
 }
 
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Poll every target once and print what is about to run out. Exit code:
+    /// 0 ok, 1 warning, 2 critical, 3 unknown (a target could not be read).
+    Check {
+        /// Configuration file (YAML).
+        #[arg(
+            long = "config.file",
+            env = "PROXY_QUOTA_EXPORTER_CONFIG_FILE",
+            value_name = "FILE"
+        )]
+        config_file: PathBuf,
+        /// `table` for people, `json` for scripts.
+        #[arg(long = "output", default_value = "table")]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogLevel {
     Error,
@@ -92,6 +120,19 @@ enum LogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
+    if let Some(Command::Check {
+        config_file,
+        output,
+    }) = &cli.command
+    {
+        return match check(config_file, *output) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(3)
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -166,6 +207,26 @@ async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow:
     proxy_quota_exporter::run_with(listener, config, options, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Runs `check` and returns its exit code.
+fn check(config_file: &Path, output: OutputFormat) -> anyhow::Result<u8> {
+    let config = Config::load(config_file)?;
+    let report = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(proxy_quota_exporter::check::run(&config));
+    match output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Table => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!(
+                "{}",
+                proxy_quota_exporter::check::render_table(&report, color)
+            );
+        }
+    }
+    Ok(report.exit_code)
 }
 
 /// Parses an address like Prometheus exporters do: ":9877" listens everywhere.

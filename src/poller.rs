@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::Target;
-use crate::http::{HttpClient, PollError, Reason};
+use crate::http::{PollError, Reason};
 use crate::metrics;
 use crate::providers::{Client, Endpoint, Reading};
 
@@ -152,8 +152,8 @@ struct EndpointState {
 /// Polls one target forever: first right away, then every `interval` after a
 /// small random offset so that targets do not hit their APIs in lockstep.
 pub async fn run_target(target: Target, max_staleness: Duration, shared: Arc<Shared>) {
-    let client = match HttpClient::new(target.timeout) {
-        Ok(http) => (target.provider.build)(&target, http),
+    let client = match Client::for_target(&target) {
+        Ok(client) => client,
         Err(e) => {
             tracing::error!(target = %target.name, error = %e.without_url(), "cannot build HTTP client");
             return;
@@ -185,18 +185,18 @@ pub async fn run_target(target: Target, max_staleness: Duration, shared: Arc<Sha
     }
 }
 
-/// Polls every enabled endpoint of a target concurrently and publishes the result.
-async fn poll_once(
+/// Polls `endpoints` of a target concurrently, each within the poll deadline
+/// (the longer of `interval` and `timeout`), and returns each one's duration and
+/// outcome in order.
+pub async fn poll_endpoints(
     target: &Target,
     client: &Client,
-    states: &mut [EndpointState],
-    max_staleness: Duration,
-    shared: &Shared,
-) {
+    endpoints: &[Endpoint],
+) -> Vec<(Duration, Result<Reading, PollError>)> {
     let deadline = target.interval.max(target.timeout);
-    let results = futures::future::join_all(states.iter().map(|s| async move {
+    futures::future::join_all(endpoints.iter().map(|&endpoint| async move {
         let started = Instant::now();
-        let result = match tokio::time::timeout(deadline, client.poll(s.endpoint)).await {
+        let result = match tokio::time::timeout(deadline, client.poll(endpoint)).await {
             Ok(result) => result,
             Err(_) => Err(PollError::new(
                 Reason::Timeout,
@@ -208,7 +208,19 @@ async fn poll_once(
         };
         (started.elapsed(), result)
     }))
-    .await;
+    .await
+}
+
+/// Polls every enabled endpoint of a target concurrently and publishes the result.
+async fn poll_once(
+    target: &Target,
+    client: &Client,
+    states: &mut [EndpointState],
+    max_staleness: Duration,
+    shared: &Shared,
+) {
+    let endpoints: Vec<_> = states.iter().map(|s| s.endpoint).collect();
+    let results = poll_endpoints(target, client, &endpoints).await;
 
     let now = Instant::now();
     let endpoints = states

@@ -29,6 +29,7 @@ const ENDPOINTS: &[Endpoint] = &[
 
 pub const BESTPROXY: ProviderSpec = ProviderSpec {
     name: "bestproxy",
+    display_name: "BestProxy",
     default_base_url: None,
     credential_key: "app_key",
     endpoints: ENDPOINTS,
@@ -38,6 +39,7 @@ pub const BESTPROXY: ProviderSpec = ProviderSpec {
 
 pub const PROXYLITE: ProviderSpec = ProviderSpec {
     name: "proxylite",
+    display_name: "ProxyLite",
     default_base_url: Some("https://api.proxylite.com"),
     credential_key: "app_key",
     endpoints: ENDPOINTS,

@@ -21,6 +21,7 @@ use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 
 pub const IPWEB: ProviderSpec = ProviderSpec {
     name: "ipweb",
+    display_name: "IPWeb",
     default_base_url: Some("http://user.ipweb.cc/prod-api"),
     credential_key: "token",
     endpoints: &[Endpoint::Usage, Endpoint::Summary, Endpoint::Customers],

@@ -27,6 +27,8 @@ pub const PROVIDERS: &[ProviderSpec] = &[gateway::BESTPROXY, gateway::PROXYLITE,
 pub struct ProviderSpec {
     /// The `provider` config value and metric label.
     pub name: &'static str,
+    /// The provider's name for people (`ProxyLite`).
+    pub display_name: &'static str,
     /// `None` when users must set `base_url`.
     pub default_base_url: Option<&'static str>,
     /// The config key naming the credential (`app_key` or `token`); `<key>_file` also works.
@@ -64,6 +66,14 @@ pub enum Client {
 }
 
 impl Client {
+    /// The client for a validated target, with its own HTTP timeout.
+    pub fn for_target(target: &Target) -> Result<Client, reqwest::Error> {
+        Ok((target.provider.build)(
+            target,
+            HttpClient::new(target.timeout)?,
+        ))
+    }
+
     /// Polls one endpoint once (all pages) and returns its readings.
     pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
         match self {
