@@ -302,7 +302,7 @@ async fn check_target(target: &Target, now: i64) -> TargetReport {
             Reading::Usage(_) | Reading::Customers(_) => {}
         }
     }
-    report.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    report.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     report
 }
 
