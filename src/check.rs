@@ -302,7 +302,9 @@ async fn check_target(target: &Target, now: i64) -> TargetReport {
             Reading::Usage(_) | Reading::Customers(_) => {}
         }
     }
-    report.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    report
+        .findings
+        .sort_by_key(|f| std::cmp::Reverse(f.severity));
     report
 }
 

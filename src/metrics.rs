@@ -23,69 +23,71 @@ pub enum Kind {
 pub struct MetricDef {
     pub name: &'static str,
     pub kind: Kind,
+    /// Label names, in exposition order.
+    pub labels: &'static [&'static str],
     pub help: &'static str,
 }
 
 macro_rules! metrics {
-    ($($id:ident = $name:literal, $kind:ident, $help:literal;)*) => {
-        $(pub const $id: MetricDef = MetricDef { name: $name, kind: Kind::$kind, help: $help };)*
+    ($($id:ident = $name:literal, $kind:ident, [$($label:literal),*], $help:literal;)*) => {
+        $(pub const $id: MetricDef = MetricDef { name: $name, kind: Kind::$kind, labels: &[$($label),*], help: $help };)*
         /// Every family the exporter writes itself, in exposition order.
         pub const CATALOGUE: &[&MetricDef] = &[$(&$id),*];
     };
 }
 
 metrics! {
-    TRAFFIC_REMAINING = "proxy_traffic_remaining_bytes", Gauge,
+    TRAFFIC_REMAINING = "proxy_traffic_remaining_bytes", Gauge, ["provider", "target", "pool"],
         "Traffic left in the pool, in bytes. Polled in the background every interval.";
-    TRAFFIC_PURCHASED = "proxy_traffic_purchased_bytes", Gauge,
+    TRAFFIC_PURCHASED = "proxy_traffic_purchased_bytes", Gauge, ["provider", "target", "pool"],
         "Traffic purchased in the pool's valid packages, in bytes. Polled in the background every interval.";
-    TRAFFIC_USED = "proxy_traffic_used_bytes", Gauge,
+    TRAFFIC_USED = "proxy_traffic_used_bytes", Gauge, ["provider", "target", "pool"],
         "Traffic used from the pool's valid packages, in bytes. Polled in the background every interval.";
-    TRAFFIC_EXPIRING = "proxy_traffic_expiring_bytes", Gauge,
+    TRAFFIC_EXPIRING = "proxy_traffic_expiring_bytes", Gauge, ["provider", "target", "pool"],
         "Unused traffic in packages that expire within 7 days, in bytes. Polled in the background every interval.";
-    TRAFFIC_EXPIRED = "proxy_traffic_expired_bytes", Gauge,
+    TRAFFIC_EXPIRED = "proxy_traffic_expired_bytes", Gauge, ["provider", "target", "pool"],
         "Unused traffic lost to expired packages, in bytes. Polled in the background every interval.";
-    TRAFFIC_LIFETIME_PURCHASED = "proxy_traffic_lifetime_purchased_bytes", Gauge,
+    TRAFFIC_LIFETIME_PURCHASED = "proxy_traffic_lifetime_purchased_bytes", Gauge, ["provider", "target", "pool"],
         "Traffic ever purchased in the pool, in bytes. Polled in the background every interval.";
-    TRAFFIC_LIFETIME_USED = "proxy_traffic_lifetime_used_bytes", Gauge,
+    TRAFFIC_LIFETIME_USED = "proxy_traffic_lifetime_used_bytes", Gauge, ["provider", "target", "pool"],
         "Traffic ever used from the pool, in bytes. Polled in the background every interval.";
-    PACKAGES = "proxy_packages", Gauge,
+    PACKAGES = "proxy_packages", Gauge, ["provider", "target", "pool", "state"],
         "Number of packages in the pool by state (total, active, expiring within 7 days, expired). Polled in the background every interval.";
-    PACKAGE_EXPIRY = "proxy_package_expiry_timestamp_seconds", Gauge,
+    PACKAGE_EXPIRY = "proxy_package_expiry_timestamp_seconds", Gauge, ["provider", "target", "package_id", "product"],
         "Expiry time of a purchased package, in Unix seconds. Polled in the background every interval.";
-    USAGE_TODAY = "proxy_usage_today_bytes", Gauge,
+    USAGE_TODAY = "proxy_usage_today_bytes", Gauge, ["provider", "target"],
         "Traffic used so far today (provider's calendar day), in bytes. Polled in the background every interval.";
-    USAGE_YESTERDAY = "proxy_usage_yesterday_bytes", Gauge,
+    USAGE_YESTERDAY = "proxy_usage_yesterday_bytes", Gauge, ["provider", "target"],
         "Traffic used yesterday (provider's calendar day), in bytes. Polled in the background every interval.";
-    ACCOUNT_USED = "proxy_account_used_bytes", Gauge,
+    ACCOUNT_USED = "proxy_account_used_bytes", Gauge, ["provider", "target", "account", "product"],
         "Traffic used by a proxy sub-account, in bytes. Polled in the background every interval.";
-    ACCOUNT_LIMIT = "proxy_account_limit_bytes", Gauge,
+    ACCOUNT_LIMIT = "proxy_account_limit_bytes", Gauge, ["provider", "target", "account", "product"],
         "Traffic limit of a proxy sub-account, in bytes; absent for unlimited accounts. Polled in the background every interval.";
-    ACCOUNT_ENABLED = "proxy_account_enabled", Gauge,
+    ACCOUNT_ENABLED = "proxy_account_enabled", Gauge, ["provider", "target", "account", "product"],
         "Whether a proxy sub-account is enabled (1) or disabled (0). Polled in the background every interval.";
-    ACCOUNT_INFO = "proxy_account_info", Gauge,
+    ACCOUNT_INFO = "proxy_account_info", Gauge, ["provider", "target", "account", "product", "remark"],
         "Proxy sub-account metadata; always 1. Polled in the background every interval.";
-    STATIC_IP_EXPIRY = "proxy_static_ip_expiry_timestamp_seconds", Gauge,
+    STATIC_IP_EXPIRY = "proxy_static_ip_expiry_timestamp_seconds", Gauge, ["provider", "target", "ip", "product", "country"],
         "Expiry time of a static IP, in Unix seconds. Polled in the background every interval.";
-    STATIC_IPS = "proxy_static_ips", Gauge,
+    STATIC_IPS = "proxy_static_ips", Gauge, ["provider", "target", "product", "status"],
         "Number of static IPs by product and status. Polled in the background every interval.";
-    CUSTOMER_USAGE_TODAY = "proxy_customer_usage_today_bytes", Gauge,
+    CUSTOMER_USAGE_TODAY = "proxy_customer_usage_today_bytes", Gauge, ["provider", "target", "customer_id", "direction"],
         "Traffic used today by an agent's customer, by direction, in bytes. Polled in the background every interval.";
-    UP = "proxy_up", Gauge,
+    UP = "proxy_up", Gauge, ["provider", "target"],
         "1 when the last poll of every enabled endpoint of the target succeeded, else 0. Polled in the background every interval.";
-    POLL_SUCCESS = "proxy_exporter_poll_success", Gauge,
+    POLL_SUCCESS = "proxy_exporter_poll_success", Gauge, ["provider", "target", "endpoint"],
         "Whether the last background poll of the endpoint succeeded (1) or failed (0).";
-    POLL_DURATION = "proxy_exporter_poll_duration_seconds", Gauge,
+    POLL_DURATION = "proxy_exporter_poll_duration_seconds", Gauge, ["provider", "target", "endpoint"],
         "Duration of the last background poll of the endpoint, all pages and retries included, in seconds.";
-    LAST_SUCCESS = "proxy_exporter_last_success_timestamp_seconds", Gauge,
+    LAST_SUCCESS = "proxy_exporter_last_success_timestamp_seconds", Gauge, ["provider", "target", "endpoint"],
         "End of the last successful background poll of the endpoint, in Unix seconds.";
-    POLL_ERRORS = "proxy_exporter_poll_errors_total", Counter,
+    POLL_ERRORS = "proxy_exporter_poll_errors_total", Counter, ["provider", "target", "endpoint", "reason"],
         "Failed background polls of the endpoint, by reason.";
-    BUILD_INFO = "proxy_exporter_build_info", Gauge,
+    BUILD_INFO = "proxy_exporter_build_info", Gauge, ["version", "revision"],
         "Build information of proxy-quota-exporter; always 1.";
-    CONFIG_RELOAD_SUCCESSFUL = "proxy_exporter_config_last_reload_successful", Gauge,
+    CONFIG_RELOAD_SUCCESSFUL = "proxy_exporter_config_last_reload_successful", Gauge, [],
         "Whether the last configuration reload succeeded (1) or was refused (0).";
-    CONFIG_RELOAD_TIMESTAMP = "proxy_exporter_config_last_reload_success_timestamp_seconds", Gauge,
+    CONFIG_RELOAD_TIMESTAMP = "proxy_exporter_config_last_reload_success_timestamp_seconds", Gauge, [],
         "Time of the last successful configuration load or reload, in Unix seconds.";
 }
 
@@ -116,6 +118,15 @@ impl<'a> Family<'a> {
     /// Adds a sample. A label set already written in this family is skipped, so
     /// an upstream listing the same account twice cannot break the exposition.
     fn sample(&mut self, labels: &[(&str, &str)], value: f64) {
+        debug_assert!(
+            labels
+                .iter()
+                .map(|(name, _)| *name)
+                .eq(self.def.labels.iter().copied()),
+            "{} written with labels {labels:?}, catalogue says {:?}",
+            self.def.name,
+            self.def.labels
+        );
         self.line.clear();
         self.line.extend_from_slice(self.def.name.as_bytes());
         if !labels.is_empty() {
@@ -505,16 +516,26 @@ mod tests {
     #[test]
     fn duplicate_series_are_written_once_and_headers_only_with_samples() {
         let mut out = Vec::new();
+        let labels = |account| {
+            [
+                ("provider", "p"),
+                ("target", "t"),
+                ("account", account),
+                ("product", "x"),
+            ]
+        };
         {
             let mut f = Family::new(&mut out, &ACCOUNT_USED);
-            f.sample(&[("account", "a")], 1.0);
-            f.sample(&[("account", "a")], 2.0);
-            f.sample(&[("account", "b")], 3.0);
+            f.sample(&labels("a"), 1.0);
+            f.sample(&labels("a"), 2.0);
+            f.sample(&labels("b"), 3.0);
         }
         Family::new(&mut out, &ACCOUNT_LIMIT);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("proxy_account_used_bytes{").count(), 2);
-        assert!(text.contains("proxy_account_used_bytes{account=\"a\"} 1\n"));
+        assert!(text.contains(
+            "proxy_account_used_bytes{provider=\"p\",target=\"t\",account=\"a\",product=\"x\"} 1\n"
+        ));
         assert!(!text.contains("proxy_account_limit_bytes"));
     }
 }
