@@ -3,6 +3,7 @@
 //! bytes are re-encoded once, so a scrape only copies bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,9 +41,18 @@ pub struct EndpointSnapshot {
 }
 
 /// Snapshots of every target and their encoded exposition, shared with the server.
+///
+/// Polls publish snapshots; encoding is coalesced: whoever publishes while no
+/// encoding runs encodes, and publishes that arrive meanwhile are folded into
+/// one more encoding when it ends. So a thousand targets finishing their polls
+/// together cost a handful of encodings, not a thousand.
 pub struct Shared {
     inner: Mutex<Inner>,
-    encoded: ArcSwap<Bytes>,
+    exposition: ArcSwap<Exposition>,
+    /// Set by every change; cleared by the encoder that picks the change up.
+    dirty: AtomicBool,
+    /// Held while encoding.
+    encoding: Mutex<()>,
 }
 
 struct Inner {
@@ -50,6 +60,14 @@ struct Inner {
     /// The targets of the running configuration.
     expected: BTreeSet<String>,
     reload: ReloadStatus,
+}
+
+/// One encoding of every snapshot, plain and gzip-compressed.
+pub struct Exposition {
+    pub plain: Bytes,
+    pub gzip: Bytes,
+    /// Whether every configured target was in it.
+    pub ready: bool,
 }
 
 /// The outcome of the last configuration (re)load.
@@ -72,15 +90,21 @@ impl Shared {
                     success_timestamp: unix_now(),
                 },
             }),
-            encoded: ArcSwap::from_pointee(Bytes::new()),
+            exposition: ArcSwap::from_pointee(Exposition {
+                plain: Bytes::new(),
+                gzip: Bytes::new(),
+                ready: false,
+            }),
+            dirty: AtomicBool::new(false),
+            encoding: Mutex::new(()),
         };
         shared.update(|_| {});
         shared
     }
 
-    /// The exposition of the latest snapshots.
-    pub fn encoded(&self) -> Arc<Bytes> {
-        self.encoded.load_full()
+    /// The latest encoding of every snapshot.
+    pub fn exposition(&self) -> Arc<Exposition> {
+        self.exposition.load_full()
     }
 
     /// The latest snapshot of every target that has finished a poll.
@@ -88,13 +112,10 @@ impl Shared {
         self.lock().snapshots.values().cloned().collect()
     }
 
-    /// Whether every configured target has finished its first poll.
+    /// Whether every configured target has finished its first poll and is in
+    /// the exposition `/metrics` serves.
     pub fn ready(&self) -> bool {
-        let inner = self.lock();
-        inner
-            .expected
-            .iter()
-            .all(|name| inner.snapshots.contains_key(name))
+        self.exposition.load().ready
     }
 
     /// Switches to a new set of targets: snapshots of removed targets vanish at
@@ -121,14 +142,42 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Changes the state and re-encodes the exposition, under one lock so that
-    /// encodings are stored in the order of the changes.
+    /// Applies a change, then makes sure an encoding that includes it follows.
     fn update(&self, change: impl FnOnce(&mut Inner)) {
-        let mut inner = self.lock();
-        change(&mut inner);
-        let all: Vec<_> = inner.snapshots.values().cloned().collect();
-        let bytes = metrics::encode(&all, inner.reload);
-        self.encoded.store(Arc::new(Bytes::from(bytes)));
+        change(&mut self.lock());
+        self.dirty.store(true, Ordering::Release);
+        self.encode_pending();
+    }
+
+    /// Encodes until no change is pending, unless another caller is encoding:
+    /// that one sees `dirty` and encodes again.
+    fn encode_pending(&self) {
+        loop {
+            let Ok(_encoding) = self.encoding.try_lock() else {
+                return;
+            };
+            while self.dirty.swap(false, Ordering::AcqRel) {
+                let (all, reload, expected) = {
+                    let inner = self.lock();
+                    let all: Vec<_> = inner.snapshots.values().cloned().collect();
+                    (all, inner.reload, inner.expected.clone())
+                };
+                let plain = metrics::encode(&all, reload);
+                let ready = expected
+                    .iter()
+                    .all(|name| all.iter().any(|t| &t.target == name));
+                self.exposition.store(Arc::new(Exposition {
+                    gzip: Bytes::from(gzip(&plain)),
+                    plain: Bytes::from(plain),
+                    ready,
+                }));
+            }
+            drop(_encoding);
+            // A change that came after the last check but before the unlock.
+            if !self.dirty.load(Ordering::Acquire) {
+                return;
+            }
+        }
     }
 
     /// Swaps in a target's new snapshot.
@@ -139,6 +188,18 @@ impl Shared {
                 .insert(snapshot.target.clone(), Arc::new(snapshot));
         });
     }
+}
+
+/// Gzip at the fast level: compression happens once per encoding, not per scrape.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 8),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
 }
 
 /// What a target's task keeps from poll to poll for one endpoint.

@@ -1,16 +1,20 @@
 //! The HTTP server: `/metrics` from the cached exposition, the landing page and
 //! the health endpoints. Nothing here touches the network upstream.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+    WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
@@ -29,6 +33,8 @@ use crate::ReloadRequest;
 pub struct App {
     pub shared: Arc<Shared>,
     process: prometheus::Registry,
+    process_cache: ArcSwap<ProcessMetrics>,
+    process_refresh: std::sync::Mutex<()>,
     notice: Option<String>,
     /// Where `POST /-/reload` sends its request; `None` without a config file.
     reload: Option<mpsc::Sender<ReloadRequest>>,
@@ -56,6 +62,8 @@ impl App {
         };
         App {
             shared,
+            process_cache: ArcSwap::from_pointee(encode_process(&process)),
+            process_refresh: std::sync::Mutex::new(()),
             process,
             notice,
             reload,
@@ -122,7 +130,7 @@ where
     }
 }
 
-async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks> {
     let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
     if !app.basic_auth.allows(authorization) {
         let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
@@ -139,7 +147,7 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
     }
     match req.uri().path() {
-        "/metrics" => metrics_response(app),
+        "/metrics" => metrics_response(app, accepts_gzip(req.headers().get(ACCEPT_ENCODING))),
         "/" => landing_page(app),
         "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
         "/-/ready" if app.shared.ready() => text(StatusCode::OK, "Ready\n"),
@@ -151,7 +159,7 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
-async fn reload(app: &App, method: &Method) -> Response<Full<Bytes>> {
+async fn reload(app: &App, method: &Method) -> Response<Chunks> {
     if method != Method::POST && method != Method::PUT {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Use POST to reload\n");
     }
@@ -168,7 +176,7 @@ async fn reload(app: &App, method: &Method) -> Response<Full<Bytes>> {
     match outcome.await {
         Ok(Ok(())) => text(StatusCode::OK, "Configuration reloaded\n"),
         Ok(Err(reason)) => {
-            let mut response = Response::new(Full::new(Bytes::from(format!(
+            let mut response = Response::new(Chunks::one(Bytes::from(format!(
                 "Reload refused, the running configuration stays: {reason}\n"
             ))));
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -178,25 +186,114 @@ async fn reload(app: &App, method: &Method) -> Response<Full<Bytes>> {
     }
 }
 
-fn metrics_response(app: &App) -> Response<Full<Bytes>> {
-    let cached = app.shared.encoded();
-    let mut process = Vec::new();
-    if let Err(e) = prometheus::TextEncoder::new().encode(&app.process.gather(), &mut process) {
-        tracing::warn!(error = %e, "encoding process metrics failed");
-        process.clear();
-    }
-    let mut body = Vec::with_capacity(cached.len() + process.len());
-    body.extend_from_slice(&cached);
-    body.extend_from_slice(&process);
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    response.headers_mut().insert(
+fn metrics_response(app: &App, accepts_gzip: bool) -> Response<Chunks> {
+    let exposition = app.shared.exposition();
+    let process = app.process_metrics();
+    // Both parts are cached bytes: a scrape copies nothing. Two gzip members in a
+    // row are one valid gzip stream.
+    let body = if accepts_gzip {
+        Chunks(vec![exposition.gzip.clone(), process.gzip.clone()].into())
+    } else {
+        Chunks(vec![exposition.plain.clone(), process.plain.clone()].into())
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if accepts_gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     response
 }
 
-fn landing_page(app: &App) -> Response<Full<Bytes>> {
+/// Whether an `Accept-Encoding` header allows gzip (`gzip;q=0` does not).
+fn accepts_gzip(header: Option<&HeaderValue>) -> bool {
+    let Some(value) = header.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    value.split(',').any(|coding| {
+        let mut fields = coding.split(';').map(str::trim);
+        let is_gzip = fields
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case("gzip"));
+        let quality = fields
+            .find_map(|f| f.strip_prefix("q="))
+            .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0));
+        is_gzip && quality > 0.0
+    })
+}
+
+/// A response body of ready-made chunks, sent without copying.
+pub struct Chunks(VecDeque<Bytes>);
+
+impl Chunks {
+    fn one(bytes: Bytes) -> Self {
+        Chunks(VecDeque::from([bytes]))
+    }
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
+    }
+}
+
+/// The process metrics, plain and gzip, refreshed at most once a second.
+struct ProcessMetrics {
+    at: Instant,
+    plain: Bytes,
+    gzip: Bytes,
+}
+
+impl App {
+    fn process_metrics(&self) -> Arc<ProcessMetrics> {
+        let current = self.process_cache.load_full();
+        if current.at.elapsed() < PROCESS_METRICS_MAX_AGE {
+            return current;
+        }
+        // One scrape refreshes; the others keep serving the previous copy.
+        let Ok(_refreshing) = self.process_refresh.try_lock() else {
+            return current;
+        };
+        let fresh = Arc::new(encode_process(&self.process));
+        self.process_cache.store(Arc::clone(&fresh));
+        fresh
+    }
+}
+
+const PROCESS_METRICS_MAX_AGE: Duration = Duration::from_secs(1);
+
+fn encode_process(registry: &prometheus::Registry) -> ProcessMetrics {
+    let mut plain = Vec::new();
+    if let Err(e) = prometheus::TextEncoder::new().encode(&registry.gather(), &mut plain) {
+        tracing::warn!(error = %e, "encoding process metrics failed");
+        plain.clear();
+    }
+    ProcessMetrics {
+        at: Instant::now(),
+        gzip: Bytes::from(crate::poller::gzip(&plain)),
+        plain: Bytes::from(plain),
+    }
+}
+
+fn landing_page(app: &App) -> Response<Chunks> {
     let now = crate::poller::unix_now();
     let mut html = String::from(concat!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>proxy-quota-exporter</title>",
@@ -255,7 +352,7 @@ fn landing_page(app: &App) -> Response<Full<Bytes>> {
         html.push_str("</table>");
     }
     html.push_str("</body></html>\n");
-    let mut response = Response::new(Full::new(Bytes::from(html)));
+    let mut response = Response::new(Chunks::one(Bytes::from(html)));
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -278,12 +375,27 @@ fn escape_html(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn text(status: StatusCode, body: &'static str) -> Response<Chunks> {
+    let mut response = Response::new(Chunks::one(Bytes::from_static(body.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_negotiated() {
+        let accepts = |v: &'static str| accepts_gzip(Some(&HeaderValue::from_static(v)));
+        assert!(accepts("gzip"));
+        assert!(accepts("deflate, GZIP;q=0.5"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts_gzip(None));
+    }
 }

@@ -83,3 +83,47 @@ async fn health_readiness_and_unknown_paths() {
     assert_eq!(post.status(), 405);
     exporter.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_are_gzipped_when_asked_and_identical_once_unpacked() {
+    use std::io::Read as _;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/summary.json")))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&format!(
+        "targets:\n  - name: t\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    endpoints: [summary]\n",
+        server.uri()
+    ))
+    .await;
+    exporter.wait_ready().await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/metrics", exporter.addr);
+    let plain = client.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.text().await.unwrap();
+    let zipped = client
+        .get(&url)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
+    let bytes = zipped.bytes().await.unwrap();
+    // Two gzip members (targets, process): a multi-member reader sees one stream.
+    let mut unpacked = String::new();
+    flate2::read::MultiGzDecoder::new(&bytes[..])
+        .read_to_string(&mut unpacked)
+        .unwrap();
+    let without_process = |text: &str| {
+        text.lines()
+            .filter(|l| !l.contains("process_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_process(&unpacked), without_process(&plain));
+    assert!(unpacked.contains("process_resident_memory_bytes"));
+    exporter.stop().await;
+}
