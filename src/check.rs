@@ -4,9 +4,11 @@
 //! 3 unknown (a target could not be read).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::config::{Config, Target};
 use crate::poller::poll_endpoints;
@@ -84,8 +86,14 @@ pub async fn run(config: &Config) -> Report {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let targets =
-        futures::future::join_all(config.targets.iter().map(|t| check_target(t, now))).await;
+    let limiter = Arc::new(Semaphore::new(config.max_concurrent_requests));
+    let targets = futures::future::join_all(
+        config
+            .targets
+            .iter()
+            .map(|t| check_target(t, now, Arc::clone(&limiter))),
+    )
+    .await;
     let status = targets
         .iter()
         .flat_map(|t| {
@@ -103,7 +111,7 @@ pub async fn run(config: &Config) -> Report {
     }
 }
 
-async fn check_target(target: &Target, now: i64) -> TargetReport {
+async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> TargetReport {
     let mut report = TargetReport {
         target: target.name.clone(),
         provider: target.provider.name.to_owned(),
@@ -111,7 +119,7 @@ async fn check_target(target: &Target, now: i64) -> TargetReport {
         findings: Vec::new(),
         errors: Vec::new(),
     };
-    let client = match Client::for_target(target) {
+    let client = match Client::for_target(target, limiter) {
         Ok(client) => client,
         Err(e) => {
             report

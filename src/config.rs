@@ -18,12 +18,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(600);
 pub const DEFAULT_PRODUCT_TYPES: &[u32] = &[9];
 pub const DEFAULT_STATIC_IP_EXPIRY_FIELD: &str = "expired_at";
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub max_staleness: Duration,
+    /// Upstream requests in flight at once, over all targets.
+    pub max_concurrent_requests: usize,
     pub targets: Vec<Target>,
     /// A notice shown on the landing page (the demo says its data is simulated).
     pub notice: Option<String>,
@@ -110,6 +113,15 @@ impl Config {
                 .parse()
                 .map_err(|e| invalid(lines.top_level_key("timezone"), format!("timezone: {e}")))?,
         };
+        let max_concurrent_requests = raw
+            .max_concurrent_requests
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS);
+        if max_concurrent_requests == 0 {
+            return Err(invalid(
+                lines.top_level_key("max_concurrent_requests"),
+                "max_concurrent_requests: must be at least 1".into(),
+            ));
+        }
         let default_unit_base = raw.unit_base.unwrap_or(1024);
         check_unit_base(default_unit_base)
             .map_err(|m| invalid(lines.top_level_key("unit_base"), format!("unit_base: {m}")))?;
@@ -293,6 +305,7 @@ impl Config {
         }
         Ok(Config {
             max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
+            max_concurrent_requests,
             targets,
             notice: None,
         })
@@ -414,6 +427,7 @@ struct RawConfig {
     max_staleness: Option<Duration>,
     timezone: Option<Expanded>,
     unit_base: Option<u32>,
+    max_concurrent_requests: Option<usize>,
     #[serde(default)]
     targets: Vec<RawTarget>,
 }

@@ -3,10 +3,12 @@
 //! error text.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::secret::Secret;
@@ -112,17 +114,19 @@ pub enum CredentialPlacement {
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    /// Bounds the requests in flight over all targets.
+    limiter: Arc<Semaphore>,
 }
 
 impl HttpClient {
-    pub fn new(timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub fn new(timeout: Duration, limiter: Arc<Semaphore>) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()?;
-        Ok(HttpClient { client })
+        Ok(HttpClient { client, limiter })
     }
 
     /// GETs `url` with `query` and the credential, and returns the body if the
@@ -166,6 +170,8 @@ impl HttpClient {
         credential: (CredentialPlacement, &Secret),
     ) -> Result<Bytes, PollError> {
         let path = url.path();
+        // The permit is held for the whole request, body included; never closed.
+        let _permit = self.limiter.acquire().await.ok();
         let mut request = self.client.get(url.clone()).query(query);
         request = match credential.0 {
             CredentialPlacement::Query(name) => request.query(&[(name, credential.1.expose())]),

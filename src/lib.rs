@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinSet;
 
 pub use config::Config;
@@ -120,11 +120,13 @@ async fn supervise(
 }
 
 fn start_pollers(config: Config, shared: &Arc<poller::Shared>) -> JoinSet<()> {
+    let limiter = Arc::new(Semaphore::new(config.max_concurrent_requests));
     let mut pollers = JoinSet::new();
     for target in config.targets {
         pollers.spawn(poller::run_target(
             target,
             config.max_staleness,
+            Arc::clone(&limiter),
             Arc::clone(shared),
         ));
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use tokio::sync::Semaphore;
 use tokio::time::MissedTickBehavior;
 
 use crate::config::Target;
@@ -212,8 +213,13 @@ struct EndpointState {
 
 /// Polls one target forever: first right away, then every `interval` after a
 /// small random offset so that targets do not hit their APIs in lockstep.
-pub async fn run_target(target: Target, max_staleness: Duration, shared: Arc<Shared>) {
-    let client = match Client::for_target(&target) {
+pub async fn run_target(
+    target: Target,
+    max_staleness: Duration,
+    limiter: Arc<Semaphore>,
+    shared: Arc<Shared>,
+) {
+    let client = match Client::for_target(&target, limiter) {
         Ok(client) => client,
         Err(e) => {
             tracing::error!(target = %target.name, error = %e.without_url(), "cannot build HTTP client");

@@ -261,6 +261,16 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         "timezone: invalid UTC offset \"+25:00\"",
     ),
     (
+        "no concurrent requests allowed",
+        "max_concurrent_requests: 0\n\
+         targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n",
+        1,
+        "max_concurrent_requests: must be at least 1",
+    ),
+    (
         "unit_base 1023",
         "targets:\n\
          \x20 - name: lite\n\

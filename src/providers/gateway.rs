@@ -477,7 +477,11 @@ mod tests {
 
         fn gateway(expiry_field: &str) -> Gateway {
             Gateway {
-                http: HttpClient::new(std::time::Duration::from_secs(1)).unwrap(),
+                http: HttpClient::new(
+                    std::time::Duration::from_secs(1),
+                    std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+                )
+                .unwrap(),
                 base: Url::parse("http://127.0.0.1/gateway/").unwrap(),
                 app_key: Secret::new("k"),
                 product_types: vec![9],

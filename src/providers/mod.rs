@@ -8,7 +8,10 @@ pub mod gateway;
 pub mod ipweb;
 
 use std::fmt;
+use std::sync::Arc;
+
 use std::str::FromStr;
+use tokio::sync::Semaphore;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -66,11 +69,12 @@ pub enum Client {
 }
 
 impl Client {
-    /// The client for a validated target, with its own HTTP timeout.
-    pub fn for_target(target: &Target) -> Result<Client, reqwest::Error> {
+    /// The client for a validated target, with its own HTTP timeout, sharing
+    /// `limiter` (the bound on requests in flight) with the other targets.
+    pub fn for_target(target: &Target, limiter: Arc<Semaphore>) -> Result<Client, reqwest::Error> {
         Ok((target.provider.build)(
             target,
-            HttpClient::new(target.timeout)?,
+            HttpClient::new(target.timeout, limiter)?,
         ))
     }
 
