@@ -29,5 +29,6 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "--- promtool check rules / test rules"
 promtool check rules alerts/*.rules.yml
 promtool test rules alerts/tests/*.test.yml
+echo "--- deployment files"; ./scripts/validate-deploy.sh
 echo "--- cargo test"
 cargo test --locked

@@ -3,7 +3,7 @@
 //! error text.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -114,19 +114,38 @@ pub enum CredentialPlacement {
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    /// For each request, body included.
+    timeout: Duration,
     /// Bounds the requests in flight over all targets.
     limiter: Arc<Semaphore>,
 }
 
+/// The process' one reqwest client: its connection pool and TLS setup are
+/// shared by every target (building a client per target costs milliseconds each).
+static SHARED_CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+
+/// The longest a connection attempt may take, whatever a target's timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl HttpClient {
+    /// A client whose requests time out after `timeout` and wait for `limiter`.
     pub fn new(timeout: Duration, limiter: Arc<Semaphore>) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .build()?;
-        Ok(HttpClient { client, limiter })
+        let client = match SHARED_CLIENT.get() {
+            Some(client) => client.clone(),
+            None => {
+                let client = reqwest::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
+                    .redirect(reqwest::redirect::Policy::limited(3))
+                    .build()?;
+                SHARED_CLIENT.get_or_init(|| client).clone()
+            }
+        };
+        Ok(HttpClient {
+            client,
+            timeout,
+            limiter,
+        })
     }
 
     /// GETs `url` with `query` and the credential, and returns the body if the
@@ -172,7 +191,11 @@ impl HttpClient {
         let path = url.path();
         // The permit is held for the whole request, body included; never closed.
         let _permit = self.limiter.acquire().await.ok();
-        let mut request = self.client.get(url.clone()).query(query);
+        let mut request = self
+            .client
+            .get(url.clone())
+            .timeout(self.timeout)
+            .query(query);
         request = match credential.0 {
             CredentialPlacement::Query(name) => request.query(&[(name, credential.1.expose())]),
             CredentialPlacement::Header(name) => {

@@ -2,6 +2,7 @@
 //! encoder that turns target snapshots into Prometheus text exposition bytes.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher as _, RandomState};
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -100,7 +101,10 @@ struct Family<'a> {
     out: &'a mut Vec<u8>,
     def: &'static MetricDef,
     header_written: bool,
-    seen: HashSet<Vec<u8>>,
+    /// Hashes of the label sets written so far (a 64-bit keyed hash: storing
+    /// every line would double the memory of a big exposition).
+    seen: HashSet<u64>,
+    hasher: RandomState,
     line: Vec<u8>,
 }
 
@@ -111,6 +115,7 @@ impl<'a> Family<'a> {
             def,
             header_written: false,
             seen: HashSet::new(),
+            hasher: RandomState::new(),
             line: Vec::with_capacity(256),
         }
     }
@@ -142,7 +147,7 @@ impl<'a> Family<'a> {
             }
             self.line.push(b'}');
         }
-        if !self.seen.insert(self.line.clone()) {
+        if !self.seen.insert(self.hasher.hash_one(&self.line)) {
             tracing::debug!(metric = self.def.name, "duplicate series skipped");
             return;
         }

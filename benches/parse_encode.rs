@@ -1,0 +1,50 @@
+//! Poll cost: decoding an account list answer and encoding the exposition, at
+//! 1k, 10k and 100k sub-accounts (about 4 series each).
+//! Run: `cargo bench --bench parse_encode`.
+
+mod common;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use proxy_quota_exporter::metrics;
+use proxy_quota_exporter::poller::ReloadStatus;
+use proxy_quota_exporter::providers::gateway::parse_accounts;
+use proxy_quota_exporter::providers::Reading;
+
+const RELOAD: ReloadStatus = ReloadStatus {
+    successful: true,
+    success_timestamp: 1.7e9,
+};
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("accounts");
+    group.sample_size(10);
+    for n in [1_000, 10_000, 100_000] {
+        let body = common::account_list(n);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::new("parse", n), &body, |b, body| {
+            b.iter(|| parse_accounts("/gateway/whitelist-account/list", body, 1024).unwrap())
+        });
+        let snapshot = common::snapshot(Reading::Accounts(
+            parse_accounts("/x", &body, 1024).unwrap(),
+        ));
+        group.bench_with_input(BenchmarkId::new("encode", n), &snapshot, |b, snapshot| {
+            b.iter(|| metrics::encode(std::slice::from_ref(snapshot), RELOAD))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("parse+encode+gzip", n),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    let accounts = parse_accounts("/x", body, 1024).unwrap();
+                    let plain =
+                        metrics::encode(&[common::snapshot(Reading::Accounts(accounts))], RELOAD);
+                    proxy_quota_exporter::poller::gzip(&plain)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
