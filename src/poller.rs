@@ -43,10 +43,11 @@ pub struct EndpointSnapshot {
 
 /// Snapshots of every target and their encoded exposition, shared with the server.
 ///
-/// Polls publish snapshots; encoding is coalesced: whoever publishes while no
-/// encoding runs encodes, and publishes that arrive meanwhile are folded into
-/// one more encoding when it ends. So a thousand targets finishing their polls
-/// together cost a handful of encodings, not a thousand.
+/// Polls publish snapshots; encoding is coalesced: a change after a quiet spell
+/// is encoded at once, and changes that follow within [`ENCODE_SPACING`] are
+/// folded into one encoding at the end of it. So a thousand targets finishing
+/// their polls together cost a handful of encodings, not a thousand, and the
+/// encoder never hogs the workers the polls run on.
 pub struct Shared {
     inner: Mutex<Inner>,
     exposition: ArcSwap<Exposition>,
@@ -54,7 +55,14 @@ pub struct Shared {
     dirty: AtomicBool,
     /// Held while encoding.
     encoding: Mutex<()>,
+    /// When the last encoding started.
+    last_encoding: Mutex<Instant>,
+    /// Whether a deferred encoding is already scheduled.
+    scheduled: AtomicBool,
 }
+
+/// The shortest time between two encodings of a busy exposition.
+pub const ENCODE_SPACING: Duration = Duration::from_millis(25);
 
 struct Inner {
     snapshots: BTreeMap<String, Arc<TargetSnapshot>>,
@@ -98,8 +106,11 @@ impl Shared {
             }),
             dirty: AtomicBool::new(false),
             encoding: Mutex::new(()),
+            last_encoding: Mutex::new(Instant::now() - ENCODE_SPACING),
+            scheduled: AtomicBool::new(false),
         };
-        shared.update(|_| {});
+        shared.dirty.store(true, Ordering::Release);
+        shared.encode_pending();
         shared
     }
 
@@ -121,7 +132,7 @@ impl Shared {
 
     /// Switches to a new set of targets: snapshots of removed targets vanish at
     /// once; those of kept targets stay until their next poll replaces them.
-    pub fn set_targets(&self, targets: impl IntoIterator<Item = String>) {
+    pub fn set_targets(self: &Arc<Self>, targets: impl IntoIterator<Item = String>) {
         self.update(|inner| {
             inner.expected = targets.into_iter().collect();
             let expected = &inner.expected;
@@ -130,7 +141,7 @@ impl Shared {
     }
 
     /// Records the outcome of a configuration reload.
-    pub fn set_reload_result(&self, successful: bool) {
+    pub fn set_reload_result(self: &Arc<Self>, successful: bool) {
         self.update(|inner| {
             inner.reload.successful = successful;
             if successful {
@@ -143,11 +154,30 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Applies a change, then makes sure an encoding that includes it follows.
-    fn update(&self, change: impl FnOnce(&mut Inner)) {
+    /// Applies a change, then makes sure an encoding that includes it follows:
+    /// now, or at the end of the current spacing window.
+    fn update(self: &Arc<Self>, change: impl FnOnce(&mut Inner)) {
         change(&mut self.lock());
         self.dirty.store(true, Ordering::Release);
-        self.encode_pending();
+        let since = self
+            .last_encoding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed();
+        let runtime = tokio::runtime::Handle::try_current();
+        match runtime {
+            Ok(runtime) if since < ENCODE_SPACING => {
+                if !self.scheduled.swap(true, Ordering::AcqRel) {
+                    let shared = Arc::clone(self);
+                    runtime.spawn(async move {
+                        tokio::time::sleep(ENCODE_SPACING - since).await;
+                        shared.scheduled.store(false, Ordering::Release);
+                        shared.encode_pending();
+                    });
+                }
+            }
+            _ => self.encode_pending(),
+        }
     }
 
     /// Encodes until no change is pending, unless another caller is encoding:
@@ -158,6 +188,7 @@ impl Shared {
                 return;
             };
             while self.dirty.swap(false, Ordering::AcqRel) {
+                *self.last_encoding.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
                 let (all, reload, expected) = {
                     let inner = self.lock();
                     let all: Vec<_> = inner.snapshots.values().cloned().collect();
@@ -182,7 +213,7 @@ impl Shared {
     }
 
     /// Swaps in a target's new snapshot.
-    fn publish(&self, snapshot: TargetSnapshot) {
+    fn publish(self: &Arc<Self>, snapshot: TargetSnapshot) {
         self.update(|inner| {
             inner
                 .snapshots
@@ -284,7 +315,7 @@ async fn poll_once(
     client: &Client,
     states: &mut [EndpointState],
     max_staleness: Duration,
-    shared: &Shared,
+    shared: &Arc<Shared>,
 ) {
     let endpoints: Vec<_> = states.iter().map(|s| s.endpoint).collect();
     let results = poll_endpoints(target, client, &endpoints).await;
