@@ -81,6 +81,18 @@ pub struct Finding {
     pub message: String,
 }
 
+/// The severity of `value` against thresholds it must stay above: critical
+/// below `critical`, warning below `warning`.
+fn below(value: f64, critical: f64, warning: f64) -> Option<Severity> {
+    if value < critical {
+        Some(Severity::Critical)
+    } else if value < warning {
+        Some(Severity::Warning)
+    } else {
+        None
+    }
+}
+
 /// Polls every target of `config` once, all targets at the same time.
 pub async fn run(config: &Config) -> Report {
     let now = SystemTime::now()
@@ -162,14 +174,7 @@ async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> Tar
                         .map(|(r, b)| r / b);
                     let days_left = p.remaining_bytes.zip(yesterday).map(|(r, y)| r / y);
                     if let (Some(ratio), Some(left)) = (ratio, p.remaining_bytes) {
-                        let level = if ratio < 0.02 {
-                            Some(Severity::Critical)
-                        } else if ratio < 0.10 {
-                            Some(Severity::Warning)
-                        } else {
-                            None
-                        };
-                        if let Some(level) = level {
+                        if let Some(level) = below(ratio, 0.02, 0.10) {
                             warn(
                                 level,
                                 format!(
@@ -182,14 +187,7 @@ async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> Tar
                         }
                     }
                     if let Some(days) = days_left {
-                        let level = if days < 1.0 {
-                            Some(Severity::Critical)
-                        } else if days < 3.0 {
-                            Some(Severity::Warning)
-                        } else {
-                            None
-                        };
-                        if let Some(level) = level {
+                        if let Some(level) = below(days, 1.0, 3.0) {
                             warn(
                                 level,
                                 format!(
@@ -256,11 +254,7 @@ async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> Tar
                 soonest.sort_by_key(|ip| ip.expiry_timestamp);
                 for ip in soonest {
                     let left = ip.expiry_timestamp - now;
-                    let level = if left < 2 * 86_400 {
-                        Severity::Critical
-                    } else if left < 7 * 86_400 {
-                        Severity::Warning
-                    } else {
+                    let Some(level) = below(left as f64, 2.0 * 86_400.0, 7.0 * 86_400.0) else {
                         break;
                     };
                     warn(

@@ -37,14 +37,6 @@ const READ_PATHS: [&str; 5] = [
     "/ip/get-static-ip",
 ];
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Running {
     child: Child,
     port: u16,

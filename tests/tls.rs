@@ -1,27 +1,13 @@
 //! `--web.config.file`: a real Prometheus scrapes the exporter over TLS with basic
 //! auth from an exporter-toolkit web config, and is refused without credentials.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, Guard};
 use serde_json::Value;
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[tokio::test]
 async fn prometheus_scrapes_over_tls_with_basic_auth_and_is_refused_without() {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::{
-    label_text, product_slug, AccountReading, Client, DailyUsage, Endpoint, Envelope,
+    endpoint_url, label_text, product_slug, AccountReading, Client, DailyUsage, Endpoint, Envelope,
     PackageReading, PoolReading, ProviderSpec, Reading, StaticIp, StaticIpReading,
 };
 use crate::config::Target;
@@ -125,10 +125,7 @@ impl Gateway {
 
     /// GETs `path` and returns the URL asked and the raw body.
     async fn fetch(&self, path: &str, query: &[(&str, String)]) -> Result<(Url, Bytes), PollError> {
-        let url = self
-            .base
-            .join(path)
-            .map_err(|e| PollError::new(Reason::Http, format!("bad URL for {path}: {e}")))?;
+        let url = endpoint_url(&self.base, path)?;
         let body = self
             .http
             .get(

@@ -11,8 +11,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::{
-    label_text, Client, CustomerReading, DailyUsage, Endpoint, Envelope, PoolReading, ProviderSpec,
-    Reading,
+    endpoint_url, label_text, Client, CustomerReading, DailyUsage, Endpoint, Envelope, PoolReading,
+    ProviderSpec, Reading,
 };
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
@@ -86,10 +86,7 @@ impl Ipweb {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, PollError> {
-        let url = self
-            .base
-            .join(path)
-            .map_err(|e| PollError::new(Reason::Http, format!("bad URL for {path}: {e}")))?;
+        let url = endpoint_url(&self.base, path)?;
         let body = self
             .http
             .get(

@@ -272,6 +272,16 @@ impl<'a> Envelope<'a> {
     }
 }
 
+/// The URL of an API path under a base URL that ends with `/`.
+pub(crate) fn endpoint_url(base: &url::Url, path: &str) -> Result<url::Url, PollError> {
+    base.join(path).map_err(|e| {
+        PollError::new(
+            crate::http::Reason::Http,
+            format!("bad URL for {path}: {e}"),
+        )
+    })
+}
+
 /// An id as label text: `42` and `"42"` both give `42`.
 pub(crate) fn label_text(value: &Value) -> String {
     match value {
