@@ -38,6 +38,7 @@ pub fn snapshot(reading: Reading) -> Arc<TargetSnapshot> {
             last_success_unix: Some(1.7e9),
             errors: [0; 7],
             reading: Some(Arc::new(reading)),
+            stale_at: None,
             last_error: None,
         }],
         polled_at: 1.7e9,

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Instant;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use proxy_quota_exporter::metrics;
 use proxy_quota_exporter::poller::ReloadStatus;
@@ -28,7 +30,7 @@ fn bench(c: &mut Criterion) {
             parse_accounts("/x", &body, 1024).unwrap(),
         ));
         group.bench_with_input(BenchmarkId::new("encode", n), &snapshot, |b, snapshot| {
-            b.iter(|| metrics::encode(std::slice::from_ref(snapshot), RELOAD))
+            b.iter(|| metrics::encode(std::slice::from_ref(snapshot), RELOAD, Instant::now()))
         });
         group.bench_with_input(
             BenchmarkId::new("parse+encode+gzip", n),
@@ -36,8 +38,11 @@ fn bench(c: &mut Criterion) {
             |b, body| {
                 b.iter(|| {
                     let accounts = parse_accounts("/x", body, 1024).unwrap();
-                    let plain =
-                        metrics::encode(&[common::snapshot(Reading::Accounts(accounts))], RELOAD);
+                    let plain = metrics::encode(
+                        &[common::snapshot(Reading::Accounts(accounts))],
+                        RELOAD,
+                        Instant::now(),
+                    );
                     proxy_quota_exporter::poller::gzip(&plain)
                 })
             },

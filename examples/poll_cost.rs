@@ -48,6 +48,7 @@ fn main() {
             successful: true,
             success_timestamp: 0.0,
         },
+        std::time::Instant::now(),
     );
     let gzip = proxy_quota_exporter::poller::gzip(&plain);
     let (cpu_after, peak_after) = usage();

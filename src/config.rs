@@ -219,6 +219,12 @@ impl Config {
             if credential.trim().is_empty() {
                 return Err(at(key, "secret is empty".into()));
             }
+            if credential.chars().any(char::is_control) {
+                return Err(at(
+                    key,
+                    "secret contains control characters (a line break?)".into(),
+                ));
+            }
 
             if !spec.gateway_family {
                 if t.product_types.is_some() {
@@ -242,6 +248,13 @@ impl Config {
                     "product_types",
                     "must list at least one product type".into(),
                 ));
+            }
+            if let Some(twice) = product_types
+                .iter()
+                .enumerate()
+                .find_map(|(i, p)| product_types[..i].contains(p).then_some(p))
+            {
+                return Err(at("product_types", format!("{twice} listed twice")));
             }
 
             let endpoints = match t.endpoints {

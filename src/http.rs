@@ -89,9 +89,14 @@ impl PollError {
         }
     }
 
-    /// An HTTP error status; 5xx are transient.
+    /// An HTTP error status: 401 and 403 refuse the credential, 5xx are transient,
+    /// a redirect is never followed (it could carry the credential elsewhere).
     fn status(path: &str, status: reqwest::StatusCode) -> Self {
-        let mut error = PollError::new(Reason::Http, format!("GET {path}: HTTP {status}"));
+        let reason = match status.as_u16() {
+            401 | 403 => Reason::Auth,
+            _ => Reason::Http,
+        };
+        let mut error = PollError::new(reason, format!("GET {path}: HTTP {status}"));
         error.transient = status.is_server_error();
         error
     }
@@ -136,7 +141,10 @@ impl HttpClient {
                 let client = reqwest::Client::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
                     .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
-                    .redirect(reqwest::redirect::Policy::limited(3))
+                    // A redirect could carry the app_key (in the query, and in a
+                    // Referer) or the token header to another host: none are followed.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .referer(false)
                     .build()?;
                 SHARED_CLIENT.get_or_init(|| client).clone()
             }

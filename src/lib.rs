@@ -52,9 +52,7 @@ pub async fn run_with(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) {
-    let shared = Arc::new(poller::Shared::new(
-        config.targets.iter().map(|t| t.name.clone()),
-    ));
+    let shared = poller::Shared::new(config.targets.iter().map(|t| t.name.clone()));
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let app = Arc::new(server::App::new(
         Arc::clone(&shared),

@@ -1,7 +1,7 @@
 //! Command line entry point: flags, logging, signals.
 
 use std::io::IsTerminal as _;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,7 +26,8 @@ struct Cli {
     #[arg(
         long = "config.file",
         env = "PROXY_QUOTA_EXPORTER_CONFIG_FILE",
-        value_name = "FILE"
+        value_name = "FILE",
+        global = true
     )]
     config_file: Option<PathBuf>,
 
@@ -40,7 +41,13 @@ struct Cli {
     demo: bool,
 
     /// Poll period in demo mode.
-    #[arg(long = "demo.interval", default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(
+        long = "demo.interval",
+        env = "PROXY_QUOTA_EXPORTER_DEMO_INTERVAL",
+        default_value = "5s",
+        value_parser = humantime::parse_duration,
+        value_name = "DURATION"
+    )]
     demo_interval: Duration,
 
     /// Address to listen on for HTTP (":9877" means every interface).
@@ -65,7 +72,8 @@ struct Cli {
     #[arg(
         long = "log.level",
         env = "PROXY_QUOTA_EXPORTER_LOG_LEVEL",
-        default_value = "info"
+        default_value = "info",
+        global = true
     )]
     log_level: LogLevel,
 
@@ -73,7 +81,8 @@ struct Cli {
     #[arg(
         long = "log.format",
         env = "PROXY_QUOTA_EXPORTER_LOG_FORMAT",
-        default_value = "logfmt"
+        default_value = "logfmt",
+        global = true
     )]
     log_format: LogFormat,
 }
@@ -83,15 +92,12 @@ enum Command {
     /// Poll every target once and print what is about to run out. Exit code:
     /// 0 ok, 1 warning, 2 critical, 3 unknown (a target could not be read).
     Check {
-        /// Configuration file (YAML).
-        #[arg(
-            long = "config.file",
-            env = "PROXY_QUOTA_EXPORTER_CONFIG_FILE",
-            value_name = "FILE"
-        )]
-        config_file: PathBuf,
         /// `table` for people, `json` for scripts.
-        #[arg(long = "output", default_value = "table")]
+        #[arg(
+            long = "output",
+            env = "PROXY_QUOTA_EXPORTER_CHECK_OUTPUT",
+            default_value = "table"
+        )]
         output: OutputFormat,
     },
 }
@@ -120,11 +126,11 @@ enum LogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
-    if let Some(Command::Check {
-        config_file,
-        output,
-    }) = &cli.command
-    {
+    if let Some(Command::Check { output }) = &cli.command {
+        let Some(config_file) = cli.config_file.as_deref() else {
+            eprintln!("error: check needs --config.file FILE");
+            return ExitCode::from(3);
+        };
         return match check(config_file, *output) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
@@ -236,9 +242,11 @@ fn listen_address(text: &str) -> anyhow::Result<SocketAddr> {
     } else {
         text.to_owned()
     };
-    full.parse().with_context(|| {
-        format!("invalid --web.listen-address {text:?} (expected host:port or :port)")
-    })
+    let invalid = || format!("invalid --web.listen-address {text:?} (expected host:port or :port)");
+    full.to_socket_addrs()
+        .with_context(invalid)?
+        .next()
+        .with_context(invalid)
 }
 
 async fn shutdown_signal() {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher as _, RandomState};
 use std::io::Write as _;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::http::Reason;
 use crate::poller::{ReloadStatus, TargetSnapshot};
@@ -214,18 +215,22 @@ const ACCOUNT_FAMILIES: &[(&MetricDef, Field<AccountReading>)] = &[
 ];
 
 /// The readings of a target's endpoints that have current values.
-fn readings(t: &TargetSnapshot) -> impl Iterator<Item = &Reading> {
-    t.endpoints.iter().filter_map(|e| e.reading.as_deref())
+/// Readings older than `max_staleness` (`stale_at` passed) are not served.
+fn readings(t: &TargetSnapshot, now: Instant) -> impl Iterator<Item = &Reading> {
+    t.endpoints
+        .iter()
+        .filter(move |e| e.stale_at.is_none_or(|at| at > now))
+        .filter_map(|e| e.reading.as_deref())
 }
 
 /// Encodes every target's snapshot plus the exporter's own build and reload status.
-pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> {
+pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus, now: Instant) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 * 1024);
 
     for (def, value) in POOL_FAMILIES {
         let mut f = Family::new(&mut out, def);
         for t in targets {
-            for reading in readings(t) {
+            for reading in readings(t, now) {
                 if let Reading::Summary(pools) = reading {
                     for p in pools {
                         if let Some(v) = value(p) {
@@ -246,7 +251,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
 
     let mut f = Family::new(&mut out, &PACKAGES);
     for t in targets {
-        for reading in readings(t) {
+        for reading in readings(t, now) {
             if let Reading::Summary(pools) = reading {
                 for p in pools {
                     let states = [
@@ -275,7 +280,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
 
     let mut f = Family::new(&mut out, &PACKAGE_EXPIRY);
     for t in targets {
-        for reading in readings(t) {
+        for reading in readings(t, now) {
             if let Reading::Packages(packages) = reading {
                 for p in packages {
                     if let Some(ts) = p.expiry_timestamp {
@@ -297,7 +302,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
     for (def, today) in [(&USAGE_TODAY, true), (&USAGE_YESTERDAY, false)] {
         let mut f = Family::new(&mut out, def);
         for t in targets {
-            for reading in readings(t) {
+            for reading in readings(t, now) {
                 if let Reading::Usage(u) = reading {
                     let v = if today {
                         u.today_bytes
@@ -313,7 +318,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
     for (def, value) in ACCOUNT_FAMILIES {
         let mut f = Family::new(&mut out, def);
         for t in targets {
-            for reading in readings(t) {
+            for reading in readings(t, now) {
                 if let Reading::Accounts(accounts) = reading {
                     for a in accounts {
                         if let Some(v) = value(a) {
@@ -334,7 +339,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
     }
     let mut f = Family::new(&mut out, &ACCOUNT_INFO);
     for t in targets {
-        for reading in readings(t) {
+        for reading in readings(t, now) {
             if let Reading::Accounts(accounts) = reading {
                 for a in accounts {
                     f.sample(
@@ -354,7 +359,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
 
     let mut f = Family::new(&mut out, &STATIC_IP_EXPIRY);
     for t in targets {
-        for reading in readings(t) {
+        for reading in readings(t, now) {
             if let Reading::StaticIps(s) = reading {
                 for ip in &s.ips {
                     f.sample(
@@ -374,7 +379,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
 
     let mut f = Family::new(&mut out, &STATIC_IPS);
     for t in targets {
-        for reading in readings(t) {
+        for reading in readings(t, now) {
             if let Reading::StaticIps(s) = reading {
                 for (product, counts) in &s.status_counts {
                     for (status, count) in STATIC_IP_STATUSES.iter().zip(counts) {
@@ -395,7 +400,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus) -> Vec<u8> 
 
     let mut f = Family::new(&mut out, &CUSTOMER_USAGE_TODAY);
     for t in targets {
-        for reading in readings(t) {
+        for reading in readings(t, now) {
             if let Reading::Customers(customers) = reading {
                 for c in customers {
                     for (direction, v) in

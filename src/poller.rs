@@ -38,6 +38,8 @@ pub struct EndpointSnapshot {
     pub errors: [u64; 7],
     /// The last good reading, while it is younger than `max_staleness`.
     pub reading: Option<Arc<Reading>>,
+    /// When `reading` becomes older than `max_staleness` and stops being served.
+    pub stale_at: Option<Instant>,
     pub last_error: Option<PollError>,
 }
 
@@ -59,6 +61,8 @@ pub struct Shared {
     last_encoding: Mutex<Instant>,
     /// Whether a deferred encoding is already scheduled.
     scheduled: AtomicBool,
+    /// When the next served reading goes stale (a re-encoding is timed for it).
+    next_expiry: Mutex<Option<Instant>>,
 }
 
 /// The shortest time between two encodings of a busy exposition.
@@ -89,8 +93,8 @@ pub struct ReloadStatus {
 
 impl Shared {
     /// State for a configuration with these targets, loaded just now.
-    pub fn new(targets: impl IntoIterator<Item = String>) -> Self {
-        let shared = Shared {
+    pub fn new(targets: impl IntoIterator<Item = String>) -> Arc<Self> {
+        let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 snapshots: BTreeMap::new(),
                 expected: targets.into_iter().collect(),
@@ -108,7 +112,8 @@ impl Shared {
             encoding: Mutex::new(()),
             last_encoding: Mutex::new(Instant::now() - ENCODE_SPACING),
             scheduled: AtomicBool::new(false),
-        };
+            next_expiry: Mutex::new(None),
+        });
         shared.dirty.store(true, Ordering::Release);
         shared.encode_pending();
         shared
@@ -182,7 +187,7 @@ impl Shared {
 
     /// Encodes until no change is pending, unless another caller is encoding:
     /// that one sees `dirty` and encodes again.
-    fn encode_pending(&self) {
+    fn encode_pending(self: &Arc<Self>) {
         loop {
             let Ok(_encoding) = self.encoding.try_lock() else {
                 return;
@@ -194,7 +199,13 @@ impl Shared {
                     let all: Vec<_> = inner.snapshots.values().cloned().collect();
                     (all, inner.reload, inner.expected.clone())
                 };
-                let plain = metrics::encode(&all, reload);
+                let now = Instant::now();
+                let plain = metrics::encode(&all, reload, now);
+                let next_expiry = all
+                    .iter()
+                    .flat_map(|t| t.endpoints.iter().filter_map(|e| e.stale_at))
+                    .filter(|at| *at > now)
+                    .min();
                 let ready = expected
                     .iter()
                     .all(|name| all.iter().any(|t| &t.target == name));
@@ -203,6 +214,9 @@ impl Shared {
                     plain: Bytes::from(plain),
                     ready,
                 }));
+                if let Some(at) = next_expiry {
+                    self.encode_at(at);
+                }
             }
             drop(_encoding);
             // A change that came after the last check but before the unlock.
@@ -210,6 +224,27 @@ impl Shared {
                 return;
             }
         }
+    }
+
+    /// Times a re-encoding for `at`, when a served reading goes stale, unless
+    /// one is already timed for then or earlier.
+    fn encode_at(self: &Arc<Self>, at: Instant) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut next = self.next_expiry.lock().unwrap_or_else(|e| e.into_inner());
+        if next.is_some_and(|n| n <= at && n > Instant::now()) {
+            return;
+        }
+        *next = Some(at);
+        let shared = Arc::downgrade(self);
+        runtime.spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            if let Some(shared) = shared.upgrade() {
+                *shared.next_expiry.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                shared.update(|_| {});
+            }
+        });
     }
 
     /// Swaps in a target's new snapshot.
@@ -359,6 +394,7 @@ async fn poll_once(
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
                 reading: state.last_good.as_ref().map(|(r, _)| Arc::clone(r)),
+                stale_at: state.last_good.as_ref().map(|(_, at)| *at + max_staleness),
                 last_error,
             }
         })

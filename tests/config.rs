@@ -271,6 +271,25 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         "max_concurrent_requests: must be at least 1",
     ),
     (
+        "product type listed twice",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   product_types: [9, 12, 9]\n",
+        5,
+        "product_types: 9 listed twice",
+    ),
+    (
+        "a line break inside a secret",
+        "targets:\n\
+         \x20 - name: agent\n\
+         \x20   provider: ipweb\n\
+         \x20   token: \"abc\\ndef\"\n",
+        4,
+        "token: secret contains control characters",
+    ),
+    (
         "unit_base 1023",
         "targets:\n\
          \x20 - name: lite\n\

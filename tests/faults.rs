@@ -439,3 +439,36 @@ async fn a_hanging_target_never_slows_metrics_nor_other_targets() {
     );
     exporter.stop().await;
 }
+
+#[tokio::test]
+async fn values_vanish_at_max_staleness_even_while_a_poll_hangs() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(SUMMARY))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/summary.json")))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(600)))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&format!(
+        "interval: 1s\ntimeout: 60s\nmax_staleness: 2s\ntargets:\n  - name: t\n    provider: bestproxy\n    base_url: {}\n    app_key: {APP_KEY}\n    endpoints: [summary]\n",
+        server.uri()
+    ))
+    .await;
+    let m = exporter.metrics().await;
+    assert!(value(&m, "proxy_traffic_remaining_bytes", &POOL).is_some());
+    let read_at = Instant::now();
+    // The next poll hangs (up to its 60 s deadline); the value must still go
+    // once it is 2 s old, not when that poll ends.
+    let m = until(&exporter, Duration::from_secs(6), "value gone at max_staleness", |m| {
+        value(m, "proxy_traffic_remaining_bytes", &POOL).is_none()
+    })
+    .await;
+    assert!(read_at.elapsed() >= Duration::from_millis(1500), "gone too early: {:?}", read_at.elapsed());
+    assert_eq!(value(&m, "proxy_exporter_poll_errors_total", &[("reason", "timeout")]), Some(0.0), "no poll has failed yet");
+    assert!(value(&m, "proxy_exporter_last_success_timestamp_seconds", &[]).is_some());
+    exporter.stop().await;
+}

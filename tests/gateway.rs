@@ -632,3 +632,105 @@ async fn metrics_have_the_exposition_content_type_and_health_endpoints_answer() 
     assert_eq!(exporter.get("/nope").await.status(), 404);
     exporter.stop().await;
 }
+
+#[tokio::test]
+async fn an_api_that_ignores_paging_is_a_decode_error_not_a_loop() {
+    let server = MockServer::start().await;
+    let list: Vec<_> = (0..100)
+        .map(|i| json!({"ip": format!("198.51.100.{i}"), "status": 1}))
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/gateway/ip/get-static-ip"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"code": 200, "data": {"list": list}})),
+        )
+        .mount(&server)
+        .await;
+    let exporter = exporter("bestproxy", &server, "[static_ips]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("reason", "decode")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "stops at the first repeated page"
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn without_totals_paging_goes_on_until_an_empty_page() {
+    let server = MockServer::start().await;
+    // A server that caps the page size at 20 and sends no totals.
+    for page in 1..=3 {
+        let list: Vec<_> = (0..if page < 3 { 20 } else { 0 })
+            .map(|i| json!({"ip": format!("198.51.{page}.{i}"), "status": 1, "product_type": 14}))
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/gateway/ip/get-static-ip"))
+            .and(query_param("page", page.to_string()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"code": 200, "data": {"list": list}})),
+            )
+            .mount(&server)
+            .await;
+    }
+    let exporter = exporter("bestproxy", &server, "[static_ips]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_static_ips",
+            &[("product", "static_datacenter"), ("status", "active")]
+        ),
+        Some(40.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_and_401_is_an_auth_error() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(path("/gateway/user-product/summary"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("{}/steal", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/gateway/whitelist-account/list"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let exporter = exporter("bestproxy", &server, "[summary, accounts]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "summary"), ("reason", "http")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "accounts"), ("reason", "auth")]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the redirect carried the app_key elsewhere"
+    );
+    exporter.stop().await;
+}

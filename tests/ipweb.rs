@@ -171,6 +171,17 @@ async fn customers_from_the_documents_example() {
         .expect(1)
         .mount(&server)
         .await;
+    // The example says `total: 1049` beside one row, so page 2 is asked for; an
+    // API answers it with no rows.
+    Mock::given(method("GET"))
+        .and(path("/prod-api/open/dynamic/flowReport"))
+        .and(query_param("pageNum", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"msg": "操作成功", "code": 200, "data": {"total": 1049, "rows": []}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
     let exporter = Exporter::start(&config(&server, "[customers]")).await;
     let m = exporter.metrics().await;
     let up = value(

@@ -50,8 +50,8 @@ pub const PROXYLITE: ProviderSpec = ProviderSpec {
 
 /// Items requested per page of the paged lists.
 pub const PAGE_SIZE: usize = 100;
-/// A list with more pages than this is treated as a broken upstream.
-const MAX_PAGES: usize = 10_000;
+/// A list with more pages than this (100,000 items) is treated as a broken upstream.
+const MAX_PAGES: usize = 1_000;
 
 /// API codes that mean the credential or account cannot be used.
 const CODE_SUCCESS: i64 = 200;
@@ -279,13 +279,23 @@ impl Gateway {
         mut on_item: impl FnMut(T) -> Result<(), PollError>,
     ) -> Result<(), PollError> {
         let mut seen = 0usize;
+        let mut previous_body = None;
         for page in 1..=MAX_PAGES {
-            let data: Page<T> = self
-                .get(
+            let (url, body) = self
+                .fetch(
                     path,
                     &[("page", page.to_string()), ("size", PAGE_SIZE.to_string())],
                 )
                 .await?;
+            // An API that ignores `page` would be asked again and again.
+            if previous_body.as_ref() == Some(&body) {
+                return Err(PollError::decode(format!(
+                    "{path}: page {page} repeats page {}: the API ignores paging",
+                    page - 1
+                )));
+            }
+            let data: Page<T> = decode_gateway(url.path(), &body)?;
+            previous_body = Some(body);
             let count = data.list.len();
             seen += count;
             for item in data.list {
@@ -297,7 +307,9 @@ impl Gateway {
                 || match (total_pages, total_items) {
                     (Some(pages), _) => page as i64 >= pages,
                     (None, Some(items)) => seen as i64 >= items,
-                    (None, None) => count < PAGE_SIZE,
+                    // No totals: only an empty page says the list is complete
+                    // (a server may cap `size` below ours).
+                    (None, None) => false,
                 };
             if done {
                 return Ok(());
@@ -401,9 +413,10 @@ struct ListData<T> {
 #[derive(Deserialize)]
 struct Page<T> {
     list: Vec<T>,
-    #[serde(default, deserialize_with = "optional_number")]
+    /// `total` is the document's generic Pagination schema.
+    #[serde(default, deserialize_with = "optional_number", alias = "total")]
     total_count: Option<Number>,
-    #[serde(default, deserialize_with = "optional_number")]
+    #[serde(default, deserialize_with = "optional_number", alias = "total_pages")]
     total_page: Option<Number>,
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use chrono::{Days, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -31,8 +32,9 @@ pub const IPWEB: ProviderSpec = ProviderSpec {
 
 /// The largest page the customer report allows.
 pub const CUSTOMER_PAGE_SIZE: usize = 2000;
-/// A report with more pages than this is treated as a broken upstream.
-const MAX_PAGES: usize = 10_000;
+/// A report with more pages than this (2,000,000 customers) is treated as a
+/// broken upstream.
+const MAX_PAGES: usize = 1_000;
 const CODE_SUCCESS: i64 = 200;
 /// Codes that mean the token was refused, besides the documented
 /// `code: 200, data: null` answer.
@@ -86,6 +88,12 @@ impl Ipweb {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, PollError> {
+        let (url, body) = self.fetch(path, query).await?;
+        decode_ipweb(url.path(), &body)
+    }
+
+    /// GETs `path` and returns the URL asked and the raw body.
+    async fn fetch(&self, path: &str, query: &[(&str, String)]) -> Result<(Url, Bytes), PollError> {
         let url = endpoint_url(&self.base, path)?;
         let body = self
             .http
@@ -95,7 +103,7 @@ impl Ipweb {
                 (CredentialPlacement::Header("token"), &self.token),
             )
             .await?;
-        decode_ipweb(url.path(), &body)
+        Ok((url, body))
     }
 
     async fn summary(&self) -> Result<Vec<PoolReading>, PollError> {
@@ -155,9 +163,10 @@ impl Ipweb {
         let today = self.zone.date_at(Utc::now()).to_string();
         let mut totals: HashMap<String, (f64, f64)> = HashMap::new();
         let mut seen = 0usize;
+        let mut previous_body = None;
         for page in 1..=MAX_PAGES {
-            let report: FlowReport = self
-                .get(
+            let (url, body) = self
+                .fetch(
                     "open/dynamic/flowReport",
                     &[
                         ("pageNum", page.to_string()),
@@ -167,6 +176,15 @@ impl Ipweb {
                     ],
                 )
                 .await?;
+            // An API that ignores `pageNum` would be asked again and again.
+            if previous_body.as_ref() == Some(&body) {
+                return Err(PollError::decode(format!(
+                    "flowReport: page {page} repeats page {}: the API ignores paging",
+                    page - 1
+                )));
+            }
+            let report: FlowReport = decode_ipweb(url.path(), &body)?;
+            previous_body = Some(body);
             let count = report.rows.len();
             seen += count;
             for row in report.rows {
@@ -179,9 +197,14 @@ impl Ipweb {
                 entry.1 += self.mb(row.download_flow);
             }
             let total = report.total.and_then(Number::as_i64);
-            // A short page is the last one, whatever `total` says (the document's
-            // own example has `total: 1049` beside a single row).
-            let done = count < CUSTOMER_PAGE_SIZE || total.is_some_and(|t| seen as i64 >= t);
+            // `total` decides; without it a short page is the last. (The
+            // document's example, `total: 1049` beside one row, asks for page 2,
+            // which an API answers with no rows.)
+            let done = count == 0
+                || match total {
+                    Some(total) => seen as i64 >= total,
+                    None => count < CUSTOMER_PAGE_SIZE,
+                };
             if done {
                 let mut customers: Vec<_> = totals
                     .into_iter()
