@@ -463,12 +463,27 @@ async fn values_vanish_at_max_staleness_even_while_a_poll_hangs() {
     let read_at = Instant::now();
     // The next poll hangs (up to its 60 s deadline); the value must still go
     // once it is 2 s old, not when that poll ends.
-    let m = until(&exporter, Duration::from_secs(6), "value gone at max_staleness", |m| {
-        value(m, "proxy_traffic_remaining_bytes", &POOL).is_none()
-    })
+    let m = until(
+        &exporter,
+        Duration::from_secs(6),
+        "value gone at max_staleness",
+        |m| value(m, "proxy_traffic_remaining_bytes", &POOL).is_none(),
+    )
     .await;
-    assert!(read_at.elapsed() >= Duration::from_millis(1500), "gone too early: {:?}", read_at.elapsed());
-    assert_eq!(value(&m, "proxy_exporter_poll_errors_total", &[("reason", "timeout")]), Some(0.0), "no poll has failed yet");
+    assert!(
+        read_at.elapsed() >= Duration::from_millis(1500),
+        "gone too early: {:?}",
+        read_at.elapsed()
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("reason", "timeout")]
+        ),
+        Some(0.0),
+        "no poll has failed yet"
+    );
     assert!(value(&m, "proxy_exporter_last_success_timestamp_seconds", &[]).is_some());
     exporter.stop().await;
 }
