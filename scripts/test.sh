@@ -31,4 +31,9 @@ promtool check rules alerts/*.rules.yml
 promtool test rules alerts/tests/*.test.yml
 echo "--- deployment files"; ./scripts/validate-deploy.sh
 echo "--- cargo test"
-cargo test --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked 2>&1 | tee "$log"
+# One closing line for all test binaries (cargo prints one per binary, the last
+# being the doc tests, which has none).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
