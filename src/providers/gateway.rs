@@ -4,20 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use chrono::{Days, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
-use url::Url;
 
 use super::{
-    endpoint_url, label_text, product_slug, AccountReading, Client, DailyUsage, Endpoint, Envelope,
+    label_text, product_slug, AccountReading, Api, Client, DailyUsage, Endpoint, Envelope,
     PackageReading, PoolReading, ProviderSpec, Reading, StaticIp, StaticIpReading,
 };
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
-use crate::secret::Secret;
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 
 const ENDPOINTS: &[Endpoint] = &[
@@ -60,10 +57,8 @@ const CODE_ACCOUNT_NOT_VERIFIED: i64 = 156;
 
 /// A client for one gateway-family target.
 pub struct Gateway {
-    http: HttpClient,
-    /// The base URL with the family's prefix and a trailing slash.
-    base: Url,
-    app_key: Secret,
+    /// The base URL with the family's prefix; the `app_key` as a query parameter.
+    api: Api,
     product_types: Vec<u32>,
     zone: Zone,
     unit_base: u32,
@@ -80,9 +75,14 @@ impl Gateway {
             base.set_path(&format!("{path}/{prefix}/"));
         }
         Gateway {
-            http,
-            base,
-            app_key: target.credential.clone(),
+            api: Api::new(
+                http,
+                base,
+                (
+                    CredentialPlacement::Query("app_key"),
+                    target.credential.clone(),
+                ),
+            ),
             product_types: target.product_types.clone(),
             zone: target.timezone,
             unit_base: target.unit_base,
@@ -119,22 +119,8 @@ impl Gateway {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, PollError> {
-        let (url, body) = self.fetch(path, query).await?;
+        let (url, body) = self.api.fetch(path, query).await?;
         decode_gateway(url.path(), &body)
-    }
-
-    /// GETs `path` and returns the URL asked and the raw body.
-    async fn fetch(&self, path: &str, query: &[(&str, String)]) -> Result<(Url, Bytes), PollError> {
-        let url = endpoint_url(&self.base, path)?;
-        let body = self
-            .http
-            .get(
-                &url,
-                query,
-                (CredentialPlacement::Query("app_key"), &self.app_key),
-            )
-            .await?;
-        Ok((url, body))
     }
 
     async fn usage(&self) -> Result<DailyUsage, PollError> {
@@ -204,7 +190,7 @@ impl Gateway {
     }
 
     async fn accounts(&self) -> Result<Vec<AccountReading>, PollError> {
-        let (url, body) = self.fetch("whitelist-account/list", &[]).await?;
+        let (url, body) = self.api.fetch("whitelist-account/list", &[]).await?;
         parse_accounts(url.path(), &body, self.unit_base)
     }
 
@@ -282,6 +268,7 @@ impl Gateway {
         let mut previous_body = None;
         for page in 1..=MAX_PAGES {
             let (url, body) = self
+                .api
                 .fetch(
                     path,
                     &[("page", page.to_string()), ("size", PAGE_SIZE.to_string())],
@@ -502,18 +489,22 @@ mod tests {
     mod properties {
         use super::super::super::arbitrary;
         use super::*;
+        use crate::secret::Secret;
         use crate::units::Zone;
         use proptest::prelude::*;
+        use url::Url;
 
         fn gateway(expiry_field: &str) -> Gateway {
             Gateway {
-                http: HttpClient::new(
-                    std::time::Duration::from_secs(1),
-                    std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
-                )
-                .unwrap(),
-                base: Url::parse("http://127.0.0.1/gateway/").unwrap(),
-                app_key: Secret::new("k"),
+                api: Api::new(
+                    HttpClient::new(
+                        std::time::Duration::from_secs(1),
+                        std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+                    )
+                    .unwrap(),
+                    Url::parse("http://127.0.0.1/gateway/").unwrap(),
+                    (CredentialPlacement::Query("app_key"), Secret::new("k")),
+                ),
                 product_types: vec![9],
                 zone: Zone::default(),
                 unit_base: 1024,

@@ -4,20 +4,17 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use chrono::{Days, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
-use url::Url;
 
 use super::{
-    endpoint_url, label_text, Client, CustomerReading, DailyUsage, Endpoint, Envelope, PoolReading,
+    label_text, Api, Client, CustomerReading, DailyUsage, Endpoint, Envelope, PoolReading,
     ProviderSpec, Reading,
 };
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
-use crate::secret::Secret;
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 
 pub const IPWEB: ProviderSpec = ProviderSpec {
@@ -42,10 +39,8 @@ const CODES_UNAUTHORIZED: [i64; 2] = [401, 403];
 
 /// A client for one IPWeb agent target.
 pub struct Ipweb {
-    http: HttpClient,
-    /// The base URL with a trailing slash.
-    base: Url,
-    token: Secret,
+    /// The base URL; the token as the `token` header.
+    api: Api,
     zone: Zone,
     unit_base: u32,
 }
@@ -57,9 +52,14 @@ impl Ipweb {
             base.set_path(&format!("{}/", base.path()));
         }
         Ipweb {
-            http,
-            base,
-            token: target.credential.clone(),
+            api: Api::new(
+                http,
+                base,
+                (
+                    CredentialPlacement::Header("token"),
+                    target.credential.clone(),
+                ),
+            ),
             zone: target.timezone,
             unit_base: target.unit_base,
         }
@@ -88,22 +88,8 @@ impl Ipweb {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, PollError> {
-        let (url, body) = self.fetch(path, query).await?;
+        let (url, body) = self.api.fetch(path, query).await?;
         decode_ipweb(url.path(), &body)
-    }
-
-    /// GETs `path` and returns the URL asked and the raw body.
-    async fn fetch(&self, path: &str, query: &[(&str, String)]) -> Result<(Url, Bytes), PollError> {
-        let url = endpoint_url(&self.base, path)?;
-        let body = self
-            .http
-            .get(
-                &url,
-                query,
-                (CredentialPlacement::Header("token"), &self.token),
-            )
-            .await?;
-        Ok((url, body))
     }
 
     async fn summary(&self) -> Result<Vec<PoolReading>, PollError> {
@@ -166,6 +152,7 @@ impl Ipweb {
         let mut previous_body = None;
         for page in 1..=MAX_PAGES {
             let (url, body) = self
+                .api
                 .fetch(
                     "open/dynamic/flowReport",
                     &[

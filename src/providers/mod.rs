@@ -19,7 +19,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::config::Target;
-use crate::http::{HttpClient, PollError};
+use crate::http::{CredentialPlacement, HttpClient, PollError};
+use crate::secret::Secret;
 use crate::units::{optional_number, Number};
 
 /// Every provider the exporter can poll: the one list to extend.
@@ -272,14 +273,43 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// The URL of an API path under a base URL that ends with `/`.
-pub(crate) fn endpoint_url(base: &url::Url, path: &str) -> Result<url::Url, PollError> {
-    base.join(path).map_err(|e| {
-        PollError::new(
-            crate::http::Reason::Http,
-            format!("bad URL for {path}: {e}"),
-        )
-    })
+/// One provider API as a target reaches it: the base URL (ending with `/`), the
+/// credential and where it goes, and the HTTP client.
+pub(crate) struct Api {
+    http: HttpClient,
+    base: url::Url,
+    credential: (CredentialPlacement, Secret),
+}
+
+impl Api {
+    pub fn new(
+        http: HttpClient,
+        base: url::Url,
+        credential: (CredentialPlacement, Secret),
+    ) -> Self {
+        Api {
+            http,
+            base,
+            credential,
+        }
+    }
+
+    /// GETs `path` under the base URL and returns the URL asked and the raw body.
+    pub async fn fetch(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<(url::Url, bytes::Bytes), PollError> {
+        let url = self.base.join(path).map_err(|e| {
+            PollError::new(
+                crate::http::Reason::Http,
+                format!("bad URL for {path}: {e}"),
+            )
+        })?;
+        let (placement, secret) = &self.credential;
+        let body = self.http.get(&url, query, (*placement, secret)).await?;
+        Ok((url, body))
+    }
 }
 
 /// An id as label text: `42` and `"42"` both give `42`.
