@@ -557,6 +557,24 @@ impl<'a> TargetLines<'a> {
     }
 }
 
+/// Equal when polling one would be polling the other: every setting, the
+/// credential included.
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.provider.name == other.provider.name
+            && self.base_url == other.base_url
+            && self.credential == other.credential
+            && self.product_types == other.product_types
+            && self.endpoints == other.endpoints
+            && self.interval == other.interval
+            && self.timeout == other.timeout
+            && self.timezone == other.timezone
+            && self.unit_base == other.unit_base
+            && self.static_ip_expiry_field == other.static_ip_expiry_field
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.name, self.provider.name)

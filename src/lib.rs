@@ -16,15 +16,18 @@ pub mod simulator;
 pub mod units;
 pub mod web;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 pub use config::Config;
+use config::Target;
 
 /// How `run_with` serves beyond the configuration itself.
 #[derive(Default)]
@@ -74,7 +77,7 @@ async fn supervise(
     shared: Arc<poller::Shared>,
     mut requests: mpsc::Receiver<ReloadRequest>,
 ) {
-    let mut pollers = start_pollers(config, &shared);
+    let mut pollers = Pollers::start(config, &shared);
     let Some(path) = config_file else {
         // Nothing to reload from: poll until the server stops.
         return std::future::pending().await;
@@ -97,10 +100,9 @@ async fn supervise(
         };
         let outcome = match Config::load(&path) {
             Ok(config) => {
-                pollers.shutdown().await;
                 shared.set_targets(config.targets.iter().map(|t| t.name.clone()));
                 let targets = config.targets.len();
-                pollers = start_pollers(config, &shared);
+                pollers.apply(config, &shared).await;
                 shared.set_reload_result(true);
                 tracing::info!(file = %path.display(), targets, "configuration reloaded");
                 Ok(())
@@ -117,16 +119,69 @@ async fn supervise(
     }
 }
 
-fn start_pollers(config: Config, shared: &Arc<poller::Shared>) -> JoinSet<()> {
-    let limiter = Arc::new(Semaphore::new(config.max_concurrent_requests));
-    let mut pollers = JoinSet::new();
-    for target in config.targets {
-        pollers.spawn(poller::run_target(
-            target,
-            config.max_staleness,
-            Arc::clone(&limiter),
+/// The running pollers, one task per target, and the settings they share.
+struct Pollers {
+    tasks: JoinSet<()>,
+    running: HashMap<String, (Target, AbortHandle)>,
+    max_staleness: Duration,
+    max_concurrent_requests: usize,
+    limiter: Arc<Semaphore>,
+}
+
+impl Pollers {
+    fn start(config: Config, shared: &Arc<poller::Shared>) -> Self {
+        let mut pollers = Pollers {
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            max_staleness: config.max_staleness,
+            max_concurrent_requests: config.max_concurrent_requests,
+            limiter: Arc::new(Semaphore::new(config.max_concurrent_requests)),
+        };
+        for target in config.targets {
+            pollers.spawn(target, shared);
+        }
+        pollers
+    }
+
+    fn spawn(&mut self, target: Target, shared: &Arc<poller::Shared>) {
+        let handle = self.tasks.spawn(poller::run_target(
+            target.clone(),
+            self.max_staleness,
+            Arc::clone(&self.limiter),
             Arc::clone(shared),
         ));
+        self.running.insert(target.name.clone(), (target, handle));
     }
-    pollers
+
+    /// Switches to a reloaded configuration. Unchanged targets keep polling, with
+    /// their counters and last values; changed and new ones are (re)started,
+    /// removed ones stopped. A change of the shared settings restarts all.
+    async fn apply(&mut self, config: Config, shared: &Arc<poller::Shared>) {
+        if config.max_staleness != self.max_staleness
+            || config.max_concurrent_requests != self.max_concurrent_requests
+        {
+            self.tasks.shutdown().await;
+            *self = Pollers::start(config, shared);
+            return;
+        }
+        let mut previous = std::mem::take(&mut self.running);
+        for target in config.targets {
+            match previous.remove(&target.name) {
+                Some((old, handle)) if old == target => {
+                    self.running.insert(target.name.clone(), (old, handle));
+                }
+                replaced => {
+                    if let Some((_, handle)) = replaced {
+                        handle.abort();
+                    }
+                    self.spawn(target, shared);
+                }
+            }
+        }
+        for (_, handle) in previous.into_values() {
+            handle.abort();
+        }
+        // Reap the stopped tasks so the set does not grow with reloads.
+        while self.tasks.try_join_next().is_some() {}
+    }
 }

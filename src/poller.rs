@@ -250,9 +250,12 @@ impl Shared {
     /// Swaps in a target's new snapshot.
     fn publish(self: &Arc<Self>, snapshot: TargetSnapshot) {
         self.update(|inner| {
-            inner
-                .snapshots
-                .insert(snapshot.target.clone(), Arc::new(snapshot));
+            // A poller stopped by a reload may finish one last poll.
+            if inner.expected.contains(&snapshot.target) {
+                inner
+                    .snapshots
+                    .insert(snapshot.target.clone(), Arc::new(snapshot));
+            }
         });
     }
 }

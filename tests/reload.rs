@@ -223,3 +223,51 @@ async fn sighup_reloads_and_sigterm_shuts_down_gracefully() {
         assert!(body.contains("proxy_up"), "a finished scrape is complete");
     }
 }
+
+#[tokio::test]
+async fn unchanged_targets_keep_their_counters_across_a_reload() {
+    let server = upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    // `failing` asks ProxyLite's prefix, which the upstream does not answer.
+    let failing = format!(
+        "  - name: failing\n    provider: proxylite\n    base_url: {}\n    app_key: {APP_KEY}\n    endpoints: [summary]\n",
+        server.uri()
+    );
+    std::fs::write(&file, config("first", &server) + &failing).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let options = Options {
+        config_file: Some(file.clone()),
+        web: None,
+    };
+    let running = tokio::spawn(proxy_quota_exporter::run_with(
+        listener,
+        Config::load(&file).unwrap(),
+        options,
+        std::future::pending(),
+    ));
+    let errors = |m: &str| {
+        value(
+            m,
+            "proxy_exporter_poll_errors_total",
+            &[("target", "failing"), ("reason", "http")],
+        )
+        .unwrap_or(0.0)
+    };
+    until(&addr, "three failed polls", |m| errors(m) >= 3.0).await;
+
+    std::fs::write(&file, config("second", &server) + &failing).unwrap();
+    let (status, body) = post(&addr).await;
+    assert_eq!(status, 200, "{body}");
+    let m = until(&addr, "second target", |m| {
+        value(m, "proxy_up", &[("target", "second")]) == Some(1.0)
+    })
+    .await;
+    assert!(
+        errors(&m) >= 3.0,
+        "the unchanged target's counter was reset:\n{m}"
+    );
+    assert!(value(&m, "proxy_up", &[("target", "first")]).is_none());
+    running.abort();
+}
