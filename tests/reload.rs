@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,23 @@ fn config(name: &str, server: &MockServer) -> String {
         "interval: 1s\ntargets:\n  - name: {name}\n    provider: bestproxy\n    base_url: {}\n    app_key: {APP_KEY}\n    endpoints: [summary]\n",
         server.uri()
     )
+}
+
+/// Runs the exporter from `file` with reloads enabled; returns its address.
+async fn start_reloadable(file: &Path) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let options = Options {
+        config_file: Some(file.to_owned()),
+        web: None,
+    };
+    let running = tokio::spawn(proxy_quota_exporter::run_with(
+        listener,
+        Config::load(file).unwrap(),
+        options,
+        std::future::pending(),
+    ));
+    (addr, running)
 }
 
 async fn post(addr: &str) -> (u16, String) {
@@ -68,18 +86,7 @@ async fn post_reload_refuses_a_bad_file_and_applies_a_good_one() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yml");
     std::fs::write(&file, config("first", &server)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let options = Options {
-        config_file: Some(file.clone()),
-        web: None,
-    };
-    let running = tokio::spawn(proxy_quota_exporter::run_with(
-        listener,
-        Config::load(&file).unwrap(),
-        options,
-        std::future::pending(),
-    ));
+    let (addr, running) = start_reloadable(&file).await;
     until(&addr, "first target", |m| {
         value(m, "proxy_up", &[("target", "first")]) == Some(1.0)
     })
@@ -235,18 +242,7 @@ async fn unchanged_targets_keep_their_counters_across_a_reload() {
         server.uri()
     );
     std::fs::write(&file, config("first", &server) + &failing).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let options = Options {
-        config_file: Some(file.clone()),
-        web: None,
-    };
-    let running = tokio::spawn(proxy_quota_exporter::run_with(
-        listener,
-        Config::load(&file).unwrap(),
-        options,
-        std::future::pending(),
-    ));
+    let (addr, running) = start_reloadable(&file).await;
     let errors = |m: &str| {
         value(
             m,

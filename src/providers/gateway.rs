@@ -130,21 +130,12 @@ impl Gateway {
         let data: ListData<UsageDay> = self
             .get("user-usage-flow/total", &[("start_time", start)])
             .await?;
-        let (today, yesterday) = (today.to_string(), yesterday.to_string());
-        let mut usage = DailyUsage {
-            today_bytes: 0.0,
-            yesterday_bytes: 0.0,
-        };
-        for day in data.list {
-            let date = day.day.get(..10).unwrap_or(&day.day);
-            let bytes = self.bytes(day.flow, TrafficUnit::Kb);
-            if date == today {
-                usage.today_bytes += bytes;
-            } else if date == yesterday {
-                usage.yesterday_bytes += bytes;
-            }
-        }
-        Ok(usage)
+        Ok(DailyUsage::from_days(
+            today,
+            data.list
+                .iter()
+                .map(|day| (day.day.as_str(), self.bytes(day.flow, TrafficUnit::Kb))),
+        ))
     }
 
     async fn summary(&self) -> Result<Vec<PoolReading>, PollError> {

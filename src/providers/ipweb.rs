@@ -126,21 +126,13 @@ impl Ipweb {
                 ],
             )
             .await?;
-        let (today, yesterday) = (today.to_string(), yesterday.to_string());
-        let mut usage = DailyUsage {
-            today_bytes: 0.0,
-            yesterday_bytes: 0.0,
-        };
-        for day in days {
-            let bytes = self.mb(day.upload_flow) + self.mb(day.download_flow);
-            let date = day.date.get(..10).unwrap_or(&day.date);
-            if date == today {
-                usage.today_bytes += bytes;
-            } else if date == yesterday {
-                usage.yesterday_bytes += bytes;
-            }
-        }
-        Ok(usage)
+        Ok(DailyUsage::from_days(
+            today,
+            days.iter().map(|day| {
+                let bytes = self.mb(day.upload_flow) + self.mb(day.download_flow);
+                (day.date.as_str(), bytes)
+            }),
+        ))
     }
 
     /// Every customer's usage today, read page by page at the largest page size;

@@ -145,6 +145,32 @@ pub struct DailyUsage {
     pub yesterday_bytes: f64,
 }
 
+impl DailyUsage {
+    /// Adds up `(date, bytes)` items into `today` and the day before; a date may
+    /// carry a time after its first 10 characters, other days are ignored, and a
+    /// day without items counts 0 (the answer was successful).
+    pub(crate) fn from_days<'a>(
+        today: chrono::NaiveDate,
+        days: impl IntoIterator<Item = (&'a str, f64)>,
+    ) -> Self {
+        let yesterday = (today - chrono::Days::new(1)).to_string();
+        let today = today.to_string();
+        let mut usage = DailyUsage {
+            today_bytes: 0.0,
+            yesterday_bytes: 0.0,
+        };
+        for (date, bytes) in days {
+            let date = date.get(..10).unwrap_or(date);
+            if date == today {
+                usage.today_bytes += bytes;
+            } else if date == yesterday {
+                usage.yesterday_bytes += bytes;
+            }
+        }
+        usage
+    }
+}
+
 /// One traffic pool (a gateway product type, or an IPWeb account). Fields the
 /// provider does not report are `None` and produce no series.
 #[derive(Debug, Clone, PartialEq, Default)]
