@@ -36,11 +36,12 @@ pub fn snapshot(reading: Reading) -> Arc<TargetSnapshot> {
             success: true,
             duration_seconds: 0.5,
             last_success_unix: Some(1.7e9),
-            errors: [0; 7],
+            errors: [0; proxy_quota_exporter::http::Reason::COUNT],
             reading: Some(Arc::new(reading)),
             stale_at: None,
             last_error: None,
         }],
         polled_at: 1.7e9,
+        credential_in_clear: false,
     })
 }

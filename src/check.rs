@@ -391,21 +391,7 @@ pub fn render_table(report: &Report, color: bool) -> String {
     out
 }
 
-/// Bytes in IEC units with one decimal: `512.0 GiB`.
-pub fn bytes(value: f64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = value;
-    let mut unit = 0;
-    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{v:.0} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::units::format_bytes as bytes;
 
 fn percent(ratio: f64) -> String {
     format!("{:.1}%", ratio * 100.0)

@@ -19,6 +19,8 @@ pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(600);
 pub const DEFAULT_PRODUCT_TYPES: &[u32] = &[9];
 pub const DEFAULT_STATIC_IP_EXPIRY_FIELD: &str = "expired_at";
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
+/// Series one target may export, over all its endpoints, unless `sample_limit` says otherwise.
+pub const DEFAULT_SAMPLE_LIMIT: usize = 200_000;
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A validated configuration.
@@ -46,6 +48,10 @@ pub struct Target {
     pub timezone: Zone,
     pub unit_base: u32,
     pub static_ip_expiry_field: String,
+    /// The largest answer read per request, in bytes.
+    pub body_size_limit: usize,
+    /// The most series the target's readings may produce together.
+    pub sample_limit: usize,
 }
 
 /// Why a configuration was refused.
@@ -125,6 +131,22 @@ impl Config {
         let default_unit_base = raw.unit_base.unwrap_or(1024);
         check_unit_base(default_unit_base)
             .map_err(|m| invalid(lines.top_level_key("unit_base"), format!("unit_base: {m}")))?;
+        let default_body_size_limit = raw
+            .body_size_limit
+            .map_or(crate::http::DEFAULT_BODY_SIZE_LIMIT, |s| s.0);
+        if default_body_size_limit == 0 {
+            return Err(invalid(
+                lines.top_level_key("body_size_limit"),
+                "body_size_limit: must be greater than 0".into(),
+            ));
+        }
+        let default_sample_limit = raw.sample_limit.unwrap_or(DEFAULT_SAMPLE_LIMIT);
+        if default_sample_limit == 0 {
+            return Err(invalid(
+                lines.top_level_key("sample_limit"),
+                "sample_limit: must be at least 1".into(),
+            ));
+        }
         let interval = raw.interval.unwrap_or(DEFAULT_INTERVAL);
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
         check_interval(interval, timeout)
@@ -296,6 +318,14 @@ impl Config {
             {
                 return Err(at("static_ip_expiry_field", "must not be empty".into()));
             }
+            let body_size_limit = t.body_size_limit.map_or(default_body_size_limit, |s| s.0);
+            if body_size_limit == 0 {
+                return Err(at("body_size_limit", "must be greater than 0".into()));
+            }
+            let sample_limit = t.sample_limit.unwrap_or(default_sample_limit);
+            if sample_limit == 0 {
+                return Err(at("sample_limit", "must be at least 1".into()));
+            }
             let target_interval = t.interval.unwrap_or(interval);
             let target_timeout = t.timeout.unwrap_or(timeout);
             check_interval(target_interval, target_timeout).map_err(|(key, m)| at(key, m))?;
@@ -314,6 +344,8 @@ impl Config {
                 static_ip_expiry_field: t
                     .static_ip_expiry_field
                     .unwrap_or_else(|| DEFAULT_STATIC_IP_EXPIRY_FIELD.to_owned()),
+                body_size_limit,
+                sample_limit,
             });
         }
         Ok(Config {
@@ -376,8 +408,19 @@ fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
 
 /// A string with `${VAR}` replaced from the environment; `$${` stays a literal `${`.
 /// An unset variable is an error, so a missing secret is never sent as "".
-#[derive(Debug, Clone)]
+/// It may hold a secret, so its `Debug` shows only the length.
+#[derive(Clone)]
 struct Expanded(String);
+
+impl fmt::Debug for Expanded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Expanded(<{} characters redacted>)",
+            self.0.chars().count()
+        )
+    }
+}
 
 impl<'de> Deserialize<'de> for Expanded {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -395,6 +438,32 @@ impl<'de> Deserialize<'de> for Expanded {
             }
         }
         d.deserialize_str(ExpandVisitor)
+    }
+}
+
+/// A size in bytes: a number, or a string with a unit (`16MiB`, `10MB`).
+#[derive(Debug, Clone, Copy)]
+struct Size(usize);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl serde::de::Visitor<'_> for SizeVisitor {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as 16MiB, 10MB or a number of bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, bytes: u64) -> Result<Size, E> {
+                usize::try_from(bytes)
+                    .map(Size)
+                    .map_err(|_| E::custom("size too large"))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Size, E> {
+                let bytes = crate::units::parse_size(text).map_err(E::custom)?;
+                self.visit_u64(bytes)
+            }
+        }
+        d.deserialize_any(SizeVisitor)
     }
 }
 
@@ -441,6 +510,8 @@ struct RawConfig {
     timezone: Option<Expanded>,
     unit_base: Option<u32>,
     max_concurrent_requests: Option<usize>,
+    body_size_limit: Option<Size>,
+    sample_limit: Option<usize>,
     #[serde(default)]
     targets: Vec<RawTarget>,
 }
@@ -464,6 +535,8 @@ struct RawTarget {
     timezone: Option<Expanded>,
     unit_base: Option<u32>,
     static_ip_expiry_field: Option<String>,
+    body_size_limit: Option<Size>,
+    sample_limit: Option<usize>,
 }
 
 /// Line numbers of keys in the YAML text, for errors found after parsing (which
@@ -572,6 +645,8 @@ impl PartialEq for Target {
             && self.timezone == other.timezone
             && self.unit_base == other.unit_base
             && self.static_ip_expiry_field == other.static_ip_expiry_field
+            && self.body_size_limit == other.body_size_limit
+            && self.sample_limit == other.sample_limit
     }
 }
 
@@ -583,7 +658,80 @@ impl fmt::Display for Target {
 
 #[cfg(test)]
 mod tests {
-    use super::expand_env;
+    use super::{expand_env, Expanded};
+
+    /// Every key that takes a string, at the top level (`None`) or in a target.
+    const STRING_KEYS: &[(Option<&str>, &str)] = &[
+        (None, "interval"),
+        (None, "timeout"),
+        (None, "max_staleness"),
+        (None, "timezone"),
+        (None, "body_size_limit"),
+        (Some("gateway"), "name"),
+        (Some("gateway"), "provider"),
+        (Some("gateway"), "base_url"),
+        (Some("gateway"), "app_key"),
+        (Some("gateway"), "app_key_file"),
+        (Some("gateway"), "interval"),
+        (Some("gateway"), "timeout"),
+        (Some("gateway"), "timezone"),
+        (Some("gateway"), "static_ip_expiry_field"),
+        (Some("gateway"), "body_size_limit"),
+        (Some("ipweb"), "token"),
+        (Some("ipweb"), "token_file"),
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Parsing refuses or accepts; it never panics, whatever the text.
+        #[test]
+        fn any_string_in_any_key_never_panics(text in "\\PC{0,12}|[+\\-]?[0-9:é٨８+\\- ]{0,8}", key in 0..STRING_KEYS.len()) {
+            let quoted = serde_json::to_string(&text).unwrap();
+            let (section, name) = STRING_KEYS[key];
+            let gateway = |key: &str| if section == Some("gateway") && key == name { quoted.clone() } else {
+                match key {
+                    "name" => "g".into(),
+                    "provider" => "bestproxy".into(),
+                    "base_url" => "https://api.example".into(),
+                    _ => "k".into(),
+                }
+            };
+            let mut yaml = String::new();
+            if section.is_none() {
+                yaml.push_str(&format!("{name}: {quoted}\n"));
+            }
+            yaml.push_str(&format!(
+                "targets:\n  - name: {}\n    provider: {}\n    base_url: {}\n",
+                gateway("name"), gateway("provider"), gateway("base_url")
+            ));
+            match (section, name) {
+                (Some("gateway"), "app_key_file") => yaml.push_str(&format!("    app_key_file: {quoted}\n")),
+                _ => yaml.push_str("    app_key: k\n"),
+            }
+            if section == Some("gateway") && !["name", "provider", "base_url", "app_key", "app_key_file"].contains(&name) {
+                yaml.push_str(&format!("    {name}: {quoted}\n"));
+            }
+            if section == Some("gateway") && name == "app_key" {
+                yaml = yaml.replace("    app_key: k\n", &format!("    app_key: {quoted}\n"));
+            }
+            if section == Some("ipweb") {
+                yaml.push_str(&format!("  - name: i\n    provider: ipweb\n    {name}: {quoted}\n"));
+            }
+            let _ = super::Config::parse(&yaml, std::path::Path::new("/nonexistent/config.yml"));
+        }
+
+        #[test]
+        fn any_text_as_a_file_never_panics(text in "\\PC{0,200}") {
+            let _ = super::Config::parse(&text, std::path::Path::new("/nonexistent/config.yml"));
+        }
+    }
+
+    #[test]
+    fn expanded_values_redact_in_debug() {
+        let value = Expanded("hunter2-token".into());
+        assert!(!format!("{value:?} {:?}", Some(&value)).contains("hunter2"));
+    }
 
     #[test]
     fn expands_variables() {

@@ -13,8 +13,9 @@ use url::Url;
 
 use crate::secret::Secret;
 
-/// Largest response body read from a provider, per request.
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest response body read from a provider per request, unless a target's
+/// `body_size_limit` says otherwise.
+pub const DEFAULT_BODY_SIZE_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Why a poll of an endpoint failed: the `reason` label of
 /// `proxy_exporter_poll_errors_total`.
@@ -27,10 +28,15 @@ pub enum Reason {
     Decode,
     Api,
     RateLimited,
+    /// The answer exceeded a configured bound (`body_size_limit`, `sample_limit`).
+    Limit,
+    /// The exporter's own fault, such as a poller that panicked.
+    Internal,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 7] = [
+    /// Every reason, in the order of [`Reason::index`].
+    pub const ALL: [Reason; Reason::COUNT] = [
         Reason::Auth,
         Reason::Http,
         Reason::Timeout,
@@ -38,7 +44,11 @@ impl Reason {
         Reason::Decode,
         Reason::Api,
         Reason::RateLimited,
+        Reason::Limit,
+        Reason::Internal,
     ];
+    /// How many reasons there are: the size of a per-reason counter array.
+    pub const COUNT: usize = 9;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,11 +59,14 @@ impl Reason {
             Reason::Decode => "decode",
             Reason::Api => "api",
             Reason::RateLimited => "rate_limited",
+            Reason::Limit => "limit",
+            Reason::Internal => "internal",
         }
     }
 
+    /// The position of this reason in [`Reason::ALL`].
     pub fn index(self) -> usize {
-        Reason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+        self as usize
     }
 }
 
@@ -123,6 +136,8 @@ pub struct HttpClient {
     timeout: Duration,
     /// Bounds the requests in flight over all targets.
     limiter: Arc<Semaphore>,
+    /// The largest body read per request.
+    body_size_limit: usize,
 }
 
 /// The process' one reqwest client: its connection pool and TLS setup are
@@ -145,6 +160,10 @@ impl HttpClient {
                     // Referer) or the token header to another host: none are followed.
                     .redirect(reqwest::redirect::Policy::none())
                     .referer(false)
+                    // The bundled Mozilla roots and the system's store, so that
+                    // a corporate TLS-inspecting proxy's CA is trusted too.
+                    .tls_built_in_webpki_certs(true)
+                    .tls_built_in_native_certs(true)
                     .build()?;
                 SHARED_CLIENT.get_or_init(|| client).clone()
             }
@@ -153,7 +172,14 @@ impl HttpClient {
             client,
             timeout,
             limiter,
+            body_size_limit: DEFAULT_BODY_SIZE_LIMIT,
         })
+    }
+
+    /// The same client reading at most `bytes` of each answer.
+    pub fn with_body_size_limit(mut self, bytes: usize) -> Self {
+        self.body_size_limit = bytes;
+        self
     }
 
     /// GETs `url` with `query` and the credential, and returns the body if the
@@ -238,16 +264,30 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let limit = self.body_size_limit;
+        if let Some(length) = response.content_length().filter(|l| *l > limit as u64) {
+            return Err(body_over_limit(
+                path,
+                limit,
+                format!(
+                    "by {} bytes (Content-Length {length})",
+                    length - limit as u64
+                ),
+            ));
+        }
         let mut body = BytesMut::new();
         while let Some(chunk) = response
             .chunk()
             .await
             .map_err(|e| transport_error(path, e))?
         {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(PollError::decode(format!(
-                    "GET {path}: response body exceeds {MAX_BODY_BYTES} bytes"
-                )));
+            if body.len() + chunk.len() > limit {
+                let over = body.len() + chunk.len() - limit;
+                return Err(body_over_limit(
+                    path,
+                    limit,
+                    format!("by at least {over} bytes (reading stopped there)"),
+                ));
             }
             body.extend_from_slice(&chunk);
         }
@@ -259,6 +299,17 @@ impl HttpClient {
         }
         Ok(body.freeze())
     }
+}
+
+/// The error for an answer larger than `body_size_limit`: which bound, and by how much.
+fn body_over_limit(path: &str, limit: usize, by: String) -> PollError {
+    PollError::new(
+        Reason::Limit,
+        format!(
+            "GET {path}: answer exceeds body_size_limit {} {by}",
+            crate::units::format_bytes(limit as f64)
+        ),
+    )
 }
 
 /// Retries after a transient failure, per request.

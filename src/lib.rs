@@ -6,6 +6,8 @@
 
 pub mod check;
 pub mod config;
+#[doc(hidden)]
+pub mod failpoint;
 pub mod http;
 pub mod metrics;
 pub mod poller;
@@ -20,7 +22,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -70,7 +72,8 @@ pub async fn run_with(
     }
 }
 
-/// Runs the pollers of the current configuration and swaps them on reload.
+/// Runs the pollers of the current configuration, restarts any that stops
+/// unexpectedly, and swaps them on reload.
 async fn supervise(
     config: Config,
     config_file: Option<PathBuf>,
@@ -78,12 +81,10 @@ async fn supervise(
     mut requests: mpsc::Receiver<ReloadRequest>,
 ) {
     let mut pollers = Pollers::start(config, &shared);
-    let Some(path) = config_file else {
-        // Nothing to reload from: poll until the server stops.
-        return std::future::pending().await;
-    };
     #[cfg(unix)]
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut hangup = config_file
+        .as_ref()
+        .and_then(|_| tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok());
     loop {
         #[cfg(unix)]
         let hangup_signal = async {
@@ -97,8 +98,18 @@ async fn supervise(
         let reply = tokio::select! {
             Some(reply) = requests.recv() => Some(reply),
             _ = hangup_signal => None,
+            Some(ended) = pollers.tasks.join_next_with_id() => {
+                pollers.reap(ended, &shared);
+                continue;
+            }
         };
-        let outcome = match Config::load(&path) {
+        let Some(path) = config_file.as_deref() else {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err("no configuration file to reload".into()));
+            }
+            continue;
+        };
+        let outcome = match load_isolated(path) {
             Ok(config) => {
                 shared.set_targets(config.targets.iter().map(|t| t.name.clone()));
                 let targets = config.targets.len();
@@ -110,7 +121,7 @@ async fn supervise(
             Err(e) => {
                 shared.set_reload_result(false);
                 tracing::error!(error = %e, "configuration reload refused; the running configuration stays");
-                Err(e.to_string())
+                Err(e)
             }
         };
         if let Some(reply) = reply {
@@ -119,10 +130,57 @@ async fn supervise(
     }
 }
 
+/// Loads the configuration for a reload. A panic while loading (a bug, never
+/// expected) refuses the reload like a bad file, so the running configuration
+/// keeps serving.
+fn load_isolated(path: &std::path::Path) -> Result<Config, String> {
+    let loaded = std::panic::catch_unwind(|| {
+        if failpoint::hit("reload") {
+            panic!("failpoint reload hit");
+        }
+        Config::load(path)
+    });
+    match loaded {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(panic) => Err(format!(
+            "{}: internal error while loading: {}",
+            path.display(),
+            panic_message(panic.as_ref())
+        )),
+    }
+}
+
+/// The text a panic carried, when it carried text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// The first restart of a crashed poller waits this long; each further crash
+/// in a row doubles it, up to [`MAX_RESTART_BACKOFF`].
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(300);
+/// A poller that ran this long before crashing starts its backoff afresh.
+const HEALTHY_RUN: Duration = Duration::from_secs(600);
+
+/// One running poller task.
+struct Running {
+    target: Target,
+    handle: AbortHandle,
+    started: Instant,
+    /// Crashes in a row before this start.
+    crashes: u32,
+}
+
 /// The running pollers, one task per target, and the settings they share.
 struct Pollers {
     tasks: JoinSet<()>,
-    running: HashMap<String, (Target, AbortHandle)>,
+    running: HashMap<String, Running>,
+    /// Which target each task polls.
+    names: HashMap<tokio::task::Id, String>,
     max_staleness: Duration,
     max_concurrent_requests: usize,
     limiter: Arc<Semaphore>,
@@ -133,24 +191,95 @@ impl Pollers {
         let mut pollers = Pollers {
             tasks: JoinSet::new(),
             running: HashMap::new(),
+            names: HashMap::new(),
             max_staleness: config.max_staleness,
             max_concurrent_requests: config.max_concurrent_requests,
             limiter: Arc::new(Semaphore::new(config.max_concurrent_requests)),
         };
         for target in config.targets {
-            pollers.spawn(target, shared);
+            pollers.spawn(target, shared, None, 0);
         }
         pollers
     }
 
-    fn spawn(&mut self, target: Target, shared: &Arc<poller::Shared>) {
-        let handle = self.tasks.spawn(poller::run_target(
+    /// Starts polling `target`; after `crashes` crashes in a row, first waits
+    /// out the backoff and resumes from the target's last snapshot.
+    fn spawn(
+        &mut self,
+        target: Target,
+        shared: &Arc<poller::Shared>,
+        resume: Option<Arc<poller::TargetSnapshot>>,
+        crashes: u32,
+    ) {
+        let delay = match crashes {
+            0 => Duration::ZERO,
+            n => RESTART_BACKOFF
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(MAX_RESTART_BACKOFF),
+        };
+        let poll = poller::run_target(
             target.clone(),
             self.max_staleness,
             Arc::clone(&self.limiter),
             Arc::clone(shared),
+            resume,
+        );
+        let handle = self.tasks.spawn(async move {
+            tokio::time::sleep(delay).await;
+            poll.await;
+        });
+        self.names.insert(handle.id(), target.name.clone());
+        let running = Running {
+            target,
+            handle,
+            started: Instant::now() + delay,
+            crashes,
+        };
+        self.running.insert(running.target.name.clone(), running);
+    }
+
+    /// Handles a poller task that ended: one stopped by a reload is forgotten;
+    /// one that panicked (or returned, which it never should) is reported as
+    /// failed with reason `internal` and restarted with backoff.
+    fn reap(
+        &mut self,
+        ended: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+        shared: &Arc<poller::Shared>,
+    ) {
+        let (id, message) = match ended {
+            Ok((id, ())) => (id, "poller stopped unexpectedly".to_owned()),
+            Err(e) if e.is_cancelled() => {
+                self.names.remove(&e.id());
+                return;
+            }
+            Err(e) => {
+                let id = e.id();
+                let panic = e.into_panic();
+                (
+                    id,
+                    format!("poller panicked: {}", panic_message(panic.as_ref())),
+                )
+            }
+        };
+        let Some(name) = self.names.remove(&id) else {
+            return;
+        };
+        let Some(running) = self.running.remove(&name).filter(|r| r.handle.id() == id) else {
+            return;
+        };
+        let crashes = if running.started.elapsed() >= HEALTHY_RUN {
+            1
+        } else {
+            running.crashes + 1
+        };
+        tracing::error!(target = %name, error = %message, crashes, "poller stopped; restarting it");
+        let snapshot = Arc::new(poller::crashed(
+            shared.snapshot(&name).as_deref(),
+            &running.target,
+            &message,
         ));
-        self.running.insert(target.name.clone(), (target, handle));
+        shared.publish(poller::TargetSnapshot::clone(&snapshot));
+        self.spawn(running.target, shared, Some(snapshot), crashes);
     }
 
     /// Switches to a reloaded configuration. Unchanged targets keep polling, with
@@ -167,21 +296,19 @@ impl Pollers {
         let mut previous = std::mem::take(&mut self.running);
         for target in config.targets {
             match previous.remove(&target.name) {
-                Some((old, handle)) if old == target => {
-                    self.running.insert(target.name.clone(), (old, handle));
+                Some(running) if running.target == target => {
+                    self.running.insert(target.name.clone(), running);
                 }
                 replaced => {
-                    if let Some((_, handle)) = replaced {
-                        handle.abort();
+                    if let Some(running) = replaced {
+                        running.handle.abort();
                     }
-                    self.spawn(target, shared);
+                    self.spawn(target, shared, None, 0);
                 }
             }
         }
-        for (_, handle) in previous.into_values() {
-            handle.abort();
+        for running in previous.into_values() {
+            running.handle.abort();
         }
-        // Reap the stopped tasks so the set does not grow with reloads.
-        while self.tasks.try_join_next().is_some() {}
     }
 }

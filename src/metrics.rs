@@ -223,6 +223,20 @@ fn readings(t: &TargetSnapshot, now: Instant) -> impl Iterator<Item = &Reading> 
         .filter_map(|e| e.reading.as_deref())
 }
 
+/// The most series a reading adds to `/metrics` (what `sample_limit` counts).
+pub fn series_in(reading: &Reading) -> usize {
+    match reading {
+        Reading::Usage(_) => 2,
+        // Seven traffic families and four package states per pool.
+        Reading::Summary(pools) => pools.len() * 11,
+        Reading::Packages(packages) => packages.len(),
+        // Used, limit, enabled and info per account.
+        Reading::Accounts(accounts) => accounts.len() * 4,
+        Reading::StaticIps(s) => s.ips.len() + s.status_counts.len() * STATIC_IP_STATUSES.len(),
+        Reading::Customers(customers) => customers.len() * 2,
+    }
+}
+
 /// Encodes every target's snapshot plus the exporter's own build and reload status.
 pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus, now: Instant) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 * 1024);

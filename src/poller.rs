@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
-use tokio::time::MissedTickBehavior;
 
 use crate::config::Target;
 use crate::http::{PollError, Reason};
@@ -18,24 +17,27 @@ use crate::metrics;
 use crate::providers::{Client, Endpoint, Reading};
 
 /// The state of one target after its last poll.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TargetSnapshot {
     pub target: String,
     pub provider: &'static str,
     pub endpoints: Vec<EndpointSnapshot>,
     /// Unix seconds at the end of the poll.
     pub polled_at: f64,
+    /// Whether the target's credential crosses the network unencrypted (plain
+    /// HTTP to a host other than loopback).
+    pub credential_in_clear: bool,
 }
 
 /// One endpoint of a target after its last poll.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EndpointSnapshot {
     pub endpoint: Endpoint,
     pub success: bool,
     pub duration_seconds: f64,
     pub last_success_unix: Option<f64>,
     /// Failed polls so far, indexed by [`Reason::index`].
-    pub errors: [u64; 7],
+    pub errors: [u64; Reason::COUNT],
     /// The last good reading, while it is younger than `max_staleness`.
     pub reading: Option<Arc<Reading>>,
     /// When `reading` becomes older than `max_staleness` and stops being served.
@@ -247,8 +249,13 @@ impl Shared {
         });
     }
 
+    /// The latest snapshot of one target.
+    pub fn snapshot(&self, target: &str) -> Option<Arc<TargetSnapshot>> {
+        self.lock().snapshots.get(target).cloned()
+    }
+
     /// Swaps in a target's new snapshot.
-    fn publish(self: &Arc<Self>, snapshot: TargetSnapshot) {
+    pub fn publish(self: &Arc<Self>, snapshot: TargetSnapshot) {
         self.update(|inner| {
             // A poller stopped by a reload may finish one last poll.
             if inner.expected.contains(&snapshot.target) {
@@ -275,18 +282,37 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// What a target's task keeps from poll to poll for one endpoint.
 struct EndpointState {
     endpoint: Endpoint,
-    errors: [u64; 7],
-    last_good: Option<(Arc<Reading>, Instant)>,
+    errors: [u64; Reason::COUNT],
+    last_good: Option<Arc<Reading>>,
+    /// When `last_good` stops being served: `max_staleness` after the start of
+    /// the first poll that did not replace it.
+    stale_at: Option<Instant>,
     last_success_unix: Option<f64>,
 }
 
-/// Polls one target forever: first right away, then every `interval` after a
-/// small random offset so that targets do not hit their APIs in lockstep.
+impl EndpointState {
+    fn new(endpoint: Endpoint, resume: Option<&TargetSnapshot>) -> Self {
+        let previous = resume.and_then(|s| s.endpoints.iter().find(|e| e.endpoint == endpoint));
+        EndpointState {
+            endpoint,
+            errors: previous.map_or([0; Reason::COUNT], |e| e.errors),
+            last_good: previous.and_then(|e| e.reading.clone()),
+            stale_at: previous.and_then(|e| e.stale_at),
+            last_success_unix: previous.and_then(|e| e.last_success_unix),
+        }
+    }
+}
+
+/// Polls one target forever: first right away, then every `interval`, the
+/// first of them after a small random offset so that targets do not hit their
+/// APIs in lockstep. `resume` carries the counters and last good values of a
+/// poller that stopped unexpectedly, so that a restart continues them.
 pub async fn run_target(
     target: Target,
     max_staleness: Duration,
     limiter: Arc<Semaphore>,
     shared: Arc<Shared>,
+    resume: Option<Arc<TargetSnapshot>>,
 ) {
     let client = match Client::for_target(&target, limiter) {
         Ok(client) => client,
@@ -295,30 +321,43 @@ pub async fn run_target(
             return;
         }
     };
+    if resume.is_none() && credential_in_clear(&target.base_url) {
+        tracing::warn!(
+            target = %target.name,
+            provider = target.provider.name,
+            host = target.base_url.host_str().unwrap_or(""),
+            "the credential is sent over plain HTTP and can be read on the network; use an https base_url if the provider offers one"
+        );
+    }
     let mut states: Vec<EndpointState> = target
         .endpoints
         .iter()
-        .map(|&endpoint| EndpointState {
-            endpoint,
-            errors: [0; 7],
-            last_good: None,
-            last_success_unix: None,
-        })
+        .map(|&endpoint| EndpointState::new(endpoint, resume.as_deref()))
         .collect();
-
-    poll_once(&target, &client, &mut states, max_staleness, &shared).await;
     let jitter = target
         .interval
         .mul_f64(fastrand::f64() * 0.1)
         .min(Duration::from_secs(10));
-    tokio::time::sleep(jitter).await;
-    let mut ticker = tokio::time::interval(target.interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    ticker.tick().await;
+    let mut next_poll = Instant::now();
+    let mut first = true;
     loop {
-        ticker.tick().await;
-        poll_once(&target, &client, &mut states, max_staleness, &shared).await;
+        tokio::time::sleep_until(next_poll.into()).await;
+        let started = Instant::now();
+        let due = started + target.interval + if first { jitter } else { Duration::ZERO };
+        first = false;
+        let schedule = Schedule { due, max_staleness };
+        poll_once(&target, &client, &mut states, schedule, &shared).await;
+        // A poll that overran its interval is followed by the next one at once.
+        next_poll = due.max(Instant::now());
     }
+}
+
+/// When the poll after this one is due, and how long values outlive a poll
+/// that does not replace them.
+#[derive(Clone, Copy)]
+struct Schedule {
+    due: Instant,
+    max_staleness: Duration,
 }
 
 /// Polls `endpoints` of a target concurrently, each within the poll deadline
@@ -348,15 +387,24 @@ pub async fn poll_endpoints(
 }
 
 /// Polls every enabled endpoint of a target concurrently and publishes the result.
+///
+/// A good reading is served until `max_staleness` after the start of the first
+/// poll that does not replace it: while polls succeed on schedule no value ever
+/// disappears, whatever `interval` and `max_staleness` are; once they fail (or
+/// hang), values disappear at most `max_staleness` after the failing poll began.
 async fn poll_once(
     target: &Target,
     client: &Client,
     states: &mut [EndpointState],
-    max_staleness: Duration,
+    schedule: Schedule,
     shared: &Arc<Shared>,
 ) {
+    if crate::failpoint::hit(&format!("poll:{}", target.name)) {
+        panic!("failpoint poll:{} hit", target.name);
+    }
     let endpoints: Vec<_> = states.iter().map(|s| s.endpoint).collect();
-    let results = poll_endpoints(target, client, &endpoints).await;
+    let mut results = poll_endpoints(target, client, &endpoints).await;
+    enforce_sample_limit(target, &endpoints, &mut results);
 
     let now = Instant::now();
     let endpoints = states
@@ -365,7 +413,9 @@ async fn poll_once(
         .map(|(state, (elapsed, result))| {
             let (success, last_error) = match result {
                 Ok(reading) => {
-                    state.last_good = Some((Arc::new(reading), now));
+                    state.last_good = Some(Arc::new(reading));
+                    // The next poll starts at `due`, or at once if this one overran.
+                    state.stale_at = Some(schedule.due.max(now) + schedule.max_staleness);
                     state.last_success_unix = Some(unix_now());
                     tracing::debug!(target = %target.name, endpoint = %state.endpoint, "poll succeeded");
                     (true, None)
@@ -383,12 +433,9 @@ async fn poll_once(
                     (false, Some(error))
                 }
             };
-            if state
-                .last_good
-                .as_ref()
-                .is_some_and(|(_, at)| now.duration_since(*at) > max_staleness)
-            {
+            if state.stale_at.is_some_and(|at| now >= at) {
                 state.last_good = None;
+                state.stale_at = None;
             }
             EndpointSnapshot {
                 endpoint: state.endpoint,
@@ -396,8 +443,8 @@ async fn poll_once(
                 duration_seconds: elapsed.as_secs_f64(),
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
-                reading: state.last_good.as_ref().map(|(r, _)| Arc::clone(r)),
-                stale_at: state.last_good.as_ref().map(|(_, at)| *at + max_staleness),
+                reading: state.last_good.clone(),
+                stale_at: state.stale_at,
                 last_error,
             }
         })
@@ -408,7 +455,91 @@ async fn poll_once(
         provider: target.provider.name,
         endpoints,
         polled_at: unix_now(),
+        credential_in_clear: credential_in_clear(&target.base_url),
     });
+}
+
+/// Fails the largest readings of a poll with reason `limit` until the rest fit
+/// the target's `sample_limit`; the failed endpoints keep their last good values.
+fn enforce_sample_limit(
+    target: &Target,
+    endpoints: &[Endpoint],
+    results: &mut [(Duration, Result<Reading, PollError>)],
+) {
+    let mut sizes: Vec<(usize, usize)> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| r.as_ref().ok().map(|r| (i, metrics::series_in(r))))
+        .collect();
+    let total: usize = sizes.iter().map(|(_, n)| n).sum();
+    if total <= target.sample_limit {
+        return;
+    }
+    sizes.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let mut kept = total;
+    for (index, series) in sizes {
+        if kept <= target.sample_limit {
+            break;
+        }
+        results[index].1 = Err(PollError::new(
+            Reason::Limit,
+            format!(
+                "{}: {series} series would bring the target to {total}, over sample_limit {} by {}",
+                endpoints[index],
+                target.sample_limit,
+                total - target.sample_limit
+            ),
+        ));
+        kept -= series;
+    }
+}
+
+/// The snapshot that stands in for a poller that stopped unexpectedly: every
+/// endpoint failed with reason `internal`, its last good values kept until they
+/// go stale as usual.
+pub fn crashed(
+    previous: Option<&TargetSnapshot>,
+    target: &Target,
+    message: &str,
+) -> TargetSnapshot {
+    let error = PollError::new(Reason::Internal, message.to_owned());
+    let endpoints = target
+        .endpoints
+        .iter()
+        .map(|&endpoint| {
+            let mut state = EndpointState::new(endpoint, previous);
+            state.errors[Reason::Internal.index()] += 1;
+            EndpointSnapshot {
+                endpoint,
+                success: false,
+                duration_seconds: 0.0,
+                last_success_unix: state.last_success_unix,
+                errors: state.errors,
+                reading: state.last_good,
+                stale_at: state.stale_at,
+                last_error: Some(error.clone()),
+            }
+        })
+        .collect();
+    TargetSnapshot {
+        target: target.name.clone(),
+        provider: target.provider.name,
+        endpoints,
+        polled_at: unix_now(),
+        credential_in_clear: credential_in_clear(&target.base_url),
+    }
+}
+
+/// Whether a credential sent to `base_url` crosses a network in clear text:
+/// plain HTTP to anything but a loopback address.
+pub fn credential_in_clear(base_url: &url::Url) -> bool {
+    let loopback = match base_url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    base_url.scheme() == "http" && !loopback
 }
 
 pub(crate) fn unix_now() -> f64 {

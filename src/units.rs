@@ -79,6 +79,53 @@ pub fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Number>
     Number::deserialize(d).map(Some)
 }
 
+/// Bytes in IEC units with one decimal: `512.0 GiB`.
+pub fn format_bytes(value: f64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = value;
+    let mut unit = 0;
+    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Reads a size from the configuration: a number of bytes (`1048576`) or a
+/// number with a unit, IEC (`16MiB`, `512KiB`) or SI (`10MB`, `1GB`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1000,
+        "MB" => 1000 * 1000,
+        "GB" => 1000 * 1000 * 1000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?} (expected e.g. 16MiB, 10MB or a number of bytes)"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(|| {
+            format!("invalid size {text:?} (expected e.g. 16MiB, 10MB or a number of bytes)")
+        })
+}
+
 /// The zone in which a target's zone-less timestamps are read: a fixed offset such
 /// as `+08:00`, `UTC`, or an IANA name such as `Asia/Shanghai`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,26 +147,47 @@ impl FromStr for Zone {
         if s.eq_ignore_ascii_case("utc") || s == "Z" {
             return Ok(Zone::Fixed(FixedOffset::east_opt(0).expect("zero offset")));
         }
-        if let Some(sign) = s.chars().next().filter(|c| *c == '+' || *c == '-') {
-            let rest = &s[1..];
-            let (h, m) = match rest.split_once(':') {
-                Some((h, m)) => (h, m),
-                None if rest.len() == 4 => rest.split_at(2),
-                None => (rest, "0"),
-            };
-            let parsed = h.parse::<i32>().ok().zip(m.parse::<i32>().ok());
-            let seconds = parsed
-                .filter(|(h, m)| *h <= 23 && *m <= 59 && !h.to_string().is_empty())
-                .map(|(h, m)| (h * 3600 + m * 60) * if sign == '-' { -1 } else { 1 });
-            return seconds
-                .and_then(FixedOffset::east_opt)
-                .map(Zone::Fixed)
-                .ok_or_else(|| format!("invalid UTC offset {s:?} (expected e.g. \"+08:00\")"));
+        if let Some(rest) = s.strip_prefix('+') {
+            return parse_offset(rest, 1, s);
+        }
+        if let Some(rest) = s.strip_prefix('-') {
+            return parse_offset(rest, -1, s);
         }
         s.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
             format!("unknown timezone {s:?} (expected an offset like \"+08:00\" or an IANA name like \"Asia/Shanghai\")")
         })
     }
+}
+
+/// Reads the part of a UTC offset after its sign: `HH:MM`, `H:MM`, `HHMM`, `HH` or
+/// `H`, ASCII digits only, from -12:00 to +14:00 (the offsets in use on Earth).
+fn parse_offset(rest: &str, sign: i32, whole: &str) -> Result<Zone, String> {
+    let invalid = || {
+        format!("invalid UTC offset {whole:?} (expected e.g. \"+08:00\", from -12:00 to +14:00)")
+    };
+    let digits = |part: &str, max_len: usize| -> Option<i32> {
+        let ascii =
+            !part.is_empty() && part.len() <= max_len && part.bytes().all(|b| b.is_ascii_digit());
+        ascii.then(|| part.parse().ok()).flatten()
+    };
+    let (hours, minutes) = match rest.split_once(':') {
+        Some((h, m)) if m.len() == 2 => (digits(h, 2), digits(m, 2)),
+        Some(_) => (None, None),
+        None if rest.len() == 4 && rest.is_ascii() => {
+            (digits(&rest[..2], 2), digits(&rest[2..], 2))
+        }
+        None => (digits(rest, 2), Some(0)),
+    };
+    let (Some(hours), Some(minutes)) = (hours, minutes) else {
+        return Err(invalid());
+    };
+    let seconds = sign * (hours * 3600 + minutes * 60);
+    if minutes > 59 || !(-12 * 3600..=14 * 3600).contains(&seconds) {
+        return Err(invalid());
+    }
+    FixedOffset::east_opt(seconds)
+        .map(Zone::Fixed)
+        .ok_or_else(invalid)
 }
 
 impl Zone {
@@ -131,15 +199,32 @@ impl Zone {
         }
     }
 
-    /// Unix seconds of a local wall-clock time in this zone: the earlier of two
-    /// readings in a DST overlap, `None` for a time that a DST gap skips.
+    /// Unix seconds of a local wall-clock time in this zone, resolved as
+    /// java.time and Python (`fold=0`) do: in a DST overlap the earlier of the
+    /// two instants; a time that a DST gap skips is shifted forward by the
+    /// length of the gap (02:30 on a day that jumps from 02:00 to 03:00 is
+    /// 03:30). `None` only beyond the range of dates chrono can represent.
     pub fn unix_seconds(self, local: NaiveDateTime) -> Option<i64> {
-        match self {
-            Zone::Fixed(z) => z.from_local_datetime(&local).earliest(),
-            Zone::Named(z) => z
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.fixed_offset()),
+        use chrono::Offset as _;
+        let zone = match self {
+            Zone::Fixed(z) => {
+                return z
+                    .from_local_datetime(&local)
+                    .earliest()
+                    .map(|t| t.timestamp())
+            }
+            Zone::Named(z) => z,
+        };
+        match zone.from_local_datetime(&local) {
+            chrono::LocalResult::None => {
+                // Read in the offset in force before the gap: the offset at the
+                // instant a day before `local` read as UTC, which lies before the
+                // jump (offsets are well within a day) and after the one before.
+                let day_before = local.checked_sub_days(chrono::Days::new(1))?;
+                let before = zone.offset_from_utc_datetime(&day_before).fix();
+                before.from_local_datetime(&local).earliest()
+            }
+            resolved => resolved.earliest().map(|t| t.fixed_offset()),
         }
         .map(|t| t.timestamp())
     }
@@ -206,6 +291,53 @@ mod tests {
     }
 
     #[test]
+    fn offsets_are_strict() {
+        let seconds = |s: &str| match s.parse::<Zone>() {
+            Ok(Zone::Fixed(z)) => Some(z.local_minus_utc()),
+            _ => None,
+        };
+        assert_eq!(seconds("+8"), Some(8 * 3600));
+        assert_eq!(seconds("-03:30"), Some(-(3 * 3600 + 30 * 60)));
+        assert_eq!(seconds("+14:00"), Some(14 * 3600));
+        assert_eq!(seconds("-12:00"), Some(-12 * 3600));
+        for bad in [
+            "+-5:00", "+08:-30", "-+8", "+08:+3", "+1é1", "+é", "+0é:00", "+08:0", "+08:000",
+            "+123", "+14:01", "-12:30", "+", "-", "+08:", "+:30", "+٨", "+ 8", "+0８:00",
+        ] {
+            assert_eq!(seconds(bad), None, "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn sizes_parse_with_iec_and_si_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("10 MB"), Ok(10_000_000));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        for bad in [
+            "",
+            "MiB",
+            "-1",
+            "1.5MiB",
+            "16 mib",
+            "99999999999999GiB",
+            "1é",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn zone_parsing_never_panics(text in "\\PC*") {
+            let _ = text.parse::<Zone>();
+            let _ = format!("+{text}").parse::<Zone>();
+            let _ = format!("-{text}").parse::<Zone>();
+            let _ = parse_size(&text);
+        }
+    }
+
+    #[test]
     fn zone_less_timestamps_are_read_in_the_target_zone() {
         // 2022-05-13 12:14:15 at +08:00 is 04:14:15 UTC.
         let utc = Zone::default()
@@ -218,5 +350,35 @@ mod tests {
         assert_eq!(zulu.parse_timestamp("2022-05-13 04:14:15"), Some(utc));
         assert_eq!(zulu.parse_timestamp("2022-05-13T12:14:15+08:00"), Some(utc));
         assert_eq!(zulu.parse_timestamp("not a time"), None);
+    }
+
+    #[test]
+    fn zone_less_times_in_a_dst_gap_or_overlap_resolve_like_time_libraries() {
+        let zone = |name: &str| name.parse::<Zone>().unwrap();
+        let ny = zone("America/New_York");
+        // Gap: 02:30 is skipped and read as 03:30 EDT (2026-03-08T07:30:00Z).
+        assert_eq!(ny.parse_timestamp("2026-03-08 02:30:00"), Some(1772955000));
+        assert_eq!(
+            ny.parse_timestamp("2026-03-08 02:30:00"),
+            ny.parse_timestamp("2026-03-08 03:30:00")
+        );
+        // Overlap: 01:30 happens twice; the earlier, EDT (2026-11-01T05:30:00Z).
+        assert_eq!(ny.parse_timestamp("2026-11-01 01:30:00"), Some(1793511000));
+        let berlin = zone("Europe/Berlin");
+        assert_eq!(berlin.parse_timestamp("2026-03-29 02:15"), Some(1774746900));
+        assert_eq!(
+            berlin.parse_timestamp("2026-10-25 02:15:00"),
+            Some(1792887300)
+        );
+        // A bare date whose midnight is skipped: 01:00 CLST.
+        assert_eq!(
+            zone("America/Santiago").parse_timestamp("2026-09-06"),
+            Some(1788667200)
+        );
+        // Samoa skipped 2011-12-30 entirely: a day-long gap, shifted by a day.
+        assert_eq!(
+            zone("Pacific/Apia").parse_timestamp("2011-12-30 12:00:00"),
+            Some(1325282400)
+        );
     }
 }

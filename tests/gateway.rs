@@ -734,3 +734,192 @@ async fn redirects_are_not_followed_and_401_is_an_auth_error() {
     );
     exporter.stop().await;
 }
+
+/// Mounts one page of the package list per entry of `pages` (`page=1, 2, …`); a
+/// request past the last is answered with the last page again, as servers that
+/// clamp `page` do.
+async fn mount_clamped_pages(server: &MockServer, api_path: &str, pages: &[serde_json::Value]) {
+    for (i, data) in pages.iter().enumerate() {
+        let body = json!({"code": 200, "msg": "ok", "data": data});
+        let numbers = if i + 1 == pages.len() {
+            (i + 1..=i + 5).collect::<Vec<_>>()
+        } else {
+            vec![i + 1]
+        };
+        for page in numbers {
+            Mock::given(method("GET"))
+                .and(path(api_path))
+                .and(query_param("page", page.to_string()))
+                .respond_with(ResponseTemplate::new(200).set_body_json(body.clone()))
+                .mount(server)
+                .await;
+        }
+    }
+}
+
+fn package_items(page: usize, n: usize) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| json!({"id": page * 1000 + i, "expired_at": "2030-01-01 00:00:00", "product_type": 9}))
+        .collect()
+}
+
+/// The package list's `total_count`/`total_page` beside the generic Pagination
+/// schema's `total`/`total_pages`: both spellings at once are read, not refused.
+#[tokio::test]
+async fn a_page_with_both_spellings_of_the_totals_is_read() {
+    let server = MockServer::start().await;
+    let pages: Vec<_> = [(1, 100), (2, 50)]
+        .into_iter()
+        .map(|(page, n)| {
+            json!({"list": package_items(page, n), "page": page, "page_size": 100,
+                   "total": 150, "total_count": 150, "total_page": 2, "total_pages": 2})
+        })
+        .collect();
+    mount_clamped_pages(&server, "/gateway/user-product/list", &pages).await;
+    let exporter = exporter("bestproxy", &server, "[packages]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_success",
+            &[("endpoint", "packages")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
+        150
+    );
+    exporter.stop().await;
+}
+
+/// The documents' order list nests its totals in a `pagination` object; a server
+/// that answers a page past the end with the last page again is then read to the
+/// advertised end without an error.
+#[tokio::test]
+async fn a_nested_pagination_object_ends_the_list() {
+    let server = MockServer::start().await;
+    let pages: Vec<_> = [(1, 100), (2, 50)]
+        .into_iter()
+        .map(|(page, n)| {
+            json!({"list": package_items(page, n),
+                   "pagination": {"total": 150, "page_no": page, "page_size": 100, "total_pages": 2}})
+        })
+        .collect();
+    mount_clamped_pages(&server, "/gateway/user-product/list", &pages).await;
+    let exporter = exporter("bestproxy", &server, "[packages]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_success",
+            &[("endpoint", "packages")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
+        150
+    );
+    let requests = server.received_requests().await.unwrap();
+    let pages_asked: Vec<_> = requests
+        .iter()
+        .filter_map(|r| r.url.query_pairs().find(|(k, _)| k == "page"))
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert!(!pages_asked.contains(&"3".to_owned()), "{pages_asked:?}");
+    exporter.stop().await;
+}
+
+/// A page count larger than the item total needs: the page past the end repeats
+/// the last one, after all 150 advertised items were read. That is the end of
+/// the list, not a paging error.
+#[tokio::test]
+async fn a_repeated_page_after_the_advertised_total_is_the_end() {
+    let server = MockServer::start().await;
+    let pages: Vec<_> = [(1, 100), (2, 50)]
+        .into_iter()
+        .map(|(page, n)| {
+            json!({"list": package_items(page, n), "page": page, "page_size": 100,
+                   "total_count": 150, "total_page": 4})
+        })
+        .collect();
+    mount_clamped_pages(&server, "/gateway/user-product/list", &pages).await;
+    let exporter = exporter("bestproxy", &server, "[packages]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_success",
+            &[("endpoint", "packages")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
+        150
+    );
+    exporter.stop().await;
+}
+
+/// The same repetition before the advertised total is reached is an API that
+/// ignores `page`: a decode error, and no loop.
+#[tokio::test]
+async fn a_repeated_page_before_the_advertised_total_is_an_error() {
+    let server = MockServer::start().await;
+    let pages = [json!({"list": package_items(1, 100), "total_count": 500})];
+    mount_clamped_pages(&server, "/gateway/user-product/list", &pages).await;
+    let exporter = exporter("bestproxy", &server, "[packages]").await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "packages"), ("reason", "decode")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(samples(&m, "proxy_package_expiry_timestamp_seconds").is_empty());
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    exporter.stop().await;
+}
+
+/// Zone-less expiries in `America/New_York`'s DST gap and overlap: the gap is
+/// shifted forward by its length, the overlap takes the earlier instant.
+#[tokio::test]
+async fn package_expiries_in_a_dst_gap_or_overlap_are_read() {
+    let server = MockServer::start().await;
+    let body = json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"id": 1, "expired_at": "2026-03-08 02:30:00", "product_type": 9},
+        {"id": 2, "expired_at": "2026-11-01 01:30:00", "product_type": 9},
+    ], "page": 1, "page_size": 100, "total_count": 2, "total_page": 1}});
+    mount(&server, "/gateway/user-product/list", body).await;
+    let yaml = gateway_config("bestproxy", &server.uri(), "[packages]")
+        + "    timezone: America/New_York\n";
+    let exporter = Exporter::start(&yaml).await;
+    let m = exporter.metrics().await;
+    // 02:30 does not exist that day: 03:30 EDT, 2026-03-08T07:30:00Z.
+    assert_eq!(
+        value(
+            &m,
+            "proxy_package_expiry_timestamp_seconds",
+            &[("package_id", "1")]
+        ),
+        Some(1772955000.0),
+        "{m}"
+    );
+    // 01:30 happens twice: the first, EDT, 2026-11-01T05:30:00Z.
+    assert_eq!(
+        value(
+            &m,
+            "proxy_package_expiry_timestamp_seconds",
+            &[("package_id", "2")]
+        ),
+        Some(1793511000.0)
+    );
+    exporter.stop().await;
+}

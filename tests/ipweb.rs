@@ -160,6 +160,9 @@ async fn usage_from_the_documents_example_has_no_usage_today() {
 async fn customers_from_the_documents_example() {
     let server = MockServer::start().await;
     let today = provider_date(0);
+    // The example's row is of 2025-12-25; as an answer for today it carries today.
+    let mut report = fixture_json("ipweb/flow_report.json");
+    report["data"]["rows"][0]["reportDate"] = json!(today);
     Mock::given(method("GET"))
         .and(path("/prod-api/open/dynamic/flowReport"))
         .and(header("token", TOKEN))
@@ -167,7 +170,7 @@ async fn customers_from_the_documents_example() {
         .and(query_param("endDate", today.as_str()))
         .and(query_param("pageSize", "2000"))
         .and(query_param("pageNum", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("ipweb/flow_report.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(report))
         .expect(1)
         .mount(&server)
         .await;
@@ -342,4 +345,60 @@ async fn the_default_base_url_is_the_documents() {
         .map(|e| e.as_str())
         .collect();
     assert_eq!(endpoints, ["usage", "summary", "customers"]);
+}
+
+/// The report may ignore `startDate`/`endDate`: rows of another `reportDate`
+/// are not today's usage, and the document's own example row (2025-12-25) is
+/// not counted as today either.
+#[tokio::test]
+async fn customer_rows_of_other_days_are_not_counted_as_today() {
+    let server = MockServer::start().await;
+    let rows = json!([
+        {"reportDate": provider_date(-1), "customerId": 39, "userName": "a@example.com", "uploadFlow": 1000, "downloadFlow": 1000},
+        {"reportDate": provider_date(0), "customerId": 39, "userName": "a@example.com", "uploadFlow": 1, "downloadFlow": 2},
+        {"reportDate": "2025-12-25", "customerId": 40, "userName": "b@example.com", "uploadFlow": 596.9, "downloadFlow": 57500.89},
+    ]);
+    mount(
+        &server,
+        "/open/dynamic/flowReport",
+        json!({"msg": "操作成功", "code": 200, "data": {"total": 3, "rows": rows}}),
+    )
+    .await;
+    let exporter = Exporter::start(&config(&server, "[customers]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_success",
+            &[("endpoint", "customers")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_customer_usage_today_bytes",
+            &[("customer_id", "39"), ("direction", "upload")]
+        ),
+        Some(MIB)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_customer_usage_today_bytes",
+            &[("customer_id", "39"), ("direction", "download")]
+        ),
+        Some(2.0 * MIB)
+    );
+    assert!(
+        value(
+            &m,
+            "proxy_customer_usage_today_bytes",
+            &[("customer_id", "40")]
+        )
+        .is_none(),
+        "{m}"
+    );
+    exporter.stop().await;
 }

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{Days, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::pager::{End, Items, Pager};
 use super::{
     label_text, product_slug, AccountReading, Api, Client, DailyUsage, Endpoint, Envelope,
     PackageReading, PoolReading, ProviderSpec, Reading, StaticIp, StaticIpReading,
@@ -47,8 +49,6 @@ pub const PROXYLITE: ProviderSpec = ProviderSpec {
 
 /// Items requested per page of the paged lists.
 pub const PAGE_SIZE: usize = 100;
-/// A list with more pages than this (100,000 items) is treated as a broken upstream.
-const MAX_PAGES: usize = 1_000;
 
 /// API codes that mean the credential or account cannot be used.
 const CODE_SUCCESS: i64 = 200;
@@ -60,6 +60,8 @@ pub struct Gateway {
     /// The base URL with the family's prefix; the `app_key` as a query parameter.
     api: Api,
     product_types: Vec<u32>,
+    /// The target's `sample_limit`, bounding the items of a paged list.
+    item_limit: usize,
     zone: Zone,
     unit_base: u32,
     expiry_field: String,
@@ -87,6 +89,7 @@ impl Gateway {
             zone: target.timezone,
             unit_base: target.unit_base,
             expiry_field: target.static_ip_expiry_field.clone(),
+            item_limit: target.sample_limit,
         }
     }
 
@@ -250,52 +253,32 @@ impl Gateway {
     }
 
     /// Fetches every page of a paged list and hands each item to `on_item`.
+    /// Without totals only an empty page ends the list: a server may cap `size`
+    /// below ours.
     async fn each_page<T: DeserializeOwned>(
         &self,
-        path: &str,
+        path: &'static str,
         mut on_item: impl FnMut(T) -> Result<(), PollError>,
     ) -> Result<(), PollError> {
-        let mut seen = 0usize;
-        let mut previous_body = None;
-        for page in 1..=MAX_PAGES {
+        let mut pager = Pager::new(path, Items::List, PAGE_SIZE, End::EmptyPage)
+            .with_item_limit(self.item_limit);
+        while let Some(page) = pager.next_page()? {
             let (url, body) = self
                 .api
                 .fetch(
                     path,
-                    &[("page", page.to_string()), ("size", PAGE_SIZE.to_string())],
+                    &[
+                        ("page", page.to_string()),
+                        ("size", pager.page_size().to_string()),
+                    ],
                 )
                 .await?;
-            // An API that ignores `page` would be asked again and again.
-            if previous_body.as_ref() == Some(&body) {
-                return Err(PollError::decode(format!(
-                    "{path}: page {page} repeats page {}: the API ignores paging",
-                    page - 1
-                )));
-            }
-            let data: Page<T> = decode_gateway(url.path(), &body)?;
-            previous_body = Some(body);
-            let count = data.list.len();
-            seen += count;
-            for item in data.list {
+            let data: &RawValue = decode_gateway(url.path(), &body)?;
+            for item in pager.read(url.path(), data)? {
                 on_item(item)?;
             }
-            let total_pages = data.total_page.and_then(Number::as_i64);
-            let total_items = data.total_count.and_then(Number::as_i64);
-            let done = count == 0
-                || match (total_pages, total_items) {
-                    (Some(pages), _) => page as i64 >= pages,
-                    (None, Some(items)) => seen as i64 >= items,
-                    // No totals: only an empty page says the list is complete
-                    // (a server may cap `size` below ours).
-                    (None, None) => false,
-                };
-            if done {
-                return Ok(());
-            }
         }
-        Err(PollError::decode(format!(
-            "{path}: more than {MAX_PAGES} pages"
-        )))
+        Ok(())
     }
 
     /// Reads an optional provider timestamp; empty means none, garbage is an error.
@@ -336,7 +319,7 @@ pub fn parse_accounts(
 }
 
 /// Maps the family's API codes to errors and decodes `data`.
-fn decode_gateway<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, PollError> {
+fn decode_gateway<'a, T: Deserialize<'a>>(path: &str, body: &'a [u8]) -> Result<T, PollError> {
     let envelope = Envelope::parse(path, body)?;
     let message = envelope.message_suffix();
     match envelope.code {
@@ -386,16 +369,6 @@ fn unix_seconds(value: &Value, field: &str) -> Result<i64, PollError> {
 #[derive(Deserialize)]
 struct ListData<T> {
     list: Vec<T>,
-}
-
-#[derive(Deserialize)]
-struct Page<T> {
-    list: Vec<T>,
-    /// `total` is the document's generic Pagination schema.
-    #[serde(default, deserialize_with = "optional_number", alias = "total")]
-    total_count: Option<Number>,
-    #[serde(default, deserialize_with = "optional_number", alias = "total_pages")]
-    total_page: Option<Number>,
 }
 
 #[derive(Deserialize)]
@@ -497,6 +470,7 @@ mod tests {
                     (CredentialPlacement::Query("app_key"), Secret::new("k")),
                 ),
                 product_types: vec![9],
+                item_limit: usize::MAX,
                 zone: Zone::default(),
                 unit_base: 1024,
                 expiry_field: expiry_field.to_owned(),
@@ -513,19 +487,18 @@ mod tests {
                 let _ = decode_gateway::<ListData<UsageDay>>("/u", &body)
                     .map(|d| d.list.iter().map(|day| g.bytes(day.flow, TrafficUnit::Kb)).sum::<f64>());
                 let _ = decode_gateway::<Summary>("/s", &body).map(|s| g.kb(s.effective));
-                if let Ok(page) = decode_gateway::<Page<PackageItem>>("/p", &body) {
-                    let _ = page.total_page.and_then(Number::as_i64);
-                    for item in page.list {
+                let pager = || Pager::new("/p", Items::List, PAGE_SIZE, End::EmptyPage);
+                if let Ok(data) = decode_gateway::<&RawValue>("/p", &body) {
+                    for item in pager().read::<PackageItem>("/p", data).unwrap_or_default() {
                         let _ = g.package(item);
                     }
-                }
-                let _ = parse_accounts("/a", &body, 1024);
-                if let Ok(page) = decode_gateway::<Page<serde_json::Map<String, Value>>>("/i", &body) {
+                    let items = pager().read::<serde_json::Map<String, Value>>("/i", data);
                     let (mut counts, mut ips) = (BTreeMap::new(), Vec::new());
-                    for item in &page.list {
+                    for item in &items.unwrap_or_default() {
                         let _ = g.read_static_ip(item, &mut counts, &mut ips);
                     }
                 }
+                let _ = parse_accounts("/a", &body, 1024);
             }
 
             /// Static IP items of any shape, under any expiry field name.

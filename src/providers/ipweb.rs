@@ -1,14 +1,17 @@
 //! The IPWeb agent API: the `token` header on every request, traffic in MB, pool
-//! totals, daily consumption, and every customer's usage today. Only the read
-//! endpoints of the contract are ever called, always with GET.
+//! totals, daily consumption, and every customer's usage today (rows of other
+//! report dates are skipped). Only the read endpoints of the contract are ever
+//! called, always with GET.
 
 use std::collections::HashMap;
 
 use chrono::{Days, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::pager::{End, Items, Pager};
 use super::{
     label_text, Api, Client, CustomerReading, DailyUsage, Endpoint, Envelope, PoolReading,
     ProviderSpec, Reading,
@@ -29,9 +32,6 @@ pub const IPWEB: ProviderSpec = ProviderSpec {
 
 /// The largest page the customer report allows.
 pub const CUSTOMER_PAGE_SIZE: usize = 2000;
-/// A report with more pages than this (2,000,000 customers) is treated as a
-/// broken upstream.
-const MAX_PAGES: usize = 1_000;
 const CODE_SUCCESS: i64 = 200;
 /// Codes that mean the token was refused, besides the documented
 /// `code: 200, data: null` answer.
@@ -43,6 +43,8 @@ pub struct Ipweb {
     api: Api,
     zone: Zone,
     unit_base: u32,
+    /// The target's `sample_limit`, bounding the rows of the customer report.
+    item_limit: usize,
 }
 
 impl Ipweb {
@@ -62,6 +64,7 @@ impl Ipweb {
             ),
             zone: target.timezone,
             unit_base: target.unit_base,
+            item_limit: target.sample_limit,
         }
     }
 
@@ -136,37 +139,41 @@ impl Ipweb {
     }
 
     /// Every customer's usage today, read page by page at the largest page size;
-    /// only the running totals are kept between pages.
+    /// only the running totals are kept between pages. The report may ignore
+    /// the date filter, so a row whose `reportDate` is another day is skipped.
     async fn customers(&self) -> Result<Vec<CustomerReading>, PollError> {
         let today = self.zone.date_at(Utc::now()).to_string();
         let mut totals: HashMap<String, (f64, f64)> = HashMap::new();
-        let mut seen = 0usize;
-        let mut previous_body = None;
-        for page in 1..=MAX_PAGES {
+        let mut other_days = 0u64;
+        // `total` decides; without it a short page is the last. (The document's
+        // example, `total: 1049` beside one row, asks for page 2, which an API
+        // answers with no rows.)
+        let mut pager = Pager::new(
+            "flowReport",
+            Items::Rows,
+            CUSTOMER_PAGE_SIZE,
+            End::ShortPage,
+        )
+        .with_item_limit(self.item_limit);
+        while let Some(page) = pager.next_page()? {
             let (url, body) = self
                 .api
                 .fetch(
                     "open/dynamic/flowReport",
                     &[
                         ("pageNum", page.to_string()),
-                        ("pageSize", CUSTOMER_PAGE_SIZE.to_string()),
+                        ("pageSize", pager.page_size().to_string()),
                         ("startDate", today.clone()),
                         ("endDate", today.clone()),
                     ],
                 )
                 .await?;
-            // An API that ignores `pageNum` would be asked again and again.
-            if previous_body.as_ref() == Some(&body) {
-                return Err(PollError::decode(format!(
-                    "flowReport: page {page} repeats page {}: the API ignores paging",
-                    page - 1
-                )));
-            }
-            let report: FlowReport = decode_ipweb(url.path(), &body)?;
-            previous_body = Some(body);
-            let count = report.rows.len();
-            seen += count;
-            for row in report.rows {
+            let data: &RawValue = decode_ipweb(url.path(), &body)?;
+            for row in pager.read::<ReportRow>(url.path(), data)? {
+                if !row.is_on(&today) {
+                    other_days += 1;
+                    continue;
+                }
                 let id = label_text(&row.customer_id);
                 if id.is_empty() {
                     return Err(PollError::decode("flowReport: a row has no customerId"));
@@ -175,39 +182,32 @@ impl Ipweb {
                 entry.0 += self.mb(row.upload_flow);
                 entry.1 += self.mb(row.download_flow);
             }
-            let total = report.total.and_then(Number::as_i64);
-            // `total` decides; without it a short page is the last. (The
-            // document's example, `total: 1049` beside one row, asks for page 2,
-            // which an API answers with no rows.)
-            let done = count == 0
-                || match total {
-                    Some(total) => seen as i64 >= total,
-                    None => count < CUSTOMER_PAGE_SIZE,
-                };
-            if done {
-                let mut customers: Vec<_> = totals
-                    .into_iter()
-                    .map(
-                        |(customer_id, (upload_bytes, download_bytes))| CustomerReading {
-                            customer_id,
-                            upload_bytes,
-                            download_bytes,
-                        },
-                    )
-                    .collect();
-                customers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
-                return Ok(customers);
-            }
         }
-        Err(PollError::decode(format!(
-            "flowReport: more than {MAX_PAGES} pages"
-        )))
+        if other_days > 0 {
+            tracing::debug!(
+                rows = other_days,
+                today = %today,
+                "flowReport: skipped rows whose reportDate is not today"
+            );
+        }
+        let mut customers: Vec<_> = totals
+            .into_iter()
+            .map(
+                |(customer_id, (upload_bytes, download_bytes))| CustomerReading {
+                    customer_id,
+                    upload_bytes,
+                    download_bytes,
+                },
+            )
+            .collect();
+        customers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+        Ok(customers)
     }
 }
 
 /// Maps IPWeb's answers to errors and decodes `data`. A refused token is answered
 /// with HTTP 200, `code: 200` and `data: null`.
-fn decode_ipweb<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, PollError> {
+fn decode_ipweb<'a, T: Deserialize<'a>>(path: &str, body: &'a [u8]) -> Result<T, PollError> {
     let envelope = Envelope::parse(path, body)?;
     let message = envelope.message_suffix();
     match envelope.code {
@@ -254,21 +254,26 @@ struct ConsumeDay {
     download_flow: Number,
 }
 
-#[derive(Deserialize)]
-struct FlowReport {
-    #[serde(default, deserialize_with = "optional_number")]
-    total: Option<Number>,
-    rows: Vec<ReportRow>,
-}
-
 /// A report row; `userName` (a customer's login) is deliberately not read.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ReportRow {
+    /// `yyyy-MM-dd`; a row without one is taken as the day asked for.
+    report_date: Option<String>,
     #[serde(default)]
     customer_id: Value,
     upload_flow: Number,
     download_flow: Number,
+}
+
+impl ReportRow {
+    /// Whether the row is of `day` (`yyyy-MM-dd`); a time after the date is ignored.
+    fn is_on(&self, day: &str) -> bool {
+        self.report_date
+            .as_deref()
+            .map(str::trim)
+            .is_none_or(|date| date.get(..10).unwrap_or(date) == day)
+    }
 }
 
 #[cfg(test)]
@@ -310,10 +315,10 @@ mod tests {
             fn no_answer_panics_a_parser(body in arbitrary::body()) {
                 let _ = decode_ipweb::<FlowTotals>("/t", &body);
                 let _ = decode_ipweb::<Vec<ConsumeDay>>("/c", &body);
-                if let Ok(report) = decode_ipweb::<FlowReport>("/r", &body) {
-                    let _ = report.total.and_then(Number::as_i64);
-                    for row in report.rows {
-                        let _ = label_text(&row.customer_id);
+                if let Ok(data) = decode_ipweb::<&RawValue>("/r", &body) {
+                    let mut pager = Pager::new("/r", Items::Rows, CUSTOMER_PAGE_SIZE, End::ShortPage);
+                    for row in pager.read::<ReportRow>("/r", data).unwrap_or_default() {
+                        let _ = (row.is_on("2025-12-25"), label_text(&row.customer_id));
                     }
                 }
             }

@@ -2,10 +2,12 @@
 //!
 //! A provider module does HTTP and JSON and hands back [`Reading`]s; it never
 //! knows about Prometheus. Adding a provider is one module plus one entry in
-//! [`PROVIDERS`] and one variant of [`Client`].
+//! [`PROVIDERS`] and one variant of [`Client`]. Every paged list is read through
+//! the one pager in `pager.rs`, whose stop rules hold for all providers.
 
 pub mod gateway;
 pub mod ipweb;
+pub(crate) mod pager;
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,7 +15,6 @@ use std::sync::Arc;
 use std::str::FromStr;
 use tokio::sync::Semaphore;
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -75,7 +76,7 @@ impl Client {
     pub fn for_target(target: &Target, limiter: Arc<Semaphore>) -> Result<Client, reqwest::Error> {
         Ok((target.provider.build)(
             target,
-            HttpClient::new(target.timeout, limiter)?,
+            HttpClient::new(target.timeout, limiter)?.with_body_size_limit(target.body_size_limit),
         ))
     }
 
@@ -289,8 +290,9 @@ impl<'a> Envelope<'a> {
         }
     }
 
-    /// Decodes `data`; a missing or `null` data is a decode error.
-    pub fn decode_data<T: DeserializeOwned>(&self, path: &str) -> Result<T, PollError> {
+    /// Decodes `data`, borrowing from the body where `T` does; a missing or
+    /// `null` data is a decode error.
+    pub fn decode_data<T: Deserialize<'a>>(&self, path: &str) -> Result<T, PollError> {
         let data = self
             .data
             .ok_or_else(|| PollError::decode(format!("GET {path}: data is null or missing")))?;
@@ -367,6 +369,9 @@ pub(crate) mod arbitrary {
         "page",
         "total_page",
         "total_count",
+        "total_pages",
+        "pagination",
+        "page_no",
         "id",
         "ip",
         "status",
@@ -397,6 +402,7 @@ pub(crate) mod arbitrary {
         "uploadFlow",
         "downloadFlow",
         "customerId",
+        "reportDate",
     ];
 
     fn leaf() -> impl Strategy<Value = Value> {
