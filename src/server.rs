@@ -1,11 +1,16 @@
 //! The HTTP server: `/metrics` from the cached exposition, the landing page and
-//! the health endpoints. Nothing here touches the network upstream.
+//! the health endpoints. Nothing here touches the network upstream. Every
+//! connection is bounded ([`ServerLimits`]): a cap on how many are served at once,
+//! a time limit for a request header and for an idle keep-alive connection.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::future::Future;
-use std::sync::Arc;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -19,9 +24,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
 use prometheus::Encoder as _;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 
 use crate::metrics;
@@ -40,6 +46,7 @@ pub struct App {
     reload: Option<mpsc::Sender<ReloadRequest>>,
     tls: Option<TlsAcceptor>,
     basic_auth: BasicAuth,
+    limits: ServerLimits,
 }
 
 impl App {
@@ -56,9 +63,9 @@ impl App {
         )) {
             tracing::warn!(error = %e, "process metrics unavailable");
         }
-        let (tls, basic_auth) = match web {
-            Some(web) => (web.tls.map(TlsAcceptor::from), web.basic_auth),
-            None => (None, BasicAuth::disabled()),
+        let (tls, basic_auth, limits) = match web {
+            Some(web) => (web.tls.map(TlsAcceptor::from), web.basic_auth, web.limits),
+            None => (None, BasicAuth::disabled(), ServerLimits::default()),
         };
         App {
             shared,
@@ -69,6 +76,34 @@ impl App {
             reload,
             tls,
             basic_auth,
+            limits,
+        }
+    }
+}
+
+/// Bounds on the HTTP server's connections, so that slow or idle clients cannot
+/// hold the server. The defaults suit a scrape target; tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Time a client has to send a complete request header: from the end of the
+    /// TLS handshake (or from accept) for a connection's first request, from the
+    /// first byte of each later one. Also bounds the TLS handshake. Default 10 s.
+    pub read_header_timeout: Duration,
+    /// Time a keep-alive connection may wait for its next request, and a response
+    /// may wait for the client to read more of it. Default 90 s.
+    pub idle_timeout: Duration,
+    /// Connections served at once, TLS handshakes included. Further connections
+    /// are not accepted until one closes: they wait in the listen backlog.
+    /// Default 1024.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            read_header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
+            max_connections: 1024,
         }
     }
 }
@@ -77,8 +112,29 @@ impl App {
 /// requests finish.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = app.limits;
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let mut warned_full: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if warned_full.is_none_or(|at| at.elapsed() >= FULL_WARNING_INTERVAL) {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection limit reached; new connections wait in the listen backlog"
+                    );
+                    warned_full = Some(Instant::now());
+                }
+                tokio::select! {
+                    slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -92,9 +148,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                 let app = Arc::clone(&app);
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     match app.tls.clone() {
                         Some(acceptor) => {
-                            let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                            let handshake = tokio::time::timeout(limits.read_header_timeout, acceptor.accept(stream)).await;
                             match handshake {
                                 Ok(Ok(tls)) => serve_connection(tls, app, watcher).await,
                                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
@@ -112,27 +169,266 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a full server logs that it is full.
+const FULL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Serves one HTTP/1 connection, plain or TLS, until it closes or shutdown ends it.
+/// Serves one HTTP/1 connection, plain or TLS, until it closes, a timeout of
+/// [`ServerLimits`] ends it or shutdown does.
 async fn serve_connection<S>(stream: S, app: Arc<App>, watcher: Watcher)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let clock = Arc::new(Clock::new(app.limits));
+    let stream = Timed::new(stream, Arc::clone(&clock));
     let service = hyper::service::service_fn(move |req| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, Infallible>(handle(&app, req).await) }
+        let request = clock.request_begins();
+        async move {
+            let response = handle(&app, req).await;
+            drop(request);
+            Ok::<_, Infallible>(response)
+        }
     });
-    let conn =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // `Timed` applies the header timeout. Hyper's own (it needs a timer) would
+    // also count the wait for the next request on a keep-alive connection.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .header_read_timeout(None)
+        .serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 
+/// Which of a connection's timeouts runs, and since when.
+struct Clock {
+    limits: ServerLimits,
+    state: Mutex<ClockState>,
+}
+
+struct ClockState {
+    /// Requests whose header is complete and whose handler runs: no timeout.
+    handling: usize,
+    /// When the request header being read began; `None` between requests.
+    header_since: Option<Instant>,
+    /// The last write to the client, or the end of the last handler.
+    last_progress: Instant,
+    /// The connection task, woken when a handler ends: hyper does not poll the
+    /// stream again by itself, and the idle timeout must be armed.
+    waker: Option<Waker>,
+}
+
+/// The failure a [`Clock`] reports when its deadline passes.
+enum Expired {
+    Header,
+    Idle,
+}
+
+impl Clock {
+    fn new(limits: ServerLimits) -> Self {
+        let now = Instant::now();
+        Clock {
+            limits,
+            state: Mutex::new(ClockState {
+                handling: 0,
+                header_since: Some(now),
+                last_progress: now,
+                waker: None,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The deadline that applies now and what passing it means; remembers the
+    /// task waiting for the stream.
+    fn deadline(&self, waker: &Waker) -> Option<(Instant, Expired)> {
+        let mut state = self.state();
+        if !state.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            state.waker = Some(waker.clone());
+        }
+        if state.handling > 0 {
+            None
+        } else if let Some(since) = state.header_since {
+            Some((since + self.limits.read_header_timeout, Expired::Header))
+        } else {
+            Some((
+                state.last_progress + self.limits.idle_timeout,
+                Expired::Idle,
+            ))
+        }
+    }
+
+    fn read_progress(&self) {
+        let mut state = self.state();
+        if state.handling == 0 && state.header_since.is_none() {
+            state.header_since = Some(Instant::now());
+        }
+    }
+
+    fn write_progress(&self) {
+        self.state().last_progress = Instant::now();
+    }
+
+    /// A request header is complete: no timeout until the returned guard drops.
+    fn request_begins(self: &Arc<Self>) -> Handling {
+        let mut state = self.state();
+        state.handling += 1;
+        state.header_since = None;
+        Handling(Arc::clone(self))
+    }
+}
+
+/// A running handler; its drop restarts the connection's idle clock.
+struct Handling(Arc<Clock>);
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        let waker = {
+            let mut state = self.0.state();
+            state.handling -= 1;
+            state.header_since = None;
+            state.last_progress = Instant::now();
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A connection's stream whose reads and writes fail once its [`Clock`]'s
+/// deadline passes. Hyper polls the stream whenever it waits for the client, so
+/// a failure here ends the connection.
+struct Timed<S> {
+    inner: S,
+    clock: Arc<Clock>,
+    sleep: Pin<Box<Sleep>>,
+    armed_for: Option<Instant>,
+}
+
+impl<S> Timed<S> {
+    fn new(inner: S, clock: Arc<Clock>) -> Self {
+        Timed {
+            inner,
+            clock,
+            sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed_for: None,
+        }
+    }
+
+    /// Called when the stream is not ready: the error to end the connection with
+    /// once the deadline has passed; until then, a wake-up at the deadline.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let (deadline, expired) = self.clock.deadline(cx.waker())?;
+        if self.armed_for != Some(deadline) {
+            self.sleep.as_mut().reset(deadline.into());
+            self.armed_for = Some(deadline);
+        }
+        self.sleep.as_mut().poll(cx).is_ready().then(|| {
+            let message = match expired {
+                Expired::Header => format!(
+                    "no complete request header within {:?}",
+                    self.clock.limits.read_header_timeout
+                ),
+                Expired::Idle => format!("idle for {:?}", self.clock.limits.idle_timeout),
+            };
+            io::Error::new(io::ErrorKind::TimedOut, message)
+        })
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Pending => this
+                .expired(cx)
+                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                this.clock.read_progress();
+                Poll::Ready(Ok(()))
+            }
+            ready => ready,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Pending => this
+                .expired(cx)
+                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.clock.write_progress();
+                }
+                Poll::Ready(Ok(n))
+            }
+            ready => ready,
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => this
+                .expired(cx)
+                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.clock.write_progress();
+                }
+                Poll::Ready(Ok(n))
+            }
+            ready => ready,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Pending => this
+                .expired(cx)
+                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
+            ready => ready,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_shutdown(cx) {
+            Poll::Pending => this
+                .expired(cx)
+                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
+            ready => ready,
+        }
+    }
+}
+
 async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks> {
     let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
-    if !app.basic_auth.allows(authorization) {
+    if !app.basic_auth.allows(authorization).await {
         let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
         response.headers_mut().insert(
             WWW_AUTHENTICATE,

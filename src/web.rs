@@ -1,5 +1,6 @@
 //! The web configuration file (`--web.config.file`) in the format of the
 //! Prometheus exporter-toolkit: TLS for the HTTP server and bcrypt basic auth.
+//! Passwords are checked off the async workers, a few at a time.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -10,11 +11,18 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
 
-/// TLS and authentication for the HTTP server.
+use crate::server::ServerLimits;
+
+/// TLS, authentication and connection limits for the HTTP server. The default
+/// is plain HTTP without authentication and with the default limits.
+#[derive(Default)]
 pub struct WebConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub basic_auth: BasicAuth,
+    /// Not read from the file: [`ServerLimits::default`] unless set in code.
+    pub limits: ServerLimits,
 }
 
 /// Why a web configuration was refused.
@@ -57,16 +65,12 @@ impl WebConfig {
             .tls_server_config
             .map(|tls| tls_config(dir, tls).map_err(&fail))
             .transpose()?;
-        for (user, hash) in &raw.basic_auth_users {
-            hash.parse::<bcrypt::HashParts>()
-                .map_err(|e| fail(format!("basic_auth_users: {user}: not a bcrypt hash: {e}")))?;
-        }
+        let basic_auth = BasicAuth::new(raw.basic_auth_users)
+            .map_err(|e| fail(format!("basic_auth_users: {e}")))?;
         Ok(WebConfig {
             tls,
-            basic_auth: BasicAuth {
-                users: raw.basic_auth_users,
-                verified: Mutex::new(HashSet::new()),
-            },
+            basic_auth,
+            limits: ServerLimits::default(),
         })
     }
 }
@@ -122,18 +126,66 @@ fn tls_config(dir: &Path, tls: RawTls) -> Result<Arc<rustls::ServerConfig>, Stri
 
 /// bcrypt basic authentication. Successful checks are remembered (as a SHA-256
 /// of user, password and hash) so that a scrape every few seconds does not pay
-/// for bcrypt each time; failures are never cached.
+/// for bcrypt each time; failures are never remembered, so guesses cannot evict
+/// a remembered check. bcrypt runs on the blocking thread pool, on at most half
+/// the CPUs at once, and an unknown user costs one bcrypt check of a dummy hash
+/// like a known one, so that timing does not tell which users exist.
 pub struct BasicAuth {
-    users: BTreeMap<String, String>,
+    users: BTreeMap<String, Arc<str>>,
+    /// A hash of the highest cost among `users`, checked for unknown users.
+    dummy: Arc<str>,
     verified: Mutex<HashSet<[u8; 32]>>,
+    hashing: Arc<Semaphore>,
+}
+
+/// Successful checks remembered at most; one is forgotten to make room.
+const MAX_VERIFIED: usize = 256;
+
+/// bcrypt checks running at once: half the CPUs, at least 1 and at most 4, so
+/// that password guesses leave CPUs to scrapes and polls.
+fn hash_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get() / 2)
+        .clamp(1, 4)
+}
+
+impl Default for BasicAuth {
+    fn default() -> Self {
+        BasicAuth::disabled()
+    }
 }
 
 impl BasicAuth {
+    /// Users and their bcrypt hashes; the dummy hash for unknown users is made
+    /// here, with the highest cost among the users'.
+    fn new(users: BTreeMap<String, String>) -> Result<Self, String> {
+        let mut cost = None;
+        for (user, hash) in &users {
+            let parts = hash
+                .parse::<bcrypt::HashParts>()
+                .map_err(|e| format!("{user}: not a bcrypt hash: {e}"))?;
+            cost = cost.max(Some(parts.get_cost()));
+        }
+        let dummy = match cost {
+            Some(cost) => bcrypt::hash(DUMMY_PASSWORD, cost)
+                .map_err(|e| format!("cannot make a bcrypt hash of cost {cost}: {e}"))?,
+            None => String::new(),
+        };
+        Ok(BasicAuth {
+            users: users.into_iter().map(|(u, h)| (u, h.into())).collect(),
+            dummy: dummy.into(),
+            verified: Mutex::new(HashSet::new()),
+            hashing: Arc::new(Semaphore::new(hash_concurrency())),
+        })
+    }
+
     /// No users configured: every request is allowed.
     pub fn disabled() -> Self {
         BasicAuth {
             users: BTreeMap::new(),
+            dummy: "".into(),
             verified: Mutex::new(HashSet::new()),
+            hashing: Arc::new(Semaphore::new(1)),
         }
     }
 
@@ -141,16 +193,18 @@ impl BasicAuth {
         !self.users.is_empty()
     }
 
-    /// Whether an `Authorization` header value grants access.
-    pub fn allows(&self, authorization: Option<&[u8]>) -> bool {
+    /// Whether an `Authorization` header value grants access. Waits for a bcrypt
+    /// check unless the same credentials succeeded before.
+    pub async fn allows(&self, authorization: Option<&[u8]>) -> bool {
         if !self.enabled() {
             return true;
         }
         let Some((user, password)) = authorization.and_then(decode_basic) else {
             return false;
         };
-        let Some(hash) = self.users.get(&user) else {
-            return false;
+        let (hash, known) = match self.users.get(&user) {
+            Some(hash) => (Arc::clone(hash), true),
+            None => (Arc::clone(&self.dummy), false),
         };
         let key: [u8; 32] = Sha256::new()
             .chain_update(user.as_bytes())
@@ -160,17 +214,38 @@ impl BasicAuth {
             .chain_update(hash.as_bytes())
             .finalize()
             .into();
-        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        if verified.contains(&key) {
+        if known && self.verified().contains(&key) {
             return true;
         }
-        let ok = bcrypt::verify(&password, hash).unwrap_or(false);
+        let Ok(permit) = Arc::clone(&self.hashing).acquire_owned().await else {
+            return false;
+        };
+        let matches = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            bcrypt::verify(password, &hash).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        let ok = known && matches;
         if ok {
+            let mut verified = self.verified();
+            if verified.len() >= MAX_VERIFIED {
+                if let Some(&any) = verified.iter().next() {
+                    verified.remove(&any);
+                }
+            }
             verified.insert(key);
         }
         ok
     }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
+
+/// The password of the dummy hash; no user can log in with it.
+const DUMMY_PASSWORD: &str = "proxy-quota-exporter: no such user";
 
 fn decode_basic(header: &[u8]) -> Option<(String, String)> {
     let text = std::str::from_utf8(header).ok()?;
@@ -189,28 +264,65 @@ fn decode_basic(header: &[u8]) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn basic_auth_checks_bcrypt_hashes() {
+    fn header(user: &str, pass: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
+    }
+
+    #[tokio::test]
+    async fn basic_auth_checks_bcrypt_hashes() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let auth = BasicAuth {
-            users: [("prometheus".to_owned(), hash)].into(),
-            verified: Mutex::new(HashSet::new()),
+        let auth = BasicAuth::new([("prometheus".to_owned(), hash)].into()).unwrap();
+        let allows = |user: &str, pass: &str| {
+            let header = header(user, pass);
+            let auth = &auth;
+            async move { auth.allows(Some(header.as_bytes())).await }
         };
-        let header = |user: &str, pass: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-            )
-        };
-        assert!(auth.allows(Some(header("prometheus", "s3cret").as_bytes())));
+        assert!(allows("prometheus", "s3cret").await);
+        assert_eq!(auth.verified().len(), 1);
+        assert!(allows("prometheus", "s3cret").await, "cached");
+        assert!(!allows("prometheus", "wrong").await);
+        assert!(!allows("someone", "s3cret").await);
+        assert!(!allows("someone", DUMMY_PASSWORD).await, "the dummy hash");
+        assert_eq!(auth.verified().len(), 1, "failures are not cached");
+        assert!(!auth.allows(Some(b"Bearer abc")).await);
+        assert!(!auth.allows(None).await);
+        assert!(BasicAuth::disabled().allows(None).await);
+    }
+
+    #[test]
+    fn unknown_users_are_checked_against_a_hash_of_the_highest_cost() {
+        let auth = BasicAuth::new(
+            [
+                ("a".to_owned(), bcrypt::hash("x", 4).unwrap()),
+                ("b".to_owned(), bcrypt::hash("y", 6).unwrap()),
+            ]
+            .into(),
+        )
+        .unwrap();
+        let dummy: bcrypt::HashParts = auth.dummy.parse().unwrap();
+        assert_eq!(dummy.get_cost(), 6);
         assert!(
-            auth.allows(Some(header("prometheus", "s3cret").as_bytes())),
-            "cached"
+            BasicAuth::new([("c".to_owned(), "plain".to_owned())].into())
+                .is_err_and(|e| e.contains("c: not a bcrypt hash"))
         );
-        assert!(!auth.allows(Some(header("prometheus", "wrong").as_bytes())));
-        assert!(!auth.allows(Some(header("someone", "s3cret").as_bytes())));
-        assert!(!auth.allows(Some(b"Bearer abc")));
-        assert!(!auth.allows(None));
-        assert!(BasicAuth::disabled().allows(None));
+    }
+
+    #[tokio::test]
+    async fn remembered_checks_are_bounded() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let auth = BasicAuth::new([("prometheus".to_owned(), hash)].into()).unwrap();
+        auth.verified().extend((0..MAX_VERIFIED).map(|i| {
+            let mut key = [0; 32];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            key
+        }));
+        assert!(
+            auth.allows(Some(header("prometheus", "s3cret").as_bytes()))
+                .await
+        );
+        assert_eq!(auth.verified().len(), MAX_VERIFIED);
     }
 }

@@ -185,3 +185,26 @@ pub fn promtool_check_metrics(text: &str) -> String {
         format!("exit {}: {report}", out.status)
     }
 }
+
+impl Exporter {
+    /// Like [`Exporter::start`], with web options (server limits, TLS, basic auth).
+    pub async fn start_with(yaml: &str, options: proxy_quota_exporter::Options) -> Exporter {
+        let config = Config::parse(yaml, Path::new("test.yml")).expect("test config is valid");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(proxy_quota_exporter::run_with(
+            listener,
+            config,
+            options,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Exporter {
+            addr,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+}
