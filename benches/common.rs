@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use proxy_quota_exporter::poller::{EndpointSnapshot, TargetSnapshot};
-use proxy_quota_exporter::providers::{Endpoint, Reading};
+use proxy_quota_exporter::providers::Endpoint;
+use proxy_quota_exporter::readings::Reading;
 
 /// A `whitelist-account/list` answer with `n` sub-accounts, as the API documents it.
 pub fn account_list(n: usize) -> Vec<u8> {

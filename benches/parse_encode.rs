@@ -7,10 +7,10 @@ mod common;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use proxy_quota_exporter::metrics;
+use proxy_quota_exporter::encoder;
 use proxy_quota_exporter::poller::ReloadStatus;
 use proxy_quota_exporter::providers::gateway::parse_accounts;
-use proxy_quota_exporter::providers::Reading;
+use proxy_quota_exporter::readings::Reading;
 
 const RELOAD: ReloadStatus = ReloadStatus {
     successful: true,
@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
             parse_accounts("/x", &body, 1024).unwrap(),
         ));
         group.bench_with_input(BenchmarkId::new("encode", n), &snapshot, |b, snapshot| {
-            b.iter(|| metrics::encode(std::slice::from_ref(snapshot), RELOAD, Instant::now()))
+            b.iter(|| encoder::encode(std::slice::from_ref(snapshot), RELOAD, Instant::now()))
         });
         group.bench_with_input(
             BenchmarkId::new("parse+encode+gzip", n),
@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
             |b, body| {
                 b.iter(|| {
                     let accounts = parse_accounts("/x", body, 1024).unwrap();
-                    let plain = metrics::encode(
+                    let plain = encoder::encode(
                         &[common::snapshot(Reading::Accounts(accounts))],
                         RELOAD,
                         Instant::now(),

@@ -2,10 +2,10 @@
 //! answer and encoding (plain and gzip) the exposition.
 //! `cargo run --release --example poll_cost -- [SUB_ACCOUNTS]` (default 100000).
 
-use proxy_quota_exporter::metrics;
+use proxy_quota_exporter::encoder;
 use proxy_quota_exporter::poller::ReloadStatus;
 use proxy_quota_exporter::providers::gateway::parse_accounts;
-use proxy_quota_exporter::providers::Reading;
+use proxy_quota_exporter::readings::Reading;
 
 #[path = "../benches/common.rs"]
 mod common;
@@ -42,7 +42,7 @@ fn main() {
     let accounts =
         parse_accounts("/gateway/whitelist-account/list", &body, 1024).expect("valid answer");
     let snapshot = common::snapshot(Reading::Accounts(accounts));
-    let plain = metrics::encode(
+    let plain = encoder::encode(
         &[snapshot],
         ReloadStatus {
             successful: true,

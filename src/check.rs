@@ -12,7 +12,8 @@ use tokio::sync::Semaphore;
 
 use crate::config::{Config, Target};
 use crate::poller::poll_endpoints;
-use crate::providers::{Client, Reading, STATIC_IP_STATUSES};
+use crate::providers::Client;
+use crate::readings::{Reading, STATIC_IP_STATUSES};
 
 /// How bad a finding is; the order is the exit code's precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -4,14 +4,16 @@
 //! Data flows one way: [`config`] → [`poller`] (one task per target) →
 //! [`providers`] (plain readings) → [`metrics`] (encoded bytes) → [`server`].
 
+pub mod catalogue;
 pub mod check;
 pub mod config;
 #[doc(hidden)]
 pub mod failpoint;
 pub mod http;
-pub mod metrics;
+pub mod encoder;
 pub mod poller;
 pub mod providers;
+pub mod readings;
 pub mod secret;
 pub mod server;
 pub mod simulator;

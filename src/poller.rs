@@ -13,8 +13,10 @@ use tokio::sync::Semaphore;
 
 use crate::config::Target;
 use crate::http::{PollError, Reason};
-use crate::metrics;
-use crate::providers::{Client, Endpoint, Reading};
+use crate::catalogue::{self, MetricDef};
+use crate::encoder;
+use crate::readings::{Emit, Reading};
+use crate::providers::{Client, Endpoint};
 
 /// The state of one target after its last poll.
 #[derive(Debug, Clone)]
@@ -27,6 +29,38 @@ pub struct TargetSnapshot {
     /// Whether the target's credential crosses the network unencrypted (plain
     /// HTTP to a host other than loopback).
     pub credential_in_clear: bool,
+}
+
+impl TargetSnapshot {
+    /// Whether the last poll of every enabled endpoint succeeded (`proxy_up`).
+    pub fn up(&self) -> bool {
+        self.endpoints.iter().all(|e| e.success)
+    }
+
+    /// Writes the target's poll status samples of `family` (`proxy_up` and the
+    /// `proxy_exporter_poll_*` families): label values after `provider` and `target`.
+    pub fn status_samples(&self, family: &MetricDef, emit: &mut Emit) {
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        if family.is(&catalogue::UP) {
+            emit(&[], flag(self.up()));
+        }
+        for e in &self.endpoints {
+            let endpoint = e.endpoint.as_str();
+            if family.is(&catalogue::POLL_SUCCESS) {
+                emit(&[endpoint], flag(e.success));
+            } else if family.is(&catalogue::POLL_DURATION) {
+                emit(&[endpoint], e.duration_seconds);
+            } else if family.is(&catalogue::LAST_SUCCESS) {
+                if let Some(at) = e.last_success_unix {
+                    emit(&[endpoint], at);
+                }
+            } else if family.is(&catalogue::POLL_ERRORS) {
+                for reason in Reason::ALL {
+                    emit(&[endpoint, reason.as_str()], e.errors[reason.index()] as f64);
+                }
+            }
+        }
+    }
 }
 
 /// One endpoint of a target after its last poll.
@@ -202,7 +236,7 @@ impl Shared {
                     (all, inner.reload, inner.expected.clone())
                 };
                 let now = Instant::now();
-                let plain = metrics::encode(&all, reload, now);
+                let plain = encoder::encode(&all, reload, now);
                 let next_expiry = all
                     .iter()
                     .flat_map(|t| t.endpoints.iter().filter_map(|e| e.stale_at))
@@ -469,7 +503,7 @@ fn enforce_sample_limit(
     let mut sizes: Vec<(usize, usize)> = results
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, r))| r.as_ref().ok().map(|r| (i, metrics::series_in(r))))
+        .filter_map(|(i, (_, r))| r.as_ref().ok().map(|r| (i, r.series())))
         .collect();
     let total: usize = sizes.iter().map(|(_, n)| n).sum();
     if total <= target.sample_limit {

@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 
-use crate::metrics;
+use crate::{catalogue, encoder};
 use crate::poller::Shared;
 use crate::web::{BasicAuth, WebConfig};
 use crate::ReloadRequest;
@@ -496,7 +496,7 @@ fn metrics_response(app: &App, accepts_gzip: bool) -> Response<Chunks> {
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(metrics::CONTENT_TYPE),
+        HeaderValue::from_static(encoder::CONTENT_TYPE),
     );
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     if accepts_gzip {
@@ -608,8 +608,8 @@ fn landing_page(app: &App) -> Response<Chunks> {
     let _ = write!(
         html,
         "<p>Version {} ({}). <a href=\"/metrics\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a>: {}</p>",
-        metrics::VERSION,
-        metrics::REVISION,
+        catalogue::VERSION,
+        catalogue::REVISION,
         if app.shared.ready() { "ready" } else { "waiting for the first poll of every target" }
     );
     let snapshots = app.shared.snapshots();
@@ -617,7 +617,7 @@ fn landing_page(app: &App) -> Response<Chunks> {
         html.push_str("<p>No poll has finished yet.</p>");
     }
     for t in snapshots {
-        let up = t.endpoints.iter().all(|e| e.success);
+        let up = t.up();
         let provider = crate::providers::spec(t.provider).map_or(t.provider, |p| p.display_name);
         let _ = write!(
             html,

@@ -11,9 +11,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
-use super::{
-    label_text, product_slug, AccountReading, Api, Client, DailyUsage, Endpoint, Envelope,
-    PackageReading, PoolReading, ProviderSpec, Reading, StaticIp, StaticIpReading,
+use super::{label_text, product_slug, Api, Client, Endpoint, Envelope, ProviderSpec};
+use crate::readings::{
+    AccountReading, DailyUsage, PackageReading, PoolReading, Reading, StaticIp, StaticIpReading,
 };
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};

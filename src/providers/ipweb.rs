@@ -12,10 +12,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
-use super::{
-    label_text, Api, Client, CustomerReading, DailyUsage, Endpoint, Envelope, PoolReading,
-    ProviderSpec, Reading,
-};
+use super::{label_text, Api, Client, Endpoint, Envelope, ProviderSpec};
+use crate::readings::{CustomerReading, DailyUsage, PoolReading, Reading};
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};

@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError};
 use crate::secret::Secret;
+use crate::readings::Reading;
 use crate::units::{optional_number, Number};
 
 /// Every provider the exporter can poll: the one list to extend.
@@ -125,117 +126,6 @@ impl FromStr for Endpoint {
     fn from_str(s: &str) -> Result<Self, ()> {
         serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| ())
     }
-}
-
-/// What one successful poll of one endpoint read. All traffic is in bytes and all
-/// times in Unix seconds.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reading {
-    Usage(DailyUsage),
-    Summary(Vec<PoolReading>),
-    Packages(Vec<PackageReading>),
-    Accounts(Vec<AccountReading>),
-    StaticIps(StaticIpReading),
-    Customers(Vec<CustomerReading>),
-}
-
-/// Traffic used on the provider's calendar days.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DailyUsage {
-    pub today_bytes: f64,
-    pub yesterday_bytes: f64,
-}
-
-impl DailyUsage {
-    /// Adds up `(date, bytes)` items into `today` and the day before; a date may
-    /// carry a time after its first 10 characters, other days are ignored, and a
-    /// day without items counts 0 (the answer was successful).
-    pub(crate) fn from_days<'a>(
-        today: chrono::NaiveDate,
-        days: impl IntoIterator<Item = (&'a str, f64)>,
-    ) -> Self {
-        let yesterday = (today - chrono::Days::new(1)).to_string();
-        let today = today.to_string();
-        let mut usage = DailyUsage {
-            today_bytes: 0.0,
-            yesterday_bytes: 0.0,
-        };
-        for (date, bytes) in days {
-            let date = date.get(..10).unwrap_or(date);
-            if date == today {
-                usage.today_bytes += bytes;
-            } else if date == yesterday {
-                usage.yesterday_bytes += bytes;
-            }
-        }
-        usage
-    }
-}
-
-/// One traffic pool (a gateway product type, or an IPWeb account). Fields the
-/// provider does not report are `None` and produce no series.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct PoolReading {
-    pub pool: String,
-    pub remaining_bytes: Option<f64>,
-    pub purchased_bytes: Option<f64>,
-    pub used_bytes: Option<f64>,
-    pub expiring_bytes: Option<f64>,
-    pub expired_bytes: Option<f64>,
-    pub lifetime_purchased_bytes: Option<f64>,
-    pub lifetime_used_bytes: Option<f64>,
-    pub packages_total: Option<f64>,
-    pub packages_active: Option<f64>,
-    pub packages_expiring: Option<f64>,
-    pub packages_expired: Option<f64>,
-}
-
-/// A purchased package.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PackageReading {
-    pub package_id: String,
-    pub product: String,
-    pub expiry_timestamp: Option<i64>,
-}
-
-/// A proxy sub-account. The password is never read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AccountReading {
-    pub account: String,
-    pub product: String,
-    pub remark: String,
-    pub used_bytes: f64,
-    /// `None` for an unlimited account (`limit_flow: 0`).
-    pub limit_bytes: Option<f64>,
-    pub enabled: bool,
-}
-
-/// Static IPs and their counts by product and status.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StaticIpReading {
-    pub ips: Vec<StaticIp>,
-    /// Per product: counts for status active, invalid, expiring, maintenance.
-    pub status_counts: Vec<(String, [u64; 4])>,
-}
-
-/// Names of static IP statuses 1–4, in the order of [`StaticIpReading::status_counts`].
-pub const STATIC_IP_STATUSES: [&str; 4] = ["active", "invalid", "expiring", "maintenance"];
-
-/// One static IP with a known expiry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StaticIp {
-    pub ip: String,
-    pub product: String,
-    pub country: String,
-    pub expiry_timestamp: i64,
-}
-
-/// One customer's traffic today (IPWeb agents).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CustomerReading {
-    pub customer_id: String,
-    pub upload_bytes: f64,
-    pub download_bytes: f64,
 }
 
 /// The `{code, msg, data}` answer both API families wrap their data in.

@@ -1,0 +1,100 @@
+//! The metric catalogue: every family's name, type, label names and HELP text.
+//! This is the contract in code; the encoder writes only what is listed here, in
+//! this order, and docs/metrics.md is generated from it.
+
+/// A Prometheus metric type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    Counter,
+}
+
+/// One metric family of the contract.
+#[derive(Debug)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Label names, in exposition order.
+    pub labels: &'static [&'static str],
+    pub help: &'static str,
+}
+
+macro_rules! metrics {
+    ($($id:ident = $name:literal, $kind:ident, [$($label:literal),*], $help:literal;)*) => {
+        $(pub static $id: MetricDef = MetricDef { name: $name, kind: Kind::$kind, labels: &[$($label),*], help: $help };)*
+        /// Every family the exporter writes itself, in exposition order.
+        pub static CATALOGUE: &[&MetricDef] = &[$(&$id),*];
+    };
+}
+
+metrics! {
+    TRAFFIC_REMAINING = "proxy_traffic_remaining_bytes", Gauge, ["provider", "target", "pool"],
+        "Traffic left in the pool, in bytes. Polled in the background every interval.";
+    TRAFFIC_PURCHASED = "proxy_traffic_purchased_bytes", Gauge, ["provider", "target", "pool"],
+        "Traffic purchased in the pool's valid packages, in bytes. Polled in the background every interval.";
+    TRAFFIC_USED = "proxy_traffic_used_bytes", Gauge, ["provider", "target", "pool"],
+        "Traffic used from the pool's valid packages, in bytes. Polled in the background every interval.";
+    TRAFFIC_EXPIRING = "proxy_traffic_expiring_bytes", Gauge, ["provider", "target", "pool"],
+        "Unused traffic in packages that expire within 7 days, in bytes. Polled in the background every interval.";
+    TRAFFIC_EXPIRED = "proxy_traffic_expired_bytes", Gauge, ["provider", "target", "pool"],
+        "Unused traffic lost to expired packages, in bytes. Polled in the background every interval.";
+    TRAFFIC_LIFETIME_PURCHASED = "proxy_traffic_lifetime_purchased_bytes", Gauge, ["provider", "target", "pool"],
+        "Traffic ever purchased in the pool, in bytes. Polled in the background every interval.";
+    TRAFFIC_LIFETIME_USED = "proxy_traffic_lifetime_used_bytes", Gauge, ["provider", "target", "pool"],
+        "Traffic ever used from the pool, in bytes. Polled in the background every interval.";
+    PACKAGES = "proxy_packages", Gauge, ["provider", "target", "pool", "state"],
+        "Number of packages in the pool by state (total, active, expiring within 7 days, expired). Polled in the background every interval.";
+    PACKAGE_EXPIRY = "proxy_package_expiry_timestamp_seconds", Gauge, ["provider", "target", "package_id", "product"],
+        "Expiry time of a purchased package, in Unix seconds. Polled in the background every interval.";
+    USAGE_TODAY = "proxy_usage_today_bytes", Gauge, ["provider", "target"],
+        "Traffic used so far today (provider's calendar day), in bytes. Polled in the background every interval.";
+    USAGE_YESTERDAY = "proxy_usage_yesterday_bytes", Gauge, ["provider", "target"],
+        "Traffic used yesterday (provider's calendar day), in bytes. Polled in the background every interval.";
+    ACCOUNT_USED = "proxy_account_used_bytes", Gauge, ["provider", "target", "account", "product"],
+        "Traffic used by a proxy sub-account, in bytes. Polled in the background every interval.";
+    ACCOUNT_LIMIT = "proxy_account_limit_bytes", Gauge, ["provider", "target", "account", "product"],
+        "Traffic limit of a proxy sub-account, in bytes; absent for unlimited accounts. Polled in the background every interval.";
+    ACCOUNT_ENABLED = "proxy_account_enabled", Gauge, ["provider", "target", "account", "product"],
+        "Whether a proxy sub-account is enabled (1) or disabled (0). Polled in the background every interval.";
+    ACCOUNT_INFO = "proxy_account_info", Gauge, ["provider", "target", "account", "product", "remark"],
+        "Proxy sub-account metadata; always 1. Polled in the background every interval.";
+    STATIC_IP_EXPIRY = "proxy_static_ip_expiry_timestamp_seconds", Gauge, ["provider", "target", "ip", "product", "country"],
+        "Expiry time of a static IP, in Unix seconds. Polled in the background every interval.";
+    STATIC_IPS = "proxy_static_ips", Gauge, ["provider", "target", "product", "status"],
+        "Number of static IPs by product and status. Polled in the background every interval.";
+    CUSTOMER_USAGE_TODAY = "proxy_customer_usage_today_bytes", Gauge, ["provider", "target", "customer_id", "direction"],
+        "Traffic used today by an agent's customer, by direction, in bytes. Polled in the background every interval.";
+    UP = "proxy_up", Gauge, ["provider", "target"],
+        "1 when the last poll of every enabled endpoint of the target succeeded, else 0. Polled in the background every interval.";
+    POLL_SUCCESS = "proxy_exporter_poll_success", Gauge, ["provider", "target", "endpoint"],
+        "Whether the last background poll of the endpoint succeeded (1) or failed (0).";
+    POLL_DURATION = "proxy_exporter_poll_duration_seconds", Gauge, ["provider", "target", "endpoint"],
+        "Duration of the last background poll of the endpoint, all pages and retries included, in seconds.";
+    LAST_SUCCESS = "proxy_exporter_last_success_timestamp_seconds", Gauge, ["provider", "target", "endpoint"],
+        "End of the last successful background poll of the endpoint, in Unix seconds.";
+    POLL_ERRORS = "proxy_exporter_poll_errors_total", Counter, ["provider", "target", "endpoint", "reason"],
+        "Failed background polls of the endpoint, by reason.";
+    BUILD_INFO = "proxy_exporter_build_info", Gauge, ["version", "revision"],
+        "Build information of proxy-quota-exporter; always 1.";
+    CONFIG_RELOAD_SUCCESSFUL = "proxy_exporter_config_last_reload_successful", Gauge, [],
+        "Whether the last configuration reload succeeded (1) or was refused (0).";
+    CONFIG_RELOAD_TIMESTAMP = "proxy_exporter_config_last_reload_success_timestamp_seconds", Gauge, [],
+        "Time of the last successful configuration load or reload, in Unix seconds.";
+}
+
+/// Build version and revision for `proxy_exporter_build_info`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("PQE_GIT_REVISION");
+
+impl MetricDef {
+    /// Whether the family's series belong to a target (its first labels are
+    /// `provider` and `target`), rather than to the exporter as a whole.
+    pub fn per_target(&self) -> bool {
+        self.labels.starts_with(&["provider", "target"])
+    }
+
+    /// Whether this is the family `other` (families are statics: compared by address).
+    pub fn is(&self, other: &MetricDef) -> bool {
+        std::ptr::eq(self, other)
+    }
+}

@@ -1,0 +1,249 @@
+//! The plain readings a provider returns for one poll of one endpoint, and the
+//! metric families each fills. Providers build readings and never see the
+//! encoder; the encoder asks each reading for its samples family by family.
+
+use crate::catalogue::*;
+
+/// Receives a reading's samples of one family: the label values after
+/// `provider` and `target`, in the catalogue's order, and the value.
+pub type Emit<'a> = dyn FnMut(&[&str], f64) + 'a;
+
+/// What one successful poll of one endpoint read. All traffic is in bytes and all
+/// times in Unix seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    Usage(DailyUsage),
+    Summary(Vec<PoolReading>),
+    Packages(Vec<PackageReading>),
+    Accounts(Vec<AccountReading>),
+    StaticIps(StaticIpReading),
+    Customers(Vec<CustomerReading>),
+}
+
+/// Traffic used on the provider's calendar days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyUsage {
+    pub today_bytes: f64,
+    pub yesterday_bytes: f64,
+}
+
+impl DailyUsage {
+    /// Adds up `(date, bytes)` items into `today` and the day before; a date may
+    /// carry a time after its first 10 characters, other days are ignored, and a
+    /// day without items counts 0 (the answer was successful).
+    pub(crate) fn from_days<'a>(
+        today: chrono::NaiveDate,
+        days: impl IntoIterator<Item = (&'a str, f64)>,
+    ) -> Self {
+        let yesterday = (today - chrono::Days::new(1)).to_string();
+        let today = today.to_string();
+        let mut usage = DailyUsage {
+            today_bytes: 0.0,
+            yesterday_bytes: 0.0,
+        };
+        for (date, bytes) in days {
+            let date = date.get(..10).unwrap_or(date);
+            if date == today {
+                usage.today_bytes += bytes;
+            } else if date == yesterday {
+                usage.yesterday_bytes += bytes;
+            }
+        }
+        usage
+    }
+}
+
+/// One traffic pool (a gateway product type, or an IPWeb account). Fields the
+/// provider does not report are `None` and produce no series.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoolReading {
+    pub pool: String,
+    pub remaining_bytes: Option<f64>,
+    pub purchased_bytes: Option<f64>,
+    pub used_bytes: Option<f64>,
+    pub expiring_bytes: Option<f64>,
+    pub expired_bytes: Option<f64>,
+    pub lifetime_purchased_bytes: Option<f64>,
+    pub lifetime_used_bytes: Option<f64>,
+    pub packages_total: Option<f64>,
+    pub packages_active: Option<f64>,
+    pub packages_expiring: Option<f64>,
+    pub packages_expired: Option<f64>,
+}
+
+/// A purchased package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageReading {
+    pub package_id: String,
+    pub product: String,
+    pub expiry_timestamp: Option<i64>,
+}
+
+/// A proxy sub-account. The password is never read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountReading {
+    pub account: String,
+    pub product: String,
+    pub remark: String,
+    pub used_bytes: f64,
+    /// `None` for an unlimited account (`limit_flow: 0`).
+    pub limit_bytes: Option<f64>,
+    pub enabled: bool,
+}
+
+/// Static IPs and their counts by product and status.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StaticIpReading {
+    pub ips: Vec<StaticIp>,
+    /// Per product: counts for status active, invalid, expiring, maintenance.
+    pub status_counts: Vec<(String, [u64; 4])>,
+}
+
+/// Names of static IP statuses 1–4, in the order of [`StaticIpReading::status_counts`].
+pub const STATIC_IP_STATUSES: [&str; 4] = ["active", "invalid", "expiring", "maintenance"];
+
+/// One static IP with a known expiry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticIp {
+    pub ip: String,
+    pub product: String,
+    pub country: String,
+    pub expiry_timestamp: i64,
+}
+
+/// One customer's traffic today (IPWeb agents).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerReading {
+    pub customer_id: String,
+    pub upload_bytes: f64,
+    pub download_bytes: f64,
+}
+
+impl Reading {
+    /// Writes this reading's samples of `family` (none if it fills another).
+    pub fn samples(&self, family: &MetricDef, emit: &mut Emit) {
+        match self {
+            Reading::Usage(usage) => usage.samples(family, emit),
+            Reading::Summary(pools) => pool_samples(pools, family, emit),
+            Reading::Packages(packages) => package_samples(packages, family, emit),
+            Reading::Accounts(accounts) => account_samples(accounts, family, emit),
+            Reading::StaticIps(ips) => ips.samples(family, emit),
+            Reading::Customers(customers) => customer_samples(customers, family, emit),
+        }
+    }
+
+    /// How many series this reading adds to `/metrics` (what `sample_limit` counts).
+    pub fn series(&self) -> usize {
+        let mut count = 0;
+        for family in CATALOGUE {
+            self.samples(family, &mut |_, _| count += 1);
+        }
+        count
+    }
+}
+
+impl DailyUsage {
+    fn samples(&self, family: &MetricDef, emit: &mut Emit) {
+        if family.is(&USAGE_TODAY) {
+            emit(&[], self.today_bytes);
+        } else if family.is(&USAGE_YESTERDAY) {
+            emit(&[], self.yesterday_bytes);
+        }
+    }
+}
+
+/// Reads one value of a series from a reading; `None` writes no series.
+type Field<T> = fn(&T) -> Option<f64>;
+
+/// The per-pool families and where each reads its value.
+static POOL_FAMILIES: &[(&MetricDef, Field<PoolReading>)] = &[
+    (&TRAFFIC_REMAINING, |p| p.remaining_bytes),
+    (&TRAFFIC_PURCHASED, |p| p.purchased_bytes),
+    (&TRAFFIC_USED, |p| p.used_bytes),
+    (&TRAFFIC_EXPIRING, |p| p.expiring_bytes),
+    (&TRAFFIC_EXPIRED, |p| p.expired_bytes),
+    (&TRAFFIC_LIFETIME_PURCHASED, |p| p.lifetime_purchased_bytes),
+    (&TRAFFIC_LIFETIME_USED, |p| p.lifetime_used_bytes),
+];
+
+/// The `state` values of `proxy_packages` and where each reads its count.
+static PACKAGE_STATES: &[(&str, Field<PoolReading>)] = &[
+    ("total", |p| p.packages_total),
+    ("active", |p| p.packages_active),
+    ("expiring", |p| p.packages_expiring),
+    ("expired", |p| p.packages_expired),
+];
+
+fn pool_samples(pools: &[PoolReading], family: &MetricDef, emit: &mut Emit) {
+    if let Some((_, field)) = POOL_FAMILIES.iter().find(|(f, _)| family.is(f)) {
+        for pool in pools {
+            if let Some(value) = field(pool) {
+                emit(&[&pool.pool], value);
+            }
+        }
+    } else if family.is(&PACKAGES) {
+        for pool in pools {
+            for (state, field) in PACKAGE_STATES {
+                if let Some(value) = field(pool) {
+                    emit(&[&pool.pool, state], value);
+                }
+            }
+        }
+    }
+}
+
+fn package_samples(packages: &[PackageReading], family: &MetricDef, emit: &mut Emit) {
+    if family.is(&PACKAGE_EXPIRY) {
+        for p in packages {
+            if let Some(at) = p.expiry_timestamp {
+                emit(&[&p.package_id, &p.product], at as f64);
+            }
+        }
+    }
+}
+
+/// The per-account families and where each reads its value.
+static ACCOUNT_FAMILIES: &[(&MetricDef, Field<AccountReading>)] = &[
+    (&ACCOUNT_USED, |a| Some(a.used_bytes)),
+    (&ACCOUNT_LIMIT, |a| a.limit_bytes),
+    (&ACCOUNT_ENABLED, |a| Some(if a.enabled { 1.0 } else { 0.0 })),
+];
+
+fn account_samples(accounts: &[AccountReading], family: &MetricDef, emit: &mut Emit) {
+    if let Some((_, field)) = ACCOUNT_FAMILIES.iter().find(|(f, _)| family.is(f)) {
+        for a in accounts {
+            if let Some(value) = field(a) {
+                emit(&[&a.account, &a.product], value);
+            }
+        }
+    } else if family.is(&ACCOUNT_INFO) {
+        for a in accounts {
+            emit(&[&a.account, &a.product, &a.remark], 1.0);
+        }
+    }
+}
+
+impl StaticIpReading {
+    fn samples(&self, family: &MetricDef, emit: &mut Emit) {
+        if family.is(&STATIC_IP_EXPIRY) {
+            for ip in &self.ips {
+                emit(&[&ip.ip, &ip.product, &ip.country], ip.expiry_timestamp as f64);
+            }
+        } else if family.is(&STATIC_IPS) {
+            for (product, counts) in &self.status_counts {
+                for (status, count) in STATIC_IP_STATUSES.iter().zip(counts) {
+                    emit(&[product, status], *count as f64);
+                }
+            }
+        }
+    }
+}
+
+fn customer_samples(customers: &[CustomerReading], family: &MetricDef, emit: &mut Emit) {
+    if family.is(&CUSTOMER_USAGE_TODAY) {
+        for c in customers {
+            emit(&[&c.customer_id, "upload"], c.upload_bytes);
+            emit(&[&c.customer_id, "download"], c.download_bytes);
+        }
+    }
+}
