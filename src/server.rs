@@ -628,6 +628,11 @@ fn landing_page(app: &App) -> Response<Chunks> {
             format_unix(t.polled_at),
             (now - t.polled_at).max(0.0).round()
         );
+        if t.credential_in_clear {
+            html.push_str(
+                "<p class=\"notice\">The credential of this target is sent over plain HTTP and can be read on the network: use an https base_url if the provider offers one.</p>",
+            );
+        }
         html.push_str("<table><tr><th>endpoint</th><th>status</th><th>last success</th><th>last error</th></tr>");
         for e in &t.endpoints {
             let status = if e.success { "ok" } else { "failing" };

@@ -434,10 +434,26 @@ async fn the_system_certificate_store_is_trusted_and_plain_http_credentials_are_
     // SSL_CERT_FILE is where the system store is read from (as OpenSSL does).
     let mut binary = Binary::start(&config, &[("SSL_CERT_FILE", ca_file.to_str().unwrap())]);
     binary
-        .until(Duration::from_secs(15), "the TLS target up", |m| {
-            value(m, "proxy_up", &[("target", "inspected")]) == Some(1.0)
-        })
+        .until(
+            Duration::from_secs(15),
+            "the TLS target up, the other polled",
+            |m| {
+                value(m, "proxy_up", &[("target", "inspected")]) == Some(1.0)
+                    && value(m, "proxy_up", &[("target", "cleartext")]).is_some()
+            },
+        )
         .await;
+    let page = reqwest::get(format!("http://127.0.0.1:{}/", binary.port))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.matches("sent over plain HTTP").count(),
+        1,
+        "the page marks the cleartext target only: {page}"
+    );
     let log = binary.log();
     let warnings: Vec<_> = log.lines().filter(|l| l.contains("plain HTTP")).collect();
     assert_eq!(
