@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use proxy_quota_exporter::poller::{EndpointSnapshot, TargetSnapshot};
+use proxy_quota_exporter::store::{EndpointSnapshot, TargetSnapshot};
 use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::Reading;
 

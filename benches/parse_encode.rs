@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use proxy_quota_exporter::encoder;
-use proxy_quota_exporter::poller::ReloadStatus;
+use proxy_quota_exporter::store::ReloadStatus;
 use proxy_quota_exporter::providers::gateway::parse_accounts;
 use proxy_quota_exporter::readings::Reading;
 
@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
                         RELOAD,
                         Instant::now(),
                     );
-                    proxy_quota_exporter::poller::gzip(&plain)
+                    proxy_quota_exporter::exposition::gzip(&plain)
                 })
             },
         );

@@ -3,7 +3,7 @@
 //! `cargo run --release --example poll_cost -- [SUB_ACCOUNTS]` (default 100000).
 
 use proxy_quota_exporter::encoder;
-use proxy_quota_exporter::poller::ReloadStatus;
+use proxy_quota_exporter::store::ReloadStatus;
 use proxy_quota_exporter::providers::gateway::parse_accounts;
 use proxy_quota_exporter::readings::Reading;
 
@@ -50,7 +50,7 @@ fn main() {
         },
         std::time::Instant::now(),
     );
-    let gzip = proxy_quota_exporter::poller::gzip(&plain);
+    let gzip = proxy_quota_exporter::exposition::gzip(&plain);
     let (cpu_after, peak_after) = usage();
     let series = plain.iter().filter(|b| **b == b'\n').count();
     println!(

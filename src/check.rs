@@ -1,7 +1,11 @@
 //! `proxy-quota-exporter check`: polls every target once and tells a person, in
-//! a table or as JSON, what is about to run out. The alert rules' conditions
-//! decide the exit code (Nagios convention): 0 ok, 1 warning, 2 critical,
-//! 3 unknown (a target could not be read).
+//! a table or as JSON, what is about to run out. The alert catalogue's
+//! ([`crate::alerts`]) thresholds decide the exit code (Nagios convention):
+//! 0 ok, 1 warning, 2 critical, 3 unknown (a target could not be read).
+//!
+//! The rules forecast exhaustion from the trend of the last
+//! [`alerts::FORECAST_WINDOW`]; one poll has no trend, so `check` forecasts from
+//! yesterday's usage, against the same thresholds.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -10,10 +14,13 @@ use std::time::SystemTime;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::alerts;
 use crate::config::{Config, Target};
-use crate::poller::poll_endpoints;
 use crate::providers::Client;
-use crate::readings::{Reading, STATIC_IP_STATUSES};
+use crate::readings::{
+    AccountReading, PackageReading, PoolReading, Reading, StaticIpReading, STATIC_IP_STATUSES,
+};
+use crate::scheduler::poll_endpoints;
 
 /// How bad a finding is; the order is the exit code's precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -82,17 +89,16 @@ pub struct Finding {
     pub message: String,
 }
 
-/// The severity of `value` against thresholds it must stay above: critical
-/// below `critical`, warning below `warning`.
-fn below(value: f64, critical: f64, warning: f64) -> Option<Severity> {
-    if value < critical {
-        Some(Severity::Critical)
-    } else if value < warning {
-        Some(Severity::Warning)
-    } else {
-        None
+impl From<alerts::Severity> for Severity {
+    fn from(severity: alerts::Severity) -> Self {
+        match severity {
+            alerts::Severity::Warning => Severity::Warning,
+            alerts::Severity::Critical => Severity::Critical,
+        }
     }
 }
+
+const SECONDS_PER_DAY: f64 = 86_400.0;
 
 /// Polls every target of `config` once, all targets at the same time.
 pub async fn run(config: &Config) -> Report {
@@ -109,12 +115,7 @@ pub async fn run(config: &Config) -> Report {
     .await;
     let status = targets
         .iter()
-        .flat_map(|t| {
-            t.findings
-                .iter()
-                .map(|f| f.severity)
-                .chain((!t.errors.is_empty()).then_some(Severity::Unknown))
-        })
+        .map(TargetReport::status)
         .max()
         .unwrap_or(Severity::Ok);
     Report {
@@ -124,184 +125,24 @@ pub async fn run(config: &Config) -> Report {
     }
 }
 
+/// Polls `target` once and holds its figures against the alert catalogue's
+/// thresholds.
 async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> TargetReport {
+    let (readings, errors) = poll(target, limiter).await;
     let mut report = TargetReport {
         target: target.name.clone(),
         provider: target.provider.name.to_owned(),
         pools: Vec::new(),
         findings: Vec::new(),
-        errors: Vec::new(),
+        errors,
     };
-    let client = match Client::for_target(target, limiter) {
-        Ok(client) => client,
-        Err(e) => {
-            report
-                .errors
-                .push(format!("cannot set up HTTP: {}", e.without_url()));
-            return report;
-        }
-    };
-    let results = poll_endpoints(target, &client, &target.endpoints).await;
-    let mut readings = Vec::new();
-    for (endpoint, (_, result)) in target.endpoints.iter().zip(results) {
-        match result {
-            Ok(reading) => readings.push(reading),
-            Err(e) => report.errors.push(format!(
-                "{} {endpoint}: {} ({})",
-                target.provider.display_name, e.message, e.reason
-            )),
-        }
-    }
-    // Usage is reported for the whole account, so it says how long a pool lasts
-    // only when the account has a single pool.
-    let single_pool = readings
-        .iter()
-        .any(|r| matches!(r, Reading::Summary(pools) if pools.len() == 1));
-    let yesterday = readings
-        .iter()
-        .find_map(|r| match r {
-            Reading::Usage(u) if u.yesterday_bytes > 0.0 => Some(u.yesterday_bytes),
-            _ => None,
-        })
-        .filter(|_| single_pool);
-    let mut warn = |severity, message: String| report.findings.push(Finding { severity, message });
+    let yesterday = yesterday_usage(&readings);
     for reading in &readings {
         match reading {
-            Reading::Summary(pools) => {
-                for p in pools {
-                    let ratio = p
-                        .remaining_bytes
-                        .zip(p.purchased_bytes.filter(|b| *b > 0.0))
-                        .map(|(r, b)| r / b);
-                    let days_left = p.remaining_bytes.zip(yesterday).map(|(r, y)| r / y);
-                    if let (Some(ratio), Some(left)) = (ratio, p.remaining_bytes) {
-                        if let Some(level) = below(ratio, 0.02, 0.10) {
-                            warn(
-                                level,
-                                format!(
-                                    "pool {}: only {} left ({} of purchased)",
-                                    p.pool,
-                                    bytes(left),
-                                    percent(ratio)
-                                ),
-                            );
-                        }
-                    }
-                    if let Some(days) = days_left {
-                        if let Some(level) = below(days, 1.0, 3.0) {
-                            warn(
-                                level,
-                                format!(
-                                    "pool {}: runs dry in {:.1} days at yesterday's usage",
-                                    p.pool, days
-                                ),
-                            );
-                        }
-                    }
-                    if let Some(expiring) = p.expiring_bytes.filter(|b| *b > 0.0) {
-                        warn(
-                            Severity::Warning,
-                            format!(
-                                "pool {}: {} of unused traffic expires within 7 days",
-                                p.pool,
-                                bytes(expiring)
-                            ),
-                        );
-                    }
-                    report.pools.push(PoolLine {
-                        pool: p.pool.clone(),
-                        remaining_bytes: p.remaining_bytes,
-                        purchased_bytes: p.purchased_bytes,
-                        used_ratio: p
-                            .used_bytes
-                            .zip(p.purchased_bytes.filter(|b| *b > 0.0))
-                            .map(|(u, b)| u / b),
-                        days_left,
-                        expiring_bytes: p.expiring_bytes,
-                    });
-                }
-            }
-            Reading::Accounts(accounts) => {
-                for a in accounts {
-                    let Some(limit) = a.limit_bytes else { continue };
-                    let ratio = a.used_bytes / limit;
-                    let level = if ratio >= 1.0 {
-                        Some(Severity::Critical)
-                    } else if ratio > 0.9 {
-                        Some(Severity::Warning)
-                    } else {
-                        None
-                    };
-                    if let Some(level) = level {
-                        warn(
-                            level,
-                            format!(
-                                "sub-account {}: {} of its {} limit used ({})",
-                                a.account,
-                                bytes(a.used_bytes),
-                                bytes(limit),
-                                percent(ratio)
-                            ),
-                        );
-                    }
-                }
-            }
-            Reading::StaticIps(ips) => {
-                let mut soonest: Vec<_> = ips
-                    .ips
-                    .iter()
-                    .filter(|ip| ip.expiry_timestamp > now)
-                    .collect();
-                soonest.sort_by_key(|ip| ip.expiry_timestamp);
-                for ip in soonest {
-                    let left = ip.expiry_timestamp - now;
-                    let Some(level) = below(left as f64, 2.0 * 86_400.0, 7.0 * 86_400.0) else {
-                        break;
-                    };
-                    warn(
-                        level,
-                        format!(
-                            "static IP {} ({}, {}) expires in {}",
-                            ip.ip,
-                            ip.product,
-                            ip.country,
-                            duration(left)
-                        ),
-                    );
-                }
-                for (product, counts) in &ips.status_counts {
-                    for (status, count) in STATIC_IP_STATUSES.iter().zip(counts) {
-                        if *count > 0 && (*status == "invalid" || *status == "maintenance") {
-                            warn(
-                                Severity::Warning,
-                                format!("{count} {product} static IPs in status {status}"),
-                            );
-                        }
-                    }
-                }
-            }
-            Reading::Packages(packages) => {
-                let mut soonest: Vec<_> = packages
-                    .iter()
-                    .filter_map(|p| Some((p, p.expiry_timestamp?)))
-                    .filter(|(_, t)| *t > now)
-                    .collect();
-                soonest.sort_by_key(|(_, t)| *t);
-                for (p, expiry) in soonest
-                    .into_iter()
-                    .take_while(|(_, t)| t - now < 3 * 86_400)
-                {
-                    warn(
-                        Severity::Warning,
-                        format!(
-                            "package {} ({}) expires in {}",
-                            p.package_id,
-                            p.product,
-                            duration(expiry - now)
-                        ),
-                    );
-                }
-            }
+            Reading::Summary(pools) => report.check_pools(pools, yesterday),
+            Reading::Accounts(accounts) => report.check_accounts(accounts),
+            Reading::StaticIps(ips) => report.check_static_ips(ips, now),
+            Reading::Packages(packages) => report.check_packages(packages, now),
             Reading::Usage(_) | Reading::Customers(_) => {}
         }
     }
@@ -311,76 +152,221 @@ async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> Tar
     report
 }
 
-/// The report as a table for people; `color` adds ANSI colours.
-pub fn render_table(report: &Report, color: bool) -> String {
-    let paint = |severity: Severity, text: &str| {
-        if !color {
-            return text.to_owned();
+/// Polls every endpoint of `target` once: the readings, and a line for each
+/// endpoint that failed (or for the HTTP client that could not be set up).
+async fn poll(target: &Target, limiter: Arc<Semaphore>) -> (Vec<Reading>, Vec<String>) {
+    let client = match Client::for_target(target, limiter) {
+        Ok(client) => client,
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![format!("cannot set up HTTP: {}", e.without_url())],
+            )
         }
-        let code = match severity {
-            Severity::Ok => "32",
-            Severity::Warning => "33",
-            Severity::Unknown => "35",
-            Severity::Critical => "31",
-        };
-        format!("\u{1b}[{code}m{text}\u{1b}[0m")
     };
-    let mut out = String::new();
-    for t in &report.targets {
-        let status = t
-            .findings
+    let results = poll_endpoints(target, &client, &target.endpoints).await;
+    let mut readings = Vec::new();
+    let mut errors = Vec::new();
+    for (endpoint, (_, result)) in target.endpoints.iter().zip(results) {
+        match result {
+            Ok(reading) => readings.push(reading),
+            Err(e) => errors.push(format!(
+                "{} {endpoint}: {} ({})",
+                target.provider.display_name, e.message, e.reason
+            )),
+        }
+    }
+    (readings, errors)
+}
+
+/// Yesterday's usage, when it says how long a pool lasts: usage is reported for
+/// the whole account, so only when the account has a single pool.
+fn yesterday_usage(readings: &[Reading]) -> Option<f64> {
+    let single_pool = readings
+        .iter()
+        .any(|r| matches!(r, Reading::Summary(pools) if pools.len() == 1));
+    readings
+        .iter()
+        .find_map(|r| match r {
+            Reading::Usage(u) if u.yesterday_bytes > 0.0 => Some(u.yesterday_bytes),
+            _ => None,
+        })
+        .filter(|_| single_pool)
+}
+
+impl TargetReport {
+    /// The worst finding; unknown when an endpoint could not be read.
+    fn status(&self) -> Severity {
+        self.findings
             .iter()
             .map(|f| f.severity)
-            .chain((!t.errors.is_empty()).then_some(Severity::Unknown))
+            .chain((!self.errors.is_empty()).then_some(Severity::Unknown))
             .max()
-            .unwrap_or(Severity::Ok);
-        let _ = writeln!(
-            out,
-            "{} ({})  {}",
-            t.target,
-            t.provider,
-            paint(status, status.label())
-        );
-        if !t.pools.is_empty() {
-            let _ = writeln!(
-                out,
-                "  {:<24} {:>12} {:>7} {:>10} {:>16}",
-                "pool", "remaining", "used", "days left", "expiring in 7d"
-            );
-            for p in &t.pools {
-                let _ = writeln!(
-                    out,
-                    "  {:<24} {:>12} {:>7} {:>10} {:>16}",
-                    p.pool,
-                    p.remaining_bytes.map_or("-".into(), bytes),
-                    p.used_ratio.map_or("-".into(), percent),
-                    p.days_left.map_or("-".into(), |d| format!("{d:.1}")),
-                    p.expiring_bytes.map_or("-".into(), bytes),
+            .unwrap_or(Severity::Ok)
+    }
+
+    fn warn(&mut self, severity: impl Into<Severity>, message: String) {
+        self.findings.push(Finding {
+            severity: severity.into(),
+            message,
+        });
+    }
+
+    /// `ProxyTrafficLow`, `ProxyTrafficExhaustionForecast` (at yesterday's
+    /// usage) and `ProxyTrafficExpiringSoon`, and a table line per pool.
+    fn check_pools(&mut self, pools: &[PoolReading], yesterday: Option<f64>) {
+        for p in pools {
+            let ratio = p
+                .remaining_bytes
+                .zip(p.purchased_bytes.filter(|b| *b > 0.0))
+                .map(|(r, b)| r / b);
+            let days_left = p.remaining_bytes.zip(yesterday).map(|(r, y)| r / y);
+            if let (Some(ratio), Some(left)) = (ratio, p.remaining_bytes) {
+                if let Some(level) = alerts::TRAFFIC_LOW.level(ratio) {
+                    self.warn(
+                        level,
+                        format!(
+                            "pool {}: only {} left ({} of purchased)",
+                            p.pool,
+                            bytes(left),
+                            percent(ratio)
+                        ),
+                    );
+                }
+            }
+            if let Some(days) = days_left {
+                let forecast = alerts::TRAFFIC_EXHAUSTION_FORECAST.level(days * SECONDS_PER_DAY);
+                if let Some(level) = forecast {
+                    self.warn(
+                        level,
+                        format!(
+                            "pool {}: runs dry in {:.1} days at yesterday's usage",
+                            p.pool, days
+                        ),
+                    );
+                }
+            }
+            if let Some(expiring) = p.expiring_bytes.filter(|b| *b > 0.0) {
+                if let Some(level) = alerts::TRAFFIC_EXPIRING_SOON.level(expiring) {
+                    self.warn(
+                        level,
+                        format!(
+                            "pool {}: {} of unused traffic expires within 7 days",
+                            p.pool,
+                            bytes(expiring)
+                        ),
+                    );
+                }
+            }
+            self.pools.push(PoolLine {
+                pool: p.pool.clone(),
+                remaining_bytes: p.remaining_bytes,
+                purchased_bytes: p.purchased_bytes,
+                used_ratio: p
+                    .used_bytes
+                    .zip(p.purchased_bytes.filter(|b| *b > 0.0))
+                    .map(|(u, b)| u / b),
+                days_left,
+                expiring_bytes: p.expiring_bytes,
+            });
+        }
+    }
+
+    /// `ProxyAccountNearLimit`; unlimited sub-accounts have no limit to near.
+    fn check_accounts(&mut self, accounts: &[AccountReading]) {
+        for a in accounts {
+            let Some(limit) = a.limit_bytes else { continue };
+            let ratio = a.used_bytes / limit;
+            if let Some(level) = alerts::ACCOUNT_NEAR_LIMIT.level(ratio) {
+                self.warn(
+                    level,
+                    format!(
+                        "sub-account {}: {} of its {} limit used ({})",
+                        a.account,
+                        bytes(a.used_bytes),
+                        bytes(limit),
+                        percent(ratio)
+                    ),
                 );
             }
         }
-        for f in &t.findings {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                paint(f.severity, &format!("{:<8}", f.severity.label())),
-                f.message
+    }
+
+    /// `ProxyStaticIPExpiringSoon`, soonest first, and `ProxyStaticIPUnhealthy`.
+    fn check_static_ips(&mut self, ips: &StaticIpReading, now: i64) {
+        let mut soonest: Vec<_> = ips
+            .ips
+            .iter()
+            .filter(|ip| ip.expiry_timestamp > now)
+            .collect();
+        soonest.sort_by_key(|ip| ip.expiry_timestamp);
+        for ip in soonest {
+            let left = ip.expiry_timestamp - now;
+            let Some(level) = alerts::STATIC_IP_EXPIRING_SOON.level(left as f64) else {
+                break;
+            };
+            self.warn(
+                level,
+                format!(
+                    "static IP {} ({}, {}) expires in {}",
+                    ip.ip,
+                    ip.product,
+                    ip.country,
+                    duration(left)
+                ),
             );
         }
-        for e in &t.errors {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                paint(Severity::Unknown, &format!("{:<8}", "ERROR")),
-                e
+        for (product, counts) in &ips.status_counts {
+            for (status, count) in STATIC_IP_STATUSES.iter().zip(counts) {
+                if *count == 0 || !alerts::UNHEALTHY_STATIC_IP_STATUSES.contains(status) {
+                    continue;
+                }
+                if let Some(level) = alerts::STATIC_IP_UNHEALTHY.level(*count as f64) {
+                    self.warn(
+                        level,
+                        format!("{count} {product} static IPs in status {status}"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `ProxyPackageExpiringSoon`, soonest first.
+    fn check_packages(&mut self, packages: &[PackageReading], now: i64) {
+        let mut soonest: Vec<_> = packages
+            .iter()
+            .filter_map(|p| Some((p, p.expiry_timestamp?)))
+            .filter(|(_, t)| *t > now)
+            .collect();
+        soonest.sort_by_key(|(_, t)| *t);
+        for (p, expiry) in soonest {
+            let Some(level) = alerts::PACKAGE_EXPIRING_SOON.level((expiry - now) as f64) else {
+                break;
+            };
+            self.warn(
+                level,
+                format!(
+                    "package {} ({}) expires in {}",
+                    p.package_id,
+                    p.product,
+                    duration(expiry - now)
+                ),
             );
         }
-        out.push('\n');
+    }
+}
+
+/// The report as a table for people; `color` adds ANSI colours.
+pub fn render_table(report: &Report, color: bool) -> String {
+    let mut out = String::new();
+    for t in &report.targets {
+        render_target(&mut out, t, color);
     }
     let _ = writeln!(
         out,
         "{}",
         paint(
+            color,
             report.status,
             &format!(
                 "overall: {} (exit {})",
@@ -390,6 +376,67 @@ pub fn render_table(report: &Report, color: bool) -> String {
         )
     );
     out
+}
+
+/// One target's block of the table: its status, pools, findings and errors.
+fn render_target(out: &mut String, t: &TargetReport, color: bool) {
+    let status = t.status();
+    let _ = writeln!(
+        out,
+        "{} ({})  {}",
+        t.target,
+        t.provider,
+        paint(color, status, status.label())
+    );
+    if !t.pools.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>12} {:>7} {:>10} {:>16}",
+            "pool", "remaining", "used", "days left", "expiring in 7d"
+        );
+        for p in &t.pools {
+            let _ = writeln!(
+                out,
+                "  {:<24} {:>12} {:>7} {:>10} {:>16}",
+                p.pool,
+                p.remaining_bytes.map_or("-".into(), bytes),
+                p.used_ratio.map_or("-".into(), percent),
+                p.days_left.map_or("-".into(), |d| format!("{d:.1}")),
+                p.expiring_bytes.map_or("-".into(), bytes),
+            );
+        }
+    }
+    for f in &t.findings {
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            paint(color, f.severity, &format!("{:<8}", f.severity.label())),
+            f.message
+        );
+    }
+    for e in &t.errors {
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            paint(color, Severity::Unknown, &format!("{:<8}", "ERROR")),
+            e
+        );
+    }
+    out.push('\n');
+}
+
+/// `text` in the colour of `severity` when `color` is on.
+fn paint(color: bool, severity: Severity, text: &str) -> String {
+    if !color {
+        return text.to_owned();
+    }
+    let code = match severity {
+        Severity::Ok => "32",
+        Severity::Warning => "33",
+        Severity::Unknown => "35",
+        Severity::Critical => "31",
+    };
+    format!("\u{1b}[{code}m{text}\u{1b}[0m")
 }
 
 pub use crate::units::format_bytes as bytes;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::catalogue::{self, Kind, MetricDef, CATALOGUE};
-use crate::poller::{ReloadStatus, TargetSnapshot};
+use crate::store::{ReloadStatus, TargetSnapshot};
 use crate::readings::Reading;
 
 /// The Content-Type of the text exposition format.

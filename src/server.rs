@@ -31,13 +31,15 @@ use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 
 use crate::{catalogue, encoder};
-use crate::poller::Shared;
+use crate::exposition::{gzip, ExpositionCache};
+use crate::store::Store;
 use crate::web::{BasicAuth, WebConfig};
 use crate::ReloadRequest;
 
 /// State the request handlers read.
 pub struct App {
-    pub shared: Arc<Shared>,
+    pub store: Arc<Store>,
+    pub exposition: Arc<ExpositionCache>,
     process: prometheus::Registry,
     process_cache: ArcSwap<ProcessMetrics>,
     process_refresh: std::sync::Mutex<()>,
@@ -51,7 +53,8 @@ pub struct App {
 
 impl App {
     pub fn new(
-        shared: Arc<Shared>,
+        store: Arc<Store>,
+        exposition: Arc<ExpositionCache>,
         notice: Option<String>,
         reload: Option<mpsc::Sender<ReloadRequest>>,
         web: Option<WebConfig>,
@@ -68,7 +71,8 @@ impl App {
             None => (None, BasicAuth::disabled(), ServerLimits::default()),
         };
         App {
-            shared,
+            store,
+            exposition,
             process_cache: ArcSwap::from_pointee(encode_process(&process)),
             process_refresh: std::sync::Mutex::new(()),
             process,
@@ -446,7 +450,7 @@ async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks> {
         "/metrics" => metrics_response(app, accepts_gzip(req.headers().get(ACCEPT_ENCODING))),
         "/" => landing_page(app),
         "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
-        "/-/ready" if app.shared.ready() => text(StatusCode::OK, "Ready\n"),
+        "/-/ready" if app.exposition.ready() => text(StatusCode::OK, "Ready\n"),
         "/-/ready" => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "Not ready: first poll of every target not finished\n",
@@ -483,7 +487,7 @@ async fn reload(app: &App, method: &Method) -> Response<Chunks> {
 }
 
 fn metrics_response(app: &App, accepts_gzip: bool) -> Response<Chunks> {
-    let exposition = app.shared.exposition();
+    let exposition = app.exposition.current();
     let process = app.process_metrics();
     // Both parts are cached bytes: a scrape copies nothing. Two gzip members in a
     // row are one valid gzip stream.
@@ -584,13 +588,13 @@ fn encode_process(registry: &prometheus::Registry) -> ProcessMetrics {
     }
     ProcessMetrics {
         at: Instant::now(),
-        gzip: Bytes::from(crate::poller::gzip(&plain)),
+        gzip: Bytes::from(gzip(&plain)),
         plain: Bytes::from(plain),
     }
 }
 
 fn landing_page(app: &App) -> Response<Chunks> {
-    let now = crate::poller::unix_now();
+    let now = crate::units::unix_now();
     let mut html = String::from(concat!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>proxy-quota-exporter</title>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin-bottom:1.5em}",
@@ -610,9 +614,9 @@ fn landing_page(app: &App) -> Response<Chunks> {
         "<p>Version {} ({}). <a href=\"/metrics\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a>: {}</p>",
         catalogue::VERSION,
         catalogue::REVISION,
-        if app.shared.ready() { "ready" } else { "waiting for the first poll of every target" }
+        if app.exposition.ready() { "ready" } else { "waiting for the first poll of every target" }
     );
-    let snapshots = app.shared.snapshots();
+    let snapshots = app.store.snapshots();
     if snapshots.is_empty() {
         html.push_str("<p>No poll has finished yet.</p>");
     }

@@ -126,6 +126,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         })
 }
 
+/// Now, in Unix seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// The zone in which a target's zone-less timestamps are read: a fixed offset such
 /// as `+08:00`, `UTC`, or an IANA name such as `Asia/Shanghai`.
 #[derive(Debug, Clone, Copy, PartialEq)]

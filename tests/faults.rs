@@ -42,11 +42,8 @@ impl Class {
             Class::Timeout => "timeout",
             Class::Http5xx | Class::Http4xx => "http",
             Class::RateLimited => "rate_limited",
-            Class::Html
-            | Class::InvalidJson
-            | Class::WrongType
-            | Class::DataNull
-            | Class::Oversized => "decode",
+            Class::Html | Class::InvalidJson | Class::WrongType | Class::DataNull => "decode",
+            Class::Oversized => "limit",
             Class::ApiCode => "api",
             Class::InvalidKey | Class::Unverified => "auth",
         }
@@ -69,7 +66,8 @@ impl Class {
             }
             Class::DataNull => ok.set_body_json(json!({"code": 200, "msg": "ok", "data": null})),
             // 65 MiB of spaces before the JSON: over the body limit.
-            Class::Oversized => ok.set_body_string(" ".repeat(65 * 1024 * 1024)),
+            // Over the default body_size_limit of 16 MiB.
+            Class::Oversized => ok.set_body_string(" ".repeat(17 * 1024 * 1024)),
             Class::ApiCode => {
                 ok.set_body_json(json!({"code": 500, "msg": "系统繁忙", "data": null}))
             }
@@ -209,6 +207,8 @@ async fn run_case(class: Class) {
         "decode",
         "api",
         "rate_limited",
+        "limit",
+        "internal",
     ] {
         if other != reason {
             let labels = [("reason", other)];

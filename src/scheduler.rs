@@ -1,0 +1,278 @@
+//! The scheduler: one task per target, polling on its own schedule. Every poll
+//! builds a fresh [`TargetSnapshot`] (readings, outcomes, counters, when values
+//! go stale) and publishes it whole to the [`Store`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::config::Target;
+use crate::http::{PollError, Reason};
+use crate::providers::{Client, Endpoint};
+use crate::readings::Reading;
+use crate::store::{EndpointSnapshot, Store, TargetSnapshot};
+use crate::units::unix_now;
+
+/// What a target's task keeps from poll to poll for one endpoint.
+struct EndpointState {
+    endpoint: Endpoint,
+    errors: [u64; Reason::COUNT],
+    last_good: Option<Arc<Reading>>,
+    /// When `last_good` stops being served: `max_staleness` after the start of
+    /// the first poll that did not replace it.
+    stale_at: Option<Instant>,
+    last_success_unix: Option<f64>,
+}
+
+impl EndpointState {
+    fn new(endpoint: Endpoint, resume: Option<&TargetSnapshot>) -> Self {
+        let previous = resume.and_then(|s| s.endpoints.iter().find(|e| e.endpoint == endpoint));
+        EndpointState {
+            endpoint,
+            errors: previous.map_or([0; Reason::COUNT], |e| e.errors),
+            last_good: previous.and_then(|e| e.reading.clone()),
+            stale_at: previous.and_then(|e| e.stale_at),
+            last_success_unix: previous.and_then(|e| e.last_success_unix),
+        }
+    }
+}
+
+/// Polls one target forever: first right away, then every `interval`, the
+/// first of them after a small random offset so that targets do not hit their
+/// APIs in lockstep. `resume` carries the counters and last good values of a
+/// poller that stopped unexpectedly, so that a restart continues them.
+pub async fn run_target(
+    target: Target,
+    max_staleness: Duration,
+    limiter: Arc<Semaphore>,
+    store: Arc<Store>,
+    resume: Option<Arc<TargetSnapshot>>,
+) {
+    let client = match Client::for_target(&target, limiter) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(target = %target.name, error = %e.without_url(), "cannot build HTTP client");
+            return;
+        }
+    };
+    if resume.is_none() && credential_in_clear(&target.base_url) {
+        tracing::warn!(
+            target = %target.name,
+            provider = target.provider.name,
+            host = target.base_url.host_str().unwrap_or(""),
+            "the credential is sent over plain HTTP and can be read on the network; use an https base_url if the provider offers one"
+        );
+    }
+    let mut states: Vec<EndpointState> = target
+        .endpoints
+        .iter()
+        .map(|&endpoint| EndpointState::new(endpoint, resume.as_deref()))
+        .collect();
+    let jitter = target
+        .interval
+        .mul_f64(fastrand::f64() * 0.1)
+        .min(Duration::from_secs(10));
+    let mut next_poll = Instant::now();
+    let mut first = true;
+    loop {
+        tokio::time::sleep_until(next_poll.into()).await;
+        let started = Instant::now();
+        let due = started + target.interval + if first { jitter } else { Duration::ZERO };
+        first = false;
+        let schedule = Schedule { due, max_staleness };
+        poll_once(&target, &client, &mut states, schedule, &store).await;
+        // A poll that overran its interval is followed by the next one at once.
+        next_poll = due.max(Instant::now());
+    }
+}
+
+/// When the poll after this one is due, and how long values outlive a poll
+/// that does not replace them.
+#[derive(Clone, Copy)]
+struct Schedule {
+    due: Instant,
+    max_staleness: Duration,
+}
+
+/// Polls `endpoints` of a target concurrently, each within the poll deadline
+/// (the longer of `interval` and `timeout`), and returns each one's duration and
+/// outcome in order.
+pub async fn poll_endpoints(
+    target: &Target,
+    client: &Client,
+    endpoints: &[Endpoint],
+) -> Vec<(Duration, Result<Reading, PollError>)> {
+    let deadline = target.interval.max(target.timeout);
+    futures::future::join_all(endpoints.iter().map(|&endpoint| async move {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(deadline, client.poll(endpoint)).await {
+            Ok(result) => result,
+            Err(_) => Err(PollError::new(
+                Reason::Timeout,
+                format!(
+                    "poll did not finish within {}",
+                    humantime::format_duration(deadline)
+                ),
+            )),
+        };
+        (started.elapsed(), result)
+    }))
+    .await
+}
+
+/// Polls every enabled endpoint of a target concurrently and publishes the result.
+///
+/// A good reading is served until `max_staleness` after the start of the first
+/// poll that does not replace it: while polls succeed on schedule no value ever
+/// disappears, whatever `interval` and `max_staleness` are; once they fail (or
+/// hang), values disappear at most `max_staleness` after the failing poll began.
+async fn poll_once(
+    target: &Target,
+    client: &Client,
+    states: &mut [EndpointState],
+    schedule: Schedule,
+    store: &Store,
+) {
+    if crate::failpoint::hit(&format!("poll:{}", target.name)) {
+        panic!("failpoint poll:{} hit", target.name);
+    }
+    let endpoints: Vec<_> = states.iter().map(|s| s.endpoint).collect();
+    let mut results = poll_endpoints(target, client, &endpoints).await;
+    enforce_sample_limit(target, &endpoints, &mut results);
+
+    let now = Instant::now();
+    let endpoints = states
+        .iter_mut()
+        .zip(results)
+        .map(|(state, (elapsed, result))| {
+            let (success, last_error) = match result {
+                Ok(reading) => {
+                    state.last_good = Some(Arc::new(reading));
+                    // The next poll starts at `due`, or at once if this one overran.
+                    state.stale_at = Some(schedule.due.max(now) + schedule.max_staleness);
+                    state.last_success_unix = Some(unix_now());
+                    tracing::debug!(target = %target.name, endpoint = %state.endpoint, "poll succeeded");
+                    (true, None)
+                }
+                Err(error) => {
+                    state.errors[error.reason.index()] += 1;
+                    tracing::warn!(
+                        target = %target.name,
+                        provider = target.provider.name,
+                        endpoint = %state.endpoint,
+                        reason = %error.reason,
+                        error = %error.message,
+                        "poll failed"
+                    );
+                    (false, Some(error))
+                }
+            };
+            if state.stale_at.is_some_and(|at| now >= at) {
+                state.last_good = None;
+                state.stale_at = None;
+            }
+            EndpointSnapshot {
+                endpoint: state.endpoint,
+                success,
+                duration_seconds: elapsed.as_secs_f64(),
+                last_success_unix: state.last_success_unix,
+                errors: state.errors,
+                reading: state.last_good.clone(),
+                stale_at: state.stale_at,
+                last_error,
+            }
+        })
+        .collect();
+
+    store.publish(TargetSnapshot {
+        target: target.name.clone(),
+        provider: target.provider.name,
+        endpoints,
+        polled_at: unix_now(),
+        credential_in_clear: credential_in_clear(&target.base_url),
+    });
+}
+
+/// Fails the largest readings of a poll with reason `limit` until the rest fit
+/// the target's `sample_limit`; the failed endpoints keep their last good values.
+fn enforce_sample_limit(
+    target: &Target,
+    endpoints: &[Endpoint],
+    results: &mut [(Duration, Result<Reading, PollError>)],
+) {
+    let mut sizes: Vec<(usize, usize)> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| r.as_ref().ok().map(|r| (i, r.series())))
+        .collect();
+    let total: usize = sizes.iter().map(|(_, n)| n).sum();
+    if total <= target.sample_limit {
+        return;
+    }
+    sizes.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let mut kept = total;
+    for (index, series) in sizes {
+        if kept <= target.sample_limit {
+            break;
+        }
+        results[index].1 = Err(PollError::new(
+            Reason::Limit,
+            format!(
+                "{}: {series} series would bring the target to {total}, over sample_limit {} by {}",
+                endpoints[index],
+                target.sample_limit,
+                total - target.sample_limit
+            ),
+        ));
+        kept -= series;
+    }
+}
+
+/// The snapshot that stands in for a poller that stopped unexpectedly: every
+/// endpoint failed with reason `internal`, its last good values kept until they
+/// go stale as usual.
+pub fn crashed(
+    previous: Option<&TargetSnapshot>,
+    target: &Target,
+    message: &str,
+) -> TargetSnapshot {
+    let error = PollError::new(Reason::Internal, message.to_owned());
+    let endpoints = target
+        .endpoints
+        .iter()
+        .map(|&endpoint| {
+            let mut state = EndpointState::new(endpoint, previous);
+            state.errors[Reason::Internal.index()] += 1;
+            EndpointSnapshot {
+                endpoint,
+                success: false,
+                duration_seconds: 0.0,
+                last_success_unix: state.last_success_unix,
+                errors: state.errors,
+                reading: state.last_good,
+                stale_at: state.stale_at,
+                last_error: Some(error.clone()),
+            }
+        })
+        .collect();
+    TargetSnapshot {
+        target: target.name.clone(),
+        provider: target.provider.name,
+        endpoints,
+        polled_at: unix_now(),
+        credential_in_clear: credential_in_clear(&target.base_url),
+    }
+}
+
+/// Whether a credential sent to `base_url` crosses a network in clear text:
+/// plain HTTP to anything but a loopback address.
+pub fn credential_in_clear(base_url: &url::Url) -> bool {
+    let loopback = match base_url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    base_url.scheme() == "http" && !loopback
+}

@@ -1,0 +1,199 @@
+//! The snapshot store: the latest [`TargetSnapshot`] of every target, the
+//! targets of the running configuration and the outcome of the last reload.
+//! Pollers publish whole snapshots; readers (the exposition cache, the landing
+//! page, `check`) take consistent copies. Every change is announced on a watch
+//! channel, so the store knows nothing of who reads it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use crate::catalogue::{self, MetricDef};
+use crate::http::{PollError, Reason};
+use crate::providers::Endpoint;
+use crate::readings::{Emit, Reading};
+use crate::units::unix_now;
+
+/// The state of one target after its last poll.
+#[derive(Debug, Clone)]
+pub struct TargetSnapshot {
+    pub target: String,
+    pub provider: &'static str,
+    pub endpoints: Vec<EndpointSnapshot>,
+    /// Unix seconds at the end of the poll.
+    pub polled_at: f64,
+    /// Whether the target's credential crosses the network unencrypted (plain
+    /// HTTP to a host other than loopback).
+    pub credential_in_clear: bool,
+}
+
+impl TargetSnapshot {
+    /// Whether the last poll of every enabled endpoint succeeded (`proxy_up`).
+    pub fn up(&self) -> bool {
+        self.endpoints.iter().all(|e| e.success)
+    }
+
+    /// Writes the target's poll status samples of `family` (`proxy_up` and the
+    /// `proxy_exporter_poll_*` families): label values after `provider` and `target`.
+    pub fn status_samples(&self, family: &MetricDef, emit: &mut Emit) {
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        if family.is(&catalogue::UP) {
+            emit(&[], flag(self.up()));
+        }
+        for e in &self.endpoints {
+            let endpoint = e.endpoint.as_str();
+            if family.is(&catalogue::POLL_SUCCESS) {
+                emit(&[endpoint], flag(e.success));
+            } else if family.is(&catalogue::POLL_DURATION) {
+                emit(&[endpoint], e.duration_seconds);
+            } else if family.is(&catalogue::LAST_SUCCESS) {
+                if let Some(at) = e.last_success_unix {
+                    emit(&[endpoint], at);
+                }
+            } else if family.is(&catalogue::POLL_ERRORS) {
+                for reason in Reason::ALL {
+                    emit(&[endpoint, reason.as_str()], e.errors[reason.index()] as f64);
+                }
+            }
+        }
+    }
+}
+
+/// One endpoint of a target after its last poll.
+#[derive(Debug, Clone)]
+pub struct EndpointSnapshot {
+    pub endpoint: Endpoint,
+    pub success: bool,
+    pub duration_seconds: f64,
+    pub last_success_unix: Option<f64>,
+    /// Failed polls so far, indexed by [`Reason::index`].
+    pub errors: [u64; Reason::COUNT],
+    /// The last good reading, while it is younger than `max_staleness`.
+    pub reading: Option<Arc<Reading>>,
+    /// When `reading` becomes older than `max_staleness` and stops being served.
+    pub stale_at: Option<Instant>,
+    pub last_error: Option<PollError>,
+}
+
+/// The outcome of the last configuration (re)load.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadStatus {
+    pub successful: bool,
+    /// Unix seconds of the last successful load.
+    pub success_timestamp: f64,
+}
+
+/// Everything the store holds, at one moment.
+pub struct View {
+    /// The latest snapshot of every target that has finished a poll, by name.
+    pub snapshots: Vec<Arc<TargetSnapshot>>,
+    /// The targets of the running configuration.
+    pub expected: BTreeSet<String>,
+    pub reload: ReloadStatus,
+}
+
+impl View {
+    /// Whether every configured target has a snapshot.
+    pub fn complete(&self) -> bool {
+        self.expected
+            .iter()
+            .all(|name| self.snapshots.iter().any(|t| &t.target == name))
+    }
+}
+
+/// The latest snapshot of every target; see the module documentation.
+pub struct Store {
+    inner: Mutex<Inner>,
+    changes: watch::Sender<u64>,
+}
+
+struct Inner {
+    snapshots: BTreeMap<String, Arc<TargetSnapshot>>,
+    expected: BTreeSet<String>,
+    reload: ReloadStatus,
+}
+
+impl Store {
+    /// An empty store for a configuration with these targets, loaded just now.
+    pub fn new(targets: impl IntoIterator<Item = String>) -> Arc<Self> {
+        Arc::new(Store {
+            inner: Mutex::new(Inner {
+                snapshots: BTreeMap::new(),
+                expected: targets.into_iter().collect(),
+                reload: ReloadStatus {
+                    successful: true,
+                    success_timestamp: unix_now(),
+                },
+            }),
+            changes: watch::Sender::new(0),
+        })
+    }
+
+    /// A receiver that is told of every change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// A consistent copy of everything held now.
+    pub fn view(&self) -> View {
+        let inner = self.lock();
+        View {
+            snapshots: inner.snapshots.values().cloned().collect(),
+            expected: inner.expected.clone(),
+            reload: inner.reload,
+        }
+    }
+
+    /// The latest snapshot of every target that has finished a poll.
+    pub fn snapshots(&self) -> Vec<Arc<TargetSnapshot>> {
+        self.lock().snapshots.values().cloned().collect()
+    }
+
+    /// The latest snapshot of one target.
+    pub fn snapshot(&self, target: &str) -> Option<Arc<TargetSnapshot>> {
+        self.lock().snapshots.get(target).cloned()
+    }
+
+    /// Switches to a new set of targets: snapshots of removed targets vanish at
+    /// once; those of kept targets stay until their next poll replaces them.
+    pub fn set_targets(&self, targets: impl IntoIterator<Item = String>) {
+        self.update(|inner| {
+            inner.expected = targets.into_iter().collect();
+            let expected = &inner.expected;
+            inner.snapshots.retain(|name, _| expected.contains(name));
+        });
+    }
+
+    /// Records the outcome of a configuration reload.
+    pub fn set_reload_result(&self, successful: bool) {
+        self.update(|inner| {
+            inner.reload.successful = successful;
+            if successful {
+                inner.reload.success_timestamp = unix_now();
+            }
+        });
+    }
+
+    /// Swaps in a target's new snapshot. A poller stopped by a reload may finish
+    /// one last poll: a target no longer configured is ignored.
+    pub fn publish(&self, snapshot: TargetSnapshot) {
+        self.update(|inner| {
+            if inner.expected.contains(&snapshot.target) {
+                inner
+                    .snapshots
+                    .insert(snapshot.target.clone(), Arc::new(snapshot));
+            }
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Inner)) {
+        change(&mut self.lock());
+        self.changes.send_modify(|version| *version = version.wrapping_add(1));
+    }
+}
