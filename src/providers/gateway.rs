@@ -11,12 +11,13 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
-use super::{label_text, product_slug, Api, Client, Endpoint, Envelope, ProviderSpec};
+use super::{label_text, product_slug, Api, Endpoint, Envelope, Provider, ProviderSpec};
 use crate::readings::{
     AccountReading, DailyUsage, PackageReading, PoolReading, Reading, StaticIp, StaticIpReading,
 };
 use crate::config::Target;
-use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
+use crate::http::{CredentialPlacement, PollError, Reason};
+use futures::future::BoxFuture;
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 
 const ENDPOINTS: &[Endpoint] = &[
@@ -32,9 +33,11 @@ pub const BESTPROXY: ProviderSpec = ProviderSpec {
     display_name: "BestProxy",
     default_base_url: None,
     credential_key: "app_key",
+    credential_placement: CredentialPlacement::Query("app_key"),
+    path_prefix: Some("gateway"),
     endpoints: ENDPOINTS,
     gateway_family: true,
-    build: |target, http| Client::Gateway(Gateway::new(target, http, "gateway")),
+    build: |target, api| Box::new(Gateway::new(target, api)),
 };
 
 pub const PROXYLITE: ProviderSpec = ProviderSpec {
@@ -42,10 +45,18 @@ pub const PROXYLITE: ProviderSpec = ProviderSpec {
     display_name: "ProxyLite",
     default_base_url: Some("https://api.proxylite.com"),
     credential_key: "app_key",
+    credential_placement: CredentialPlacement::Query("app_key"),
+    path_prefix: Some("end-point"),
     endpoints: ENDPOINTS,
     gateway_family: true,
-    build: |target, http| Client::Gateway(Gateway::new(target, http, "end-point")),
+    build: |target, api| Box::new(Gateway::new(target, api)),
 };
+
+impl Provider for Gateway {
+    fn poll(&self, endpoint: Endpoint) -> BoxFuture<'_, Result<Reading, PollError>> {
+        Box::pin(self.read(endpoint))
+    }
+}
 
 /// Items requested per page of the paged lists.
 pub const PAGE_SIZE: usize = 100;
@@ -68,23 +79,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    fn new(target: &Target, http: HttpClient, prefix: &str) -> Self {
-        let mut base = target.base_url.clone();
-        let path = base.path().trim_end_matches('/').to_owned();
-        if path.ends_with(&format!("/{prefix}")) {
-            base.set_path(&format!("{path}/"));
-        } else {
-            base.set_path(&format!("{path}/{prefix}/"));
-        }
+    fn new(target: &Target, api: Api) -> Self {
         Gateway {
-            api: Api::new(
-                http,
-                base,
-                (
-                    CredentialPlacement::Query("app_key"),
-                    target.credential.clone(),
-                ),
-            ),
+            api,
             product_types: target.product_types.clone(),
             zone: target.timezone,
             unit_base: target.unit_base,
@@ -93,8 +90,7 @@ impl Gateway {
         }
     }
 
-    /// Polls one endpoint. Endpoints this family does not have are an error.
-    pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
+    async fn read(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
         match endpoint {
             Endpoint::Usage => self.usage().await.map(Reading::Usage),
             Endpoint::Summary => self.summary().await.map(Reading::Summary),
@@ -461,7 +457,7 @@ mod tests {
         fn gateway(expiry_field: &str) -> Gateway {
             Gateway {
                 api: Api::new(
-                    HttpClient::new(
+                    crate::http::HttpClient::new(
                         std::time::Duration::from_secs(1),
                         std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
                     )

@@ -12,10 +12,11 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
-use super::{label_text, Api, Client, Endpoint, Envelope, ProviderSpec};
+use super::{label_text, Api, Endpoint, Envelope, Provider, ProviderSpec};
 use crate::readings::{CustomerReading, DailyUsage, PoolReading, Reading};
 use crate::config::Target;
-use crate::http::{CredentialPlacement, HttpClient, PollError, Reason};
+use crate::http::{CredentialPlacement, PollError, Reason};
+use futures::future::BoxFuture;
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 
 pub const IPWEB: ProviderSpec = ProviderSpec {
@@ -23,10 +24,18 @@ pub const IPWEB: ProviderSpec = ProviderSpec {
     display_name: "IPWeb",
     default_base_url: Some("http://user.ipweb.cc/prod-api"),
     credential_key: "token",
+    credential_placement: CredentialPlacement::Header("token"),
+    path_prefix: None,
     endpoints: &[Endpoint::Usage, Endpoint::Summary, Endpoint::Customers],
     gateway_family: false,
-    build: |target, http| Client::Ipweb(Ipweb::new(target, http)),
+    build: |target, api| Box::new(Ipweb::new(target, api)),
 };
+
+impl Provider for Ipweb {
+    fn poll(&self, endpoint: Endpoint) -> BoxFuture<'_, Result<Reading, PollError>> {
+        Box::pin(self.read(endpoint))
+    }
+}
 
 /// The largest page the customer report allows.
 pub const CUSTOMER_PAGE_SIZE: usize = 2000;
@@ -46,28 +55,16 @@ pub struct Ipweb {
 }
 
 impl Ipweb {
-    fn new(target: &Target, http: HttpClient) -> Self {
-        let mut base = target.base_url.clone();
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+    fn new(target: &Target, api: Api) -> Self {
         Ipweb {
-            api: Api::new(
-                http,
-                base,
-                (
-                    CredentialPlacement::Header("token"),
-                    target.credential.clone(),
-                ),
-            ),
+            api,
             zone: target.timezone,
             unit_base: target.unit_base,
             item_limit: target.sample_limit,
         }
     }
 
-    /// Polls one endpoint. Endpoints this API does not have are an error.
-    pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
+    async fn read(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
         match endpoint {
             Endpoint::Usage => self.usage().await.map(Reading::Usage),
             Endpoint::Summary => self.summary().await.map(Reading::Summary),

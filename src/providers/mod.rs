@@ -1,9 +1,13 @@
-//! The providers the exporter knows and the plain readings they return.
+//! The providers the exporter knows: the registry and what every provider
+//! module shares (the [`Provider`] trait, the [`Api`] a target reaches, the
+//! answer envelope, the pager).
 //!
-//! A provider module does HTTP and JSON and hands back [`Reading`]s; it never
-//! knows about Prometheus. Adding a provider is one module plus one entry in
-//! [`PROVIDERS`] and one variant of [`Client`]. Every paged list is read through
-//! the one pager in `pager.rs`, whose stop rules hold for all providers.
+//! A provider module declares a [`ProviderSpec`] (name, default base URL, where
+//! the credential goes, its endpoints, how to build it) and implements
+//! [`Provider`]: it does HTTP and JSON and hands back plain [`Reading`]s, and it
+//! never knows about Prometheus. Adding a provider is one module plus one entry
+//! in [`PROVIDERS`]. Every paged list is read through the one pager in
+//! `pager.rs`, whose stop rules hold for all providers.
 
 pub mod gateway;
 pub mod ipweb;
@@ -13,6 +17,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use std::str::FromStr;
+
+use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 
 use serde::Deserialize;
@@ -28,7 +34,7 @@ use crate::units::{optional_number, Number};
 /// Every provider the exporter can poll: the one list to extend.
 pub const PROVIDERS: &[ProviderSpec] = &[gateway::BESTPROXY, gateway::PROXYLITE, ipweb::IPWEB];
 
-/// What the configuration needs to know about a provider.
+/// A provider: what the configuration and the scheduler need to know about it.
 #[derive(Debug)]
 pub struct ProviderSpec {
     /// The `provider` config value and metric label.
@@ -39,12 +45,24 @@ pub struct ProviderSpec {
     pub default_base_url: Option<&'static str>,
     /// The config key naming the credential (`app_key` or `token`); `<key>_file` also works.
     pub credential_key: &'static str,
+    /// Where the credential goes on every request.
+    pub credential_placement: CredentialPlacement,
+    /// A path segment every endpoint path is under (`gateway`), added to the
+    /// base URL unless it already ends with it.
+    pub path_prefix: Option<&'static str>,
     /// Endpoints polled by default, in order.
     pub endpoints: &'static [Endpoint],
     /// Whether `product_types` and `static_ip_expiry_field` apply.
     pub gateway_family: bool,
-    /// Builds the client for a validated target.
-    pub build: fn(&Target, HttpClient) -> Client,
+    /// Builds the provider for a validated target that reaches its API through `api`.
+    pub build: fn(&Target, Api) -> Box<dyn Provider>,
+}
+
+/// What a provider module builds for a target: something that polls its endpoints.
+pub trait Provider: Send + Sync {
+    /// Polls one endpoint once (all pages) and returns its reading. An endpoint
+    /// the provider does not have is an `api` error (configuration refuses it first).
+    fn poll(&self, endpoint: Endpoint) -> BoxFuture<'_, Result<Reading, PollError>>;
 }
 
 /// The product slug used as `pool`/`product` label for a gateway product type.
@@ -66,28 +84,42 @@ pub fn spec(name: &str) -> Option<&'static ProviderSpec> {
 }
 
 /// A configured provider, ready to poll.
-pub enum Client {
-    Gateway(gateway::Gateway),
-    Ipweb(ipweb::Ipweb),
-}
+pub struct Client(Box<dyn Provider>);
 
 impl Client {
-    /// The client for a validated target, with its own HTTP timeout, sharing
-    /// `limiter` (the bound on requests in flight) with the other targets.
+    /// The client for a validated target, with its own HTTP timeout and body
+    /// bound, sharing `limiter` (the bound on requests in flight) with the
+    /// other targets.
     pub fn for_target(target: &Target, limiter: Arc<Semaphore>) -> Result<Client, reqwest::Error> {
-        Ok((target.provider.build)(
-            target,
-            HttpClient::new(target.timeout, limiter)?.with_body_size_limit(target.body_size_limit),
-        ))
+        let spec = target.provider;
+        let http =
+            HttpClient::new(target.timeout, limiter)?.with_body_size_limit(target.body_size_limit);
+        let api = Api::new(
+            http,
+            base_url(&target.base_url, spec.path_prefix),
+            (spec.credential_placement, target.credential.clone()),
+        );
+        Ok(Client((spec.build)(target, api)))
     }
 
-    /// Polls one endpoint once (all pages) and returns its readings.
+    /// Polls one endpoint once (all pages) and returns its reading.
     pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
-        match self {
-            Client::Gateway(c) => c.poll(endpoint).await,
-            Client::Ipweb(c) => c.poll(endpoint).await,
-        }
+        self.0.poll(endpoint).await
     }
+}
+
+/// The base URL endpoint paths are joined to: ending with `/`, and with
+/// `prefix` appended unless the configured URL already ends with it.
+fn base_url(configured: &url::Url, prefix: Option<&str>) -> url::Url {
+    let mut base = configured.clone();
+    let path = base.path().trim_end_matches('/').to_owned();
+    match prefix {
+        Some(prefix) if !path.ends_with(&format!("/{prefix}")) => {
+            base.set_path(&format!("{path}/{prefix}/"))
+        }
+        _ => base.set_path(&format!("{path}/")),
+    }
+    base
 }
 
 /// An upstream endpoint: the `endpoint` label of the exporter's self metrics.
@@ -193,7 +225,7 @@ impl<'a> Envelope<'a> {
 
 /// One provider API as a target reaches it: the base URL (ending with `/`), the
 /// credential and where it goes, and the HTTP client.
-pub(crate) struct Api {
+pub struct Api {
     http: HttpClient,
     base: url::Url,
     credential: (CredentialPlacement, Secret),
