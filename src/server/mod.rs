@@ -1,0 +1,202 @@
+//! The HTTP server: `/metrics` from the cached exposition, the landing page and
+//! the health endpoints. Nothing here touches the network upstream. Every
+//! connection is bounded ([`ServerLimits`]): a cap on how many are served at once,
+//! a time limit for a request header and for an idle keep-alive connection.
+//!
+//! This file owns the server state ([`App`]), the accept loop and the serving of
+//! one connection; the rest lives beside it, one concern a file.
+
+mod body;
+mod landing;
+mod process;
+mod routes;
+mod timeouts;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::exposition::ExpositionCache;
+use crate::store::Store;
+use crate::web::{BasicAuth, WebConfig};
+use crate::ReloadRequest;
+
+pub use body::Chunks;
+use process::{encode_process, ProcessMetrics};
+use timeouts::{Clock, Timed};
+
+/// State the request handlers read.
+pub struct App {
+    pub store: Arc<Store>,
+    pub exposition: Arc<ExpositionCache>,
+    process: prometheus::Registry,
+    process_cache: ArcSwap<ProcessMetrics>,
+    process_refresh: std::sync::Mutex<()>,
+    notice: Option<String>,
+    /// Where `POST /-/reload` sends its request; `None` without a config file.
+    reload: Option<mpsc::Sender<ReloadRequest>>,
+    tls: Option<TlsAcceptor>,
+    basic_auth: BasicAuth,
+    limits: ServerLimits,
+}
+
+impl App {
+    pub fn new(
+        store: Arc<Store>,
+        exposition: Arc<ExpositionCache>,
+        notice: Option<String>,
+        reload: Option<mpsc::Sender<ReloadRequest>>,
+        web: Option<WebConfig>,
+    ) -> Self {
+        let process = prometheus::Registry::new();
+        #[cfg(target_os = "linux")]
+        if let Err(e) = process.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )) {
+            tracing::warn!(error = %e, "process metrics unavailable");
+        }
+        let (tls, basic_auth, limits) = match web {
+            Some(web) => (web.tls.map(TlsAcceptor::from), web.basic_auth, web.limits),
+            None => (None, BasicAuth::disabled(), ServerLimits::default()),
+        };
+        App {
+            store,
+            exposition,
+            process_cache: ArcSwap::from_pointee(encode_process(&process)),
+            process_refresh: std::sync::Mutex::new(()),
+            process,
+            notice,
+            reload,
+            tls,
+            basic_auth,
+            limits,
+        }
+    }
+}
+
+/// Bounds on the HTTP server's connections, so that slow or idle clients cannot
+/// hold the server. The defaults suit a scrape target; tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Time a client has to send a complete request header: from the end of the
+    /// TLS handshake (or from accept) for a connection's first request, from the
+    /// first byte of each later one. Also bounds the TLS handshake. Default 10 s.
+    pub read_header_timeout: Duration,
+    /// Time a keep-alive connection may wait for its next request, and a response
+    /// may wait for the client to read more of it. Default 90 s.
+    pub idle_timeout: Duration,
+    /// Connections served at once, TLS handshakes included. Further connections
+    /// are not accepted until one closes: they wait in the listen backlog.
+    /// Default 1024.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            read_header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
+            max_connections: 1024,
+        }
+    }
+}
+
+/// Serves HTTP on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish.
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = app.limits;
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let mut warned_full: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    loop {
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if warned_full.is_none_or(|at| at.elapsed() >= FULL_WARNING_INTERVAL) {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection limit reached; new connections wait in the listen backlog"
+                    );
+                    warned_full = Some(Instant::now());
+                }
+                tokio::select! {
+                    slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let app = Arc::clone(&app);
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    match app.tls.clone() {
+                        Some(acceptor) => {
+                            let handshake = tokio::time::timeout(limits.read_header_timeout, acceptor.accept(stream)).await;
+                            match handshake {
+                                Ok(Ok(tls)) => serve_connection(tls, app, watcher).await,
+                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!("TLS handshake timed out"),
+                            }
+                        }
+                        None => serve_connection(stream, app, watcher).await,
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// How often a full server logs that it is full.
+const FULL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Serves one HTTP/1 connection, plain or TLS, until it closes, a timeout of
+/// [`ServerLimits`] ends it or shutdown does.
+async fn serve_connection<S>(stream: S, app: Arc<App>, watcher: Watcher)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let clock = Arc::new(Clock::new(app.limits));
+    let stream = Timed::new(stream, Arc::clone(&clock));
+    let service = hyper::service::service_fn(move |req| {
+        let app = Arc::clone(&app);
+        let request = clock.request_begins();
+        async move {
+            let response = routes::handle(&app, req).await;
+            drop(request);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    // `Timed` applies the header timeout. Hyper's own (it needs a timer) would
+    // also count the wait for the next request on a keep-alive connection.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .header_read_timeout(None)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}

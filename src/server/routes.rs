@@ -1,0 +1,136 @@
+//! Request routing and the handlers: authorization, `/metrics` with gzip
+//! negotiation, the health endpoints and `/-/reload`.
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+    WWW_AUTHENTICATE,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::oneshot;
+
+use super::landing::landing_page;
+use super::{App, Chunks};
+use crate::encoder;
+
+pub(super) async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks> {
+    let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    if !app.basic_auth.allows(authorization).await {
+        let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"proxy-quota-exporter\""),
+        );
+        return response;
+    }
+    if req.uri().path() == "/-/reload" {
+        return reload(app, req.method()).await;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+    }
+    match req.uri().path() {
+        "/metrics" => metrics_response(app, accepts_gzip(req.headers().get(ACCEPT_ENCODING))),
+        "/" => landing_page(app),
+        "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
+        "/-/ready" if app.exposition.ready() => text(StatusCode::OK, "Ready\n"),
+        "/-/ready" => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: first poll of every target not finished\n",
+        ),
+        _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+    }
+}
+
+async fn reload(app: &App, method: &Method) -> Response<Chunks> {
+    if method != Method::POST && method != Method::PUT {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "Use POST to reload\n");
+    }
+    let Some(requests) = &app.reload else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "No configuration file to reload (started without --config.file)\n",
+        );
+    };
+    let (reply, outcome) = oneshot::channel();
+    if requests.send(reply).await.is_err() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n");
+    }
+    match outcome.await {
+        Ok(Ok(())) => text(StatusCode::OK, "Configuration reloaded\n"),
+        Ok(Err(reason)) => {
+            let mut response = Response::new(Chunks::one(Bytes::from(format!(
+                "Reload refused, the running configuration stays: {reason}\n"
+            ))));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n"),
+    }
+}
+
+fn metrics_response(app: &App, accepts_gzip: bool) -> Response<Chunks> {
+    let exposition = app.exposition.current();
+    let process = app.process_metrics();
+    // Both parts are cached bytes: a scrape copies nothing. Two gzip members in a
+    // row are one valid gzip stream.
+    let body = if accepts_gzip {
+        Chunks(vec![exposition.gzip.clone(), process.gzip.clone()].into())
+    } else {
+        Chunks(vec![exposition.plain.clone(), process.plain.clone()].into())
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(encoder::CONTENT_TYPE),
+    );
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if accepts_gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
+}
+
+/// Whether an `Accept-Encoding` header allows gzip (`gzip;q=0` does not).
+fn accepts_gzip(header: Option<&HeaderValue>) -> bool {
+    let Some(value) = header.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    value.split(',').any(|coding| {
+        let mut fields = coding.split(';').map(str::trim);
+        let is_gzip = fields
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case("gzip"));
+        let quality = fields
+            .find_map(|f| f.strip_prefix("q="))
+            .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0));
+        is_gzip && quality > 0.0
+    })
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Chunks> {
+    let mut response = Response::new(Chunks::one(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_negotiated() {
+        let accepts = |v: &'static str| accepts_gzip(Some(&HeaderValue::from_static(v)));
+        assert!(accepts("gzip"));
+        assert!(accepts("deflate, GZIP;q=0.5"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts_gzip(None));
+    }
+}
