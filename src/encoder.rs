@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::catalogue::{self, Kind, MetricDef, CATALOGUE};
+use crate::metrics::{self, Kind, MetricDef, CATALOGUE};
 use crate::store::{ReloadStatus, TargetSnapshot};
 use crate::readings::Reading;
 
@@ -48,11 +48,11 @@ const MAX_LABELS: usize = 8;
 
 /// The exporter's own series: build information and the last reload.
 fn exporter_samples(family: &MetricDef, reload: ReloadStatus, emit: &mut dyn FnMut(&[&str], f64)) {
-    if family.is(&catalogue::BUILD_INFO) {
-        emit(&[catalogue::VERSION, catalogue::REVISION], 1.0);
-    } else if family.is(&catalogue::CONFIG_RELOAD_SUCCESSFUL) {
+    if family.is(&metrics::BUILD_INFO) {
+        emit(&[metrics::VERSION, metrics::REVISION], 1.0);
+    } else if family.is(&metrics::CONFIG_RELOAD_SUCCESSFUL) {
         emit(&[], if reload.successful { 1.0 } else { 0.0 });
-    } else if family.is(&catalogue::CONFIG_RELOAD_TIMESTAMP) {
+    } else if family.is(&metrics::CONFIG_RELOAD_TIMESTAMP) {
         emit(&[], reload.success_timestamp);
     }
 }
@@ -198,12 +198,12 @@ mod tests {
         let mut out = Vec::new();
         let labels = |account| ["p", "t", account, "x"];
         {
-            let mut f = Family::new(&mut out, &catalogue::ACCOUNT_USED);
+            let mut f = Family::new(&mut out, &metrics::ACCOUNT_USED);
             f.sample(&labels("a"), 1.0);
             f.sample(&labels("a"), 2.0);
             f.sample(&labels("b"), 3.0);
         }
-        Family::new(&mut out, &catalogue::ACCOUNT_LIMIT);
+        Family::new(&mut out, &metrics::ACCOUNT_LIMIT);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.matches("proxy_account_used_bytes{").count(), 2);
         assert!(text.contains(

@@ -3,11 +3,11 @@
 //!
 //! Data flows one way: [`config`] → [`supervisor`] and [`scheduler`] (one task
 //! per target) → [`providers`] (plain [`readings`]) → [`store`] (snapshots) →
-//! [`exposition`] (bytes encoded by [`encoder`] from the [`catalogue`]) →
+//! [`exposition`] (bytes encoded by [`encoder`] from the [`metrics`] catalogue) →
 //! [`server`]. ARCHITECTURE.md has the map.
 
 pub mod alerts;
-pub mod catalogue;
+pub mod metrics;
 pub mod check;
 pub mod config;
 #[doc(hidden)]

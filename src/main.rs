@@ -204,7 +204,7 @@ async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
     tracing::info!(
-        version = proxy_quota_exporter::catalogue::VERSION,
+        version = proxy_quota_exporter::metrics::VERSION,
         address = %listener.local_addr()?,
         targets = config.targets.len(),
         tls = options.web.as_ref().is_some_and(|w| w.tls.is_some()),

@@ -2,7 +2,7 @@
 //! metric families each fills. Providers build readings and never see the
 //! encoder; the encoder asks each reading for its samples family by family.
 
-use crate::catalogue::*;
+use crate::metrics::*;
 
 /// Receives a reading's samples of one family: the label values after
 /// `provider` and `target`, in the catalogue's order, and the value.

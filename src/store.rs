@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::catalogue::{self, MetricDef};
+use crate::metrics::{self, MetricDef};
 use crate::http::{PollError, Reason};
 use crate::providers::Endpoint;
 use crate::readings::{Emit, Reading};
@@ -39,20 +39,20 @@ impl TargetSnapshot {
     /// `proxy_exporter_poll_*` families): label values after `provider` and `target`.
     pub fn status_samples(&self, family: &MetricDef, emit: &mut Emit) {
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
-        if family.is(&catalogue::UP) {
+        if family.is(&metrics::UP) {
             emit(&[], flag(self.up()));
         }
         for e in &self.endpoints {
             let endpoint = e.endpoint.as_str();
-            if family.is(&catalogue::POLL_SUCCESS) {
+            if family.is(&metrics::POLL_SUCCESS) {
                 emit(&[endpoint], flag(e.success));
-            } else if family.is(&catalogue::POLL_DURATION) {
+            } else if family.is(&metrics::POLL_DURATION) {
                 emit(&[endpoint], e.duration_seconds);
-            } else if family.is(&catalogue::LAST_SUCCESS) {
+            } else if family.is(&metrics::LAST_SUCCESS) {
                 if let Some(at) = e.last_success_unix {
                     emit(&[endpoint], at);
                 }
-            } else if family.is(&catalogue::POLL_ERRORS) {
+            } else if family.is(&metrics::POLL_ERRORS) {
                 for reason in Reason::ALL {
                     emit(&[endpoint, reason.as_str()], e.errors[reason.index()] as f64);
                 }

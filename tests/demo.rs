@@ -66,7 +66,7 @@ const EXTRA_FAMILIES: [&str; 2] = [
 
 #[test]
 fn the_catalogue_is_the_contract() {
-    let mut catalogue: Vec<_> = proxy_quota_exporter::catalogue::CATALOGUE
+    let mut catalogue: Vec<_> = proxy_quota_exporter::metrics::CATALOGUE
         .iter()
         .map(|d| d.name)
         .collect();

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use proxy_quota_exporter::catalogue::{Kind, CATALOGUE};
+use proxy_quota_exporter::metrics::{Kind, CATALOGUE};
 
 const DOC: &str = "docs/metrics.md";
 const BEGIN: &str = "<!-- BEGIN GENERATED: cargo test --test docs -->";

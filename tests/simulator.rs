@@ -21,7 +21,7 @@ async fn the_exporter_reads_every_simulated_provider() {
             "{target}\n{m}"
         );
     }
-    for name in proxy_quota_exporter::catalogue::CATALOGUE
+    for name in proxy_quota_exporter::metrics::CATALOGUE
         .iter()
         .map(|d| d.name)
     {

@@ -7,7 +7,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Response;
 
 use super::{App, Chunks};
-use crate::catalogue;
+use crate::metrics;
 
 pub(super) fn landing_page(app: &App) -> Response<Chunks> {
     let now = crate::units::unix_now();
@@ -28,8 +28,8 @@ pub(super) fn landing_page(app: &App) -> Response<Chunks> {
     let _ = write!(
         html,
         "<p>Version {} ({}). <a href=\"/metrics\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a>: {}</p>",
-        catalogue::VERSION,
-        catalogue::REVISION,
+        metrics::VERSION,
+        metrics::REVISION,
         if app.exposition.ready() { "ready" } else { "waiting for the first poll of every target" }
     );
     let snapshots = app.store.snapshots();
