@@ -240,7 +240,7 @@ impl HttpClient {
                 request.header(HeaderName::from_static(name), value)
             }
         };
-        let mut response = request.send().await.map_err(|e| transport_error(path, e))?;
+        let response = request.send().await.map_err(|e| transport_error(path, e))?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             let mut error = PollError::new(
@@ -258,46 +258,7 @@ impl HttpClient {
         if !status.is_success() {
             return Err(PollError::status(path, status));
         }
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let limit = self.body_size_limit;
-        if let Some(length) = response.content_length().filter(|l| *l > limit as u64) {
-            return Err(body_over_limit(
-                path,
-                limit,
-                format!(
-                    "by {} bytes (Content-Length {length})",
-                    length - limit as u64
-                ),
-            ));
-        }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| transport_error(path, e))?
-        {
-            if body.len() + chunk.len() > limit {
-                let over = body.len() + chunk.len() - limit;
-                return Err(body_over_limit(
-                    path,
-                    limit,
-                    format!("by at least {over} bytes (reading stopped there)"),
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if content_type.starts_with("text/html") || body.trim_ascii_start().starts_with(b"<") {
-            return Err(PollError::decode(format!(
-                "GET {path}: expected JSON, got HTML ({} bytes)",
-                body.len()
-            )));
-        }
-        Ok(body.freeze())
+        read_body(path, response, self.body_size_limit).await
     }
 }
 
@@ -310,6 +271,53 @@ fn body_over_limit(path: &str, limit: usize, by: String) -> PollError {
             crate::units::format_bytes(limit as f64)
         ),
     )
+}
+
+/// Reads a successful answer's body, at most `limit` bytes, and refuses HTML.
+async fn read_body(
+    path: &str,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, PollError> {
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if let Some(length) = response.content_length().filter(|l| *l > limit as u64) {
+        return Err(body_over_limit(
+            path,
+            limit,
+            format!(
+                "by {} bytes (Content-Length {length})",
+                length - limit as u64
+            ),
+        ));
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(path, e))?
+    {
+        if body.len() + chunk.len() > limit {
+            let over = body.len() + chunk.len() - limit;
+            return Err(body_over_limit(
+                path,
+                limit,
+                format!("by at least {over} bytes (reading stopped there)"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if content_type.starts_with("text/html") || body.trim_ascii_start().starts_with(b"<") {
+        return Err(PollError::decode(format!(
+            "GET {path}: expected JSON, got HTML ({} bytes)",
+            body.len()
+        )));
+    }
+    Ok(body.freeze())
 }
 
 /// Retries after a transient failure, per request.
