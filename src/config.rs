@@ -1,5 +1,9 @@
 //! The YAML configuration: parsing, `${VAR}` expansion, secret files, defaults and
 //! validation. Every error names the file, the line and the key.
+//!
+//! serde-saphyr parses the text into a tree that keeps the line of every key and
+//! value (`yaml` below); the raw settings are read from that tree, so a parse error
+//! names its path and line, and a rule broken afterwards names the line of its key.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -11,6 +15,7 @@ use url::Url;
 
 use crate::providers::{self, Endpoint, ProviderSpec};
 use crate::secret::Secret;
+use crate::yaml;
 use crate::units::Zone;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -81,280 +86,322 @@ impl Config {
     /// relative secret file paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let lines = TargetLines::scan(text);
-        let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
-            let text = e.to_string();
-            // The parser reports a repeated key at its mapping; point at the repeat.
-            let (line, message) = match (lines.repeated_key(&text), e.location()) {
-                (Some(line), _) => (
-                    line,
-                    text.split(" at line ").next().unwrap_or(&text).to_owned(),
-                ),
-                (None, Some(loc)) => (
-                    loc.line(),
-                    text.replace(
-                        &format!(" at line {} column {}", loc.line(), loc.column()),
-                        "",
-                    ),
-                ),
-                (None, None) => (1, text),
-            };
-            ConfigError::Invalid {
-                path: file.clone(),
-                line,
-                message,
-            }
-        })?;
-        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let invalid = |line: usize, message: String| ConfigError::Invalid {
+        let (tree, raw) = yaml::parse::<RawConfig>(text).map_err(|e| ConfigError::Invalid {
             path: file.clone(),
+            line: e.line,
+            message: e.message,
+        })?;
+        let source = Source {
+            file,
+            tree: &tree,
+            base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let defaults = Defaults::from_raw(&raw, &source)?;
+        let mut names = HashSet::new();
+        let mut targets = Vec::with_capacity(raw.targets.len());
+        for (index, t) in raw.targets.into_iter().enumerate() {
+            let at = TargetAt {
+                source: &source,
+                index,
+                name: t.name.clone(),
+            };
+            check_name(&t.name).map_err(|m| at.refuse("name", m))?;
+            if !names.insert(t.name.clone()) {
+                return Err(at.refuse("name", "duplicate target name"));
+            }
+            targets.push(target(t, &at, &defaults)?);
+        }
+        Ok(Config {
+            max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
+            max_concurrent_requests: defaults.max_concurrent_requests,
+            targets,
+            notice: None,
+        })
+    }
+}
+
+/// The file being checked: its name, its YAML tree (for the lines of keys) and the
+/// directory that relative secret file paths start from.
+struct Source<'a> {
+    file: String,
+    tree: &'a yaml::Node,
+    base_dir: PathBuf,
+}
+
+impl Source<'_> {
+    fn invalid(&self, line: usize, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.file.clone(),
             line,
             message,
-        };
+        }
+    }
 
-        let default_zone = match &raw.timezone {
+    /// Refuses a top-level setting at the line of its key (line 1 when it is absent).
+    fn refuse(&self, key: &str, message: impl fmt::Display) -> ConfigError {
+        let line = self.tree.entry(key).map_or(1, |(k, _)| k.line());
+        self.invalid(line, format!("{key}: {message}"))
+    }
+}
+
+/// One target of the file, to refuse its settings at the right line.
+struct TargetAt<'a> {
+    source: &'a Source<'a>,
+    index: usize,
+    name: String,
+}
+
+impl TargetAt<'_> {
+    /// Refuses a setting of this target at the line of its key; a key that is absent
+    /// (a missing secret) at the target's first line.
+    fn refuse(&self, key: &str, message: impl fmt::Display) -> ConfigError {
+        let tree = self.source.tree;
+        let line = match tree
+            .entry("targets")
+            .and_then(|(_, list)| list.item(self.index))
+        {
+            Some(item) => item.entry(key).map_or(item.line(), |(k, _)| k.line()),
+            None => tree.entry("targets").map_or(1, |(k, _)| k.line()),
+        };
+        let message = format!("targets[{}] ({}): {key}: {message}", self.index, self.name);
+        self.source.invalid(line, message)
+    }
+}
+
+/// The top-level settings that targets inherit.
+struct Defaults {
+    zone: Zone,
+    max_concurrent_requests: usize,
+    unit_base: u32,
+    body_size_limit: usize,
+    sample_limit: usize,
+    interval: Duration,
+    timeout: Duration,
+}
+
+impl Defaults {
+    /// Checks the top-level settings, and that there is a target.
+    fn from_raw(raw: &RawConfig, source: &Source) -> Result<Defaults, ConfigError> {
+        let zone = match &raw.timezone {
             None => Zone::default(),
-            Some(z) => z
-                .0
-                .parse()
-                .map_err(|e| invalid(lines.top_level_key("timezone"), format!("timezone: {e}")))?,
+            Some(z) => z.0.parse().map_err(|e| source.refuse("timezone", e))?,
         };
         let max_concurrent_requests = raw
             .max_concurrent_requests
             .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS);
         if max_concurrent_requests == 0 {
-            return Err(invalid(
-                lines.top_level_key("max_concurrent_requests"),
-                "max_concurrent_requests: must be at least 1".into(),
-            ));
+            return Err(source.refuse("max_concurrent_requests", "must be at least 1"));
         }
-        let default_unit_base = raw.unit_base.unwrap_or(1024);
-        check_unit_base(default_unit_base)
-            .map_err(|m| invalid(lines.top_level_key("unit_base"), format!("unit_base: {m}")))?;
-        let default_body_size_limit = raw
+        let unit_base = raw.unit_base.unwrap_or(1024);
+        check_unit_base(unit_base).map_err(|m| source.refuse("unit_base", m))?;
+        let body_size_limit = raw
             .body_size_limit
             .map_or(crate::http::DEFAULT_BODY_SIZE_LIMIT, |s| s.0);
-        if default_body_size_limit == 0 {
-            return Err(invalid(
-                lines.top_level_key("body_size_limit"),
-                "body_size_limit: must be greater than 0".into(),
-            ));
+        if body_size_limit == 0 {
+            return Err(source.refuse("body_size_limit", "must be greater than 0"));
         }
-        let default_sample_limit = raw.sample_limit.unwrap_or(DEFAULT_SAMPLE_LIMIT);
-        if default_sample_limit == 0 {
-            return Err(invalid(
-                lines.top_level_key("sample_limit"),
-                "sample_limit: must be at least 1".into(),
-            ));
+        let sample_limit = raw.sample_limit.unwrap_or(DEFAULT_SAMPLE_LIMIT);
+        if sample_limit == 0 {
+            return Err(source.refuse("sample_limit", "must be at least 1"));
         }
         let interval = raw.interval.unwrap_or(DEFAULT_INTERVAL);
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        check_interval(interval, timeout)
-            .map_err(|(key, m)| invalid(lines.top_level_key(key), format!("{key}: {m}")))?;
+        check_interval(interval, timeout).map_err(|(key, m)| source.refuse(key, m))?;
         if raw.targets.is_empty() {
-            return Err(invalid(
-                lines.top_level_key("targets"),
-                "targets: at least one target is required".into(),
-            ));
+            return Err(source.refuse("targets", "at least one target is required"));
         }
-
-        let mut names = HashSet::new();
-        let mut targets = Vec::with_capacity(raw.targets.len());
-        for (index, t) in raw.targets.into_iter().enumerate() {
-            let at = |key: &str, message: String| {
-                invalid(
-                    lines.key_in_target(index, key),
-                    format!("targets[{index}] ({}): {key}: {message}", t.name),
-                )
-            };
-            if t.name.is_empty()
-                || !t
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                return Err(at(
-                    "name",
-                    "must be non-empty and use only letters, digits, '_' and '-'".into(),
-                ));
-            }
-            if !names.insert(t.name.clone()) {
-                return Err(at("name", "duplicate target name".into()));
-            }
-            let spec = providers::spec(&t.provider).ok_or_else(|| {
-                let known: Vec<_> = providers::PROVIDERS.iter().map(|p| p.name).collect();
-                at(
-                    "provider",
-                    format!(
-                        "unknown provider {:?} (known: {})",
-                        t.provider,
-                        known.join(", ")
-                    ),
-                )
-            })?;
-
-            let base_url = match (&t.base_url, spec.default_base_url) {
-                (Some(u), _) => parse_base_url(&u.0).map_err(|m| at("base_url", m))?,
-                (None, Some(default)) => parse_base_url(default).map_err(|m| at("base_url", m))?,
-                (None, None) => {
-                    return Err(at(
-                        "base_url",
-                        format!("required for provider {}", spec.name),
-                    ))
-                }
-            };
-
-            let key = spec.credential_key;
-            let key_file = format!("{key}_file");
-            let (other, other_file) = if key == "app_key" {
-                ("token", "token_file")
-            } else {
-                ("app_key", "app_key_file")
-            };
-            let (value, file_value, wrong, wrong_file) = if key == "app_key" {
-                (&t.app_key, &t.app_key_file, &t.token, &t.token_file)
-            } else {
-                (&t.token, &t.token_file, &t.app_key, &t.app_key_file)
-            };
-            if wrong.is_some() || wrong_file.is_some() {
-                let which = if wrong.is_some() { other } else { other_file };
-                return Err(at(
-                    which,
-                    format!(
-                        "not used by provider {} (use {key} or {key_file})",
-                        spec.name
-                    ),
-                ));
-            }
-            let credential = match (value, file_value) {
-                (Some(_), Some(_)) => {
-                    return Err(at(key, format!("set either {key} or {key_file}, not both")))
-                }
-                (None, None) => {
-                    return Err(at(key, format!("missing secret: set {key} or {key_file}")))
-                }
-                (Some(v), None) => v.0.clone(),
-                (None, Some(f)) => {
-                    read_secret_file(&base_dir, &f.0).map_err(|m| at(&key_file, m))?
-                }
-            };
-            if credential.trim().is_empty() {
-                return Err(at(key, "secret is empty".into()));
-            }
-            if credential.chars().any(char::is_control) {
-                return Err(at(
-                    key,
-                    "secret contains control characters (a line break?)".into(),
-                ));
-            }
-
-            if !spec.gateway_family {
-                if t.product_types.is_some() {
-                    return Err(at(
-                        "product_types",
-                        format!("not used by provider {}", spec.name),
-                    ));
-                }
-                if t.static_ip_expiry_field.is_some() {
-                    return Err(at(
-                        "static_ip_expiry_field",
-                        format!("not used by provider {}", spec.name),
-                    ));
-                }
-            }
-            let product_types = t
-                .product_types
-                .unwrap_or_else(|| DEFAULT_PRODUCT_TYPES.to_vec());
-            if product_types.is_empty() {
-                return Err(at(
-                    "product_types",
-                    "must list at least one product type".into(),
-                ));
-            }
-            if let Some(twice) = product_types
-                .iter()
-                .enumerate()
-                .find_map(|(i, p)| product_types[..i].contains(p).then_some(p))
-            {
-                return Err(at("product_types", format!("{twice} listed twice")));
-            }
-
-            let endpoints = match t.endpoints {
-                None => spec.endpoints.to_vec(),
-                Some(list) => {
-                    if list.is_empty() {
-                        return Err(at("endpoints", "must list at least one endpoint".into()));
-                    }
-                    let mut seen = HashSet::new();
-                    for e in &list {
-                        if !spec.endpoints.contains(e) {
-                            let known: Vec<_> = spec.endpoints.iter().map(|e| e.as_str()).collect();
-                            return Err(at(
-                                "endpoints",
-                                format!(
-                                    "{e} is not an endpoint of provider {} (known: {})",
-                                    spec.name,
-                                    known.join(", ")
-                                ),
-                            ));
-                        }
-                        if !seen.insert(*e) {
-                            return Err(at("endpoints", format!("{e} listed twice")));
-                        }
-                    }
-                    list
-                }
-            };
-
-            let timezone = match &t.timezone {
-                None => default_zone,
-                Some(z) => z.0.parse().map_err(|e| at("timezone", e))?,
-            };
-            let unit_base = t.unit_base.unwrap_or(default_unit_base);
-            check_unit_base(unit_base).map_err(|m| at("unit_base", m))?;
-            if t.static_ip_expiry_field
-                .as_deref()
-                .is_some_and(|f| f.trim().is_empty())
-            {
-                return Err(at("static_ip_expiry_field", "must not be empty".into()));
-            }
-            let body_size_limit = t.body_size_limit.map_or(default_body_size_limit, |s| s.0);
-            if body_size_limit == 0 {
-                return Err(at("body_size_limit", "must be greater than 0".into()));
-            }
-            let sample_limit = t.sample_limit.unwrap_or(default_sample_limit);
-            if sample_limit == 0 {
-                return Err(at("sample_limit", "must be at least 1".into()));
-            }
-            let target_interval = t.interval.unwrap_or(interval);
-            let target_timeout = t.timeout.unwrap_or(timeout);
-            check_interval(target_interval, target_timeout).map_err(|(key, m)| at(key, m))?;
-
-            targets.push(Target {
-                name: t.name,
-                provider: spec,
-                base_url,
-                credential: Secret::new(credential),
-                product_types,
-                endpoints,
-                interval: target_interval,
-                timeout: target_timeout,
-                timezone,
-                unit_base,
-                static_ip_expiry_field: t
-                    .static_ip_expiry_field
-                    .unwrap_or_else(|| DEFAULT_STATIC_IP_EXPIRY_FIELD.to_owned()),
-                body_size_limit,
-                sample_limit,
-            });
-        }
-        Ok(Config {
-            max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
+        Ok(Defaults {
+            zone,
             max_concurrent_requests,
-            targets,
-            notice: None,
+            unit_base,
+            body_size_limit,
+            sample_limit,
+            interval,
+            timeout,
         })
     }
+}
+
+/// Checks one target and fills in its defaults.
+fn target(t: RawTarget, at: &TargetAt, defaults: &Defaults) -> Result<Target, ConfigError> {
+    let spec = providers::spec(&t.provider).ok_or_else(|| {
+        let known: Vec<_> = providers::PROVIDERS.iter().map(|p| p.name).collect();
+        let known = known.join(", ");
+        at.refuse(
+            "provider",
+            format!("unknown provider {:?} (known: {known})", t.provider),
+        )
+    })?;
+    let base_url = match (&t.base_url, spec.default_base_url) {
+        (Some(u), _) => parse_base_url(&u.0).map_err(|m| at.refuse("base_url", m))?,
+        (None, Some(default)) => parse_base_url(default).map_err(|m| at.refuse("base_url", m))?,
+        (None, None) => {
+            let message = format!("required for provider {}", spec.name);
+            return Err(at.refuse("base_url", message));
+        }
+    };
+    let credential = credential(&t, spec, at)?;
+    let product_types = gateway_settings(&t, spec, at)?;
+    let endpoints = endpoints(t.endpoints, spec, at)?;
+
+    let timezone = match &t.timezone {
+        None => defaults.zone,
+        Some(z) => z.0.parse().map_err(|e| at.refuse("timezone", e))?,
+    };
+    let unit_base = t.unit_base.unwrap_or(defaults.unit_base);
+    check_unit_base(unit_base).map_err(|m| at.refuse("unit_base", m))?;
+    if t.static_ip_expiry_field
+        .as_deref()
+        .is_some_and(|f| f.trim().is_empty())
+    {
+        return Err(at.refuse("static_ip_expiry_field", "must not be empty"));
+    }
+    let body_size_limit = t.body_size_limit.map_or(defaults.body_size_limit, |s| s.0);
+    if body_size_limit == 0 {
+        return Err(at.refuse("body_size_limit", "must be greater than 0"));
+    }
+    let sample_limit = t.sample_limit.unwrap_or(defaults.sample_limit);
+    if sample_limit == 0 {
+        return Err(at.refuse("sample_limit", "must be at least 1"));
+    }
+    let interval = t.interval.unwrap_or(defaults.interval);
+    let timeout = t.timeout.unwrap_or(defaults.timeout);
+    check_interval(interval, timeout).map_err(|(key, m)| at.refuse(key, m))?;
+
+    Ok(Target {
+        name: t.name,
+        provider: spec,
+        base_url,
+        credential: Secret::new(credential),
+        product_types,
+        endpoints,
+        interval,
+        timeout,
+        timezone,
+        unit_base,
+        static_ip_expiry_field: t
+            .static_ip_expiry_field
+            .unwrap_or_else(|| DEFAULT_STATIC_IP_EXPIRY_FIELD.to_owned()),
+        body_size_limit,
+        sample_limit,
+    })
+}
+
+fn check_name(name: &str) -> Result<(), &'static str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(allowed) {
+        return Err("must be non-empty and use only letters, digits, '_' and '-'");
+    }
+    Ok(())
+}
+
+/// The target's secret: the provider's key (`app_key` or `token`) or the file it
+/// names; the other provider family's keys are refused.
+fn credential(t: &RawTarget, spec: &ProviderSpec, at: &TargetAt) -> Result<String, ConfigError> {
+    let key = spec.credential_key;
+    let key_file = format!("{key}_file");
+    let gateway = key == "app_key";
+    let (value, file_value) = if gateway {
+        (&t.app_key, &t.app_key_file)
+    } else {
+        (&t.token, &t.token_file)
+    };
+    let (wrong, wrong_file) = if gateway {
+        (("token", &t.token), ("token_file", &t.token_file))
+    } else {
+        (("app_key", &t.app_key), ("app_key_file", &t.app_key_file))
+    };
+    if let Some((which, _)) = [wrong, wrong_file].into_iter().find(|(_, v)| v.is_some()) {
+        let message = format!(
+            "not used by provider {} (use {key} or {key_file})",
+            spec.name
+        );
+        return Err(at.refuse(which, message));
+    }
+    let credential = match (value, file_value) {
+        (Some(_), Some(_)) => {
+            let message = format!("set either {key} or {key_file}, not both");
+            return Err(at.refuse(key, message));
+        }
+        (None, None) => {
+            let message = format!("missing secret: set {key} or {key_file}");
+            return Err(at.refuse(key, message));
+        }
+        (Some(v), None) => v.0.clone(),
+        (None, Some(f)) => {
+            read_secret_file(&at.source.base_dir, &f.0).map_err(|m| at.refuse(&key_file, m))?
+        }
+    };
+    if credential.trim().is_empty() {
+        return Err(at.refuse(key, "secret is empty"));
+    }
+    if credential.chars().any(char::is_control) {
+        return Err(at.refuse(key, "secret contains control characters (a line break?)"));
+    }
+    Ok(credential)
+}
+
+/// The gateway family's keys, refused for other providers, and its product types:
+/// the default or the listed ones, each once.
+fn gateway_settings(
+    t: &RawTarget,
+    spec: &ProviderSpec,
+    at: &TargetAt,
+) -> Result<Vec<u32>, ConfigError> {
+    if !spec.gateway_family {
+        let not_used = format!("not used by provider {}", spec.name);
+        if t.product_types.is_some() {
+            return Err(at.refuse("product_types", not_used));
+        }
+        if t.static_ip_expiry_field.is_some() {
+            return Err(at.refuse("static_ip_expiry_field", not_used));
+        }
+    }
+    let product_types = t
+        .product_types
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PRODUCT_TYPES.to_vec());
+    if product_types.is_empty() {
+        return Err(at.refuse("product_types", "must list at least one product type"));
+    }
+    if let Some(twice) = product_types
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| product_types[..i].contains(p).then_some(p))
+    {
+        return Err(at.refuse("product_types", format!("{twice} listed twice")));
+    }
+    Ok(product_types)
+}
+
+/// The endpoints to poll: all of the provider's, or the listed ones, each once.
+fn endpoints(
+    list: Option<Vec<Endpoint>>,
+    spec: &ProviderSpec,
+    at: &TargetAt,
+) -> Result<Vec<Endpoint>, ConfigError> {
+    let Some(list) = list else {
+        return Ok(spec.endpoints.to_vec());
+    };
+    if list.is_empty() {
+        return Err(at.refuse("endpoints", "must list at least one endpoint"));
+    }
+    let mut seen = HashSet::new();
+    for e in &list {
+        if !spec.endpoints.contains(e) {
+            let known: Vec<_> = spec.endpoints.iter().map(|e| e.as_str()).collect();
+            let message = format!(
+                "{e} is not an endpoint of provider {} (known: {})",
+                spec.name,
+                known.join(", ")
+            );
+            return Err(at.refuse("endpoints", message));
+        }
+        if !seen.insert(*e) {
+            return Err(at.refuse("endpoints", format!("{e} listed twice")));
+        }
+    }
+    Ok(list)
 }
 
 fn check_interval(interval: Duration, timeout: Duration) -> Result<(), (&'static str, String)> {
@@ -539,114 +586,66 @@ struct RawTarget {
     sample_limit: Option<usize>,
 }
 
-/// Line numbers of keys in the YAML text, for errors found after parsing (which
-/// loses positions). Block-style YAML is located exactly; anything else falls back
-/// to the nearest known line.
-struct TargetLines<'a> {
-    lines: Vec<&'a str>,
-    /// 0-based first line of each target item, and the end of the list.
-    items: Vec<usize>,
-    end: usize,
-}
-
-impl<'a> TargetLines<'a> {
-    fn scan(text: &'a str) -> Self {
-        let lines: Vec<&str> = text.lines().collect();
-        let indent = |l: &str| l.len() - l.trim_start().len();
-        let is_blank = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
-        let mut items = Vec::new();
-        let mut end = lines.len();
-        if let Some(start) = lines.iter().position(|l| l.starts_with("targets:")) {
-            let mut item_indent = None;
-            for (i, l) in lines.iter().enumerate().skip(start + 1) {
-                if is_blank(l) {
-                    continue;
-                }
-                let dash = l.trim_start().starts_with('-');
-                match item_indent {
-                    None if dash => {
-                        item_indent = Some(indent(l));
-                        items.push(i);
-                    }
-                    Some(n) if indent(l) == n && dash => items.push(i),
-                    Some(n) if indent(l) > n => {}
-                    _ => {
-                        end = i;
-                        break;
-                    }
-                }
-            }
-        }
-        TargetLines { lines, items, end }
-    }
-
-    /// For a serde "targets[N]: duplicate field `KEY`" message: the 1-based line
-    /// of the second `KEY` in target N.
-    fn repeated_key(&self, message: &str) -> Option<usize> {
-        let rest = message.strip_prefix("targets[")?;
-        let (index, rest) = rest.split_once("]: duplicate field `")?;
-        let key = rest.split('`').next()?;
-        let start = *self.items.get(index.parse::<usize>().ok()?)?;
-        let end = self
-            .items
-            .iter()
-            .copied()
-            .find(|&i| i > start)
-            .unwrap_or(self.end);
-        (start..end)
-            .filter(|&i| {
-                let l = self.lines[i].trim_start();
-                l.trim_start_matches('-')
-                    .trim_start()
-                    .starts_with(&format!("{key}:"))
-            })
-            .nth(1)
-            .map(|i| i + 1)
-    }
-
-    /// 1-based line of a top-level key, or 1.
-    fn top_level_key(&self, key: &str) -> usize {
-        self.lines
-            .iter()
-            .position(|l| l.starts_with(&format!("{key}:")))
-            .map_or(1, |i| i + 1)
-    }
-
-    /// 1-based line of `key` inside target `index`, or of the target itself.
-    fn key_in_target(&self, index: usize, key: &str) -> usize {
-        let Some(&start) = self.items.get(index) else {
-            return self.top_level_key("targets");
-        };
-        let end = self.items.get(index + 1).copied().unwrap_or(self.end);
-        (start..end)
-            .find(|&i| {
-                let l = self.lines[i].trim_start();
-                l.trim_start_matches('-')
-                    .trim_start()
-                    .starts_with(&format!("{key}:"))
-            })
-            .unwrap_or(start)
-            + 1
-    }
-}
-
 /// Equal when polling one would be polling the other: every setting, the
 /// credential included.
 impl PartialEq for Target {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-            && self.provider.name == other.provider.name
-            && self.base_url == other.base_url
-            && self.credential == other.credential
-            && self.product_types == other.product_types
-            && self.endpoints == other.endpoints
-            && self.interval == other.interval
-            && self.timeout == other.timeout
-            && self.timezone == other.timezone
-            && self.unit_base == other.unit_base
-            && self.static_ip_expiry_field == other.static_ip_expiry_field
-            && self.body_size_limit == other.body_size_limit
-            && self.sample_limit == other.sample_limit
+        Settings::of(self) == Settings::of(other)
+    }
+}
+
+/// Every field of a [`Target`], the provider by name, compared by a derive. `of`
+/// names the fields without `..`, so a field added to `Target` does not compile
+/// until it is added here, and the derive then compares it.
+#[derive(PartialEq)]
+struct Settings<'a> {
+    name: &'a str,
+    provider: &'static str,
+    base_url: &'a Url,
+    credential: &'a Secret,
+    product_types: &'a [u32],
+    endpoints: &'a [Endpoint],
+    interval: Duration,
+    timeout: Duration,
+    timezone: Zone,
+    unit_base: u32,
+    static_ip_expiry_field: &'a str,
+    body_size_limit: usize,
+    sample_limit: usize,
+}
+
+impl<'a> Settings<'a> {
+    fn of(target: &'a Target) -> Self {
+        let Target {
+            name,
+            provider,
+            base_url,
+            credential,
+            product_types,
+            endpoints,
+            interval,
+            timeout,
+            timezone,
+            unit_base,
+            static_ip_expiry_field,
+            body_size_limit,
+            sample_limit,
+        } = target;
+        Settings {
+            name,
+            provider: provider.name,
+            base_url,
+            credential,
+            product_types,
+            endpoints,
+            interval: *interval,
+            timeout: *timeout,
+            timezone: *timezone,
+            unit_base: *unit_base,
+            static_ip_expiry_field,
+            body_size_limit: *body_size_limit,
+            sample_limit: *sample_limit,
+        }
     }
 }
 
@@ -655,6 +654,7 @@ impl fmt::Display for Target {
         write!(f, "{} ({})", self.name, self.provider.name)
     }
 }
+
 
 #[cfg(test)]
 mod tests {

@@ -59,7 +59,8 @@ impl WebConfig {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        let raw: RawWebConfig = serde_yaml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let (_, raw): (_, RawWebConfig) = crate::yaml::parse(&text)
+            .map_err(|e| fail(format!("line {}: {}", e.line, e.message)))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let tls = raw
             .tls_server_config

@@ -881,3 +881,190 @@ fn contract_example_is_valid() {
     let debug = format!("{config:?}");
     assert!(!debug.contains("lite-file-key") && !debug.contains(IPWEB_TOKEN_VALUE));
 }
+
+/// Cases added with serde-saphyr (issue 12): a repeated top-level key and the keys of
+/// flow-style targets spread over lines are located at their own line; empty and
+/// odd documents keep their errors.
+const LOCATION_CASES: &[(&str, &str, usize, &str)] = &[
+    (
+        "repeated top-level key (line of the repeat)",
+        "interval: 1m\n\
+         interval: 2m\n\
+         targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n",
+        2,
+        "duplicate field `interval`",
+    ),
+    (
+        "repeated key in the second target",
+        "targets:\n\
+         \x20 - name: a\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20 - name: b\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   name: c\n",
+        8,
+        "targets[1]: duplicate field `name`",
+    ),
+    (
+        "flow-style target over two lines: the line of the key",
+        "targets:\n\
+         \x20 - {name: a, provider: proxylite,\n\
+         \x20    app_key: k, unit_base: 1023}\n",
+        3,
+        "targets[0] (a): unit_base: must be 1024 or 1000, not 1023",
+    ),
+    (
+        "flow-style list over lines: the line of the second name",
+        "targets: [\n\
+         \x20 {name: a, provider: proxylite, app_key: k},\n\
+         \x20 {name: a, provider: proxylite, app_key: k}\n\
+         ]\n",
+        3,
+        "targets[1] (a): name: duplicate target name",
+    ),
+    (
+        "unset variable in a flow-style target",
+        "targets: [{name: a, provider: proxylite,\n\
+         \x20 app_key: \"${UNSET_VAR_FOR_TEST}\"}]\n",
+        2,
+        "targets[0].app_key: environment variable UNSET_VAR_FOR_TEST is not set",
+    ),
+    (
+        "the repeated name of a target written after its other keys",
+        "targets:\n\
+         \x20 - provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   name: a\n\
+         \x20 - provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   name: a\n",
+        7,
+        "targets[1] (a): name: duplicate target name",
+    ),
+    (
+        "empty file",
+        "",
+        1,
+        "targets: at least one target is required",
+    ),
+    (
+        "empty targets key",
+        "targets:\n",
+        1,
+        "targets: at least one target is required",
+    ),
+    (
+        "a list instead of a mapping",
+        "- name: lite\n",
+        1,
+        "invalid type: sequence, expected struct RawConfig",
+    ),
+    (
+        "a merge key is an unknown key",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   <<: {provider: proxylite}\n\
+         \x20   app_key: k\n",
+        3,
+        "targets[0]: unknown field `<<`",
+    ),
+    (
+        "two documents",
+        "targets: []\n\
+         ---\n\
+         targets: []\n",
+        3,
+        "more than one document",
+    ),
+    (
+        "negative size",
+        "body_size_limit: -5\n\
+         targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n",
+        1,
+        "body_size_limit: invalid type: integer `-5`",
+    ),
+];
+
+#[test]
+fn keys_are_located_in_flow_style_and_at_repeats() {
+    init_env();
+    let failures = failing_cases(LOCATION_CASES);
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        LOCATION_CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn plain_values_that_look_like_numbers_keep_their_spelling() {
+    init_env();
+    for (written, want) in [
+        ("00012345", "00012345"),
+        ("0x1F", "0x1F"),
+        ("1_000", "1_000"),
+        ("1e3", "1e3"),
+        ("+12", "+12"),
+        ("yes", "yes"),
+        ("'007'", "007"),
+        ("null-ish", "null-ish"),
+    ] {
+        let config = parse_ok(&format!(
+            "targets:\n  - name: 0123\n    provider: proxylite\n    app_key: {written}\n"
+        ));
+        assert_eq!(config.targets[0].credential.expose(), want, "{written}");
+        assert_eq!(config.targets[0].name, "0123");
+    }
+}
+
+#[test]
+fn anchors_and_aliases_are_read() {
+    init_env();
+    let config = parse_ok(
+        "targets:\n\
+         \x20 - name: a\n\
+         \x20   provider: &p proxylite\n\
+         \x20   app_key: &k shared\n\
+         \x20 - name: b\n\
+         \x20   provider: *p\n\
+         \x20   app_key: *k\n",
+    );
+    assert_eq!(config.targets[1].provider.name, "proxylite");
+    assert_eq!(config.targets[1].credential.expose(), "shared");
+}
+
+#[test]
+fn a_changed_setting_makes_a_target_unequal() {
+    init_env();
+    let base = "targets:\n  - name: a\n    provider: proxylite\n    app_key: k\n";
+    let target = |extra: &str| parse_ok(&format!("{base}{extra}")).targets.remove(0);
+    assert_eq!(target(""), target(""));
+    for extra in [
+        "    interval: 2m\n",
+        "    timeout: 3s\n",
+        "    unit_base: 1000\n",
+        "    product_types: [12]\n",
+        "    endpoints: [usage]\n",
+        "    timezone: UTC\n",
+        "    static_ip_expiry_field: end\n",
+        "    body_size_limit: 1MiB\n",
+        "    sample_limit: 10\n",
+        "    base_url: https://other.example\n",
+    ] {
+        assert_ne!(target(""), target(extra), "{extra}");
+    }
+    let other_key = parse_ok(&base.replace("app_key: k", "app_key: k2"))
+        .targets
+        .remove(0);
+    assert_ne!(target(""), other_key);
+}
