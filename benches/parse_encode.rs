@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use proxy_quota_exporter::encoder;
-use proxy_quota_exporter::store::ReloadStatus;
 use proxy_quota_exporter::providers::gateway::parse_accounts;
 use proxy_quota_exporter::readings::Reading;
+use proxy_quota_exporter::store::ReloadStatus;
 
 const RELOAD: ReloadStatus = ReloadStatus {
     successful: true,

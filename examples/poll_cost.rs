@@ -3,9 +3,9 @@
 //! `cargo run --release --example poll_cost -- [SUB_ACCOUNTS]` (default 100000).
 
 use proxy_quota_exporter::encoder;
-use proxy_quota_exporter::store::ReloadStatus;
 use proxy_quota_exporter::providers::gateway::parse_accounts;
 use proxy_quota_exporter::readings::Reading;
+use proxy_quota_exporter::store::ReloadStatus;
 
 #[path = "../benches/common.rs"]
 mod common;

@@ -15,8 +15,8 @@ use url::Url;
 
 use crate::providers::{self, Endpoint, ProviderSpec};
 use crate::secret::Secret;
-use crate::yaml;
 use crate::units::Zone;
+use crate::yaml;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -654,7 +654,6 @@ impl fmt::Display for Target {
         write!(f, "{} ({})", self.name, self.provider.name)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::metrics::{self, Kind, MetricDef, CATALOGUE};
-use crate::store::{ReloadStatus, TargetSnapshot};
 use crate::readings::Reading;
+use crate::store::{ReloadStatus, TargetSnapshot};
 
 /// The Content-Type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

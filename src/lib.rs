@@ -7,14 +7,14 @@
 //! [`server`]. ARCHITECTURE.md has the map.
 
 pub mod alerts;
-pub mod metrics;
 pub mod check;
 pub mod config;
-#[doc(hidden)]
-pub mod failpoint;
 pub mod encoder;
 pub mod exposition;
+#[doc(hidden)]
+pub mod failpoint;
 pub mod http;
+pub mod metrics;
 pub mod providers;
 pub mod readings;
 pub mod scheduler;
@@ -90,4 +90,3 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
-

@@ -206,7 +206,9 @@ fn package_samples(packages: &[PackageReading], family: &MetricDef, emit: &mut E
 static ACCOUNT_FAMILIES: &[(&MetricDef, Field<AccountReading>)] = &[
     (&ACCOUNT_USED, |a| Some(a.used_bytes)),
     (&ACCOUNT_LIMIT, |a| a.limit_bytes),
-    (&ACCOUNT_ENABLED, |a| Some(if a.enabled { 1.0 } else { 0.0 })),
+    (&ACCOUNT_ENABLED, |a| {
+        Some(if a.enabled { 1.0 } else { 0.0 })
+    }),
 ];
 
 fn account_samples(accounts: &[AccountReading], family: &MetricDef, emit: &mut Emit) {
@@ -227,7 +229,10 @@ impl StaticIpReading {
     fn samples(&self, family: &MetricDef, emit: &mut Emit) {
         if family.is(&STATIC_IP_EXPIRY) {
             for ip in &self.ips {
-                emit(&[&ip.ip, &ip.product, &ip.country], ip.expiry_timestamp as f64);
+                emit(
+                    &[&ip.ip, &ip.product, &ip.country],
+                    ip.expiry_timestamp as f64,
+                );
             }
         } else if family.is(&STATIC_IPS) {
             for (product, counts) in &self.status_counts {

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::metrics::{self, MetricDef};
 use crate::http::{PollError, Reason};
+use crate::metrics::{self, MetricDef};
 use crate::providers::Endpoint;
 use crate::readings::{Emit, Reading};
 use crate::units::unix_now;
@@ -54,7 +54,10 @@ impl TargetSnapshot {
                 }
             } else if family.is(&metrics::POLL_ERRORS) {
                 for reason in Reason::ALL {
-                    emit(&[endpoint, reason.as_str()], e.errors[reason.index()] as f64);
+                    emit(
+                        &[endpoint, reason.as_str()],
+                        e.errors[reason.index()] as f64,
+                    );
                 }
             }
         }
@@ -194,6 +197,7 @@ impl Store {
 
     fn update(&self, change: impl FnOnce(&mut Inner)) {
         change(&mut self.lock());
-        self.changes.send_modify(|version| *version = version.wrapping_add(1));
+        self.changes
+            .send_modify(|version| *version = version.wrapping_add(1));
     }
 }

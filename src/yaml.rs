@@ -35,8 +35,7 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<(Node, T), Error>
         let message = match e.without_snippet() {
             // Its own text names the library's functions.
             serde_saphyr::Error::MultipleDocuments { .. } => {
-                "deserializing from YAML containing more than one document is not supported"
-                    .into()
+                "deserializing from YAML containing more than one document is not supported".into()
             }
             e => serde_saphyr::DefaultMessageFormatter
                 .format_message(e)

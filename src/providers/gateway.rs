@@ -12,13 +12,13 @@ use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
 use super::{label_text, product_slug, Api, Endpoint, Envelope, Provider, ProviderSpec};
+use crate::config::Target;
+use crate::http::{CredentialPlacement, PollError, Reason};
 use crate::readings::{
     AccountReading, DailyUsage, PackageReading, PoolReading, Reading, StaticIp, StaticIpReading,
 };
-use crate::config::Target;
-use crate::http::{CredentialPlacement, PollError, Reason};
-use futures::future::BoxFuture;
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
+use futures::future::BoxFuture;
 
 const ENDPOINTS: &[Endpoint] = &[
     Endpoint::Usage,

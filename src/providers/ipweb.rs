@@ -13,11 +13,11 @@ use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
 use super::{label_text, Api, Endpoint, Envelope, Provider, ProviderSpec};
-use crate::readings::{CustomerReading, DailyUsage, PoolReading, Reading};
 use crate::config::Target;
 use crate::http::{CredentialPlacement, PollError, Reason};
-use futures::future::BoxFuture;
+use crate::readings::{CustomerReading, DailyUsage, PoolReading, Reading};
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
+use futures::future::BoxFuture;
 
 pub const IPWEB: ProviderSpec = ProviderSpec {
     name: "ipweb",

@@ -27,8 +27,8 @@ use serde_json::Value;
 
 use crate::config::Target;
 use crate::http::{CredentialPlacement, HttpClient, PollError};
-use crate::secret::Secret;
 use crate::readings::Reading;
+use crate::secret::Secret;
 use crate::units::{optional_number, Number};
 
 /// Every provider the exporter can poll: the one list to extend.
