@@ -155,7 +155,7 @@ async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> Tar
 /// Polls every endpoint of `target` once: the readings, and a line for each
 /// endpoint that failed (or for the HTTP client that could not be set up).
 async fn poll(target: &Target, limiter: Arc<Semaphore>) -> (Vec<Reading>, Vec<String>) {
-    let client = match Client::for_target(target, limiter) {
+    let client = match Client::for_target(&target.connection(), limiter) {
         Ok(client) => client,
         Err(e) => {
             return (

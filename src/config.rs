@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use crate::providers::{self, Endpoint, ProviderSpec};
+use crate::providers::{self, Connection, Endpoint, Options, OptionsError, ProviderSpec};
 use crate::secret::Secret;
 use crate::units::Zone;
 use crate::yaml;
@@ -21,8 +21,6 @@ use crate::yaml;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(600);
-pub const DEFAULT_PRODUCT_TYPES: &[u32] = &[9];
-pub const DEFAULT_STATIC_IP_EXPIRY_FIELD: &str = "expired_at";
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 /// Series one target may export, over all its endpoints, unless `sample_limit` says otherwise.
 pub const DEFAULT_SAMPLE_LIMIT: usize = 200_000;
@@ -46,13 +44,13 @@ pub struct Target {
     pub provider: &'static ProviderSpec,
     pub base_url: Url,
     pub credential: Secret,
-    pub product_types: Vec<u32>,
     pub endpoints: Vec<Endpoint>,
     pub interval: Duration,
     pub timeout: Duration,
     pub timezone: Zone,
     pub unit_base: u32,
-    pub static_ip_expiry_field: String,
+    /// The provider's own settings (`product_types` for the gateway family, ...).
+    pub options: Options,
     /// The largest answer read per request, in bytes.
     pub body_size_limit: usize,
     /// The most series the target's readings may produce together.
@@ -93,6 +91,7 @@ impl Config {
         })?;
         let source = Source {
             file,
+            text,
             tree: &tree,
             base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         };
@@ -100,16 +99,27 @@ impl Config {
         let mut names = HashSet::new();
         let mut targets = Vec::with_capacity(raw.targets.len());
         for (index, t) in raw.targets.into_iter().enumerate() {
-            let at = TargetAt {
+            let mut at = TargetAt {
                 source: &source,
                 index,
-                name: t.name.clone(),
+                name: t.name.clone().unwrap_or_default(),
             };
-            check_name(&t.name).map_err(|m| at.refuse("name", m))?;
-            if !names.insert(t.name.clone()) {
+            let Some(entry) = at.entry() else {
+                return Err(source.refuse("targets", "a target is not a mapping"));
+            };
+            let spec = t.provider.as_deref().and_then(providers::spec);
+            check_keys(&entry, spec, &at)?;
+            let (Some(name), Some(provider)) = (t.name.clone(), t.provider.clone()) else {
+                let missing = if t.name.is_none() { "name" } else { "provider" };
+                let message = format!("targets[{index}]: missing field `{missing}`");
+                return Err(source.invalid(entry.line(), message));
+            };
+            check_name(&name).map_err(|m| at.refuse("name", m))?;
+            if !names.insert(name.clone()) {
                 return Err(at.refuse("name", "duplicate target name"));
             }
-            targets.push(target(t, &at, &defaults)?);
+            at.name = name.clone();
+            targets.push(target(t, name, &provider, &entry, &at, &defaults)?);
         }
         Ok(Config {
             max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
@@ -124,6 +134,7 @@ impl Config {
 /// directory that relative secret file paths start from.
 struct Source<'a> {
     file: String,
+    text: &'a str,
     tree: &'a yaml::Node,
     base_dir: PathBuf,
 }
@@ -151,7 +162,17 @@ struct TargetAt<'a> {
     name: String,
 }
 
-impl TargetAt<'_> {
+impl<'a> TargetAt<'a> {
+    /// The target's entry in the YAML tree, to read the provider's keys from.
+    fn entry(&self) -> Option<yaml::Entry<'a>> {
+        yaml::Entry::new(self.source.tree, self.source.text, "targets", self.index)
+    }
+
+    /// A refusal from reading the YAML, already located and worded.
+    fn located(&self, e: yaml::Error) -> ConfigError {
+        self.source.invalid(e.line, e.message)
+    }
+
     /// Refuses a setting of this target at the line of its key; a key that is absent
     /// (a missing secret) at the target's first line.
     fn refuse(&self, key: &str, message: impl fmt::Display) -> ConfigError {
@@ -223,13 +244,20 @@ impl Defaults {
 }
 
 /// Checks one target and fills in its defaults.
-fn target(t: RawTarget, at: &TargetAt, defaults: &Defaults) -> Result<Target, ConfigError> {
-    let spec = providers::spec(&t.provider).ok_or_else(|| {
+fn target(
+    t: RawTarget,
+    name: String,
+    provider: &str,
+    entry: &yaml::Entry,
+    at: &TargetAt,
+    defaults: &Defaults,
+) -> Result<Target, ConfigError> {
+    let spec = providers::spec(provider).ok_or_else(|| {
         let known: Vec<_> = providers::PROVIDERS.iter().map(|p| p.name).collect();
         let known = known.join(", ");
         at.refuse(
             "provider",
-            format!("unknown provider {:?} (known: {known})", t.provider),
+            format!("unknown provider {provider:?} (known: {known})"),
         )
     })?;
     let base_url = match (&t.base_url, spec.default_base_url) {
@@ -240,8 +268,11 @@ fn target(t: RawTarget, at: &TargetAt, defaults: &Defaults) -> Result<Target, Co
             return Err(at.refuse("base_url", message));
         }
     };
-    let credential = credential(&t, spec, at)?;
-    let product_types = gateway_settings(&t, spec, at)?;
+    let credential = credential(entry, spec, at)?;
+    let options = (spec.read_options)(entry).map_err(|e| match e {
+        OptionsError::Read(e) => at.located(e),
+        OptionsError::Invalid { key, message } => at.refuse(key, message),
+    })?;
     let endpoints = endpoints(t.endpoints, spec, at)?;
 
     let timezone = match &t.timezone {
@@ -250,12 +281,6 @@ fn target(t: RawTarget, at: &TargetAt, defaults: &Defaults) -> Result<Target, Co
     };
     let unit_base = t.unit_base.unwrap_or(defaults.unit_base);
     check_unit_base(unit_base).map_err(|m| at.refuse("unit_base", m))?;
-    if t.static_ip_expiry_field
-        .as_deref()
-        .is_some_and(|f| f.trim().is_empty())
-    {
-        return Err(at.refuse("static_ip_expiry_field", "must not be empty"));
-    }
     let body_size_limit = t.body_size_limit.map_or(defaults.body_size_limit, |s| s.0);
     if body_size_limit == 0 {
         return Err(at.refuse("body_size_limit", "must be greater than 0"));
@@ -269,19 +294,16 @@ fn target(t: RawTarget, at: &TargetAt, defaults: &Defaults) -> Result<Target, Co
     check_interval(interval, timeout).map_err(|(key, m)| at.refuse(key, m))?;
 
     Ok(Target {
-        name: t.name,
+        name,
         provider: spec,
         base_url,
         credential: Secret::new(credential),
-        product_types,
         endpoints,
         interval,
         timeout,
         timezone,
         unit_base,
-        static_ip_expiry_field: t
-            .static_ip_expiry_field
-            .unwrap_or_else(|| DEFAULT_STATIC_IP_EXPIRY_FIELD.to_owned()),
+        options,
         body_size_limit,
         sample_limit,
     })
@@ -295,29 +317,77 @@ fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The target's secret: the provider's key (`app_key` or `token`) or the file it
-/// names; the other provider family's keys are refused.
-fn credential(t: &RawTarget, spec: &ProviderSpec, at: &TargetAt) -> Result<String, ConfigError> {
+/// Refuses a key that neither every target nor this provider has: one another
+/// provider reads is "not used by" this one, anything else is unknown. Without a
+/// known provider, every provider's keys are allowed (the provider is refused next).
+fn check_keys(
+    entry: &yaml::Entry,
+    spec: Option<&ProviderSpec>,
+    at: &TargetAt,
+) -> Result<(), ConfigError> {
+    let keys_of = |p: &ProviderSpec| {
+        let mut keys = vec![
+            p.credential_key.to_owned(),
+            format!("{}_file", p.credential_key),
+        ];
+        keys.extend(p.own_keys.iter().map(|k| (*k).to_owned()));
+        keys
+    };
+    let allowed: Vec<String> = match spec {
+        Some(spec) => keys_of(spec),
+        None => providers::PROVIDERS.iter().flat_map(keys_of).collect(),
+    };
+    for (key, line) in entry.keys() {
+        if COMMON_KEYS.contains(&key) || allowed.iter().any(|k| k == key) {
+            continue;
+        }
+        let other = providers::PROVIDERS
+            .iter()
+            .find(|p| keys_of(p).iter().any(|k| k == key));
+        return Err(match (spec, other) {
+            (Some(spec), Some(other))
+                if other.credential_key != spec.credential_key
+                    && keys_of(other)[..2].iter().any(|k| k == key) =>
+            {
+                let message = format!(
+                    "not used by provider {} (use {} or {}_file)",
+                    spec.name, spec.credential_key, spec.credential_key
+                );
+                at.refuse(key, message)
+            }
+            (Some(spec), Some(_)) => at.refuse(key, format!("not used by provider {}", spec.name)),
+            _ => {
+                let expected: Vec<_> = COMMON_KEYS
+                    .iter()
+                    .map(|k| (*k).to_owned())
+                    .chain(allowed.iter().cloned())
+                    .map(|k| format!("`{k}`"))
+                    .collect();
+                let message = format!(
+                    "targets[{}]: unknown field `{key}`, expected one of {}",
+                    at.index,
+                    expected.join(", ")
+                );
+                at.source.invalid(line, message)
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The target's secret: the provider's credential key (`app_key`, `token`) or
+/// the file that `<key>_file` names.
+fn credential(
+    entry: &yaml::Entry,
+    spec: &ProviderSpec,
+    at: &TargetAt,
+) -> Result<String, ConfigError> {
     let key = spec.credential_key;
     let key_file = format!("{key}_file");
-    let gateway = key == "app_key";
-    let (value, file_value) = if gateway {
-        (&t.app_key, &t.app_key_file)
-    } else {
-        (&t.token, &t.token_file)
-    };
-    let (wrong, wrong_file) = if gateway {
-        (("token", &t.token), ("token_file", &t.token_file))
-    } else {
-        (("app_key", &t.app_key), ("app_key_file", &t.app_key_file))
-    };
-    if let Some((which, _)) = [wrong, wrong_file].into_iter().find(|(_, v)| v.is_some()) {
-        let message = format!(
-            "not used by provider {} (use {key} or {key_file})",
-            spec.name
-        );
-        return Err(at.refuse(which, message));
-    }
+    let value = entry.read_key::<Expanded>(key).map_err(|e| at.located(e))?;
+    let file_value = entry
+        .read_key::<Expanded>(&key_file)
+        .map_err(|e| at.located(e))?;
     let credential = match (value, file_value) {
         (Some(_), Some(_)) => {
             let message = format!("set either {key} or {key_file}, not both");
@@ -327,7 +397,7 @@ fn credential(t: &RawTarget, spec: &ProviderSpec, at: &TargetAt) -> Result<Strin
             let message = format!("missing secret: set {key} or {key_file}");
             return Err(at.refuse(key, message));
         }
-        (Some(v), None) => v.0.clone(),
+        (Some(v), None) => v.0,
         (None, Some(f)) => {
             read_secret_file(&at.source.base_dir, &f.0).map_err(|m| at.refuse(&key_file, m))?
         }
@@ -339,39 +409,6 @@ fn credential(t: &RawTarget, spec: &ProviderSpec, at: &TargetAt) -> Result<Strin
         return Err(at.refuse(key, "secret contains control characters (a line break?)"));
     }
     Ok(credential)
-}
-
-/// The gateway family's keys, refused for other providers, and its product types:
-/// the default or the listed ones, each once.
-fn gateway_settings(
-    t: &RawTarget,
-    spec: &ProviderSpec,
-    at: &TargetAt,
-) -> Result<Vec<u32>, ConfigError> {
-    if !spec.gateway_family {
-        let not_used = format!("not used by provider {}", spec.name);
-        if t.product_types.is_some() {
-            return Err(at.refuse("product_types", not_used));
-        }
-        if t.static_ip_expiry_field.is_some() {
-            return Err(at.refuse("static_ip_expiry_field", not_used));
-        }
-    }
-    let product_types = t
-        .product_types
-        .clone()
-        .unwrap_or_else(|| DEFAULT_PRODUCT_TYPES.to_vec());
-    if product_types.is_empty() {
-        return Err(at.refuse("product_types", "must list at least one product type"));
-    }
-    if let Some(twice) = product_types
-        .iter()
-        .enumerate()
-        .find_map(|(i, p)| product_types[..i].contains(p).then_some(p))
-    {
-        return Err(at.refuse("product_types", format!("{twice} listed twice")));
-    }
-    Ok(product_types)
 }
 
 /// The endpoints to poll: all of the provider's, or the listed ones, each once.
@@ -563,17 +600,14 @@ struct RawConfig {
     targets: Vec<RawTarget>,
 }
 
+/// The keys every target has. A provider's credential keys and its own keys are
+/// read by [`credential`] and the provider; [`check_keys`] refuses the rest.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTarget {
-    name: String,
-    provider: String,
+    /// Required; checked after the keys, so that an unknown key is named first.
+    name: Option<String>,
+    provider: Option<String>,
     base_url: Option<Expanded>,
-    app_key: Option<Expanded>,
-    app_key_file: Option<Expanded>,
-    token: Option<Expanded>,
-    token_file: Option<Expanded>,
-    product_types: Option<Vec<u32>>,
     endpoints: Option<Vec<Endpoint>>,
     #[serde(default, with = "humantime_serde")]
     interval: Option<Duration>,
@@ -581,10 +615,23 @@ struct RawTarget {
     timeout: Option<Duration>,
     timezone: Option<Expanded>,
     unit_base: Option<u32>,
-    static_ip_expiry_field: Option<String>,
     body_size_limit: Option<Size>,
     sample_limit: Option<usize>,
 }
+
+/// The fields of [`RawTarget`], in the order an unknown-key error lists them.
+const COMMON_KEYS: &[&str] = &[
+    "name",
+    "provider",
+    "base_url",
+    "endpoints",
+    "interval",
+    "timeout",
+    "timezone",
+    "unit_base",
+    "body_size_limit",
+    "sample_limit",
+];
 
 /// Equal when polling one would be polling the other: every setting, the
 /// credential included.
@@ -603,13 +650,12 @@ struct Settings<'a> {
     provider: &'static str,
     base_url: &'a Url,
     credential: &'a Secret,
-    product_types: &'a [u32],
     endpoints: &'a [Endpoint],
     interval: Duration,
     timeout: Duration,
     timezone: Zone,
     unit_base: u32,
-    static_ip_expiry_field: &'a str,
+    options: &'a Options,
     body_size_limit: usize,
     sample_limit: usize,
 }
@@ -621,13 +667,12 @@ impl<'a> Settings<'a> {
             provider,
             base_url,
             credential,
-            product_types,
             endpoints,
             interval,
             timeout,
             timezone,
             unit_base,
-            static_ip_expiry_field,
+            options,
             body_size_limit,
             sample_limit,
         } = target;
@@ -636,15 +681,31 @@ impl<'a> Settings<'a> {
             provider: provider.name,
             base_url,
             credential,
-            product_types,
             endpoints,
             interval: *interval,
             timeout: *timeout,
             timezone: *timezone,
             unit_base: *unit_base,
-            static_ip_expiry_field,
+            options,
             body_size_limit: *body_size_limit,
             sample_limit: *sample_limit,
+        }
+    }
+}
+
+impl Target {
+    /// What the provider sees of this target.
+    pub fn connection(&self) -> Connection<'_> {
+        Connection {
+            spec: self.provider,
+            base_url: &self.base_url,
+            credential: &self.credential,
+            timeout: self.timeout,
+            body_size_limit: self.body_size_limit,
+            timezone: self.timezone,
+            unit_base: self.unit_base,
+            sample_limit: self.sample_limit,
+            options: &self.options,
         }
     }
 }

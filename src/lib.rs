@@ -25,7 +25,7 @@ pub mod store;
 pub mod supervisor;
 pub mod units;
 pub mod web;
-mod yaml;
+pub mod yaml;
 
 use std::future::Future;
 use std::path::PathBuf;

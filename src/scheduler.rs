@@ -49,7 +49,7 @@ pub async fn run_target(
     store: Arc<Store>,
     resume: Option<Arc<TargetSnapshot>>,
 ) {
-    let client = match Client::for_target(&target, limiter) {
+    let client = match Client::for_target(&target.connection(), limiter) {
         Ok(client) => client,
         Err(e) => {
             tracing::error!(target = %target.name, error = %e.without_url(), "cannot build HTTP client");

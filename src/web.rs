@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rustls::pki_types::pem::PemObject as _;
@@ -12,8 +13,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
-
-use crate::server::ServerLimits;
 
 /// TLS, authentication and connection limits for the HTTP server. The default
 /// is plain HTTP without authentication and with the default limits.
@@ -259,6 +258,33 @@ fn decode_basic(header: &[u8]) -> Option<(String, String)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
+}
+
+/// Bounds on the HTTP server's connections, so that slow or idle clients cannot
+/// hold the server. The defaults suit a scrape target; tests shorten them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Time a client has to send a complete request header: from the end of the
+    /// TLS handshake (or from accept) for a connection's first request, from the
+    /// first byte of each later one. Also bounds the TLS handshake. Default 10 s.
+    pub read_header_timeout: Duration,
+    /// Time a keep-alive connection may wait for its next request, and a response
+    /// may wait for the client to read more of it. Default 90 s.
+    pub idle_timeout: Duration,
+    /// Connections served at once, TLS handshakes included. Further connections
+    /// are not accepted until one closes: they wait in the listen backlog.
+    /// Default 1024.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            read_header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
+            max_connections: 1024,
+        }
+    }
 }
 
 #[cfg(test)]

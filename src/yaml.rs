@@ -17,7 +17,7 @@ use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde_saphyr::{MessageFormatter as _, Spanned};
 
 /// A refusal: the 1-based line, and the message with its path.
-pub(crate) struct Error {
+pub struct Error {
     pub line: usize,
     pub message: String,
 }
@@ -56,6 +56,86 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<(Node, T), Error>
     Ok((tree, value))
 }
 
+/// One item of a top-level list in the tree (`targets[1]`), to be read again as
+/// another type, such as a provider's own keys, with the same wording, paths and
+/// lines as the first reading.
+pub struct Entry<'a> {
+    node: &'a Node,
+    source: &'a str,
+    list: &'static str,
+    index: usize,
+}
+
+impl<'a> Entry<'a> {
+    /// Item `index` of the top-level list `list`, if the tree has it.
+    pub(crate) fn new(
+        tree: &'a Node,
+        source: &'a str,
+        list: &'static str,
+        index: usize,
+    ) -> Option<Self> {
+        let node = tree.entry(list)?.1.item(index)?;
+        Some(Entry {
+            node,
+            source,
+            list,
+            index,
+        })
+    }
+
+    /// Reads the whole item as a `T`; keys `T` does not name are skipped unless
+    /// `T` denies unknown fields.
+    pub fn read<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let list = Path::Key(&Path::Root, self.list);
+        let at = At {
+            node: self.node,
+            path: Path::Index(&list, self.index),
+            source: self.source,
+        };
+        T::deserialize(at).map_err(|e| Error {
+            line: e.line.unwrap_or_else(|| self.node.line()),
+            message: e.message,
+        })
+    }
+
+    /// Reads the value of `key` as a `T`; `None` when the item has no such key.
+    pub fn read_key<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        let Some((_, value)) = self.node.entry(key) else {
+            return Ok(None);
+        };
+        let list = Path::Key(&Path::Root, self.list);
+        let item = Path::Index(&list, self.index);
+        let at = At {
+            node: value,
+            path: Path::Key(&item, key),
+            source: self.source,
+        };
+        T::deserialize(at).map(Some).map_err(|e| Error {
+            line: e.line.unwrap_or_else(|| value.line()),
+            message: e.message,
+        })
+    }
+
+    /// The line the item starts on.
+    pub fn line(&self) -> usize {
+        self.node.line()
+    }
+
+    /// The item's keys that are strings, with their lines, in the document's order.
+    pub fn keys(&self) -> Vec<(&'a str, usize)> {
+        match &self.node.0.value {
+            Value::Map(entries) => entries
+                .iter()
+                .filter_map(|(k, _)| match &k.0.value {
+                    Value::Str(name) => Some((name.as_str(), k.line())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 fn line_of(location: &serde_saphyr::Location) -> usize {
     usize::try_from(location.line()).unwrap_or(1).max(1)
 }
@@ -63,7 +143,7 @@ fn line_of(location: &serde_saphyr::Location) -> usize {
 /// A node, with where it is used (an alias's own place) and where it is defined.
 #[derive(serde::Deserialize)]
 #[serde(transparent)]
-pub(crate) struct Node(Spanned<Value>);
+pub struct Node(Spanned<Value>);
 
 enum Value {
     Null,

@@ -626,7 +626,7 @@ fn defaults_are_filled_in() {
     assert_eq!(t.timeout, Duration::from_secs(10));
     assert_eq!(t.timezone, zone("+08:00"));
     assert_eq!(t.unit_base, 1024);
-    assert_eq!(t.product_types, vec![9]);
+    assert_eq!(gateway(t).product_types, vec![9]);
     assert_eq!(
         endpoint_names(t),
         ["usage", "summary", "packages", "accounts", "static_ips"]
@@ -667,12 +667,12 @@ fn top_level_settings_apply_to_every_target_and_targets_override_them() {
     assert_eq!(a.timezone, zone("UTC"));
     assert_eq!(a.timezone, zone("+00:00"));
     assert_eq!(a.unit_base, 1024);
-    assert_eq!(a.static_ip_expiry_field, "expired_at");
+    assert_eq!(gateway(a).static_ip_expiry_field, "expired_at");
 
     assert_eq!(b.provider.name, "bestproxy");
     assert_eq!(b.base_url.as_str(), "https://gw.bestproxy.example/base");
     assert_eq!(b.credential.expose(), "k2");
-    assert_eq!(b.product_types, vec![9, 12, 25]);
+    assert_eq!(gateway(b).product_types, vec![9, 12, 25]);
     assert_eq!(endpoint_names(b), ["summary", "accounts"]);
     assert_eq!(b.interval, Duration::from_secs(300));
     assert_eq!(b.timeout, Duration::from_secs(3));
@@ -683,7 +683,7 @@ fn top_level_settings_apply_to_every_target_and_targets_override_them() {
         "an IANA zone stays an IANA zone"
     );
     assert_eq!(b.unit_base, 1000);
-    assert_eq!(b.static_ip_expiry_field, "end_time");
+    assert_eq!(gateway(b).static_ip_expiry_field, "end_time");
 }
 
 #[test]
@@ -860,7 +860,7 @@ fn contract_example_is_valid() {
     assert_eq!(lite.provider.name, "proxylite");
     assert_eq!(lite.base_url.as_str(), "https://api.proxylite.com/");
     assert_eq!(lite.credential.expose(), "lite-file-key");
-    assert_eq!(lite.product_types, vec![9, 12]);
+    assert_eq!(gateway(lite).product_types, vec![9, 12]);
     assert_eq!(endpoint_names(lite), ["summary", "accounts"]);
     assert_eq!(lite.interval, Duration::from_secs(300));
     assert_eq!(lite.timeout, Duration::from_secs(10));
@@ -1067,4 +1067,12 @@ fn a_changed_setting_makes_a_target_unequal() {
         .targets
         .remove(0);
     assert_ne!(target(""), other_key);
+}
+
+/// The gateway family's own settings of a target.
+fn gateway(target: &Target) -> &providers::gateway::GatewayOptions {
+    target
+        .options
+        .get()
+        .expect("a gateway-family target has gateway options")
 }

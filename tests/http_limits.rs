@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{gateway_config, Exporter};
-use proxy_quota_exporter::server::ServerLimits;
+use proxy_quota_exporter::web::ServerLimits;
 use proxy_quota_exporter::web::WebConfig;
 use proxy_quota_exporter::Options;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};

@@ -11,13 +11,16 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
-use super::{label_text, product_slug, Api, Endpoint, Envelope, Provider, ProviderSpec};
-use crate::config::Target;
+use super::{
+    label_text, product_slug, Api, Connection, Endpoint, Envelope, Options, OptionsError, Provider,
+    ProviderSpec,
+};
 use crate::http::{CredentialPlacement, PollError, Reason};
 use crate::readings::{
     AccountReading, DailyUsage, PackageReading, PoolReading, Reading, StaticIp, StaticIpReading,
 };
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
+use crate::yaml;
 use futures::future::BoxFuture;
 
 const ENDPOINTS: &[Endpoint] = &[
@@ -36,7 +39,8 @@ pub const BESTPROXY: ProviderSpec = ProviderSpec {
     credential_placement: CredentialPlacement::Query("app_key"),
     path_prefix: Some("gateway"),
     endpoints: ENDPOINTS,
-    gateway_family: true,
+    own_keys: OWN_KEYS,
+    read_options,
     build: |target, api| Box::new(Gateway::new(target, api)),
 };
 
@@ -48,9 +52,76 @@ pub const PROXYLITE: ProviderSpec = ProviderSpec {
     credential_placement: CredentialPlacement::Query("app_key"),
     path_prefix: Some("end-point"),
     endpoints: ENDPOINTS,
-    gateway_family: true,
+    own_keys: OWN_KEYS,
+    read_options,
     build: |target, api| Box::new(Gateway::new(target, api)),
 };
+
+/// The target keys of the gateway family.
+const OWN_KEYS: &[&str] = &["product_types", "static_ip_expiry_field"];
+
+/// The gateway family's own settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayOptions {
+    /// The summaries to fetch, one request each, in order.
+    pub product_types: Vec<u32>,
+    /// The static IP list item field that holds the expiry.
+    pub static_ip_expiry_field: String,
+}
+
+/// Summaries fetched when `product_types` is not set.
+pub const DEFAULT_PRODUCT_TYPES: &[u32] = &[9];
+/// The expiry field of a static IP when `static_ip_expiry_field` is not set.
+pub const DEFAULT_STATIC_IP_EXPIRY_FIELD: &str = "expired_at";
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            product_types: DEFAULT_PRODUCT_TYPES.to_vec(),
+            static_ip_expiry_field: DEFAULT_STATIC_IP_EXPIRY_FIELD.to_owned(),
+        }
+    }
+}
+
+/// Reads `product_types` (each at most once, at least one) and
+/// `static_ip_expiry_field` (not empty).
+fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
+    #[derive(Deserialize)]
+    struct Keys {
+        product_types: Option<Vec<u32>>,
+        static_ip_expiry_field: Option<String>,
+    }
+    let keys: Keys = entry.read().map_err(OptionsError::Read)?;
+    let invalid = |key, message: &str| OptionsError::Invalid {
+        key,
+        message: message.to_owned(),
+    };
+    let defaults = GatewayOptions::default();
+    let product_types = keys.product_types.unwrap_or(defaults.product_types);
+    if product_types.is_empty() {
+        return Err(invalid(
+            "product_types",
+            "must list at least one product type",
+        ));
+    }
+    if let Some(twice) = product_types
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| product_types[..i].contains(p).then_some(p))
+    {
+        return Err(invalid("product_types", &format!("{twice} listed twice")));
+    }
+    let static_ip_expiry_field = keys
+        .static_ip_expiry_field
+        .unwrap_or(defaults.static_ip_expiry_field);
+    if static_ip_expiry_field.trim().is_empty() {
+        return Err(invalid("static_ip_expiry_field", "must not be empty"));
+    }
+    Ok(Options::new(GatewayOptions {
+        product_types,
+        static_ip_expiry_field,
+    }))
+}
 
 impl Provider for Gateway {
     fn poll(&self, endpoint: Endpoint) -> BoxFuture<'_, Result<Reading, PollError>> {
@@ -79,13 +150,18 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    fn new(target: &Target, api: Api) -> Self {
+    fn new(target: &Connection, api: Api) -> Self {
+        let options = target
+            .options
+            .get::<GatewayOptions>()
+            .cloned()
+            .unwrap_or_default();
         Gateway {
             api,
-            product_types: target.product_types.clone(),
+            product_types: options.product_types,
             zone: target.timezone,
             unit_base: target.unit_base,
-            expiry_field: target.static_ip_expiry_field.clone(),
+            expiry_field: options.static_ip_expiry_field,
             item_limit: target.sample_limit,
         }
     }

@@ -12,8 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
-use super::{label_text, Api, Endpoint, Envelope, Provider, ProviderSpec};
-use crate::config::Target;
+use super::{label_text, Api, Connection, Endpoint, Envelope, Provider, ProviderSpec};
 use crate::http::{CredentialPlacement, PollError, Reason};
 use crate::readings::{CustomerReading, DailyUsage, PoolReading, Reading};
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
@@ -27,7 +26,8 @@ pub const IPWEB: ProviderSpec = ProviderSpec {
     credential_placement: CredentialPlacement::Header("token"),
     path_prefix: None,
     endpoints: &[Endpoint::Usage, Endpoint::Summary, Endpoint::Customers],
-    gateway_family: false,
+    own_keys: &[],
+    read_options: super::no_options,
     build: |target, api| Box::new(Ipweb::new(target, api)),
 };
 
@@ -55,7 +55,7 @@ pub struct Ipweb {
 }
 
 impl Ipweb {
-    fn new(target: &Target, api: Api) -> Self {
+    fn new(target: &Connection, api: Api) -> Self {
         Ipweb {
             api,
             zone: target.timezone,

@@ -25,11 +25,15 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::config::Target;
+use std::any::Any;
+use std::time::Duration;
+
 use crate::http::{CredentialPlacement, HttpClient, PollError};
 use crate::readings::Reading;
 use crate::secret::Secret;
+use crate::units::Zone;
 use crate::units::{optional_number, Number};
+use crate::yaml;
 
 /// Every provider the exporter can poll: the one list to extend.
 pub const PROVIDERS: &[ProviderSpec] = &[gateway::BESTPROXY, gateway::PROXYLITE, ipweb::IPWEB];
@@ -52,10 +56,89 @@ pub struct ProviderSpec {
     pub path_prefix: Option<&'static str>,
     /// Endpoints polled by default, in order.
     pub endpoints: &'static [Endpoint],
-    /// Whether `product_types` and `static_ip_expiry_field` apply.
-    pub gateway_family: bool,
+    /// The target keys only this provider reads (besides its credential's).
+    pub own_keys: &'static [&'static str],
+    /// Reads and checks those keys from the target's entry in the configuration.
+    pub read_options: fn(&yaml::Entry) -> Result<Options, OptionsError>,
     /// Builds the provider for a validated target that reaches its API through `api`.
-    pub build: fn(&Target, Api) -> Box<dyn Provider>,
+    pub build: fn(&Connection, Api) -> Box<dyn Provider>,
+}
+
+/// What a provider sees of a validated target.
+pub struct Connection<'a> {
+    pub spec: &'static ProviderSpec,
+    pub base_url: &'a url::Url,
+    pub credential: &'a Secret,
+    /// Per request.
+    pub timeout: Duration,
+    pub body_size_limit: usize,
+    pub timezone: Zone,
+    pub unit_base: u32,
+    pub sample_limit: usize,
+    /// What [`ProviderSpec::read_options`] read.
+    pub options: &'a Options,
+}
+
+/// A provider's own settings, as its module read them from the target's keys.
+/// Compared by value, so that a reload restarts a target whose settings changed.
+#[derive(Clone)]
+pub struct Options(Arc<dyn AnyOptions>);
+
+/// What [`Options`] can hold: any plain settings type of a provider module.
+trait AnyOptions: Any + fmt::Debug + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn same_as(&self, other: &dyn AnyOptions) -> bool;
+}
+
+impl<T: Any + fmt::Debug + PartialEq + Send + Sync> AnyOptions for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn same_as(&self, other: &dyn AnyOptions) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+}
+
+impl Options {
+    /// Settings of a provider module.
+    pub fn new<T: Any + fmt::Debug + PartialEq + Send + Sync>(settings: T) -> Self {
+        Options(Arc::new(settings))
+    }
+
+    /// No settings: for a provider without keys of its own.
+    pub fn none() -> Self {
+        Options::new(())
+    }
+
+    /// The settings, if they are a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        (*self.0).as_any().downcast_ref()
+    }
+}
+
+impl PartialEq for Options {
+    fn eq(&self, other: &Self) -> bool {
+        (*self.0).same_as(&*other.0)
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (*self.0).fmt(f)
+    }
+}
+
+/// Why a provider refused its keys.
+pub enum OptionsError {
+    /// The YAML did not read as the provider's settings (wrong type, for example).
+    Read(yaml::Error),
+    /// A key read but its value is not allowed.
+    Invalid { key: &'static str, message: String },
+}
+
+/// For a provider without keys of its own.
+pub fn no_options(_: &yaml::Entry) -> Result<Options, OptionsError> {
+    Ok(Options::none())
 }
 
 /// What a provider module builds for a target: something that polls its endpoints.
@@ -90,13 +173,16 @@ impl Client {
     /// The client for a validated target, with its own HTTP timeout and body
     /// bound, sharing `limiter` (the bound on requests in flight) with the
     /// other targets.
-    pub fn for_target(target: &Target, limiter: Arc<Semaphore>) -> Result<Client, reqwest::Error> {
-        let spec = target.provider;
+    pub fn for_target(
+        target: &Connection,
+        limiter: Arc<Semaphore>,
+    ) -> Result<Client, reqwest::Error> {
+        let spec = target.spec;
         let http =
             HttpClient::new(target.timeout, limiter)?.with_body_size_limit(target.body_size_limit);
         let api = Api::new(
             http,
-            base_url(&target.base_url, spec.path_prefix),
+            base_url(target.base_url, spec.path_prefix),
             (spec.credential_placement, target.credential.clone()),
         );
         Ok(Client((spec.build)(target, api)))

@@ -27,6 +27,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::exposition::ExpositionCache;
 use crate::store::Store;
+use crate::web::ServerLimits;
 use crate::web::{BasicAuth, WebConfig};
 use crate::ReloadRequest;
 
@@ -79,33 +80,6 @@ impl App {
             tls,
             basic_auth,
             limits,
-        }
-    }
-}
-
-/// Bounds on the HTTP server's connections, so that slow or idle clients cannot
-/// hold the server. The defaults suit a scrape target; tests shorten them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerLimits {
-    /// Time a client has to send a complete request header: from the end of the
-    /// TLS handshake (or from accept) for a connection's first request, from the
-    /// first byte of each later one. Also bounds the TLS handshake. Default 10 s.
-    pub read_header_timeout: Duration,
-    /// Time a keep-alive connection may wait for its next request, and a response
-    /// may wait for the client to read more of it. Default 90 s.
-    pub idle_timeout: Duration,
-    /// Connections served at once, TLS handshakes included. Further connections
-    /// are not accepted until one closes: they wait in the listen backlog.
-    /// Default 1024.
-    pub max_connections: usize,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            read_header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(90),
-            max_connections: 1024,
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-use super::ServerLimits;
+use crate::web::ServerLimits;
 
 /// Which of a connection's timeouts runs, and since when.
 pub(super) struct Clock {
