@@ -160,7 +160,20 @@ fn gateway_account(
     })
     .collect();
 
-    let sub_accounts = (0..sizes.sub_accounts)
+    let sub_accounts = sub_accounts(rng, sizes.sub_accounts, id_base);
+    let static_ips = static_ips(rng, sizes.static_ips, id_base);
+    GatewayAccount {
+        pools,
+        packages,
+        sub_accounts,
+        static_ips,
+    }
+}
+
+/// The sub-accounts: the first four are the cases worth showing (above 90 %,
+/// unlimited, disabled, over the limit), the rest ordinary.
+fn sub_accounts(rng: &mut fastrand::Rng, count: usize, id_base: u64) -> Vec<SubAccount> {
+    (0..count)
         .map(|i| {
             let (limit_gb, used_gb, enabled, remark) = match i {
                 0 => (100, 93.0, true, "crawler \"eu\" – above 90 %".to_owned()),
@@ -193,10 +206,14 @@ fn gateway_account(
                 enabled,
             }
         })
-        .collect();
+        .collect()
+}
 
+/// The static IPs: the first expire within 2 and within 7 days, one has lapsed,
+/// and every status occurs.
+fn static_ips(rng: &mut fastrand::Rng, count: usize, id_base: u64) -> Vec<StaticIp> {
     const COUNTRIES: [&str; 6] = ["US", "JP", "DE", "SG", "GB", "BR"];
-    let static_ips = (0..sizes.static_ips)
+    (0..count)
         .map(|i| {
             // The first IPs expire within 2 and within 7 days; one has lapsed.
             let expires_in = match i {
@@ -223,13 +240,7 @@ fn gateway_account(
                 expires_in,
             }
         })
-        .collect();
-    GatewayAccount {
-        pools,
-        packages,
-        sub_accounts,
-        static_ips,
-    }
+        .collect()
 }
 
 fn ipweb_account(rng: &mut fastrand::Rng, sizes: Sizes) -> IpwebAccount {
