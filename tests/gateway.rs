@@ -775,22 +775,7 @@ async fn a_page_with_both_spellings_of_the_totals_is_read() {
                    "total": 150, "total_count": 150, "total_page": 2, "total_pages": 2})
         })
         .collect();
-    mount_clamped_pages(&server, "/gateway/user-product/list", &pages).await;
-    let exporter = exporter("bestproxy", &server, "[packages]").await;
-    let m = exporter.metrics().await;
-    assert_eq!(
-        value(
-            &m,
-            "proxy_exporter_poll_success",
-            &[("endpoint", "packages")]
-        ),
-        Some(1.0),
-        "{m}"
-    );
-    assert_eq!(
-        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
-        150
-    );
+    let exporter = all_150_packages_are_read(&server, &pages).await;
     exporter.stop().await;
 }
 
@@ -807,22 +792,7 @@ async fn a_nested_pagination_object_ends_the_list() {
                    "pagination": {"total": 150, "page_no": page, "page_size": 100, "total_pages": 2}})
         })
         .collect();
-    mount_clamped_pages(&server, "/gateway/user-product/list", &pages).await;
-    let exporter = exporter("bestproxy", &server, "[packages]").await;
-    let m = exporter.metrics().await;
-    assert_eq!(
-        value(
-            &m,
-            "proxy_exporter_poll_success",
-            &[("endpoint", "packages")]
-        ),
-        Some(1.0),
-        "{m}"
-    );
-    assert_eq!(
-        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
-        150
-    );
+    let exporter = all_150_packages_are_read(&server, &pages).await;
     let requests = server.received_requests().await.unwrap();
     let pages_asked: Vec<_> = requests
         .iter()
@@ -846,22 +816,7 @@ async fn a_repeated_page_after_the_advertised_total_is_the_end() {
                    "total_count": 150, "total_page": 4})
         })
         .collect();
-    mount_clamped_pages(&server, "/gateway/user-product/list", &pages).await;
-    let exporter = exporter("bestproxy", &server, "[packages]").await;
-    let m = exporter.metrics().await;
-    assert_eq!(
-        value(
-            &m,
-            "proxy_exporter_poll_success",
-            &[("endpoint", "packages")]
-        ),
-        Some(1.0),
-        "{m}"
-    );
-    assert_eq!(
-        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
-        150
-    );
+    let exporter = all_150_packages_are_read(&server, &pages).await;
     exporter.stop().await;
 }
 
@@ -922,4 +877,23 @@ async fn package_expiries_in_a_dst_gap_or_overlap_are_read() {
         Some(1793511000.0)
     );
     exporter.stop().await;
+}
+
+/// Serves `pages` of the package list (a page past the end repeats the last)
+/// and checks that the poll succeeds with all 150 packages.
+async fn all_150_packages_are_read(server: &MockServer, pages: &[serde_json::Value]) -> Exporter {
+    mount_clamped_pages(server, "/gateway/user-product/list", pages).await;
+    let exporter = exporter("bestproxy", server, "[packages]").await;
+    let m = exporter.metrics().await;
+    let labels = [("endpoint", "packages")];
+    assert_eq!(
+        value(&m, "proxy_exporter_poll_success", &labels),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        samples(&m, "proxy_package_expiry_timestamp_seconds").len(),
+        150
+    );
+    exporter
 }
