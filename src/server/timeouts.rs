@@ -175,6 +175,29 @@ impl<S: AsyncRead + Unpin> AsyncRead for Timed<S> {
     }
 }
 
+impl<S> Timed<S> {
+    /// A write's outcome: progress moves the idle deadline; a write that waits
+    /// fails once the deadline has passed.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Pending => self
+                .expired(cx)
+                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.clock.write_progress();
+                }
+                Poll::Ready(Ok(n))
+            }
+            ready => ready,
+        }
+    }
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -182,18 +205,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Pending => this
-                .expired(cx)
-                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.clock.write_progress();
-                }
-                Poll::Ready(Ok(n))
-            }
-            ready => ready,
-        }
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.after_write(cx, written)
     }
 
     fn poll_write_vectored(
@@ -202,18 +215,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => this
-                .expired(cx)
-                .map_or(Poll::Pending, |e| Poll::Ready(Err(e))),
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.clock.write_progress();
-                }
-                Poll::Ready(Ok(n))
-            }
-            ready => ready,
-        }
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
