@@ -1,5 +1,7 @@
 //! docs/metrics.md is generated from the code's metric catalogue, so the
 //! reference cannot drift: `UPDATE_DOCS=1 cargo test --test docs` rewrites it.
+//! ARCHITECTURE.md's code map names every module under `src/`, and nothing that
+//! is not there.
 
 use std::path::Path;
 
@@ -48,4 +50,52 @@ fn the_metrics_reference_is_generated_from_the_catalogue() {
         doc == expected,
         "{DOC} is out of date with the metric catalogue: run UPDATE_DOCS=1 cargo test --test docs"
     );
+}
+
+#[test]
+fn the_code_map_names_every_module_and_only_existing_ones() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let mut modules = Vec::new();
+    for dir in [
+        "src",
+        "src/providers",
+        "src/server",
+        "src/alerts",
+        "src/simulator",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if path.extension().is_some_and(|e| e == "rs") && !relative.ends_with("/mod.rs") {
+                modules.push(relative);
+            }
+        }
+    }
+    let missing: Vec<_> = modules
+        .iter()
+        .filter(|m| {
+            let file = Path::new(m.as_str()).file_name().unwrap().to_string_lossy();
+            let dir = Path::new(m.as_str()).parent().unwrap().to_string_lossy();
+            !map.contains(&format!("`{m}`"))
+                && !map.contains(&format!("`{dir}/`"))
+                && !map.contains(&format!("`{file}`"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's code map does not name {missing:?}"
+    );
+    for named in map.split('`').skip(1).step_by(2) {
+        if named.starts_with("src/") {
+            assert!(
+                root.join(named).exists(),
+                "ARCHITECTURE.md names {named}, which does not exist"
+            );
+        }
+    }
 }
