@@ -6,6 +6,7 @@
 //! [`exposition`] (bytes encoded by [`encoder`] from the [`metrics`] catalogue) →
 //! [`server`]. ARCHITECTURE.md has the map.
 
+pub mod agent;
 pub mod alerts;
 pub mod check;
 pub mod config;
