@@ -2,7 +2,6 @@
 //! with the labels and annotations of the rule file's alert of the same name.
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::time::SystemTime;
 
 /// Whether an alert fires or has just resolved.
@@ -45,11 +44,20 @@ impl AlertEvent {
         self.labels.get("alertname").map_or("", String::as_str)
     }
 
-    /// A stable identity of the alert: a hash of its labels (as Alertmanager's
-    /// fingerprint, not the same numbers).
-    pub fn fingerprint(&self) -> u64 {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.labels.hash(&mut hasher);
-        hasher.finish()
+    /// The identity of the alert, the same across restarts and builds: the
+    /// first 8 bytes of a SHA-256 of its labels, in hex.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let mut hasher = Sha256::new();
+        for (name, value) in &self.labels {
+            hasher.update(name.as_bytes());
+            hasher.update([0xff]);
+            hasher.update(value.as_bytes());
+            hasher.update([0xfe]);
+        }
+        hasher.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
