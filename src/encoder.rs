@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::metrics::{self, Kind, MetricDef, CATALOGUE};
-use crate::readings::Reading;
 use crate::store::{ReloadStatus, TargetSnapshot};
 
 /// The Content-Type of the text exposition format.
@@ -34,7 +33,7 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus, now: Instan
                 values[2..n].copy_from_slice(&labels[..n - 2]);
                 f.sample(&values[..n], v);
             };
-            for reading in readings(t, now) {
+            for reading in t.readings(now) {
                 reading.samples(family, &mut emit);
             }
             t.status_samples(family, &mut emit);
@@ -55,14 +54,6 @@ fn exporter_samples(family: &MetricDef, reload: ReloadStatus, emit: &mut dyn FnM
     } else if family.is(&metrics::CONFIG_RELOAD_TIMESTAMP) {
         emit(&[], reload.success_timestamp);
     }
-}
-
-/// The readings of a target's endpoints that have current values.
-fn readings(t: &TargetSnapshot, now: Instant) -> impl Iterator<Item = &Reading> {
-    t.endpoints
-        .iter()
-        .filter(move |e| e.stale_at.is_none_or(|at| at > now))
-        .filter_map(|e| e.reading.as_deref())
 }
 
 /// Writes one family: the header before its first sample, each label set once.

@@ -30,6 +30,14 @@ pub struct TargetSnapshot {
 }
 
 impl TargetSnapshot {
+    /// The readings of the target's endpoints that are not stale at `now`.
+    pub fn readings(&self, now: Instant) -> impl Iterator<Item = &Reading> {
+        self.endpoints
+            .iter()
+            .filter(move |e| e.stale_at.is_none_or(|at| at > now))
+            .filter_map(|e| e.reading.as_deref())
+    }
+
     /// Whether the last poll of every enabled endpoint succeeded (`proxy_up`).
     pub fn up(&self) -> bool {
         self.endpoints.iter().all(|e| e.success)

@@ -2,4 +2,7 @@
 //! the polled snapshots and the stored history, keeps each alert's state, and
 //! hands firing and resolved alerts to the receivers ([`crate::notify`]).
 
+pub mod evaluate;
 pub mod event;
+pub mod state;
+mod template;

@@ -1,0 +1,295 @@
+//! One evaluation of the alert catalogue against the current snapshots: which
+//! alerts' conditions hold now, with the labels, value and annotations the rule
+//! file's alert of the same name and severity would have. Each condition is the
+//! in-process reading of that rule's PromQL; `for` is the state machine's job.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::agent::template;
+use crate::alerts::{self, Alert, Severity, Threshold, Variant, FORECAST_WINDOW};
+use crate::http::Reason;
+use crate::readings::{Reading, STATIC_IP_STATUSES};
+use crate::store::TargetSnapshot;
+
+/// One point of a pool's stored history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolPoint {
+    /// Unix seconds.
+    pub at: f64,
+    pub remaining: f64,
+    pub purchased: f64,
+}
+
+/// Where the forecast reads a pool's recent history from.
+pub trait History {
+    /// The points of a pool since `since` (Unix seconds), oldest first.
+    fn pool_points(&self, provider: &str, target: &str, pool: &str, since: f64) -> Vec<PoolPoint>;
+}
+
+/// No history: the forecast stays silent.
+pub struct NoHistory;
+
+impl History for NoHistory {
+    fn pool_points(&self, _: &str, _: &str, _: &str, _: f64) -> Vec<PoolPoint> {
+        Vec::new()
+    }
+}
+
+/// An alert whose condition holds now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Active {
+    pub alert: &'static Alert,
+    pub severity: Severity,
+    /// `alertname`, `severity`, `provider`, `target` and the alert's own labels.
+    pub labels: BTreeMap<String, String>,
+    /// The expression's value (the figure the description names).
+    pub value: f64,
+    /// `summary`, `description`, `runbook_url`.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// What one evaluation reads.
+pub struct Input<'a> {
+    pub snapshots: &'a [Arc<TargetSnapshot>],
+    pub history: &'a dyn History,
+    /// Unix seconds.
+    pub now: f64,
+    /// The same moment, for readings' `stale_at`.
+    pub instant: Instant,
+    pub runbook_base_url: &'a str,
+}
+
+/// Every alert whose condition holds now, in catalogue order.
+pub fn evaluate(input: &Input) -> Vec<Active> {
+    let mut active = Vec::new();
+    for alert in alerts::CATALOGUE {
+        for variant in alert.variants {
+            for t in input.snapshots {
+                let mut found = Vec::new();
+                conditions(alert, variant, t, input, &mut found);
+                for (own_labels, value, with_block) in found {
+                    active.push(activate(
+                        alert, variant, t, own_labels, value, with_block, input,
+                    ));
+                }
+            }
+        }
+    }
+    active
+}
+
+/// An alert's own labels, its value, and whether its `{{ with }}` block applies.
+type Found = (Vec<(&'static str, String)>, f64, bool);
+
+fn conditions(
+    alert: &Alert,
+    variant: &Variant,
+    t: &TargetSnapshot,
+    input: &Input,
+    found: &mut Vec<Found>,
+) {
+    let met = |value: f64| variant.threshold.is_none_or(|th| th.met(value));
+    match alert.name {
+        "ProxyTrafficLow" => {
+            for p in pools(t, input.instant) {
+                if let (Some(left), Some(bought)) = (p.remaining_bytes, p.purchased_bytes) {
+                    if bought > 0.0 && met(left / bought) {
+                        found.push((vec![("pool", p.pool.clone())], left, false));
+                    }
+                }
+            }
+        }
+        "ProxyTrafficExhaustionForecast" => forecast(variant, t, input, found),
+        "ProxyTrafficExpiringSoon" => {
+            for p in pools(t, input.instant) {
+                if let Some(expiring) = p.expiring_bytes.filter(|e| *e > 0.0) {
+                    found.push((vec![("pool", p.pool.clone())], expiring, false));
+                }
+            }
+        }
+        "ProxyPackageExpiringSoon" => {
+            for reading in t.readings(input.instant) {
+                if let Reading::Packages(packages) = reading {
+                    for p in packages {
+                        let Some(at) = p.expiry_timestamp else {
+                            continue;
+                        };
+                        let left = at as f64 - input.now;
+                        if left > 0.0 && met(left) {
+                            let labels = vec![
+                                ("package_id", p.package_id.clone()),
+                                ("product", p.product.clone()),
+                            ];
+                            found.push((labels, left, false));
+                        }
+                    }
+                }
+            }
+        }
+        "ProxyAccountNearLimit" => {
+            for reading in t.readings(input.instant) {
+                if let Reading::Accounts(accounts) = reading {
+                    for a in accounts {
+                        let Some(limit) = a.limit_bytes.filter(|l| *l > 0.0) else {
+                            continue;
+                        };
+                        let ratio = a.used_bytes / limit;
+                        if met(ratio) {
+                            let labels = vec![
+                                ("account", a.account.clone()),
+                                ("product", a.product.clone()),
+                            ];
+                            found.push((labels, ratio, false));
+                        }
+                    }
+                }
+            }
+        }
+        "ProxyStaticIPExpiringSoon" => {
+            for reading in t.readings(input.instant) {
+                if let Reading::StaticIps(ips) = reading {
+                    for ip in &ips.ips {
+                        let left = ip.expiry_timestamp as f64 - input.now;
+                        if left > 0.0 && met(left) {
+                            let labels = vec![
+                                ("ip", ip.ip.clone()),
+                                ("product", ip.product.clone()),
+                                ("country", ip.country.clone()),
+                            ];
+                            found.push((labels, left, false));
+                        }
+                    }
+                }
+            }
+        }
+        "ProxyStaticIPUnhealthy" => {
+            for reading in t.readings(input.instant) {
+                if let Reading::StaticIps(ips) = reading {
+                    for (product, counts) in &ips.status_counts {
+                        for (status, count) in STATIC_IP_STATUSES.iter().zip(counts) {
+                            if alerts::UNHEALTHY_STATIC_IP_STATUSES.contains(status) && *count > 0 {
+                                let labels = vec![
+                                    ("product", product.clone()),
+                                    ("status", (*status).to_owned()),
+                                ];
+                                found.push((labels, *count as f64, false));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        "ProxyTargetDown" if !t.up() => {
+            let auth = t.endpoints.iter().any(|e| {
+                e.last_error
+                    .as_ref()
+                    .is_some_and(|e| e.reason == Reason::Auth)
+            });
+            found.push((Vec::new(), 0.0, auth));
+        }
+        // ProxyExporterDown watches the exporter from outside: the Watchdog
+        // alert stands in for it.
+        _ => {}
+    }
+}
+
+/// The rule's forecast: at the least-squares trend of the window, the pool is
+/// consumed (a falling trend) and `predict_linear` over the threshold is below
+/// 0, unless the purchased figure changed in the window. The value is the time
+/// left at the trend's rate, in seconds.
+fn forecast(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Vec<Found>) {
+    let Some(Threshold::Within(horizon)) = variant.threshold else {
+        return;
+    };
+    let since = input.now - FORECAST_WINDOW.as_secs_f64();
+    for p in pools(t, input.instant) {
+        let Some(remaining) = p.remaining_bytes else {
+            continue;
+        };
+        let points = input
+            .history
+            .pool_points(t.provider, &t.target, &p.pool, since);
+        if points.len() < 2 || points.windows(2).any(|w| w[0].purchased != w[1].purchased) {
+            continue;
+        }
+        let Some((slope, intercept)) = regression(&points, input.now) else {
+            continue;
+        };
+        let consumption = (-slope).max(0.0);
+        if consumption > 0.0 && intercept + slope * horizon.as_secs_f64() < 0.0 {
+            found.push((
+                vec![("pool", p.pool.clone())],
+                remaining / consumption,
+                false,
+            ));
+        }
+    }
+}
+
+/// The least-squares slope (per second) of the remaining traffic and its value
+/// at `now`, as PromQL's `deriv` and `predict_linear` compute them.
+fn regression(points: &[PoolPoint], now: f64) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    let (mut sx, mut sy, mut sxy, mut sxx) = (0.0, 0.0, 0.0, 0.0);
+    for p in points {
+        let x = p.at - now;
+        sx += x;
+        sy += p.remaining;
+        sxy += x * p.remaining;
+        sxx += x * x;
+    }
+    let denominator = n * sxx - sx * sx;
+    if denominator == 0.0 {
+        return None;
+    }
+    let slope = (n * sxy - sx * sy) / denominator;
+    Some((slope, sy / n - slope * sx / n))
+}
+
+fn activate(
+    alert: &'static Alert,
+    variant: &'static Variant,
+    t: &TargetSnapshot,
+    own_labels: Vec<(&'static str, String)>,
+    value: f64,
+    with_block: bool,
+    input: &Input,
+) -> Active {
+    let mut labels = BTreeMap::from([
+        ("alertname".to_owned(), alert.name.to_owned()),
+        ("severity".to_owned(), variant.severity.as_str().to_owned()),
+        ("provider".to_owned(), t.provider.to_owned()),
+        ("target".to_owned(), t.target.clone()),
+    ]);
+    labels.extend(own_labels.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let annotations = BTreeMap::from([
+        (
+            "summary".to_owned(),
+            template::render(&variant.summary(), &labels, value, with_block),
+        ),
+        (
+            "description".to_owned(),
+            template::render(&variant.description(), &labels, value, with_block),
+        ),
+        (
+            "runbook_url".to_owned(),
+            alert.runbook_url(input.runbook_base_url),
+        ),
+    ]);
+    Active {
+        alert,
+        severity: variant.severity,
+        labels,
+        value,
+        annotations,
+    }
+}
+
+fn pools(t: &TargetSnapshot, now: Instant) -> impl Iterator<Item = &crate::readings::PoolReading> {
+    t.readings(now).flat_map(|r| match r {
+        Reading::Summary(pools) => pools.as_slice(),
+        _ => &[],
+    })
+}
