@@ -165,11 +165,14 @@ impl History for Scenario {
     }
 }
 
+/// How a series reads its value from the scenario.
+type Figure = Box<dyn Fn(&At) -> i64>;
+
 /// The series promtool reads, one sample a minute.
 fn input_series() -> String {
     let pool = format!("provider=\"{PROVIDER}\",target=\"{TARGET}\",pool=\"dynamic_residential\"");
     let target = format!("provider=\"{PROVIDER}\",target=\"{TARGET}\"");
-    let mut series: Vec<(String, Box<dyn Fn(&At) -> i64>)> = vec![
+    let mut series: Vec<(String, Figure)> = vec![
         (format!("proxy_traffic_remaining_bytes{{{pool}}}"), Box::new(|a| a.remaining())),
         (format!("proxy_traffic_purchased_bytes{{{pool}}}"), Box::new(|a| a.purchased())),
         (format!("proxy_traffic_expiring_bytes{{{pool}}}"), Box::new(|a| a.expiring())),
