@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use proxy_quota_exporter::agent::evaluate::{
     evaluate, Active, History, Input, NoHistory, PoolPoint,
 };
+use proxy_quota_exporter::agent::rules::RuleSet;
 use proxy_quota_exporter::agent::state::States;
 use proxy_quota_exporter::http::{PollError, Reason};
 use proxy_quota_exporter::providers::Endpoint;
@@ -61,6 +62,7 @@ fn run(snapshots: &[Arc<TargetSnapshot>], history: &dyn History, now: f64) -> Ve
         now,
         instant: Instant::now(),
         runbook_base_url: "docs/runbook.md",
+        rules: &RuleSet::default(),
     })
 }
 

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use proxy_quota_exporter::agent::evaluate::{evaluate, Active, History, Input, PoolPoint};
 use proxy_quota_exporter::agent::event::AlertEvent;
+use proxy_quota_exporter::agent::rules::RuleSet;
 use proxy_quota_exporter::agent::state::States;
 use proxy_quota_exporter::alerts;
 use proxy_quota_exporter::http::{PollError, Reason};
@@ -281,6 +282,7 @@ fn the_agent_fires_what_the_rule_file_fires() {
             now: (minute * 60) as f64,
             instant: Instant::now(),
             runbook_base_url: alerts::DEFAULT_RUNBOOK_BASE_URL,
+            rules: &RuleSet::default(),
         });
         let step = states.step(active, (minute * 60) as f64, for_of);
         for event in &step.firing {

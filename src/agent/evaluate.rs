@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::agent::rules::RuleSet;
 use crate::agent::template;
 use crate::alerts::{self, Alert, Severity, Threshold, Variant, FORECAST_WINDOW};
 use crate::http::Reason;
@@ -59,13 +60,16 @@ pub struct Input<'a> {
     /// The same moment, for readings' `stale_at`.
     pub instant: Instant,
     pub runbook_base_url: &'a str,
+    /// The rules to evaluate: the catalogue with the configuration's overrides.
+    pub rules: &'a RuleSet,
 }
 
 /// Every alert whose condition holds now, in catalogue order.
 pub fn evaluate(input: &Input) -> Vec<Active> {
     let mut active = Vec::new();
-    for alert in alerts::CATALOGUE {
-        for variant in alert.variants {
+    for rule in &input.rules.0 {
+        let alert = rule.alert;
+        for variant in &rule.variants {
             for t in input.snapshots {
                 let mut found = Vec::new();
                 conditions(alert, variant, t, input, &mut found);
@@ -250,7 +254,7 @@ fn regression(points: &[PoolPoint], now: f64) -> Option<(f64, f64)> {
 
 fn activate(
     alert: &'static Alert,
-    variant: &'static Variant,
+    variant: &Variant,
     t: &TargetSnapshot,
     own_labels: Vec<(&'static str, String)>,
     value: f64,

@@ -4,5 +4,6 @@
 
 pub mod evaluate;
 pub mod event;
+pub mod rules;
 pub mod state;
 mod template;
