@@ -159,8 +159,11 @@ impl Pager {
             return Err(PollError::new(
                 Reason::Limit,
                 format!(
-                    "{}: more than {} items by page {page_number}, over the target's sample_limit {}; reading stopped",
-                    self.list, self.item_limit, self.item_limit
+                    "{}: {} items by page {page_number}, over the target's sample_limit {} by {}; reading stopped",
+                    self.list,
+                    self.items_read,
+                    self.item_limit,
+                    self.items_read - self.item_limit
                 ),
             ));
         }
@@ -265,7 +268,7 @@ mod tests {
         let error = read(&mut p, page(2)).unwrap_err();
         assert_eq!(error.reason, Reason::Limit);
         assert!(
-            error.message.contains("more than 3 items by page 2"),
+            error.message.contains("4 items by page 2, over the target's sample_limit 3 by 1"),
             "{error}"
         );
     }
