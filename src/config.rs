@@ -1,9 +1,11 @@
 //! The YAML configuration: parsing, `${VAR}` expansion, secret files, defaults and
 //! validation. Every error names the file, the line and the key.
 //!
-//! serde-saphyr parses the text into a tree that keeps the line of every key and
-//! value (`yaml` below); the raw settings are read from that tree, so a parse error
-//! names its path and line, and a rule broken afterwards names the line of its key.
+//! [`crate::yaml`] parses the text into a tree that keeps the line of every key and
+//! value; the raw settings are read from that tree, so a parse error names its path
+//! and line, and a rule broken afterwards names the line of its key. The keys every
+//! target has are read here; a provider's credential key comes from its
+//! `ProviderSpec`, and its own keys are read by the provider (`read_options`).
 
 use std::collections::HashSet;
 use std::fmt;

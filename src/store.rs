@@ -1,7 +1,7 @@
 //! The snapshot store: the latest [`TargetSnapshot`] of every target, the
 //! targets of the running configuration and the outcome of the last reload.
 //! Pollers publish whole snapshots; readers (the exposition cache, the landing
-//! page, `check`) take consistent copies. Every change is announced on a watch
+//! page, the alerting agent) take consistent copies. Every change is announced on a watch
 //! channel, so the store knows nothing of who reads it.
 
 use std::collections::{BTreeMap, BTreeSet};

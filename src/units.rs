@@ -1,5 +1,6 @@
 //! Unit and time conversions: provider traffic units to bytes, loosely typed JSON
-//! numbers, and zone-less provider timestamps to Unix seconds.
+//! numbers, time zones and zone-less provider timestamps to Unix seconds, sizes
+//! (`16MiB`) in both directions, and the clock.
 
 use std::fmt;
 use std::str::FromStr;

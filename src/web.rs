@@ -1,6 +1,8 @@
 //! The web configuration file (`--web.config.file`) in the format of the
 //! Prometheus exporter-toolkit: TLS for the HTTP server and bcrypt basic auth.
-//! Passwords are checked off the async workers, a few at a time.
+//! Passwords are checked off the async workers, a few at a time. Also the HTTP
+//! server's limits ([`ServerLimits`]), which the file does not set: defaults, or
+//! set in code by tests.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

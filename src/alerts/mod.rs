@@ -4,7 +4,8 @@
 //!
 //! Everything else reads it: `check` takes its thresholds from here,
 //! [`rule_file`] generates `alerts/proxy-quota.rules.yml` from it (a test fails
-//! when the committed file differs), and the alerting agent will evaluate it.
+//! when the committed file differs), and the alerting agent evaluates it
+//! ([`crate::agent`]).
 //!
 //! Templates hold placeholders filled from the variant they belong to. In an
 //! expression they render as PromQL: `{threshold}` (`0.1`, `3 * 86400`), `{cmp}`

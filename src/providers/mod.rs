@@ -2,11 +2,13 @@
 //! module shares (the [`Provider`] trait, the [`Api`] a target reaches, the
 //! answer envelope, the pager).
 //!
-//! A provider module declares a [`ProviderSpec`] (name, default base URL, where
-//! the credential goes, its endpoints, how to build it) and implements
-//! [`Provider`]: it does HTTP and JSON and hands back plain [`Reading`]s, and it
-//! never knows about Prometheus. Adding a provider is one module plus one entry
-//! in [`PROVIDERS`]. Every paged list is read through the one pager in
+//! A provider module declares a [`ProviderSpec`] (name, default base URL, its
+//! path prefix, its credential key and where the credential goes, its endpoints,
+//! its own configuration keys and how to read them, how to build it) and
+//! implements [`Provider`]: it does HTTP and JSON and hands back plain
+//! [`Reading`]s, and it knows neither the configuration (it gets a
+//! [`Connection`]) nor Prometheus. Adding a provider is one module, its `pub mod`
+//! line and one entry in [`PROVIDERS`]. Every paged list is read through the one pager in
 //! `pager.rs`, whose stop rules hold for all providers.
 
 pub mod gateway;
