@@ -15,7 +15,7 @@
 # exporter reloads its configuration on SIGHUP (`docker kill -s HUP ...`).
 # Kubernetes manifests: deploy/kubernetes/.
 
-# Official Rust image, latest stable 1.x (Cargo.toml asks for at least 1.82), on
+# Official Rust image, latest stable 1.x (Cargo.toml asks for at least 1.89), on
 # Debian 12 like the runtime image.
 FROM rust:1-bookworm AS builder
 WORKDIR /build

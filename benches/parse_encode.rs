@@ -30,7 +30,14 @@ fn bench(c: &mut Criterion) {
             parse_accounts("/x", &body, 1024).unwrap(),
         ));
         group.bench_with_input(BenchmarkId::new("encode", n), &snapshot, |b, snapshot| {
-            b.iter(|| encoder::encode(std::slice::from_ref(snapshot), RELOAD, Instant::now()))
+            b.iter(|| {
+                encoder::encode(
+                    std::slice::from_ref(snapshot),
+                    RELOAD,
+                    &Default::default(),
+                    Instant::now(),
+                )
+            })
         });
         group.bench_with_input(
             BenchmarkId::new("parse+encode+gzip", n),
@@ -41,6 +48,7 @@ fn bench(c: &mut Criterion) {
                     let plain = encoder::encode(
                         &[common::snapshot(Reading::Accounts(accounts))],
                         RELOAD,
+                        &Default::default(),
                         Instant::now(),
                     );
                     proxy_quota_exporter::exposition::gzip(&plain)

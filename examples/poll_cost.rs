@@ -48,6 +48,7 @@ fn main() {
             successful: true,
             success_timestamp: 0.0,
         },
+        &Default::default(),
         std::time::Instant::now(),
     );
     let gzip = proxy_quota_exporter::exposition::gzip(&plain);

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
+use crate::alerting::{Alerting, RawAlerting};
 use crate::providers::{self, Connection, Endpoint, Options, OptionsError, ProviderSpec};
 use crate::secret::Secret;
 use crate::units::Zone;
@@ -37,6 +38,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// A notice shown on the landing page (the demo says its data is simulated).
     pub notice: Option<String>,
+    /// The alerting agent's settings; `None` runs no agent.
+    pub alerting: Option<Alerting>,
 }
 
 /// One validated target with every default filled in.
@@ -123,11 +126,20 @@ impl Config {
             at.name = name.clone();
             targets.push(target(t, name, &provider, &entry, &at, &defaults)?);
         }
+        let alerting = match raw.alerting {
+            None => None,
+            Some(section) => Some(section.validate(&source.base_dir).map_err(
+                |(path, message)| {
+                    source.invalid(source.line_of(&path), format!("alerting: {message}"))
+                },
+            )?),
+        };
         Ok(Config {
             max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
             max_concurrent_requests: defaults.max_concurrent_requests,
             targets,
             notice: None,
+            alerting,
         })
     }
 }
@@ -148,6 +160,27 @@ impl Source<'_> {
             line,
             message,
         }
+    }
+
+    /// The line of the deepest key of `path` (`["alerting", "rules", "X"]`, an
+    /// item as `[2]`) that the file has.
+    fn line_of(&self, path: &[String]) -> usize {
+        let mut node = self.tree;
+        let mut line = 1;
+        for step in path {
+            let next = match step.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                Some(index) => index
+                    .parse()
+                    .ok()
+                    .and_then(|i| node.item(i))
+                    .map(|n| (n.line(), n)),
+                None => node.entry(step).map(|(k, v)| (k.line(), v)),
+            };
+            let Some((at, child)) = next else { break };
+            line = at;
+            node = child;
+        }
+        line
     }
 
     /// Refuses a top-level setting at the line of its key (line 1 when it is absent).
@@ -600,6 +633,7 @@ struct RawConfig {
     sample_limit: Option<usize>,
     #[serde(default)]
     targets: Vec<RawTarget>,
+    alerting: Option<RawAlerting>,
 }
 
 /// The keys every target has. A provider's credential keys and its own keys are

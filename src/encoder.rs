@@ -9,19 +9,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::metrics::{self, Kind, MetricDef, CATALOGUE};
-use crate::store::{ReloadStatus, TargetSnapshot};
+use crate::store::{AgentStatus, ReloadStatus, TargetSnapshot};
 
 /// The Content-Type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Encodes every target's snapshot plus the exporter's own build and reload
 /// status. Readings whose `stale_at` has passed by `now` are left out.
-pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus, now: Instant) -> Vec<u8> {
+pub fn encode(
+    targets: &[Arc<TargetSnapshot>],
+    reload: ReloadStatus,
+    agent: &AgentStatus,
+    now: Instant,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 * 1024);
     for &family in CATALOGUE {
         let mut f = Family::new(&mut out, family);
         if !family.per_target() {
-            exporter_samples(family, reload, &mut |values, v| f.sample(values, v));
+            exporter_samples(family, reload, agent, &mut |values, v| f.sample(values, v));
             continue;
         }
         for t in targets {
@@ -46,13 +51,27 @@ pub fn encode(targets: &[Arc<TargetSnapshot>], reload: ReloadStatus, now: Instan
 const MAX_LABELS: usize = 8;
 
 /// The exporter's own series: build information and the last reload.
-fn exporter_samples(family: &MetricDef, reload: ReloadStatus, emit: &mut dyn FnMut(&[&str], f64)) {
+fn exporter_samples(
+    family: &MetricDef,
+    reload: ReloadStatus,
+    agent: &AgentStatus,
+    emit: &mut dyn FnMut(&[&str], f64),
+) {
     if family.is(&metrics::BUILD_INFO) {
         emit(&[metrics::VERSION, metrics::REVISION], 1.0);
     } else if family.is(&metrics::CONFIG_RELOAD_SUCCESSFUL) {
         emit(&[], if reload.successful { 1.0 } else { 0.0 });
     } else if family.is(&metrics::CONFIG_RELOAD_TIMESTAMP) {
         emit(&[], reload.success_timestamp);
+    } else if family.is(&metrics::AGENT_ALERTS) {
+        for (name, severity, state, count) in &agent.alerts {
+            emit(&[name, severity, state], *count as f64);
+        }
+    } else if family.is(&metrics::NOTIFICATIONS) {
+        for (receiver, success, failure) in &agent.notifications {
+            emit(&[receiver, "success"], *success as f64);
+            emit(&[receiver, "failure"], *failure as f64);
+        }
     }
 }
 

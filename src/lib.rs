@@ -7,6 +7,7 @@
 //! [`server`]. ARCHITECTURE.md has the map.
 
 pub mod agent;
+pub mod alerting;
 pub mod alerts;
 pub mod check;
 pub mod config;
@@ -16,12 +17,14 @@ pub mod exposition;
 pub mod failpoint;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod providers;
 pub mod readings;
 pub mod scheduler;
 pub mod secret;
 pub mod server;
 pub mod simulator;
+pub mod storage;
 pub mod store;
 pub mod supervisor;
 pub mod units;
@@ -63,11 +66,35 @@ pub async fn run_with(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) {
+    run_with_storage(listener, config, options, None, shutdown).await
+}
+
+/// [`run_with`] and the embedded store (history, alert state) in
+/// `storage`; `None` runs without one, as does a store that cannot be opened.
+pub async fn run_with_storage(
+    listener: TcpListener,
+    config: Config,
+    options: Options,
+    storage: Option<storage::StorageOptions>,
+    shutdown: impl Future<Output = ()>,
+) {
     let store = store::Store::new(config.targets.iter().map(|t| t.name.clone()));
     let exposition = exposition::ExpositionCache::new(&store);
     let _encoding = AbortOnDrop(tokio::spawn(
         Arc::clone(&exposition).run(Arc::clone(&store)),
     ));
+    let storage = match storage {
+        Some(settings) => storage::Storage::open_in_background(settings).await,
+        None => None,
+    };
+    let _recording = storage
+        .clone()
+        .map(|s| AbortOnDrop(tokio::spawn(storage::record(Arc::clone(&store), s))));
+    let _agent = config
+        .alerting
+        .clone()
+        .and_then(|alerting| agent::run::start(alerting, Arc::clone(&store), storage.clone()))
+        .map(AbortOnDrop);
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let app = Arc::new(server::App::new(
         Arc::clone(&store),

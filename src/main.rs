@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
+use proxy_quota_exporter::storage::StorageOptions;
 use proxy_quota_exporter::web::WebConfig;
 use proxy_quota_exporter::{Config, Options};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -67,6 +68,25 @@ struct Cli {
         value_name = "FILE"
     )]
     web_config_file: Option<PathBuf>,
+
+    /// Directory of the embedded store (pool history, alert state); "" runs
+    /// without a store. [default: data/, or no store under --demo]
+    #[arg(
+        long = "storage.path",
+        env = "PROXY_QUOTA_EXPORTER_STORAGE_PATH",
+        value_name = "DIR"
+    )]
+    storage_path: Option<String>,
+
+    /// How long the store keeps history.
+    #[arg(
+        long = "storage.retention",
+        env = "PROXY_QUOTA_EXPORTER_STORAGE_RETENTION",
+        default_value = "15d",
+        value_parser = parse_retention,
+        value_name = "DURATION"
+    )]
+    storage_retention: Duration,
 
     /// Minimum level of log messages.
     #[arg(
@@ -155,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .as_deref()
         .map(WebConfig::load)
         .transpose()?;
+    let storage = storage_options(&cli);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -173,7 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config_file: None,
                 web,
             };
-            serve(address, config, options).await
+            serve(address, config, options, storage).await
         });
     }
 
@@ -194,12 +215,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         config_file: Some(path.to_owned()),
         web,
     };
-    runtime.block_on(serve(address, config, options))
+    runtime.block_on(serve(address, config, options, storage))
 }
+
+/// `--storage.path` when not given (as Prometheus and Alertmanager).
+const DEFAULT_STORAGE_PATH: &str = "data/";
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
 
-async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow::Result<()> {
+async fn serve(
+    address: SocketAddr,
+    config: Config,
+    options: Options,
+    storage: Option<StorageOptions>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
@@ -210,7 +239,8 @@ async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow:
         tls = options.web.as_ref().is_some_and(|w| w.tls.is_some()),
         "proxy-quota-exporter listening"
     );
-    proxy_quota_exporter::run_with(listener, config, options, shutdown_signal()).await;
+    proxy_quota_exporter::run_with_storage(listener, config, options, storage, shutdown_signal())
+        .await;
     tracing::info!("shut down");
     Ok(())
 }
@@ -233,6 +263,31 @@ fn check(config_file: &Path, output: OutputFormat) -> anyhow::Result<u8> {
         }
     }
     Ok(report.exit_code)
+}
+
+/// The store's options: `--storage.path` (`data/` when not given, except under
+/// `--demo`, whose simulated figures must not mix with a real account's history;
+/// "" for no store) and `--storage.retention`.
+fn storage_options(cli: &Cli) -> Option<StorageOptions> {
+    let path = match cli.storage_path.as_deref() {
+        Some("") => return None,
+        Some(path) => path,
+        None if cli.demo => return None,
+        None => DEFAULT_STORAGE_PATH,
+    };
+    Some(StorageOptions {
+        path: path.into(),
+        retention: cli.storage_retention,
+    })
+}
+
+/// Parses `--storage.retention`: a duration above zero.
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be more than 0s".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Parses an address like Prometheus exporters do: ":9877" listens everywhere.

@@ -80,6 +80,10 @@ metrics! {
         "Whether the last configuration reload succeeded (1) or was refused (0).";
     CONFIG_RELOAD_TIMESTAMP = "proxy_exporter_config_last_reload_success_timestamp_seconds", Gauge, [],
         "Time of the last successful configuration load or reload, in Unix seconds.";
+    AGENT_ALERTS = "proxy_exporter_alerts", Gauge, ["alertname", "severity", "state"],
+        "Alerts the in-process alerting agent holds, by state (pending, firing).";
+    NOTIFICATIONS = "proxy_exporter_notifications_total", Counter, ["receiver", "result"],
+        "Notification batches the alerting agent delivered (success) or gave up on (failure), by receiver.";
 }
 
 /// Build version and revision for `proxy_exporter_build_info`.

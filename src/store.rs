@@ -103,6 +103,16 @@ pub struct View {
     /// The targets of the running configuration.
     pub expected: BTreeSet<String>,
     pub reload: ReloadStatus,
+    pub agent: AgentStatus,
+}
+
+/// What the alerting agent last reported, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentStatus {
+    /// (alertname, severity, `pending`/`firing`, count).
+    pub alerts: Vec<(String, String, &'static str, u64)>,
+    /// (receiver, successful batches, failed batches).
+    pub notifications: Vec<(String, u64, u64)>,
 }
 
 impl View {
@@ -124,6 +134,7 @@ struct Inner {
     snapshots: BTreeMap<String, Arc<TargetSnapshot>>,
     expected: BTreeSet<String>,
     reload: ReloadStatus,
+    agent: AgentStatus,
 }
 
 impl Store {
@@ -137,6 +148,7 @@ impl Store {
                     successful: true,
                     success_timestamp: unix_now(),
                 },
+                agent: AgentStatus::default(),
             }),
             changes: watch::Sender::new(0),
         })
@@ -154,6 +166,7 @@ impl Store {
             snapshots: inner.snapshots.values().cloned().collect(),
             expected: inner.expected.clone(),
             reload: inner.reload,
+            agent: inner.agent.clone(),
         }
     }
 
@@ -185,6 +198,21 @@ impl Store {
                 inner.reload.success_timestamp = unix_now();
             }
         });
+    }
+
+    /// Records what the alerting agent counts, when it changed.
+    pub fn set_agent_status(
+        &self,
+        alerts: Vec<(String, String, &'static str, u64)>,
+        notifications: Vec<(String, u64, u64)>,
+    ) {
+        let status = AgentStatus {
+            alerts,
+            notifications,
+        };
+        if self.lock().agent != status {
+            self.update(|inner| inner.agent = status);
+        }
     }
 
     /// Swaps in a target's new snapshot. A poller stopped by a reload may finish

@@ -13,7 +13,7 @@ use proxy_quota_exporter::simulator::data::{Dataset, Sizes};
 use proxy_quota_exporter::simulator::SimulatorConfig;
 
 /// Every metric family the contract names (CONTRACT.md, "Metrics").
-const CONTRACT_FAMILIES: [&str; 24] = [
+const CONTRACT_FAMILIES: [&str; 26] = [
     "proxy_traffic_remaining_bytes",
     "proxy_traffic_purchased_bytes",
     "proxy_traffic_used_bytes",
@@ -38,6 +38,9 @@ const CONTRACT_FAMILIES: [&str; 24] = [
     "proxy_exporter_last_success_timestamp_seconds",
     "proxy_exporter_poll_errors_total",
     "proxy_exporter_build_info",
+    // The alerting agent's.
+    "proxy_exporter_alerts",
+    "proxy_exporter_notifications_total",
 ];
 
 struct Demo(Child, u16);
@@ -112,7 +115,9 @@ async fn demo_serves_every_family_and_lives() {
             let up = ["demo-bestproxy", "demo-proxylite", "demo-ipweb"]
                 .iter()
                 .all(|t| value(&m, "proxy_up", &[("target", t)]) == Some(1.0));
-            if up {
+            // The agent evaluates every 10 s in the demo.
+            let evaluated = !samples(&m, "proxy_exporter_alerts").is_empty();
+            if up && evaluated {
                 break m;
             }
         }
@@ -153,7 +158,15 @@ async fn demo_serves_every_family_and_lives() {
     let later = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let m = scrape(demo.1).await.unwrap();
-        if value(&m, "proxy_traffic_remaining_bytes", &pool).unwrap() != before {
+        let ipweb = value(
+            &m,
+            "proxy_traffic_remaining_bytes",
+            &[("target", "demo-ipweb"), ("pool", "primary")],
+        );
+        // Each target polls on its own schedule: wait for both to move.
+        if value(&m, "proxy_traffic_remaining_bytes", &pool).unwrap() != before
+            && ipweb != Some(ipweb_before)
+        {
             break m;
         }
         assert!(

@@ -5,5 +5,6 @@
 pub mod evaluate;
 pub mod event;
 pub mod rules;
+pub mod run;
 pub mod state;
 mod template;

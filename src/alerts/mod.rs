@@ -245,7 +245,7 @@ fn duration_words(d: Duration) -> String {
     let secs = d.as_secs();
     let (count, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute")]
         .into_iter()
-        .find(|(size, _)| secs > 0 && secs % size == 0)
+        .find(|(size, _)| secs > 0 && secs.is_multiple_of(*size))
         .map_or((secs, "second"), |(size, unit)| (secs / size, unit));
     match (count, unit) {
         (1, "hour") => "an hour".to_owned(),

@@ -268,7 +268,9 @@ mod tests {
         let error = read(&mut p, page(2)).unwrap_err();
         assert_eq!(error.reason, Reason::Limit);
         assert!(
-            error.message.contains("4 items by page 2, over the target's sample_limit 3 by 1"),
+            error
+                .message
+                .contains("4 items by page 2, over the target's sample_limit 3 by 1"),
             "{error}"
         );
     }

@@ -193,7 +193,8 @@ impl Simulator {
         };
     }
 
-    /// A configuration (YAML) with one target per simulated provider.
+    /// A configuration (YAML) with one target per simulated provider, and the
+    /// alerting agent logging its alerts.
     pub fn demo_config_yaml(&self, interval: Duration) -> String {
         format!(
             r#"interval: {interval}
@@ -213,6 +214,20 @@ targets:
     provider: ipweb
     base_url: {ipweb}
     token: {IPWEB_TOKEN}
+alerting:
+  evaluation_interval: 10s
+  # Short `for`s so that the demo's alerts show within a minute.
+  rules:
+    ProxyTrafficLow: {{for: 30s}}
+    ProxyTrafficExhaustionForecast: {{for: 30s}}
+    ProxyTrafficExpiringSoon: {{for: 30s}}
+    ProxyPackageExpiringSoon: {{for: 30s}}
+    ProxyAccountNearLimit: {{for: 30s}}
+    ProxyStaticIPExpiringSoon: {{for: 30s}}
+    ProxyStaticIPUnhealthy: {{for: 30s}}
+  receivers:
+    - name: console
+      log: {{}}
 "#,
             interval = humantime::format_duration(interval),
             best = self.base_url(SimProvider::BestProxy),

@@ -1,0 +1,97 @@
+//! The agent inside a running exporter: a pool below 2 % with `for: 0s` is
+//! delivered to a webhook receiver in Alertmanager's webhook format, counted in
+//! `proxy_exporter_alerts` and `proxy_exporter_notifications_total`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_pool_reaches_a_webhook_receiver_and_is_counted() {
+    let upstream = MockServer::start().await;
+    // 1 % of the purchased traffic is left.
+    let summary = json!({"code": 200, "msg": "ok", "data": {
+        "effective": 1_048_576, "effective_total": 104_857_600, "effective_used": 103_809_024,
+        "total": 104_857_600, "used": 103_809_024}});
+    Mock::given(method("GET"))
+        .and(path("/gateway/user-product/summary"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(summary))
+        .mount(&upstream)
+        .await;
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let yaml = format!(
+        "interval: 1s\ntargets:\n  - name: best\n    provider: bestproxy\n    base_url: {}\n    app_key: {APP_KEY}\n    endpoints: [summary]\n\
+         alerting:\n  evaluation_interval: 200ms\n  rules:\n    ProxyTrafficLow: {{for: 0s}}\n  receivers:\n    - name: hook\n      webhook: {{url: \"{}/hook\"}}\n",
+        upstream.uri(),
+        hook.uri()
+    );
+    let exporter = Exporter::start(&yaml).await;
+    exporter.wait_ready().await;
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body: Value = loop {
+        let received = hook.received_requests().await.unwrap();
+        if let Some(r) = received.first() {
+            break serde_json::from_slice(&r.body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no notification within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["status"], "firing");
+    let alerts = body["alerts"].as_array().unwrap();
+    let severities: Vec<_> = alerts
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "ProxyTrafficLow")
+        .map(|a| a["labels"]["severity"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(severities, ["warning", "critical"], "{body}");
+    let critical = alerts
+        .iter()
+        .find(|a| a["labels"]["severity"] == "critical")
+        .unwrap();
+    assert_eq!(critical["labels"]["target"], "best");
+    assert_eq!(critical["labels"]["pool"], "dynamic_residential");
+    assert_eq!(
+        critical["annotations"]["summary"],
+        "bestproxy best: pool dynamic_residential below 2 % of its traffic"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let m = exporter.get("/metrics").await.text().await.unwrap();
+        let firing = value(
+            &m,
+            "proxy_exporter_alerts",
+            &[
+                ("alertname", "ProxyTrafficLow"),
+                ("severity", "critical"),
+                ("state", "firing"),
+            ],
+        );
+        let sent = value(
+            &m,
+            "proxy_exporter_notifications_total",
+            &[("receiver", "hook"), ("result", "success")],
+        );
+        if firing == Some(1.0) && sent.is_some_and(|n| n >= 1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "agent counts not on /metrics:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    exporter.stop().await;
+}
