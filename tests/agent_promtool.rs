@@ -306,7 +306,7 @@ fn the_agent_fires_what_the_rule_file_fires() {
     let rules =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/proxy-quota.rules.yml");
     let test = format!(
-        "rule_files:\n  - {}\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}    alert_rule_test:\n{cases}",
+        "rule_files:\n  - {}\nevaluation_interval: 1m\n# Recording rules first, as the agent computes the ratios at once (without\n# an order promtool may evaluate the alerts on the previous minute's ratios).\ngroup_eval_order: [proxy-quota.recording, proxy-quota.alerts]\ntests:\n  - interval: 1m\n    input_series:\n{}    alert_rule_test:\n{cases}",
         rules.display(),
         input_series()
     );
