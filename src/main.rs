@@ -185,7 +185,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .context("cannot start the provider simulator")?;
             let mut config = Config::parse(
-                &simulator.demo_config_yaml(cli.demo_interval),
+                &format!(
+                    "{}{}",
+                    simulator.demo_config_yaml(cli.demo_interval),
+                    proxy_quota_exporter::simulator::DEMO_ALERTING_YAML
+                ),
                 Path::new("<demo>"),
             )?;
             config.notice = Some(DEMO_NOTICE.to_owned());

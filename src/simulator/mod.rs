@@ -193,8 +193,7 @@ impl Simulator {
         };
     }
 
-    /// A configuration (YAML) with one target per simulated provider, and the
-    /// alerting agent logging its alerts.
+    /// A configuration (YAML) with one target per simulated provider.
     pub fn demo_config_yaml(&self, interval: Duration) -> String {
         format!(
             r#"interval: {interval}
@@ -214,20 +213,6 @@ targets:
     provider: ipweb
     base_url: {ipweb}
     token: {IPWEB_TOKEN}
-alerting:
-  evaluation_interval: 10s
-  # Short `for`s so that the demo's alerts show within a minute.
-  rules:
-    ProxyTrafficLow: {{for: 30s}}
-    ProxyTrafficExhaustionForecast: {{for: 30s}}
-    ProxyTrafficExpiringSoon: {{for: 30s}}
-    ProxyPackageExpiringSoon: {{for: 30s}}
-    ProxyAccountNearLimit: {{for: 30s}}
-    ProxyStaticIPExpiringSoon: {{for: 30s}}
-    ProxyStaticIPUnhealthy: {{for: 30s}}
-  receivers:
-    - name: console
-      log: {{}}
 "#,
             interval = humantime::format_duration(interval),
             best = self.base_url(SimProvider::BestProxy),
@@ -236,6 +221,23 @@ alerting:
         )
     }
 }
+
+/// The `alerting` section `--demo` adds to [`Simulator::demo_config_yaml`]: the
+/// agent logs its alerts, with short `for`s so that they show within a minute.
+pub const DEMO_ALERTING_YAML: &str = "alerting:
+  evaluation_interval: 10s
+  rules:
+    ProxyTrafficLow: {for: 30s}
+    ProxyTrafficExhaustionForecast: {for: 30s}
+    ProxyTrafficExpiringSoon: {for: 30s}
+    ProxyPackageExpiringSoon: {for: 30s}
+    ProxyAccountNearLimit: {for: 30s}
+    ProxyStaticIPExpiringSoon: {for: 30s}
+    ProxyStaticIPUnhealthy: {for: 30s}
+  receivers:
+    - name: console
+      log: {}
+";
 
 type Reply = Response<Full<Bytes>>;
 
