@@ -124,14 +124,15 @@ impl RawAlerting {
             })
             .collect();
         let rules = RuleSet::with(&overrides).map_err(|m| {
-            let name = m.split(':').next().unwrap_or_default().to_owned();
-            let name = name
-                .strip_prefix("unknown alert ")
-                .map_or(name.clone(), |n| n.trim_matches('"').to_owned());
-            (
-                vec!["alerting".into(), "rules".into(), name],
-                format!("rules: {m}"),
-            )
+            // The alert the message is about, to point at its line.
+            let name = overrides
+                .iter()
+                .map(|(name, _)| name)
+                .find(|n| m.starts_with(&format!("{n}:")) || m.contains(&format!("{n:?}")))
+                .cloned()
+                .unwrap_or_default();
+            let path = vec!["alerting".into(), "rules".into(), name];
+            (path, format!("rules: {m}"))
         })?;
         let mut receivers = Vec::with_capacity(self.receivers.len());
         for (index, raw) in self.receivers.into_iter().enumerate() {

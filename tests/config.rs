@@ -458,6 +458,47 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         1,
         "targets[1] (a): name: duplicate target name",
     ),
+    (
+        "alerting: an alert name that does not exist",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 rules:\n\
+         \x20   ProxyTrafficLw: {for: 0s}\n",
+        5,
+        "alerting: rules: unknown alert \"ProxyTrafficLw\"",
+    ),
+    (
+        "alerting: a duration where the alert takes a ratio",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 rules:\n\
+         \x20   ProxyTrafficLow: {warning: 7d}\n",
+        5,
+        "alerting: rules: ProxyTrafficLow: warning: must be a ratio such as 0.1",
+    ),
+    (
+        "alerting: a receiver with two kinds",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - name: x\n\
+         \x20     log: {}\n\
+         \x20     slack: {webhook_url: \"https://hooks.slack.example/x\"}\n",
+        5,
+        "alerting: receivers[0] (x): ",
+    ),
+    (
+        "alerting: an unknown key",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 evaluation_intervall: 30s\n",
+        4,
+        "alerting: unknown field `evaluation_intervall`",
+    ),
 ];
 
 /// `${VAR}` and repeated-key errors, which the parser reports at a value or a
