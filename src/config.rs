@@ -433,9 +433,8 @@ fn credential(
             return Err(at.refuse(key, message));
         }
         (Some(v), None) => v.0,
-        (None, Some(f)) => {
-            read_secret_file(&at.source.base_dir, &f.0).map_err(|m| at.refuse(&key_file, m))?
-        }
+        (None, Some(f)) => crate::secret::read_secret_file(&at.source.base_dir, &f.0)
+            .map_err(|m| at.refuse(&key_file, m))?,
     };
     if credential.trim().is_empty() {
         return Err(at.refuse(key, "secret is empty"));
@@ -509,20 +508,6 @@ fn parse_base_url(text: &str) -> Result<Url, String> {
         return Err("must not contain a query string or credentials; use app_key/token".into());
     }
     Ok(url)
-}
-
-fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
-    if file.trim().is_empty() {
-        return Err("must not be empty".into());
-    }
-    let path = base_dir.join(PathBuf::from(file));
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
-    let secret = text.trim_end_matches(['\r', '\n']).to_owned();
-    if secret.trim().is_empty() {
-        return Err(format!("secret file {} is empty", path.display()));
-    }
-    Ok(secret)
 }
 
 /// A string with `${VAR}` replaced from the environment; `$${` stays a literal `${`.

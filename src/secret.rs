@@ -2,6 +2,7 @@
 //! `Display` redact, so a secret cannot leak through a log line, an error or a panic.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A credential. Read it only where it goes on the wire, with [`Secret::expose`].
@@ -29,6 +30,23 @@ impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// Reads a secret from `file` (relative to `base_dir` unless absolute): the
+/// trailing line break is removed; a missing, unreadable or empty file is an
+/// error that names the file, never its content.
+pub fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
+    if file.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    let path = base_dir.join(PathBuf::from(file));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
+    let secret = text.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.trim().is_empty() {
+        return Err(format!("secret file {} is empty", path.display()));
+    }
+    Ok(secret)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! the configuration module adds the file and line. That receiver names are
 //! unique is the caller's check.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -195,27 +195,12 @@ pub(crate) fn one_secret(
             Err(format!("{kind}.{key}: must not be empty"))
         }
         (Some(value), None) => Ok(Some(value.clone())),
-        (None, Some(file)) => read_secret_file(base_dir, file)
+        (None, Some(file)) => crate::secret::read_secret_file(base_dir, file)
             .map(|s| Some(Secret::new(s)))
             .map_err(|m| format!("{kind}.{key}_file: {m}")),
         (None, None) if required => Err(format!("{kind}: missing secret: set {key} or {key}_file")),
         (None, None) => Ok(None),
     }
-}
-
-/// The text of a secret file, trailing newline trimmed.
-fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
-    if file.trim().is_empty() {
-        return Err("must not be empty".into());
-    }
-    let path = base_dir.join(PathBuf::from(file));
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
-    let secret = text.trim_end_matches(['\r', '\n']).to_owned();
-    if secret.trim().is_empty() {
-        return Err(format!("secret file {} is empty", path.display()));
-    }
-    Ok(secret)
 }
 
 /// An `http://` or `https://` URL with a host; the error never quotes it.
