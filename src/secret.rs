@@ -1,5 +1,6 @@
-//! The one type that holds credentials (`app_key`, `token`). Its `Debug` and
-//! `Display` redact, so a secret cannot leak through a log line, an error or a panic.
+//! The one type that holds credentials (`app_key`, `token`, receivers' tokens and
+//! URLs), and the one reader of secret files. `Secret`'s `Debug` and `Display`
+//! redact, so a secret cannot leak through a log line, an error or a panic.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
