@@ -115,7 +115,13 @@ pub async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let snapshots = store.view().snapshots;
+        // Until every target has finished its first poll an alert could look
+        // resolved, and a resumed `for` window would start over.
+        let view = store.view();
+        if !view.complete() {
+            continue;
+        }
+        let snapshots = view.snapshots;
         let rules = agent.settings.rules.clone();
         let base = agent.settings.runbook_base_url.clone();
         let history = storage.clone();
