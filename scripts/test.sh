@@ -2,7 +2,7 @@
 # Runs every test of proxy-quota-exporter: formatting, lints, unit, integration,
 # golden-file and end-to-end tests, alert rule tests. Installs what the tests need
 # when it is missing (Debian's `prometheus` package for promtool and a real
-# Prometheus, rustfmt and clippy).
+# Prometheus, `prometheus-alertmanager` for a real Alertmanager, rustfmt and clippy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +10,15 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+packages=()
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
-  echo "--- installing Debian's prometheus package (promtool, prometheus)"
+  packages+=(prometheus)
+fi
+command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "--- installing Debian's ${packages[*]}"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 for component in rustfmt clippy; do
   if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
