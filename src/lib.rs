@@ -48,6 +48,9 @@ pub struct Options {
     pub config_file: Option<PathBuf>,
     /// TLS and basic authentication for the HTTP server.
     pub web: Option<web::WebConfig>,
+    /// The embedded store (history, alert state); `None` runs without one, as
+    /// does a store that cannot be opened.
+    pub storage: Option<storage::StorageOptions>,
 }
 
 /// A request to reload the configuration, answered with the outcome.
@@ -59,23 +62,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     run_with(listener, config, Options::default(), shutdown).await
 }
 
-/// [`run`] with reloads and web options.
+/// [`run`] with reloads, web options and the store.
 pub async fn run_with(
     listener: TcpListener,
     config: Config,
     options: Options,
-    shutdown: impl Future<Output = ()>,
-) {
-    run_with_storage(listener, config, options, None, shutdown).await
-}
-
-/// [`run_with`] and the embedded store (history, alert state) in
-/// `storage`; `None` runs without one, as does a store that cannot be opened.
-pub async fn run_with_storage(
-    listener: TcpListener,
-    config: Config,
-    options: Options,
-    storage: Option<storage::StorageOptions>,
     shutdown: impl Future<Output = ()>,
 ) {
     let store = store::Store::new(config.targets.iter().map(|t| t.name.clone()));
@@ -83,7 +74,7 @@ pub async fn run_with_storage(
     let _encoding = AbortOnDrop(tokio::spawn(
         Arc::clone(&exposition).run(Arc::clone(&store)),
     ));
-    let storage = match storage {
+    let storage = match options.storage {
         Some(settings) => storage::Storage::open_in_background(settings).await,
         None => None,
     };

@@ -197,8 +197,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let options = Options {
                 config_file: None,
                 web,
+                storage,
             };
-            serve(address, config, options, storage).await
+            serve(address, config, options).await
         });
     }
 
@@ -218,8 +219,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let options = Options {
         config_file: Some(path.to_owned()),
         web,
+        storage,
     };
-    runtime.block_on(serve(address, config, options, storage))
+    runtime.block_on(serve(address, config, options))
 }
 
 /// `--storage.path` when not given (as Prometheus and Alertmanager).
@@ -227,12 +229,7 @@ const DEFAULT_STORAGE_PATH: &str = "data/";
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
 
-async fn serve(
-    address: SocketAddr,
-    config: Config,
-    options: Options,
-    storage: Option<StorageOptions>,
-) -> anyhow::Result<()> {
+async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
@@ -243,8 +240,7 @@ async fn serve(
         tls = options.web.as_ref().is_some_and(|w| w.tls.is_some()),
         "proxy-quota-exporter listening"
     );
-    proxy_quota_exporter::run_with_storage(listener, config, options, storage, shutdown_signal())
-        .await;
+    proxy_quota_exporter::run_with(listener, config, options, shutdown_signal()).await;
     tracing::info!("shut down");
     Ok(())
 }

@@ -22,11 +22,13 @@ async fn start(yaml: &str, dir: &Path) -> tokio::task::JoinHandle<()> {
         path: dir.to_owned(),
         retention: Duration::from_secs(86_400),
     };
-    tokio::spawn(proxy_quota_exporter::run_with_storage(
+    tokio::spawn(proxy_quota_exporter::run_with(
         listener,
         config,
-        Options::default(),
-        Some(storage),
+        Options {
+            storage: Some(storage),
+            ..Options::default()
+        },
         std::future::pending(),
     ))
 }

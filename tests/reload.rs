@@ -36,7 +36,7 @@ async fn start_reloadable(file: &Path) -> (String, tokio::task::JoinHandle<()>) 
     let addr = listener.local_addr().unwrap().to_string();
     let options = Options {
         config_file: Some(file.to_owned()),
-        web: None,
+        ..Options::default()
     };
     let running = tokio::spawn(proxy_quota_exporter::run_with(
         listener,

@@ -60,11 +60,13 @@ impl Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(proxy_quota_exporter::run_with_storage(
+        let handle = tokio::spawn(proxy_quota_exporter::run_with(
             listener,
             config,
-            Options::default(),
-            Some(storage),
+            Options {
+                storage: Some(storage),
+                ..Options::default()
+            },
             async {
                 let _ = stopped.await;
             },
