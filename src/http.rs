@@ -147,27 +147,30 @@ static SHARED_CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 /// The longest a connection attempt may take, whatever a target's timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The process' one reqwest client, for provider requests and notifications
+/// alike: redirects are not followed and no `Referer` is sent (either could
+/// carry the `app_key`, a token header or a secret URL to another host); the
+/// bundled Mozilla roots and the system's store are trusted, so that a corporate
+/// TLS-inspecting proxy's CA works too.
+pub(crate) fn shared_client() -> Result<reqwest::Client, reqwest::Error> {
+    if let Some(client) = SHARED_CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .tls_built_in_webpki_certs(true)
+        .tls_built_in_native_certs(true)
+        .build()?;
+    Ok(SHARED_CLIENT.get_or_init(|| client).clone())
+}
+
 impl HttpClient {
     /// A client whose requests time out after `timeout` and wait for `limiter`.
     pub fn new(timeout: Duration, limiter: Arc<Semaphore>) -> Result<Self, reqwest::Error> {
-        let client = match SHARED_CLIENT.get() {
-            Some(client) => client.clone(),
-            None => {
-                let client = reqwest::Client::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
-                    // A redirect could carry the app_key (in the query, and in a
-                    // Referer) or the token header to another host: none are followed.
-                    .redirect(reqwest::redirect::Policy::none())
-                    .referer(false)
-                    // The bundled Mozilla roots and the system's store, so that
-                    // a corporate TLS-inspecting proxy's CA is trusted too.
-                    .tls_built_in_webpki_certs(true)
-                    .tls_built_in_native_certs(true)
-                    .build()?;
-                SHARED_CLIENT.get_or_init(|| client).clone()
-            }
-        };
+        let client = shared_client()?;
         Ok(HttpClient {
             client,
             timeout,
@@ -200,7 +203,7 @@ impl HttpClient {
                     let delay = match error.retry_after {
                         Some(after) if after > MAX_RETRY_AFTER => return Err(error),
                         Some(after) => after,
-                        None => backoff(attempt),
+                        None => full_jitter(BACKOFF_BASE, BACKOFF_CAP, attempt),
                     };
                     tracing::debug!(
                         path = url.path(),
@@ -327,11 +330,10 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(2);
 
-/// Full-jitter backoff: a random delay up to base × 2^attempt, capped.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1 << attempt.min(8))
-        .min(BACKOFF_CAP);
+/// Full-jitter backoff: a random delay up to `base` × 2^`attempt`, capped at `cap`.
+/// Shared by provider requests and notifications.
+pub(crate) fn full_jitter(base: Duration, cap: Duration, attempt: u32) -> Duration {
+    let ceiling = base.saturating_mul(1 << attempt.min(16)).min(cap);
     ceiling.mul_f64(fastrand::f64())
 }
 

@@ -44,6 +44,8 @@ async fn two_hundred_scrapers_for_ten_seconds_while_polls_fail_and_recover() {
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
         .args(["--config.file", config.to_str().unwrap()])
+        // No store: memory is measured, and nothing is written beside the tests.
+        .arg("--storage.path=")
         .args([
             "--web.listen-address",
             &format!("127.0.0.1:{port}"),

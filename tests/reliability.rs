@@ -219,6 +219,8 @@ impl Binary {
         let stderr = tempfile::tempfile().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
             .args(["--config.file", config.to_str().unwrap()])
+            // No store: memory is measured, and nothing is written beside the tests.
+            .arg("--storage.path=")
             .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
             .envs(envs.iter().copied())
             .stdout(Stdio::null())

@@ -308,11 +308,7 @@ impl Worker {
 
 /// Full-jitter backoff: a random delay up to base × 2^retry, capped.
 fn backoff(settings: &DispatchSettings, retry: u32) -> Duration {
-    let ceiling = settings
-        .backoff_base
-        .saturating_mul(1 << retry.min(16))
-        .min(settings.backoff_cap);
-    ceiling.mul_f64(fastrand::f64())
+    crate::http::full_jitter(settings.backoff_base, settings.backoff_cap, retry)
 }
 
 #[cfg(test)]

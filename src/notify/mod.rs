@@ -20,7 +20,6 @@ mod text;
 pub mod webhook;
 
 use std::fmt;
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -128,27 +127,10 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// The longest connection attempt of any HTTP receiver.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The HTTP client every HTTP receiver shares: no redirects (one could carry a
-/// bearer token or a secret URL elsewhere), no `Referer`, the system's CA store
-/// and the bundled Mozilla roots.
+/// The exporter's one HTTP client (no redirects, no `Referer`, both root stores).
 fn http_client() -> Result<reqwest::Client, String> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client.clone());
-    }
-    let client = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent(concat!("proxy-quota-exporter/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .referer(false)
-        .tls_built_in_webpki_certs(true)
-        .tls_built_in_native_certs(true)
-        .build()
-        .map_err(|e| format!("cannot set up the HTTP client: {}", e.without_url()))?;
-    Ok(CLIENT.get_or_init(|| client).clone())
+    crate::http::shared_client()
+        .map_err(|e| format!("cannot set up the HTTP client: {}", e.without_url()))
 }
 
 /// The most of an error answer's body quoted in an error message.
