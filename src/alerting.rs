@@ -123,16 +123,9 @@ impl RawAlerting {
                 (name, o)
             })
             .collect();
-        let rules = RuleSet::with(&overrides).map_err(|m| {
-            // The alert the message is about, to point at its line.
-            let name = overrides
-                .iter()
-                .map(|(name, _)| name)
-                .find(|n| m.starts_with(&format!("{n}:")) || m.contains(&format!("{n:?}")))
-                .cloned()
-                .unwrap_or_default();
-            let path = vec!["alerting".into(), "rules".into(), name];
-            (path, format!("rules: {m}"))
+        let rules = RuleSet::with(&overrides).map_err(|e| {
+            let path = vec!["alerting".into(), "rules".into(), e.alert];
+            (path, format!("rules: {}", e.message))
         })?;
         let mut receivers = Vec::with_capacity(self.receivers.len());
         for (index, raw) in self.receivers.into_iter().enumerate() {

@@ -44,20 +44,25 @@ impl AlertEvent {
         self.labels.get("alertname").map_or("", String::as_str)
     }
 
-    /// The identity of the alert, the same across restarts and builds: the
-    /// first 8 bytes of a SHA-256 of its labels, in hex.
+    /// The identity of the alert: [`fingerprint`] of its labels.
     pub fn fingerprint(&self) -> String {
-        use sha2::{Digest as _, Sha256};
-        let mut hasher = Sha256::new();
-        for (name, value) in &self.labels {
-            hasher.update(name.as_bytes());
-            hasher.update([0xff]);
-            hasher.update(value.as_bytes());
-            hasher.update([0xfe]);
-        }
-        hasher.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        fingerprint(&self.labels)
     }
+}
+
+/// The identity of an alert with these labels, the same across restarts and
+/// builds: the first 8 bytes of a SHA-256 of the labels, in hex.
+pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    for (name, value) in labels {
+        hasher.update(name.as_bytes());
+        hasher.update([0xff]);
+        hasher.update(value.as_bytes());
+        hasher.update([0xfe]);
+    }
+    hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -45,6 +45,13 @@ pub enum Figure {
     Duration(Duration),
 }
 
+/// A refused override: the alert it names, and why (the message names it too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleError {
+    pub alert: String,
+    pub message: String,
+}
+
 /// One alert's overrides from the configuration.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Override {
@@ -56,41 +63,50 @@ pub struct Override {
 
 impl RuleSet {
     /// The catalogue with `overrides` applied; an error names the alert and the
-    /// key (`ProxyTrafficLow: critical: ...`).
-    pub fn with(overrides: &[(String, Override)]) -> Result<RuleSet, String> {
+    /// key (`ProxyTrafficLow: critical: ...`), and says which override it is about.
+    pub fn with(overrides: &[(String, Override)]) -> Result<RuleSet, RuleError> {
         let mut set = RuleSet::default();
         for (name, o) in overrides {
-            if name == EXPORTER_DOWN {
-                return Err(format!(
-                    "{name}: watches the exporter from outside and is not evaluated in-process (the Watchdog alert stands in for it)"
-                ));
-            }
-            let Some(index) = set.0.iter().position(|r| r.alert.name == name) else {
-                let known: Vec<_> = set.0.iter().map(|r| r.alert.name).collect();
-                return Err(format!(
-                    "unknown alert {name:?} (known: {})",
-                    known.join(", ")
-                ));
-            };
-            if o.enabled == Some(false) {
-                set.0.remove(index);
-                continue;
-            }
-            let rule = &mut set.0[index];
-            for (key, severity, figure) in [
-                ("warning", Severity::Warning, o.warning),
-                ("critical", Severity::Critical, o.critical),
-            ] {
-                if let Some(figure) = figure {
-                    override_threshold(rule, severity, figure)
-                        .map_err(|m| format!("{name}: {key}: {m}"))?;
-                }
-            }
-            if let Some(for_) = o.for_ {
-                rule.variants.iter_mut().for_each(|v| v.for_ = for_);
-            }
+            set.apply(name, o).map_err(|message| RuleError {
+                alert: name.clone(),
+                message,
+            })?;
         }
         Ok(set)
+    }
+
+    /// Applies one alert's overrides.
+    fn apply(&mut self, name: &str, o: &Override) -> Result<(), String> {
+        if name == EXPORTER_DOWN {
+            return Err(format!(
+                "{name}: watches the exporter from outside and is not evaluated in-process (the Watchdog alert stands in for it)"
+            ));
+        }
+        let Some(index) = self.0.iter().position(|r| r.alert.name == name) else {
+            let known: Vec<_> = self.0.iter().map(|r| r.alert.name).collect();
+            return Err(format!(
+                "unknown alert {name:?} (known: {})",
+                known.join(", ")
+            ));
+        };
+        if o.enabled == Some(false) {
+            self.0.remove(index);
+            return Ok(());
+        }
+        let rule = &mut self.0[index];
+        for (key, severity, figure) in [
+            ("warning", Severity::Warning, o.warning),
+            ("critical", Severity::Critical, o.critical),
+        ] {
+            if let Some(figure) = figure {
+                override_threshold(rule, severity, figure)
+                    .map_err(|m| format!("{name}: {key}: {m}"))?;
+            }
+        }
+        if let Some(for_) = o.for_ {
+            rule.variants.iter_mut().for_each(|v| v.for_ = for_);
+        }
+        Ok(())
     }
 
     /// The rule of `alert` at `severity`, if it is evaluated.
@@ -171,7 +187,8 @@ mod tests {
 
     #[test]
     fn wrong_overrides_are_refused_with_alert_and_key() {
-        let refuse = |name: &str, o: Override| RuleSet::with(&[(name.into(), o)]).unwrap_err();
+        let refuse =
+            |name: &str, o: Override| RuleSet::with(&[(name.into(), o)]).unwrap_err().message;
         let days = |n: u64| Some(Figure::Duration(Duration::from_secs(n * 86_400)));
         assert!(refuse(
             "ProxyTrafficLow",

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::agent::evaluate::Active;
+pub use crate::agent::event::fingerprint;
 use crate::agent::event::{AlertEvent, Status};
 
 /// One alert instance's state, keyed by the fingerprint of its labels.
@@ -101,19 +102,6 @@ impl States {
         }
         step
     }
-}
-
-/// The identity of an alert instance: its labels' fingerprint.
-pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
-    AlertEvent {
-        status: Status::Firing,
-        labels: labels.clone(),
-        annotations: BTreeMap::new(),
-        starts_at: UNIX_EPOCH,
-        ends_at: None,
-        generator_url: String::new(),
-    }
-    .fingerprint()
 }
 
 fn event(state: &AlertState, status: Status, ended: Option<f64>) -> AlertEvent {
