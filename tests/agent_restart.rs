@@ -9,28 +9,40 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use proxy_quota_exporter::storage::StorageOptions;
-use proxy_quota_exporter::{Config, Options};
+use proxy_quota_exporter::Options;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Runs the exporter with a store in `dir` until the returned sender is dropped.
-async fn start(yaml: &str, dir: &Path) -> tokio::task::JoinHandle<()> {
-    let config = Config::parse(yaml, Path::new("test.yml")).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// Runs the exporter with a store in `dir`.
+async fn start(yaml: &str, dir: &Path) -> Exporter {
     let storage = StorageOptions {
         path: dir.to_owned(),
         retention: Duration::from_secs(86_400),
     };
-    tokio::spawn(proxy_quota_exporter::run_with(
-        listener,
-        config,
+    Exporter::start_with(
+        yaml,
         Options {
             storage: Some(storage),
             ..Options::default()
         },
-        std::future::pending(),
-    ))
+    )
+    .await
+}
+
+/// Whether the exporter reports `ProxyTrafficLow` as pending.
+async fn pending(exporter: &Exporter) -> bool {
+    let text = exporter.get("/metrics").await.text().await.unwrap();
+    value(
+        &text,
+        "proxy_exporter_alerts",
+        &[
+            ("alertname", "ProxyTrafficLow"),
+            ("severity", "critical"),
+            ("state", "pending"),
+        ],
+    )
+    .is_some_and(|v| v > 0.0)
 }
 
 async fn notifications(hook: &MockServer) -> Vec<Value> {
@@ -60,47 +72,46 @@ async fn a_restart_keeps_for_timers_and_sends_no_duplicate() {
         .await;
     let yaml = format!(
         "interval: 1s\ntargets:\n  - name: best\n    provider: bestproxy\n    base_url: {}\n    app_key: {APP_KEY}\n    endpoints: [summary]\n\
-         alerting:\n  evaluation_interval: 200ms\n  repeat_interval: 1h\n  rules:\n    ProxyTrafficLow: {{for: 4s}}\n  receivers:\n    - name: hook\n      webhook: {{url: \"{}/hook\"}}\n",
+         alerting:\n  evaluation_interval: 200ms\n  repeat_interval: 1h\n  rules:\n    ProxyTrafficLow: {{for: 6s}}\n  receivers:\n    - name: hook\n      webhook: {{url: \"{}/hook\"}}\n",
         upstream.uri(),
         hook.uri()
     );
     let dir = tempfile::tempdir().unwrap();
 
-    // Pending for about 2 s of its 4 s, then a restart.
-    let started = Instant::now();
+    // Pending for about 3 s of its 6 s, then a restart.
     let first = start(&yaml, dir.path()).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    first.abort();
-    let _ = first.await;
-    // Its store closes once its tasks have wound down.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pending(&first).await {
+        assert!(Instant::now() < deadline, "never pending");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    first.stop().await;
     assert!(
         notifications(&hook).await.is_empty(),
         "fired before its `for`"
     );
 
-    // The window goes on from where it was: the alert fires about 4 s after it
-    // first became pending, not 4 s after the restart.
+    // The window goes on from where it was: the alert fires at most about 3 s
+    // after the restart. Had it started over, it could not fire before 6 s.
+    let restarted = Instant::now();
     let second = start(&yaml, dir.path()).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
     while notifications(&hook).await.is_empty() {
         assert!(
-            Instant::now() < deadline,
+            restarted.elapsed() < Duration::from_secs(15),
             "no notification after the restart"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let fired_after = started.elapsed();
+    let fired_after = restarted.elapsed();
     assert!(
-        fired_after < Duration::from_millis(5_800),
-        "the `for` window started over: fired {fired_after:?} after the first start"
+        fired_after < Duration::from_millis(5_500),
+        "the `for` window started over: fired {fired_after:?} after the restart"
     );
 
     // Firing, then another restart: nothing is sent again within repeat_interval.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    second.abort();
-    let _ = second.await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    second.stop().await;
     let sent = notifications(&hook).await.len();
     let third = start(&yaml, dir.path()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -109,7 +120,7 @@ async fn a_restart_keeps_for_timers_and_sends_no_duplicate() {
         sent,
         "a firing alert was sent again after a restart"
     );
-    third.abort();
+    third.stop().await;
     let body = &notifications(&hook).await[0];
     assert_eq!(body["status"], "firing");
 }
