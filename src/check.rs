@@ -1,11 +1,13 @@
 //! `proxy-quota-exporter check`: polls every target once and tells a person, in
 //! a table or as JSON, what is about to run out. The alert catalogue's
-//! ([`crate::alerts`]) thresholds decide the exit code (Nagios convention):
-//! 0 ok, 1 warning, 2 critical, 3 unknown (a target could not be read).
+//! ([`crate::alerts`]) thresholds, with the configuration's `alerting.rules`
+//! overrides, decide the exit code (Nagios convention): 0 ok, 1 warning,
+//! 2 critical, 3 unknown (a target could not be read).
 //!
-//! The rules forecast exhaustion from the trend of the last
-//! [`alerts::FORECAST_WINDOW`]; one poll has no trend, so `check` forecasts from
-//! yesterday's usage, against the same thresholds.
+//! Days left come from the same trend as the agent's forecast alert
+//! ([`crate::forecast`]): the store's history of the last
+//! [`forecast::FORECAST_WINDOW`] plus this poll. Without such a trend (no store,
+//! or a pool too new) `check` falls back to yesterday's usage, and says so.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -14,8 +16,10 @@ use std::time::SystemTime;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::alerts;
+use crate::agent::rules::RuleSet;
+use crate::alerts::{self, Threshold};
 use crate::config::{Config, Target};
+use crate::forecast::{self, History};
 use crate::providers::Client;
 use crate::readings::{
     AccountReading, PackageReading, PoolReading, Reading, StaticIpReading, STATIC_IP_STATUSES,
@@ -61,6 +65,16 @@ pub struct Report {
     pub targets: Vec<TargetReport>,
 }
 
+/// What a pool's "days left" was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaysLeftBasis {
+    /// The trend of the stored history of the forecast window, as the alert's.
+    Trend,
+    /// Yesterday's usage: no trend yet.
+    Yesterday,
+}
+
 #[derive(Debug, Serialize)]
 pub struct TargetReport {
     pub target: String,
@@ -77,9 +91,11 @@ pub struct PoolLine {
     pub purchased_bytes: Option<f64>,
     /// used / purchased, 0..1.
     pub used_ratio: Option<f64>,
-    /// Days left at yesterday's usage; only for a target with a single pool,
-    /// since usage is reported for the whole account.
+    /// Days left at the recent rate ([`DaysLeftBasis`]); `None` while nothing
+    /// is consumed or nothing tells the rate. Yesterday's usage is reported for
+    /// the whole account, so it counts only for a target with a single pool.
     pub days_left: Option<f64>,
+    pub days_left_basis: Option<DaysLeftBasis>,
     pub expiring_bytes: Option<f64>,
 }
 
@@ -100,19 +116,31 @@ impl From<alerts::Severity> for Severity {
 
 const SECONDS_PER_DAY: f64 = 86_400.0;
 
-/// Polls every target of `config` once, all targets at the same time.
-pub async fn run(config: &Config) -> Report {
+/// Polls every target of `config` once, all targets at the same time, and
+/// reads the pools' recent trend from `history`.
+pub async fn run(config: &Config, history: &dyn History) -> Report {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+    let rules = config
+        .alerting
+        .as_ref()
+        .map_or_else(RuleSet::default, |a| a.rules.clone());
     let limiter = Arc::new(Semaphore::new(config.max_concurrent_requests));
-    let targets = futures::future::join_all(
-        config
-            .targets
-            .iter()
-            .map(|t| check_target(t, now, Arc::clone(&limiter))),
-    )
-    .await;
+    let polled =
+        futures::future::join_all(config.targets.iter().map(|t| poll(t, Arc::clone(&limiter))))
+            .await;
+    let context = Context {
+        rules: &rules,
+        history,
+        now,
+    };
+    let targets: Vec<_> = config
+        .targets
+        .iter()
+        .zip(polled)
+        .map(|(target, (readings, errors))| context.check_target(target, &readings, errors))
+        .collect();
     let status = targets
         .iter()
         .map(TargetReport::status)
@@ -123,33 +151,6 @@ pub async fn run(config: &Config) -> Report {
         exit_code: status.exit_code(),
         targets,
     }
-}
-
-/// Polls `target` once and holds its figures against the alert catalogue's
-/// thresholds.
-async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> TargetReport {
-    let (readings, errors) = poll(target, limiter).await;
-    let mut report = TargetReport {
-        target: target.name.clone(),
-        provider: target.provider.name.to_owned(),
-        pools: Vec::new(),
-        findings: Vec::new(),
-        errors,
-    };
-    let yesterday = yesterday_usage(&readings);
-    for reading in &readings {
-        match reading {
-            Reading::Summary(pools) => report.check_pools(pools, yesterday),
-            Reading::Accounts(accounts) => report.check_accounts(accounts),
-            Reading::StaticIps(ips) => report.check_static_ips(ips, now),
-            Reading::Packages(packages) => report.check_packages(packages, now),
-            Reading::Usage(_) | Reading::Customers(_) => {}
-        }
-    }
-    report
-        .findings
-        .sort_by_key(|f| std::cmp::Reverse(f.severity));
-    report
 }
 
 /// Polls every endpoint of `target` once: the readings, and a line for each
@@ -211,19 +212,68 @@ impl TargetReport {
             message,
         });
     }
+}
 
-    /// `ProxyTrafficLow`, `ProxyTrafficExhaustionForecast` (at yesterday's
-    /// usage) and `ProxyTrafficExpiringSoon`, and a table line per pool.
-    fn check_pools(&mut self, pools: &[PoolReading], yesterday: Option<f64>) {
+/// What every target's readings are held against.
+struct Context<'a> {
+    rules: &'a RuleSet,
+    history: &'a dyn History,
+    /// Unix seconds.
+    now: i64,
+}
+
+impl Context<'_> {
+    /// Holds one target's readings against the rules.
+    fn check_target(
+        &self,
+        target: &Target,
+        readings: &[Reading],
+        errors: Vec<String>,
+    ) -> TargetReport {
+        let mut report = TargetReport {
+            target: target.name.clone(),
+            provider: target.provider.name.to_owned(),
+            pools: Vec::new(),
+            findings: Vec::new(),
+            errors,
+        };
+        let yesterday = yesterday_usage(readings);
+        for reading in readings {
+            match reading {
+                Reading::Summary(pools) => self.check_pools(&mut report, pools, yesterday),
+                Reading::Accounts(accounts) => self.check_accounts(&mut report, accounts),
+                Reading::StaticIps(ips) => self.check_static_ips(&mut report, ips),
+                Reading::Packages(packages) => self.check_packages(&mut report, packages),
+                Reading::Usage(_) | Reading::Customers(_) => {}
+            }
+        }
+        report
+            .findings
+            .sort_by_key(|f| std::cmp::Reverse(f.severity));
+        report
+    }
+
+    /// The most severe evaluated level of `alert` whose threshold `met` accepts.
+    fn level(&self, alert: &alerts::Alert, met: impl Fn(Threshold) -> bool) -> Option<Severity> {
+        self.rules.level(alert.name, met).map(Severity::from)
+    }
+
+    /// `ProxyTrafficLow`, `ProxyTrafficExhaustionForecast` and
+    /// `ProxyTrafficExpiringSoon`, and a table line per pool.
+    fn check_pools(
+        &self,
+        report: &mut TargetReport,
+        pools: &[PoolReading],
+        yesterday: Option<f64>,
+    ) {
         for p in pools {
             let ratio = p
                 .remaining_bytes
                 .zip(p.purchased_bytes.filter(|b| *b > 0.0))
                 .map(|(r, b)| r / b);
-            let days_left = p.remaining_bytes.zip(yesterday).map(|(r, y)| r / y);
             if let (Some(ratio), Some(left)) = (ratio, p.remaining_bytes) {
-                if let Some(level) = alerts::TRAFFIC_LOW.level(ratio) {
-                    self.warn(
+                if let Some(level) = self.level(&alerts::TRAFFIC_LOW, |t| t.met(ratio)) {
+                    report.warn(
                         level,
                         format!(
                             "pool {}: only {} left ({} of purchased)",
@@ -234,21 +284,14 @@ impl TargetReport {
                     );
                 }
             }
-            if let Some(days) = days_left {
-                let forecast = alerts::TRAFFIC_EXHAUSTION_FORECAST.level(days * SECONDS_PER_DAY);
-                if let Some(level) = forecast {
-                    self.warn(
-                        level,
-                        format!(
-                            "pool {}: runs dry in {:.1} days at yesterday's usage",
-                            p.pool, days
-                        ),
-                    );
-                }
-            }
+            let (days_left, days_left_basis) = match p.remaining_bytes {
+                Some(remaining) => self.days_left(report, p, remaining, yesterday),
+                None => (None, None),
+            };
             if let Some(expiring) = p.expiring_bytes.filter(|b| *b > 0.0) {
-                if let Some(level) = alerts::TRAFFIC_EXPIRING_SOON.level(expiring) {
-                    self.warn(
+                let level = self.level(&alerts::TRAFFIC_EXPIRING_SOON, |t| t.met(expiring));
+                if let Some(level) = level {
+                    report.warn(
                         level,
                         format!(
                             "pool {}: {} of unused traffic expires within 7 days",
@@ -258,7 +301,7 @@ impl TargetReport {
                     );
                 }
             }
-            self.pools.push(PoolLine {
+            report.pools.push(PoolLine {
                 pool: p.pool.clone(),
                 remaining_bytes: p.remaining_bytes,
                 purchased_bytes: p.purchased_bytes,
@@ -267,18 +310,76 @@ impl TargetReport {
                     .zip(p.purchased_bytes.filter(|b| *b > 0.0))
                     .map(|(u, b)| u / b),
                 days_left,
+                days_left_basis,
                 expiring_bytes: p.expiring_bytes,
             });
         }
     }
 
+    /// One pool's days left, and `ProxyTrafficExhaustionForecast`: the trend of
+    /// the stored history of the forecast window plus this poll, read exactly as
+    /// the agent's alert reads it; without such a trend, yesterday's usage.
+    fn days_left(
+        &self,
+        report: &mut TargetReport,
+        p: &PoolReading,
+        remaining: f64,
+        yesterday: Option<f64>,
+    ) -> (Option<f64>, Option<DaysLeftBasis>) {
+        let now = self.now as f64;
+        let since = now - forecast::FORECAST_WINDOW.as_secs_f64();
+        let mut points = self
+            .history
+            .pool_points(&report.provider, &report.target, &p.pool, since);
+        points.retain(|point| point.at < now);
+        points.push(forecast::Point {
+            at: now,
+            remaining,
+            purchased: p.purchased_bytes.unwrap_or(f64::NAN),
+        });
+        let window = humantime::format_duration(forecast::FORECAST_WINDOW);
+        if let Some(trend) = forecast::trend(&points, now) {
+            let days = trend.seconds_left(remaining).map(|s| s / SECONDS_PER_DAY);
+            let level = self.level(
+                &alerts::TRAFFIC_EXHAUSTION_FORECAST,
+                |t| matches!(t, Threshold::Within(horizon) if trend.runs_dry_within(horizon)),
+            );
+            if let (Some(level), Some(days)) = (level, days) {
+                report.warn(
+                    level,
+                    format!(
+                        "pool {}: runs dry in {days:.1} days at the trend of the last {window}",
+                        p.pool
+                    ),
+                );
+            }
+            return (days, Some(DaysLeftBasis::Trend));
+        }
+        let Some(per_day) = yesterday else {
+            return (None, None);
+        };
+        let days = remaining / per_day;
+        let seconds = days * SECONDS_PER_DAY;
+        let level = self.level(&alerts::TRAFFIC_EXHAUSTION_FORECAST, |t| t.met(seconds));
+        if let Some(level) = level {
+            report.warn(
+                level,
+                format!(
+                    "pool {}: runs dry in {days:.1} days at yesterday's usage (no {window} history in the store yet)",
+                    p.pool
+                ),
+            );
+        }
+        (Some(days), Some(DaysLeftBasis::Yesterday))
+    }
+
     /// `ProxyAccountNearLimit`; unlimited sub-accounts have no limit to near.
-    fn check_accounts(&mut self, accounts: &[AccountReading]) {
+    fn check_accounts(&self, report: &mut TargetReport, accounts: &[AccountReading]) {
         for a in accounts {
             let Some(limit) = a.limit_bytes else { continue };
             let ratio = a.used_bytes / limit;
-            if let Some(level) = alerts::ACCOUNT_NEAR_LIMIT.level(ratio) {
-                self.warn(
+            if let Some(level) = self.level(&alerts::ACCOUNT_NEAR_LIMIT, |t| t.met(ratio)) {
+                report.warn(
                     level,
                     format!(
                         "sub-account {}: {} of its {} limit used ({})",
@@ -293,7 +394,8 @@ impl TargetReport {
     }
 
     /// `ProxyStaticIPExpiringSoon`, soonest first, and `ProxyStaticIPUnhealthy`.
-    fn check_static_ips(&mut self, ips: &StaticIpReading, now: i64) {
+    fn check_static_ips(&self, report: &mut TargetReport, ips: &StaticIpReading) {
+        let now = self.now;
         let mut soonest: Vec<_> = ips
             .ips
             .iter()
@@ -302,10 +404,11 @@ impl TargetReport {
         soonest.sort_by_key(|ip| ip.expiry_timestamp);
         for ip in soonest {
             let left = ip.expiry_timestamp - now;
-            let Some(level) = alerts::STATIC_IP_EXPIRING_SOON.level(left as f64) else {
+            let Some(level) = self.level(&alerts::STATIC_IP_EXPIRING_SOON, |t| t.met(left as f64))
+            else {
                 break;
             };
-            self.warn(
+            report.warn(
                 level,
                 format!(
                     "static IP {} ({}, {}) expires in {}",
@@ -321,8 +424,10 @@ impl TargetReport {
                 if *count == 0 || !alerts::UNHEALTHY_STATIC_IP_STATUSES.contains(status) {
                     continue;
                 }
-                if let Some(level) = alerts::STATIC_IP_UNHEALTHY.level(*count as f64) {
-                    self.warn(
+                if let Some(level) =
+                    self.level(&alerts::STATIC_IP_UNHEALTHY, |t| t.met(*count as f64))
+                {
+                    report.warn(
                         level,
                         format!("{count} {product} static IPs in status {status}"),
                     );
@@ -332,7 +437,8 @@ impl TargetReport {
     }
 
     /// `ProxyPackageExpiringSoon`, soonest first.
-    fn check_packages(&mut self, packages: &[PackageReading], now: i64) {
+    fn check_packages(&self, report: &mut TargetReport, packages: &[PackageReading]) {
+        let now = self.now;
         let mut soonest: Vec<_> = packages
             .iter()
             .filter_map(|p| Some((p, p.expiry_timestamp?)))
@@ -340,10 +446,12 @@ impl TargetReport {
             .collect();
         soonest.sort_by_key(|(_, t)| *t);
         for (p, expiry) in soonest {
-            let Some(level) = alerts::PACKAGE_EXPIRING_SOON.level((expiry - now) as f64) else {
+            let Some(level) = self.level(&alerts::PACKAGE_EXPIRING_SOON, |t| {
+                t.met((expiry - now) as f64)
+            }) else {
                 break;
             };
-            self.warn(
+            report.warn(
                 level,
                 format!(
                     "package {} ({}) expires in {}",
@@ -361,6 +469,14 @@ pub fn render_table(report: &Report, color: bool) -> String {
     let mut out = String::new();
     for t in &report.targets {
         render_target(&mut out, t, color);
+    }
+    let mut pools = report.targets.iter().flat_map(|t| &t.pools);
+    if pools.any(|p| p.days_left_basis == Some(DaysLeftBasis::Yesterday)) {
+        let _ = writeln!(
+            out,
+            "* at yesterday's usage: the store (--storage.path) holds no {} trend of this pool yet\n",
+            humantime::format_duration(forecast::FORECAST_WINDOW)
+        );
     }
     let _ = writeln!(
         out,
@@ -401,7 +517,11 @@ fn render_target(out: &mut String, t: &TargetReport, color: bool) {
                 p.pool,
                 p.remaining_bytes.map_or("-".into(), bytes),
                 p.used_ratio.map_or("-".into(), percent),
-                p.days_left.map_or("-".into(), |d| format!("{d:.1}")),
+                match (p.days_left, p.days_left_basis) {
+                    (Some(d), Some(DaysLeftBasis::Yesterday)) => format!("{d:.1}*"),
+                    (Some(d), _) => format!("{d:.1}"),
+                    (None, _) => "-".into(),
+                },
                 p.expiring_bytes.map_or("-".into(), bytes),
             );
         }

@@ -15,6 +15,7 @@ pub mod encoder;
 pub mod exposition;
 #[doc(hidden)]
 pub mod failpoint;
+pub mod forecast;
 pub mod http;
 pub mod metrics;
 pub mod notify;

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
+use proxy_quota_exporter::forecast::{History, NoHistory};
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
-use proxy_quota_exporter::storage::StorageOptions;
+use proxy_quota_exporter::storage::{Storage, StorageOptions};
 use proxy_quota_exporter::web::WebConfig;
 use proxy_quota_exporter::{Config, Options};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -70,11 +71,13 @@ struct Cli {
     web_config_file: Option<PathBuf>,
 
     /// Directory of the embedded store (pool history, alert state); "" runs
-    /// without a store. [default: data/, or no store under --demo]
+    /// without a store. `check` reads the history from it, never writes.
+    /// [default: data/, or no store under --demo]
     #[arg(
         long = "storage.path",
         env = "PROXY_QUOTA_EXPORTER_STORAGE_PATH",
-        value_name = "DIR"
+        value_name = "DIR",
+        global = true
     )]
     storage_path: Option<String>,
 
@@ -151,7 +154,7 @@ fn main() -> ExitCode {
             eprintln!("error: check needs --config.file FILE");
             return ExitCode::from(3);
         };
-        return match check(config_file, *output) {
+        return match check(config_file, *output, cli.storage_path.as_deref()) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -246,12 +249,21 @@ async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow:
 }
 
 /// Runs `check` and returns its exit code.
-fn check(config_file: &Path, output: OutputFormat) -> anyhow::Result<u8> {
+fn check(
+    config_file: &Path,
+    output: OutputFormat,
+    storage_path: Option<&str>,
+) -> anyhow::Result<u8> {
     let config = Config::load(config_file)?;
+    let storage = check_history(storage_path);
+    let history: &dyn History = match &storage {
+        Some(storage) => storage,
+        None => &NoHistory,
+    };
     let report = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(proxy_quota_exporter::check::run(&config));
+        .block_on(proxy_quota_exporter::check::run(&config, history));
     match output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         OutputFormat::Table => {
@@ -263,6 +275,30 @@ fn check(config_file: &Path, output: OutputFormat) -> anyhow::Result<u8> {
         }
     }
     Ok(report.exit_code)
+}
+
+/// The store `check` reads its trends from, read-only and beside a running
+/// exporter: `--storage.path` (`data/` when not given; "" for none). Without
+/// one, days left come from yesterday's usage.
+fn check_history(storage_path: Option<&str>) -> Option<Storage> {
+    let path = match storage_path {
+        Some("") => return None,
+        Some(path) => path,
+        None => DEFAULT_STORAGE_PATH,
+    };
+    match Storage::open_read_only(Path::new(path)) {
+        Ok(Some(storage)) => Some(storage),
+        Ok(None) => {
+            if storage_path.is_some() {
+                eprintln!("note: no store in {path}: days left from yesterday's usage");
+            }
+            None
+        }
+        Err(e) => {
+            eprintln!("warning: {e}: days left from yesterday's usage");
+            None
+        }
+    }
 }
 
 /// The store's options: `--storage.path` (`data/` when not given, except under

@@ -1,6 +1,7 @@
 //! `proxy-quota-exporter check` against the simulator: a healthy account exits 0,
 //! a pool below threshold warns or is critical, a rejected key is unknown, JSON
-//! output parses back, and the key appears in no output.
+//! output parses back, and the key appears in no output. With a store, days left
+//! follow the stored trend, as the forecast alert does.
 
 use std::process::Command;
 use std::time::Duration;
@@ -9,15 +10,26 @@ use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::simulator::{
     Fault, SimProvider, Simulator, SimulatorConfig, IPWEB_TOKEN,
 };
-use serde_json::Value;
+use proxy_quota_exporter::readings::PoolReading;
+use proxy_quota_exporter::storage::{Storage, StorageOptions};
+use proxy_quota_exporter::units::unix_now;
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Runs `check` on `yaml` and returns (exit code, stdout, stderr).
+/// Runs `check` on `yaml` without a store and returns (exit code, stdout, stderr).
 fn check(yaml: &str, json: bool) -> (i32, String, String) {
+    check_with_store(yaml, json, "")
+}
+
+/// Runs `check` on `yaml` with `--storage.path store`.
+fn check_with_store(yaml: &str, json: bool, store: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.yml");
     std::fs::write(&file, yaml).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"));
     command.args(["check", "--config.file", file.to_str().unwrap()]);
+    command.args(["--storage.path", store]);
     if json {
         command.args(["--output", "json"]);
     }
@@ -156,4 +168,98 @@ fn a_bad_configuration_is_unknown_with_the_reason() {
     let (code, stdout, stderr) = check("targets: []\n", false);
     assert_eq!(code, 3, "{stdout}{stderr}");
     assert!(stderr.contains("at least one target"), "{stderr}");
+}
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// A BestProxy account with one pool: 10 GiB left of 50 GiB.
+async fn one_pool_upstream() -> MockServer {
+    let upstream = MockServer::start().await;
+    let summary = json!({"code": 200, "msg": "ok", "data": {
+        "effective": 10 * 1_048_576, "effective_total": 50 * 1_048_576,
+        "effective_used": 40 * 1_048_576}});
+    Mock::given(method("GET"))
+        .and(path("/gateway/user-product/summary"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(summary))
+        .mount(&upstream)
+        .await;
+    upstream
+}
+
+#[tokio::test]
+async fn days_left_follow_the_stored_trend_beside_a_running_exporter() {
+    let upstream = one_pool_upstream().await;
+    let yaml = format!(
+        "targets:\n  - name: best\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    endpoints: [summary]\n    product_types: [9]\n",
+        upstream.uri()
+    );
+    // Without history there is no rate: no days left, nothing forecast.
+    let (code, stdout, stderr) = tokio::task::spawn_blocking({
+        let yaml = yaml.clone();
+        move || check(&yaml, true)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let pool = report["targets"][0]["pools"][0].clone();
+    assert_eq!(pool["days_left"], Value::Null, "{pool}");
+    let name = pool["pool"].as_str().unwrap().to_owned();
+
+    // An exporter's store (held open, locked, as a running exporter holds it)
+    // saw the pool fall by 1 GiB an hour for 5 hours: 10 GiB last ten hours, so
+    // the forecast is critical (within a day).
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&StorageOptions {
+        path: dir.path().to_owned(),
+        retention: Duration::from_secs(86_400),
+    })
+    .unwrap();
+    let now = unix_now() as i64;
+    for hours_ago in 1..=5 {
+        let pool = PoolReading {
+            pool: name.clone(),
+            remaining_bytes: Some((10 + hours_ago) as f64 * GIB),
+            purchased_bytes: Some(50.0 * GIB),
+            ..PoolReading::default()
+        };
+        storage
+            .write_pools("bestproxy", "best", now - hours_ago * 3600, &[pool])
+            .unwrap();
+    }
+    let store = dir.path().to_str().unwrap().to_owned();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking({
+        let (yaml, store) = (yaml.clone(), store.clone());
+        move || check_with_store(&yaml, true, &store)
+    })
+    .await
+    .unwrap();
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let pool = &report["targets"][0]["pools"][0];
+    assert_eq!(pool["days_left_basis"], "trend", "{pool}");
+    let days = pool["days_left"].as_f64().unwrap();
+    assert!((days - 10.0 / 24.0).abs() < 0.01, "{days}");
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let finding = &report["targets"][0]["findings"][0];
+    assert_eq!(finding["severity"], "critical");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("runs dry in 0.4 days at the trend of the last 6h"),
+        "{finding}"
+    );
+
+    // The configuration's overrides count, as they do for the agent: with the
+    // critical threshold at 6 h, 10 hours left is a warning.
+    let overridden = format!(
+        "{yaml}alerting:\n  rules:\n    ProxyTrafficExhaustionForecast: {{critical: 6h}}\n"
+    );
+    let (code, stdout, stderr) =
+        tokio::task::spawn_blocking(move || check_with_store(&overridden, false, &store))
+            .await
+            .unwrap();
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("0.4 "), "{stdout}");
+    drop(storage);
 }

@@ -9,34 +9,11 @@ use std::time::Instant;
 
 use crate::agent::rules::RuleSet;
 use crate::agent::template;
-use crate::alerts::{self, Alert, Severity, Threshold, Variant, FORECAST_WINDOW};
+use crate::alerts::{self, Alert, Severity, Threshold, Variant};
+use crate::forecast::{self, History, FORECAST_WINDOW};
 use crate::http::Reason;
 use crate::readings::{Reading, STATIC_IP_STATUSES};
 use crate::store::TargetSnapshot;
-
-/// One point of a pool's stored history.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PoolPoint {
-    /// Unix seconds.
-    pub at: f64,
-    pub remaining: f64,
-    pub purchased: f64,
-}
-
-/// Where the forecast reads a pool's recent history from.
-pub trait History {
-    /// The points of a pool since `since` (Unix seconds), oldest first.
-    fn pool_points(&self, provider: &str, target: &str, pool: &str, since: f64) -> Vec<PoolPoint>;
-}
-
-/// No history: the forecast stays silent.
-pub struct NoHistory;
-
-impl History for NoHistory {
-    fn pool_points(&self, _: &str, _: &str, _: &str, _: f64) -> Vec<PoolPoint> {
-        Vec::new()
-    }
-}
 
 /// An alert whose condition holds now.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,10 +176,10 @@ fn conditions(
     }
 }
 
-/// The rule's forecast: at the least-squares trend of the window, the pool is
-/// consumed (a falling trend) and `predict_linear` over the threshold is below
-/// 0, unless the purchased figure changed in the window. The value is the time
-/// left at the trend's rate, in seconds.
+/// The rule's forecast ([`forecast::trend`]): at the least-squares trend of the
+/// window the pool is consumed and runs dry within the threshold, unless the
+/// purchased figure changed in the window. The value is the time left at the
+/// trend's rate, in seconds.
 fn forecast(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Vec<Found>) {
     let Some(Threshold::Within(horizon)) = variant.threshold else {
         return;
@@ -215,41 +192,15 @@ fn forecast(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Ve
         let points = input
             .history
             .pool_points(t.provider, &t.target, &p.pool, since);
-        if points.len() < 2 || points.windows(2).any(|w| w[0].purchased != w[1].purchased) {
-            continue;
-        }
-        let Some((slope, intercept)) = regression(&points, input.now) else {
+        let Some(trend) = forecast::trend(&points, input.now) else {
             continue;
         };
-        let consumption = (-slope).max(0.0);
-        if consumption > 0.0 && intercept + slope * horizon.as_secs_f64() < 0.0 {
-            found.push((
-                vec![("pool", p.pool.clone())],
-                remaining / consumption,
-                false,
-            ));
+        if let Some(left) = trend.seconds_left(remaining) {
+            if trend.runs_dry_within(horizon) {
+                found.push((vec![("pool", p.pool.clone())], left, false));
+            }
         }
     }
-}
-
-/// The least-squares slope (per second) of the remaining traffic and its value
-/// at `now`, as PromQL's `deriv` and `predict_linear` compute them.
-fn regression(points: &[PoolPoint], now: f64) -> Option<(f64, f64)> {
-    let n = points.len() as f64;
-    let (mut sx, mut sy, mut sxy, mut sxx) = (0.0, 0.0, 0.0, 0.0);
-    for p in points {
-        let x = p.at - now;
-        sx += x;
-        sy += p.remaining;
-        sxy += x * p.remaining;
-        sxx += x * x;
-    }
-    let denominator = n * sxx - sx * sx;
-    if denominator == 0.0 {
-        return None;
-    }
-    let slope = (n * sxy - sx * sy) / denominator;
-    Some((slope, sy / n - slope * sx / n))
 }
 
 fn activate(

@@ -109,6 +109,20 @@ impl RuleSet {
         Ok(())
     }
 
+    /// The most severe evaluated variant of `alert` whose threshold `met`
+    /// accepts (a variant without a threshold is always met, the caller having
+    /// checked the alert's own condition). `None` for a disabled alert.
+    pub fn level(&self, alert: &str, met: impl Fn(Threshold) -> bool) -> Option<Severity> {
+        self.0
+            .iter()
+            .find(|r| r.alert.name == alert)?
+            .variants
+            .iter()
+            .filter(|v| v.threshold.is_none_or(&met))
+            .map(|v| v.severity)
+            .max()
+    }
+
     /// The rule of `alert` at `severity`, if it is evaluated.
     pub fn variant(&self, alert: &str, severity: Severity) -> Option<&Variant> {
         self.0

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use crate::agent::evaluate::{evaluate, Active, History, Input, NoHistory, PoolPoint};
+use crate::agent::evaluate::{evaluate, Active, Input};
 use crate::agent::event::{AlertEvent, Status};
 use crate::agent::rules::RuleSet;
 use crate::agent::state::{fingerprint, AlertState, States};
 use crate::alerting::Alerting;
+use crate::forecast::{History, NoHistory};
 use crate::notify::{BuildOptions, DispatchSettings, Dispatcher};
 use crate::storage::{self, Storage};
 use crate::store::Store;
@@ -32,27 +33,6 @@ pub struct Settings {
 
 /// The receiver kind that gets every firing alert every `resend_interval`.
 const ALERTMANAGER: &str = "alertmanager";
-
-/// The history the forecast reads, from the store on disk.
-struct Stored<'a>(&'a Storage);
-
-impl History for Stored<'_> {
-    fn pool_points(&self, provider: &str, target: &str, pool: &str, since: f64) -> Vec<PoolPoint> {
-        self.0
-            .pool_history(provider, target, pool, since as i64)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|p| {
-                Some(PoolPoint {
-                    at: p.at as f64,
-                    remaining: p.remaining?,
-                    // Unknown counts as a change: the forecast then waits.
-                    purchased: p.purchased.unwrap_or(f64::NAN),
-                })
-            })
-            .collect()
-    }
-}
 
 /// The agent's state between evaluations.
 struct Agent {
@@ -127,9 +107,8 @@ pub async fn run(
         let history = storage.clone();
         let now = unix_now();
         let evaluated = tokio::task::spawn_blocking(move || {
-            let stored = history.as_deref().map(Stored);
-            let history: &dyn History = match &stored {
-                Some(stored) => stored,
+            let history: &dyn History = match &history {
+                Some(storage) => storage.as_ref(),
                 None => &NoHistory,
             };
             evaluate(&Input {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use rusqlite::{params, OptionalExtension as _, Transaction};
 
 use super::{Storage, StorageError};
+use crate::forecast;
 use crate::readings::{AccountReading, PoolReading};
 
 /// Sub-account usage is kept at most once per account per this step (the first
@@ -238,4 +239,29 @@ fn account_id(
     )?
     .execute(params![provider, target, product, account])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// The history the forecast reads. A failed read is an empty history (the
+/// forecast waits); it is counted and logged like every store error.
+impl forecast::History for Storage {
+    fn pool_points(
+        &self,
+        provider: &str,
+        target: &str,
+        pool: &str,
+        since: f64,
+    ) -> Vec<forecast::Point> {
+        self.pool_history(provider, target, pool, since as i64)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(forecast::Point {
+                    at: p.at as f64,
+                    remaining: p.remaining?,
+                    // Unknown counts as a change: the forecast then waits.
+                    purchased: p.purchased.unwrap_or(f64::NAN),
+                })
+            })
+            .collect()
+    }
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 
 pub use alerts::AlertState;
 pub use history::{AccountPoint, PoolPoint, Pruned, ACCOUNT_STEP};
@@ -79,8 +79,8 @@ pub struct Storage {
     retention: Duration,
     errors: AtomicU64,
     last_logged: Mutex<Option<Instant>>,
-    /// Held (locked) for the store's life.
-    _lock: File,
+    /// Held (locked) for the store's life; `None` for a read-only store.
+    _lock: Option<File>,
 }
 
 impl Storage {
@@ -128,8 +128,35 @@ impl Storage {
             retention: options.retention,
             errors: AtomicU64::new(0),
             last_logged: Mutex::new(None),
-            _lock: lock,
+            _lock: Some(lock),
         })
+    }
+
+    /// Opens the store in `dir` for reading only, without its lock, beside an
+    /// exporter that may be writing it (`check` reads the history this way).
+    /// `Ok(None)` when `dir` holds no database. Never creates, migrates or
+    /// writes anything; the history's retention does not apply.
+    pub fn open_read_only(dir: &Path) -> Result<Option<Storage>, StorageError> {
+        let file = dir.join(DB_FILE);
+        if !file.exists() {
+            return Ok(None);
+        }
+        let open_error = |e: rusqlite::Error| StorageError::Open {
+            path: file.clone(),
+            reason: e.to_string(),
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&file, flags).map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        schema::require_current(&conn, &file)?;
+        Ok(Some(Storage {
+            conn: Mutex::new(conn),
+            file,
+            retention: Duration::MAX,
+            errors: AtomicU64::new(0),
+            last_logged: Mutex::new(None),
+            _lock: None,
+        }))
     }
 
     /// Opens the store, or logs why it cannot (with the path) and returns

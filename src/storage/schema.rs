@@ -66,15 +66,11 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this exporter writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Applies the migrations `conn` lacks; refuses a newer schema.
-pub(super) fn migrate(conn: &mut Connection, file: &Path) -> Result<(), StorageError> {
-    let open_error = |e: rusqlite::Error| StorageError::Open {
-        path: file.to_owned(),
-        reason: e.to_string(),
-    };
+/// The schema version of `conn`'s database; refuses a newer one.
+fn version(conn: &Connection, file: &Path) -> Result<i64, StorageError> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(open_error)?;
+        .map_err(|e| open_error(file, e))?;
     if found > SCHEMA_VERSION {
         return Err(StorageError::NewerSchema {
             path: file.to_owned(),
@@ -82,6 +78,35 @@ pub(super) fn migrate(conn: &mut Connection, file: &Path) -> Result<(), StorageE
             known: SCHEMA_VERSION,
         });
     }
+    Ok(found)
+}
+
+fn open_error(file: &Path, e: rusqlite::Error) -> StorageError {
+    StorageError::Open {
+        path: file.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// Refuses a database that a reader of this version cannot read: newer, or
+/// not yet migrated to this version (a running exporter migrates it at start).
+pub(super) fn require_current(conn: &Connection, file: &Path) -> Result<(), StorageError> {
+    let found = version(conn, file)?;
+    if found < SCHEMA_VERSION {
+        return Err(StorageError::Open {
+            path: file.to_owned(),
+            reason: format!(
+                "schema version {found}, older than this exporter's {SCHEMA_VERSION}: start the exporter on it once to migrate it"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Applies the migrations `conn` lacks; refuses a newer schema.
+pub(super) fn migrate(conn: &mut Connection, file: &Path) -> Result<(), StorageError> {
+    let open_error = |e: rusqlite::Error| open_error(file, e);
+    let found = version(conn, file)?;
     for (done, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction().map_err(open_error)?;
         tx.execute_batch(migration).map_err(open_error)?;
