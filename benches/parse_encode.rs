@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
                     std::slice::from_ref(snapshot),
                     RELOAD,
                     &Default::default(),
+                    Default::default(),
                     Instant::now(),
                 )
             })
@@ -49,6 +50,7 @@ fn bench(c: &mut Criterion) {
                         &[common::snapshot(Reading::Accounts(accounts))],
                         RELOAD,
                         &Default::default(),
+                        Default::default(),
                         Instant::now(),
                     );
                     proxy_quota_exporter::exposition::gzip(&plain)

@@ -49,6 +49,7 @@ fn main() {
             success_timestamp: 0.0,
         },
         &Default::default(),
+        Default::default(),
         std::time::Instant::now(),
     );
     let gzip = proxy_quota_exporter::exposition::gzip(&plain);

@@ -9,24 +9,31 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::metrics::{self, Kind, MetricDef, CATALOGUE};
-use crate::store::{AgentStatus, ReloadStatus, TargetSnapshot};
+use crate::store::{AgentStatus, ReloadStatus, StorageStatus, TargetSnapshot};
 
 /// The Content-Type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Encodes every target's snapshot plus the exporter's own build and reload
-/// status. Readings whose `stale_at` has passed by `now` are left out.
+/// Encodes every target's snapshot plus the exporter's own status (build,
+/// reload, agent, store). Readings whose `stale_at` has passed by `now` are
+/// left out.
 pub fn encode(
     targets: &[Arc<TargetSnapshot>],
     reload: ReloadStatus,
     agent: &AgentStatus,
+    storage: StorageStatus,
     now: Instant,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 * 1024);
     for &family in CATALOGUE {
         let mut f = Family::new(&mut out, family);
         if !family.per_target() {
-            exporter_samples(family, reload, agent, &mut |values, v| f.sample(values, v));
+            let status = ExporterStatus {
+                reload,
+                agent,
+                storage,
+            };
+            exporter_samples(family, &status, &mut |values, v| f.sample(values, v));
             continue;
         }
         for t in targets {
@@ -50,13 +57,25 @@ pub fn encode(
 /// The most labels a family of the catalogue has (a test checks it).
 const MAX_LABELS: usize = 8;
 
-/// The exporter's own series: build information and the last reload.
+/// What the exporter's own series report.
+struct ExporterStatus<'a> {
+    reload: ReloadStatus,
+    agent: &'a AgentStatus,
+    storage: StorageStatus,
+}
+
+/// The exporter's own series: build information, the last reload, the agent's
+/// counts and the store's health.
 fn exporter_samples(
     family: &MetricDef,
-    reload: ReloadStatus,
-    agent: &AgentStatus,
+    status: &ExporterStatus,
     emit: &mut dyn FnMut(&[&str], f64),
 ) {
+    let ExporterStatus {
+        reload,
+        agent,
+        storage,
+    } = status;
     if family.is(&metrics::BUILD_INFO) {
         emit(&[metrics::VERSION, metrics::REVISION], 1.0);
     } else if family.is(&metrics::CONFIG_RELOAD_SUCCESSFUL) {
@@ -71,6 +90,19 @@ fn exporter_samples(
         for (receiver, success, failure) in &agent.notifications {
             emit(&[receiver, "success"], *success as f64);
             emit(&[receiver, "failure"], *failure as f64);
+        }
+    } else if family.is(&metrics::STORAGE_OPEN) {
+        match storage {
+            StorageStatus::Off => {}
+            StorageStatus::Open { .. } => emit(&[], 1.0),
+            StorageStatus::Unavailable => emit(&[], 0.0),
+        }
+    } else if family.is(&metrics::STORAGE_ERRORS) {
+        match storage {
+            StorageStatus::Off => {}
+            StorageStatus::Open { errors } => emit(&[], *errors as f64),
+            // The failed opening.
+            StorageStatus::Unavailable => emit(&[], 1.0),
         }
     }
 }

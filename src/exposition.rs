@@ -85,7 +85,7 @@ impl ExpositionCache {
 fn encode(store: &Store) -> (Exposition, Option<Instant>) {
     let view = store.view();
     let now = Instant::now();
-    let plain = encoder::encode(&view.snapshots, view.reload, &view.agent, now);
+    let plain = encoder::encode(&view.snapshots, view.reload, &view.agent, view.storage, now);
     let next_expiry = view
         .snapshots
         .iter()

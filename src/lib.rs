@@ -76,7 +76,14 @@ pub async fn run_with(
         Arc::clone(&exposition).run(Arc::clone(&store)),
     ));
     let storage = match options.storage {
-        Some(settings) => storage::Storage::open_in_background(settings).await,
+        Some(settings) => {
+            let storage = storage::Storage::open_in_background(settings).await;
+            store.set_storage_status(match &storage {
+                Some(storage) => storage.status(),
+                None => store::StorageStatus::Unavailable,
+            });
+            storage
+        }
         None => None,
     };
     let _recording = storage

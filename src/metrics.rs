@@ -84,6 +84,10 @@ metrics! {
         "Alerts the in-process alerting agent holds, by state (pending, firing).";
     NOTIFICATIONS = "proxy_exporter_notifications_total", Counter, ["receiver", "result"],
         "Notification batches the alerting agent delivered (success) or gave up on (failure), by receiver.";
+    STORAGE_OPEN = "proxy_exporter_storage_open", Gauge, [],
+        "Whether the embedded store is open (1) or could not be opened (0); absent when the store is turned off.";
+    STORAGE_ERRORS = "proxy_exporter_storage_errors_total", Counter, [],
+        "Failed operations of the embedded store (opening, writing history, saving alert state); each is logged.";
 }
 
 /// Build version and revision for `proxy_exporter_build_info`.

@@ -104,6 +104,19 @@ pub struct View {
     pub expected: BTreeSet<String>,
     pub reload: ReloadStatus,
     pub agent: AgentStatus,
+    pub storage: StorageStatus,
+}
+
+/// The embedded store's health, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum StorageStatus {
+    /// No store configured (`--storage.path ""`): no series.
+    #[default]
+    Off,
+    /// Open; `errors` operations failed since (each logged).
+    Open { errors: u64 },
+    /// Configured, but it could not be opened: the exporter runs without it.
+    Unavailable,
 }
 
 /// What the alerting agent last reported, for `/metrics`.
@@ -135,6 +148,7 @@ struct Inner {
     expected: BTreeSet<String>,
     reload: ReloadStatus,
     agent: AgentStatus,
+    storage: StorageStatus,
 }
 
 impl Store {
@@ -149,6 +163,7 @@ impl Store {
                     success_timestamp: unix_now(),
                 },
                 agent: AgentStatus::default(),
+                storage: StorageStatus::default(),
             }),
             changes: watch::Sender::new(0),
         })
@@ -167,6 +182,7 @@ impl Store {
             expected: inner.expected.clone(),
             reload: inner.reload,
             agent: inner.agent.clone(),
+            storage: inner.storage,
         }
     }
 
@@ -212,6 +228,13 @@ impl Store {
         };
         if self.lock().agent != status {
             self.update(|inner| inner.agent = status);
+        }
+    }
+
+    /// Records the embedded store's health, when it changed.
+    pub fn set_storage_status(&self, status: StorageStatus) {
+        if self.lock().storage != status {
+            self.update(|inner| inner.storage = status);
         }
     }
 

@@ -7,10 +7,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use proxy_quota_exporter::providers::Endpoint;
+use proxy_quota_exporter::readings::PoolReading;
 use proxy_quota_exporter::simulator::{
     Fault, SimProvider, Simulator, SimulatorConfig, IPWEB_TOKEN,
 };
-use proxy_quota_exporter::readings::PoolReading;
 use proxy_quota_exporter::storage::{Storage, StorageOptions};
 use proxy_quota_exporter::units::unix_now;
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use proxy_quota_exporter::readings::{AccountReading, PoolReading};
 use proxy_quota_exporter::storage::{
-    self, AlertState, Storage, StorageError, StorageOptions, ACCOUNT_STEP, DB_FILE, SCHEMA_VERSION,
+    AlertState, Storage, StorageError, StorageOptions, ACCOUNT_STEP, DB_FILE, SCHEMA_VERSION,
 };
 use proxy_quota_exporter::{Config, Options};
 use tokio::sync::oneshot;
@@ -163,7 +163,6 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert!(text.contains(&file.display().to_string()), "{text}");
     assert!(text.contains("newer"), "{text}");
     assert_eq!(user_version(&file), SCHEMA_VERSION + 1);
-    assert!(storage::open_failures() >= 1);
 }
 
 #[test]
@@ -425,12 +424,62 @@ async fn an_unusable_store_leaves_the_exporter_serving() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "not a directory").unwrap();
-    let before = storage::open_failures();
     let yaml = gateway_config("bestproxy", &server.uri(), "[summary]");
     let exporter = Running::start(&yaml, options(&file.join("data"))).await;
     let metrics = exporter.metrics().await;
     assert_eq!(value(&metrics, "proxy_up", &[]), Some(1.0), "{metrics}");
-    assert!(storage::open_failures() > before);
+    assert_eq!(
+        value(&metrics, "proxy_exporter_storage_open", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&metrics, "proxy_exporter_storage_errors_total", &[]),
+        Some(1.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_failure_while_running_is_counted_and_polling_goes_on() {
+    let server = summary_upstream().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "targets:\n  - name: t\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    interval: 1s\n    endpoints: [summary]\n",
+        server.uri()
+    );
+    let exporter = Running::start(&yaml, options(tmp.path())).await;
+    let metrics = exporter.metrics().await;
+    assert_eq!(
+        value(&metrics, "proxy_exporter_storage_open", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "proxy_exporter_storage_errors_total", &[]),
+        Some(0.0),
+        "{metrics}"
+    );
+    // Someone breaks the database under the running exporter.
+    rusqlite::Connection::open(tmp.path().join(DB_FILE))
+        .unwrap()
+        .execute_batch("DROP TABLE pool_history")
+        .unwrap();
+    let polled = summary_requests(&server.received_requests().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = exporter.metrics().await;
+        let errors = value(&metrics, "proxy_exporter_storage_errors_total", &[]);
+        if errors.is_some_and(|e| e >= 1.0) {
+            assert_eq!(value(&metrics, "proxy_up", &[]), Some(1.0), "{metrics}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no error counted: {metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Polls go on after the failure.
+    while summary_requests(&server.received_requests().await.unwrap()) < polled + 2 {
+        assert!(Instant::now() < deadline, "polling stopped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     exporter.stop().await;
 }
 
@@ -482,4 +531,31 @@ async fn the_binary_keeps_its_store_in_data_unless_turned_off() {
     )
     .await;
     assert!(dir.join(DB_FILE).is_file());
+}
+
+#[test]
+fn a_read_only_opener_needs_no_lock_and_refuses_what_it_cannot_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(Storage::open_read_only(tmp.path()).unwrap().is_none());
+    assert!(!tmp.path().join(DB_FILE).exists(), "nothing created");
+
+    let writer = Storage::open(&options(tmp.path())).unwrap();
+    writer
+        .write_pools("bestproxy", "t", 100, &[pool("p", 5.0)])
+        .unwrap();
+    let reader = Storage::open_read_only(tmp.path()).unwrap().unwrap();
+    let history = reader.pool_history("bestproxy", "t", "p", 0).unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(reader
+        .write_pools("bestproxy", "t", 200, &[pool("p", 4.0)])
+        .is_err());
+    drop((writer, reader));
+
+    let newer = tempfile::tempdir().unwrap();
+    rusqlite::Connection::open(newer.path().join(DB_FILE))
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let error = Storage::open_read_only(newer.path()).err().unwrap();
+    assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
 }

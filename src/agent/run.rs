@@ -129,12 +129,13 @@ pub async fn run(
         store.set_agent_status(agent.status(), dispatcher.counts());
         if let Some(storage) = &storage {
             let saved = agent.saved();
-            let storage = Arc::clone(storage);
+            let saving = Arc::clone(storage);
             let outcome =
-                tokio::task::spawn_blocking(move || storage.save_alert_states(&saved)).await;
+                tokio::task::spawn_blocking(move || saving.save_alert_states(&saved)).await;
             if !matches!(outcome, Ok(Ok(()))) {
                 tracing::warn!("saving the alert state failed; it is kept in memory");
             }
+            store.set_storage_status(storage.status());
         }
     }
 }

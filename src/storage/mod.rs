@@ -6,7 +6,8 @@
 //! [`Storage::blocking`], never on a runtime worker. A store that cannot be
 //! opened is an error naming the path; the exporter then runs without one. A
 //! failed operation afterwards is returned, logged (at most once a minute) and
-//! counted in [`Storage::errors`]; it never stops polling or serving.
+//! counted in [`Storage::errors`] (`proxy_exporter_storage_errors_total`); it
+//! never stops polling or serving.
 
 mod alerts;
 mod history;
@@ -20,6 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
+
+use crate::store::StorageStatus;
 
 pub use alerts::AlertState;
 pub use history::{AccountPoint, PoolPoint, Pruned, ACCOUNT_STEP};
@@ -64,14 +67,6 @@ pub enum StorageError {
     Io { path: PathBuf, reason: String },
 }
 
-static OPEN_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// How many times this process failed to open a store (for a metric: a store
-/// that could not be opened has no [`Storage`] to ask).
-pub fn open_failures() -> u64 {
-    OPEN_FAILURES.load(Ordering::Relaxed)
-}
-
 /// An open store; see the module documentation.
 pub struct Storage {
     conn: Mutex<Connection>,
@@ -85,14 +80,8 @@ pub struct Storage {
 
 impl Storage {
     /// Opens (creating when missing) the store in `options.path`, takes its
-    /// lock and migrates its schema. Counted in [`open_failures`] when it fails.
+    /// lock and migrates its schema.
     pub fn open(options: &StorageOptions) -> Result<Storage, StorageError> {
-        Self::try_open(options).inspect_err(|_| {
-            OPEN_FAILURES.fetch_add(1, Ordering::Relaxed);
-        })
-    }
-
-    fn try_open(options: &StorageOptions) -> Result<Storage, StorageError> {
         let dir = &options.path;
         let file = dir.join(DB_FILE);
         let open_error = |path: &Path, reason: String| StorageError::Open {
@@ -195,6 +184,13 @@ impl Storage {
     /// How many operations failed since the store was opened (for a metric).
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+
+    /// The store's health for `/metrics`.
+    pub fn status(&self) -> StorageStatus {
+        StorageStatus::Open {
+            errors: self.errors(),
+        }
     }
 
     /// Runs `work` on a blocking thread (never on a runtime worker). A panic

@@ -40,6 +40,7 @@ pub async fn record(store: Arc<Store>, storage: Arc<Storage>) {
         if !polls.is_empty() {
             // Errors are counted and logged by the store; the next poll tries again.
             let _ = storage.blocking(move |s| write(s, &polls)).await;
+            store.set_storage_status(storage.status());
         }
         tokio::select! {
             changed = changes.changed() => {
@@ -49,6 +50,7 @@ pub async fn record(store: Arc<Store>, storage: Arc<Storage>) {
             }
             _ = prune.tick() => {
                 let _ = storage.blocking(|s| s.prune(unix_now() as i64)).await;
+                store.set_storage_status(storage.status());
             }
         }
     }
