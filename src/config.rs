@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::alerting::{Alerting, RawAlerting};
 use crate::providers::{self, Connection, Endpoint, Options, OptionsError, ProviderSpec};
-use crate::secret::Secret;
+use crate::secret::{expand_env, Secret};
 use crate::units::Zone;
 use crate::yaml;
 
@@ -569,37 +569,6 @@ impl<'de> Deserialize<'de> for Size {
         }
         d.deserialize_any(SizeVisitor)
     }
-}
-
-/// Replaces `${NAME}` using `lookup`.
-pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos..];
-        if let Some(tail) = after.strip_prefix("$${") {
-            out.push_str("${");
-            rest = tail;
-        } else if let Some(tail) = after.strip_prefix("${") {
-            let end = tail
-                .find('}')
-                .ok_or_else(|| "unterminated ${ in value".to_string())?;
-            let name = &tail[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("invalid environment variable name {name:?}"));
-            }
-            let value =
-                lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
-            out.push_str(&value);
-            rest = &tail[end + 1..];
-        } else {
-            out.push('$');
-            rest = &after[1..];
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 #[derive(Deserialize)]

@@ -89,11 +89,12 @@ pub async fn run_with(
     let _recording = storage
         .clone()
         .map(|s| AbortOnDrop(tokio::spawn(storage::record(Arc::clone(&store), s))));
-    let _agent = config
-        .alerting
-        .clone()
-        .and_then(|alerting| agent::run::start(alerting, Arc::clone(&store), storage.clone()))
-        .map(AbortOnDrop);
+    let (alerting, alerting_changes) = tokio::sync::watch::channel(config.alerting.clone());
+    let _agent = AbortOnDrop(tokio::spawn(agent::run::run(
+        alerting_changes,
+        Arc::clone(&store),
+        storage.clone(),
+    )));
     let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
     let app = Arc::new(server::App::new(
         Arc::clone(&store),
@@ -102,10 +103,37 @@ pub async fn run_with(
         options.config_file.is_some().then_some(reload_tx),
         options.web,
     ));
-    let supervisor = supervisor::supervise(config, options.config_file, store, reload_rx);
+    let supervisor = supervisor::supervise(config, options.config_file, store, reload_rx, alerting);
     tokio::select! {
         () = server::serve(listener, app, shutdown) => {}
         () = supervisor => {}
+    }
+    drop((_agent, _recording));
+    if let Some(storage) = storage {
+        close(storage).await;
+    }
+}
+
+/// Waits (at most 5 s) until the tasks that used the store have wound down, so
+/// that it is closed and its lock released when `run_with` returns: an
+/// exporter started next on the same directory, in this process, finds it free.
+async fn close(mut storage: Arc<storage::Storage>) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match Arc::try_unwrap(storage) {
+            Ok(storage) => {
+                drop(storage);
+                return;
+            }
+            Err(shared) if tokio::time::Instant::now() < deadline => {
+                storage = shared;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(_) => {
+                tracing::warn!("the store is still in use at shutdown");
+                return;
+            }
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The one type that holds credentials (`app_key`, `token`, receivers' tokens and
-//! URLs), and the one reader of secret files. `Secret`'s `Debug` and `Display`
+//! URLs), the one reader of secret files, and `${VAR}` expansion. `Secret`'s `Debug` and `Display`
 //! redact, so a secret cannot leak through a log line, an error or a panic.
 
 use std::fmt;
@@ -48,6 +48,37 @@ pub fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
         return Err(format!("secret file {} is empty", path.display()));
     }
     Ok(secret)
+}
+
+/// Replaces `${NAME}` using `lookup` (`$${` stands for a literal `${`).
+pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let end = tail
+                .find('}')
+                .ok_or_else(|| "unterminated ${ in value".to_string())?;
+            let name = &tail[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("invalid environment variable name {name:?}"));
+            }
+            let value =
+                lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+            out.push_str(&value);
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[cfg(test)]

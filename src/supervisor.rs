@@ -1,16 +1,18 @@
 //! The supervisor: runs one poller task per target of the running
 //! configuration, restarts a poller that stops unexpectedly (reporting it as
 //! failed with reason `internal`), and applies reloads (`SIGHUP`,
-//! `POST /-/reload`) without touching unchanged targets.
+//! `POST /-/reload`) without touching unchanged targets; a reload's `alerting`
+//! section is handed to the agent.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::alerting::Alerting;
 use crate::config::{Config, Target};
 use crate::store::{Store, TargetSnapshot};
 use crate::{failpoint, scheduler, ReloadRequest};
@@ -22,6 +24,7 @@ pub async fn supervise(
     config_file: Option<PathBuf>,
     store: Arc<Store>,
     mut requests: mpsc::Receiver<ReloadRequest>,
+    alerting: watch::Sender<Option<Alerting>>,
 ) {
     let mut pollers = Pollers::start(config, &store);
     #[cfg(unix)]
@@ -55,6 +58,13 @@ pub async fn supervise(
         let outcome = match load_isolated(path) {
             Ok(config) => {
                 store.set_targets(config.targets.iter().map(|t| t.name.clone()));
+                alerting.send_if_modified(|running| {
+                    let changed = *running != config.alerting;
+                    if changed {
+                        running.clone_from(&config.alerting);
+                    }
+                    changed
+                });
                 let targets = config.targets.len();
                 pollers.apply(config, &store).await;
                 store.set_reload_result(true);

@@ -96,6 +96,12 @@ async fn a_restart_keeps_for_timers_and_sends_no_duplicate() {
     // after the restart. Had it started over, it could not fire before 6 s.
     let restarted = Instant::now();
     let second = start(&yaml, dir.path()).await;
+    let metrics = second.metrics().await;
+    assert_eq!(
+        value(&metrics, "proxy_exporter_storage_open", &[]),
+        Some(1.0),
+        "the first exporter still held the store"
+    );
     while notifications(&hook).await.is_empty() {
         assert!(
             restarted.elapsed() < Duration::from_secs(15),

@@ -8,6 +8,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use proxy_quota_exporter::config::{Config, Target};
+use proxy_quota_exporter::notify::config::Kind;
 use proxy_quota_exporter::providers;
 use proxy_quota_exporter::units::Zone;
 
@@ -767,6 +768,43 @@ fn env_vars_expand_in_secrets_and_dollar_dollar_escapes() {
         format!("${{{APP_KEY_VAR}}}")
     );
     assert!(!format!("{config:?}").contains(APP_KEY_VALUE));
+}
+
+#[test]
+fn env_vars_expand_in_receivers_secrets() {
+    init_env();
+    let config = parse_ok(&format!(
+        "targets:\n\
+         \x20 - {{name: lite, provider: proxylite, app_key: k}}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - name: chat\n\
+         \x20     slack: {{webhook_url: \"https://hooks.slack.example/${{{APP_KEY_VAR}}}\"}}\n"
+    ));
+    let receivers = &config.alerting.as_ref().unwrap().receivers;
+    let Kind::Slack(slack) = &receivers[0].kind else {
+        panic!("{receivers:?}")
+    };
+    assert_eq!(
+        slack.webhook_url.expose(),
+        format!("https://hooks.slack.example/{APP_KEY_VALUE}")
+    );
+    assert!(!format!("{config:?}").contains(APP_KEY_VALUE));
+    let error = Config::parse(
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - name: hook\n\
+         \x20     webhook: {url: \"${UNSET_VAR_FOR_TEST}\"}\n",
+        Path::new("bad.yml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("environment variable UNSET_VAR_FOR_TEST is not set"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -267,3 +267,89 @@ async fn unchanged_targets_keep_their_counters_across_a_reload() {
     assert!(value(&m, "proxy_up", &[("target", "first")]).is_none());
     running.abort();
 }
+
+/// A BestProxy pool with 1 % left: `ProxyTrafficLow` at both severities.
+async fn nearly_empty_upstream() -> MockServer {
+    let server = MockServer::start().await;
+    let summary = serde_json::json!({"code": 200, "msg": "ok", "data": {
+        "effective": 1_048_576, "effective_total": 104_857_600, "effective_used": 103_809_024}});
+    Mock::given(method("GET"))
+        .and(path("/gateway/user-product/summary"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(summary))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn hook() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn notified(hook: &MockServer) -> usize {
+    hook.received_requests().await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_applies_the_alerting_section_and_keeps_the_alert_states() {
+    let server = nearly_empty_upstream().await;
+    let (first, second) = (hook().await, hook().await);
+    let with_alerting = |hook: &MockServer, for_: &str, evaluation: &str| {
+        format!(
+            "{}alerting:\n  evaluation_interval: {evaluation}\n  rules:\n    ProxyTrafficLow: {{for: {for_}}}\n  receivers:\n    - name: hook\n      webhook: {{url: \"{}/hook\"}}\n",
+            config("best", &server),
+            hook.uri()
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(&file, with_alerting(&first, "1h", "200ms")).unwrap();
+    let (addr, running) = start_reloadable(&file).await;
+    let pending = [
+        ("alertname", "ProxyTrafficLow"),
+        ("severity", "critical"),
+        ("state", "pending"),
+    ];
+    until(&addr, "a pending alert", |m| {
+        value(m, "proxy_exporter_alerts", &pending) == Some(1.0)
+    })
+    .await;
+
+    // New rules and a new receiver: the pending alert fires at once, to the new one.
+    std::fs::write(&file, with_alerting(&second, "0s", "200ms")).unwrap();
+    assert_eq!(post(&addr).await.0, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while notified(&second).await == 0 {
+        assert!(Instant::now() < deadline, "the new receiver got nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&second.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(body["status"], "firing", "{body}");
+    assert_eq!(notified(&first).await, 0, "the old rules' `for` was 1h");
+
+    // Another change (the evaluation interval) keeps the firing alerts' timers:
+    // nothing is sent again before the repeat interval.
+    let sent = notified(&second).await;
+    std::fs::write(&file, with_alerting(&second, "0s", "300ms")).unwrap();
+    assert_eq!(post(&addr).await.0, 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        notified(&second).await,
+        sent,
+        "a firing alert was sent again"
+    );
+
+    // Without the section there is no agent, and no agent series.
+    std::fs::write(&file, config("best", &server)).unwrap();
+    assert_eq!(post(&addr).await.0, 200);
+    until(&addr, "the agent's series gone", |m| {
+        samples(m, "proxy_exporter_alerts").is_empty()
+    })
+    .await;
+    running.abort();
+}

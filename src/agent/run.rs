@@ -4,7 +4,8 @@
 //! publishes its counts for `/metrics`. Alertmanager receivers get every firing
 //! alert (and the `Watchdog`) every `resend_interval`; other receivers get an
 //! alert when it fires, every `repeat_interval` while it fires, and when it
-//! resolves.
+//! resolves. A reload's `alerting` section replaces rules, intervals and
+//! receivers and keeps the alert states.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::notify::{BuildOptions, DispatchSettings, Dispatcher};
 use crate::storage::{self, Storage};
 use crate::store::Store;
 use crate::units::unix_now;
+use tokio::sync::watch;
 
 /// How the agent runs: `alerting` of the configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,16 +47,125 @@ struct Agent {
     started: f64,
 }
 
-/// Starts the agent for a configuration's `alerting` section: builds the
-/// receivers (a receiver that cannot be built is logged and left out) and
-/// spawns the loop. `None` when nothing is configured to notify.
-pub fn start(
-    alerting: Alerting,
+/// How long a receiver replaced by a reload may go on delivering what it holds.
+const RETIRE_WITHIN: Duration = Duration::from_secs(30);
+
+/// The agent of one `alerting` section, running.
+struct Running {
+    section: Alerting,
+    agent: Agent,
+    dispatcher: Arc<Dispatcher>,
+    ticker: tokio::time::Interval,
+}
+
+/// Runs the agent for the configuration's `alerting` section, now and after
+/// every reload (`alerting` announces each new section; `None` runs no agent),
+/// until the task is aborted. A reload keeps the alert states (pending `for`
+/// windows go on, firing alerts are not sent again before their interval) and
+/// swaps the rules, intervals and receivers; a replaced receiver may deliver
+/// what it still holds for a while.
+pub async fn run(
+    mut alerting: watch::Receiver<Option<Alerting>>,
     store: Arc<Store>,
     storage: Option<Arc<Storage>>,
-) -> Option<tokio::task::JoinHandle<()>> {
+) {
+    let mut running: Option<Running> = None;
+    let mut reloads_possible = true;
+    loop {
+        let section = alerting.borrow_and_update().clone();
+        running = configure(running.take(), section, storage.as_ref()).await;
+        if running.is_none() {
+            store.set_agent_status(Vec::new(), Vec::new());
+        }
+        loop {
+            let tick = async {
+                match running.as_mut() {
+                    Some(r) => {
+                        r.ticker.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let reload = async {
+                if reloads_possible {
+                    alerting.changed().await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            tokio::select! {
+                () = tick => {
+                    if let Some(r) = running.as_mut() {
+                        r.evaluate(&store, storage.as_ref()).await;
+                    }
+                }
+                changed = reload => match changed {
+                    Ok(()) => break,
+                    // The supervisor is gone: no more reloads.
+                    Err(_) => reloads_possible = false,
+                },
+            }
+        }
+    }
+}
+
+/// The agent for `section`: `previous` as it was when the section is the same;
+/// with its states and new settings and receivers when it changed; resumed
+/// from the store when there was none.
+async fn configure(
+    previous: Option<Running>,
+    section: Option<Alerting>,
+    storage: Option<&Arc<Storage>>,
+) -> Option<Running> {
+    if previous.as_ref().map(|r| &r.section) == section.as_ref() {
+        return previous;
+    }
+    let agent = match previous {
+        Some(previous) => {
+            retire(previous.dispatcher);
+            Some(previous.agent)
+        }
+        None => None,
+    };
+    let section = section?;
+    let settings = Settings {
+        evaluation_interval: section.evaluation_interval,
+        resend_interval: section.resend_interval,
+        repeat_interval: section.repeat_interval,
+        rules: section.rules.clone(),
+        runbook_base_url: crate::alerts::DEFAULT_RUNBOOK_BASE_URL.to_owned(),
+    };
+    let agent = match agent {
+        Some(mut agent) => {
+            agent.settings = settings;
+            agent
+        }
+        None => {
+            let saved = match storage {
+                Some(s) => s
+                    .blocking(|s| s.load_alert_states())
+                    .await
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            Agent::resume(settings, saved)
+        }
+    };
+    let mut ticker = tokio::time::interval(section.evaluation_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    Some(Running {
+        dispatcher: Arc::new(receivers(&section)),
+        section,
+        agent,
+        ticker,
+    })
+}
+
+/// The dispatcher of a section's receivers; a receiver that cannot be built
+/// is logged and left out.
+fn receivers(section: &Alerting) -> Dispatcher {
     let options = BuildOptions::default();
-    let receivers: Vec<_> = alerting
+    let receivers = section
         .receivers
         .iter()
         .filter_map(|spec| match spec.build(&options) {
@@ -65,46 +176,30 @@ pub fn start(
             }
         })
         .collect();
-    let dispatcher = Arc::new(Dispatcher::new(receivers, DispatchSettings::default()));
-    let settings = Settings {
-        evaluation_interval: alerting.evaluation_interval,
-        resend_interval: alerting.resend_interval,
-        repeat_interval: alerting.repeat_interval,
-        rules: alerting.rules,
-        runbook_base_url: crate::alerts::DEFAULT_RUNBOOK_BASE_URL.to_owned(),
-    };
-    Some(tokio::spawn(run(settings, store, storage, dispatcher)))
+    Dispatcher::new(receivers, DispatchSettings::default())
 }
 
-/// Runs the agent until the task is aborted.
-pub async fn run(
-    settings: Settings,
-    store: Arc<Store>,
-    storage: Option<Arc<Storage>>,
-    dispatcher: Arc<Dispatcher>,
-) {
-    let saved = match &storage {
-        Some(s) => s
-            .blocking(|s| s.load_alert_states())
-            .await
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let mut agent = Agent::resume(settings, saved);
-    let mut ticker = tokio::time::interval(agent.settings.evaluation_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
+/// Lets a replaced dispatcher deliver what it holds, for a while, then drops it.
+fn retire(dispatcher: Arc<Dispatcher>) {
+    tokio::spawn(async move {
+        dispatcher.flush(RETIRE_WITHIN).await;
+    });
+}
+
+impl Running {
+    /// One evaluation: the states advanced, notifications handed over, the
+    /// state saved and the counts published.
+    async fn evaluate(&mut self, store: &Store, storage: Option<&Arc<Storage>>) {
         // Until every target has finished its first poll an alert could look
         // resolved, and a resumed `for` window would start over.
         let view = store.view();
         if !view.complete() {
-            continue;
+            return;
         }
         let snapshots = view.snapshots;
-        let rules = agent.settings.rules.clone();
-        let base = agent.settings.runbook_base_url.clone();
-        let history = storage.clone();
+        let rules = self.agent.settings.rules.clone();
+        let base = self.agent.settings.runbook_base_url.clone();
+        let history = storage.cloned();
         let now = unix_now();
         let evaluated = tokio::task::spawn_blocking(move || {
             let history: &dyn History = match &history {
@@ -123,12 +218,12 @@ pub async fn run(
         .await;
         let Ok(active) = evaluated else {
             tracing::error!("alert evaluation failed");
-            continue;
+            return;
         };
-        agent.evaluate(active, now, &dispatcher);
-        store.set_agent_status(agent.status(), dispatcher.counts());
-        if let Some(storage) = &storage {
-            let saved = agent.saved();
+        self.agent.evaluate(active, now, &self.dispatcher);
+        store.set_agent_status(self.agent.status(), self.dispatcher.counts());
+        if let Some(storage) = storage {
+            let saved = self.agent.saved();
             let saving = Arc::clone(storage);
             let outcome =
                 tokio::task::spawn_blocking(move || saving.save_alert_states(&saved)).await;

@@ -215,16 +215,22 @@ pub(crate) fn http_url(kind: &str, key: &str, url: &Secret) -> Result<url::Url, 
     Ok(parsed)
 }
 
-/// Reads a string into a [`Secret`], so that no `Debug` of the configuration shows it.
+/// Reads a string into a [`Secret`], so that no `Debug` of the configuration
+/// shows it; `${VAR}` expands from the environment, as in targets' credentials.
 pub(crate) fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-    String::deserialize(deserializer).map(Secret::new)
+    let raw = String::deserialize(deserializer)?;
+    crate::secret::expand_env(&raw, |name| std::env::var(name).ok())
+        .map(Secret::new)
+        .map_err(serde::de::Error::custom)
 }
 
-/// Reads an optional string into a [`Secret`].
+/// Reads an optional string into a [`Secret`], like [`secret`].
 pub(crate) fn optional_secret<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Secret>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(|s| s.map(Secret::new))
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "secret")] Secret);
+    Option::<Wrapped>::deserialize(deserializer).map(|s| s.map(|Wrapped(secret)| secret))
 }
 
 #[cfg(test)]
