@@ -25,6 +25,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod server;
 pub mod simulator;
+pub mod status;
 pub mod storage;
 pub mod store;
 pub mod supervisor;
@@ -100,6 +101,7 @@ pub async fn run_with(
         Arc::clone(&store),
         exposition,
         config.notice.clone(),
+        storage.clone(),
         options.config_file.is_some().then_some(reload_tx),
         options.web,
     ));

@@ -126,6 +126,22 @@ pub struct AgentStatus {
     pub alerts: Vec<(String, String, &'static str, u64)>,
     /// (receiver, successful batches, failed batches).
     pub notifications: Vec<(String, u64, u64)>,
+    /// Every pending and firing alert, for the front page and the status API.
+    pub active: Vec<ActiveAlert>,
+    /// Whether an agent runs (an `alerting` section is configured).
+    pub running: bool,
+}
+
+/// One alert the agent holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveAlert {
+    /// `alertname`, `severity`, `provider`, `target` and the alert's own labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `pending` or `firing`.
+    pub state: &'static str,
+    /// Unix seconds: since when it has been pending, or firing.
+    pub since: f64,
+    pub summary: String,
 }
 
 impl View {
@@ -216,16 +232,8 @@ impl Store {
         });
     }
 
-    /// Records what the alerting agent counts, when it changed.
-    pub fn set_agent_status(
-        &self,
-        alerts: Vec<(String, String, &'static str, u64)>,
-        notifications: Vec<(String, u64, u64)>,
-    ) {
-        let status = AgentStatus {
-            alerts,
-            notifications,
-        };
+    /// Records what the alerting agent holds and counts, when it changed.
+    pub fn set_agent_status(&self, status: AgentStatus) {
         if self.lock().agent != status {
             self.update(|inner| inner.agent = status);
         }

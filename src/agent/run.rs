@@ -19,7 +19,7 @@ use crate::alerting::Alerting;
 use crate::forecast::{History, NoHistory};
 use crate::notify::{BuildOptions, DispatchSettings, Dispatcher};
 use crate::storage::{self, Storage};
-use crate::store::Store;
+use crate::store::{ActiveAlert, AgentStatus, Store};
 use crate::units::unix_now;
 use tokio::sync::watch;
 
@@ -74,8 +74,13 @@ pub async fn run(
     loop {
         let section = alerting.borrow_and_update().clone();
         running = configure(running.take(), section, storage.as_ref()).await;
-        if running.is_none() {
-            store.set_agent_status(Vec::new(), Vec::new());
+        match &running {
+            None => store.set_agent_status(AgentStatus::default()),
+            Some(_) if !store.view().agent.running => store.set_agent_status(AgentStatus {
+                running: true,
+                ..AgentStatus::default()
+            }),
+            Some(_) => {}
         }
         loop {
             let tick = async {
@@ -221,7 +226,12 @@ impl Running {
             return;
         };
         self.agent.evaluate(active, now, &self.dispatcher);
-        store.set_agent_status(self.agent.status(), self.dispatcher.counts());
+        store.set_agent_status(AgentStatus {
+            alerts: self.agent.status(),
+            notifications: self.dispatcher.counts(),
+            active: self.agent.active(),
+            running: true,
+        });
         if let Some(storage) = storage {
             let saved = self.agent.saved();
             let saving = Arc::clone(storage);
@@ -323,6 +333,33 @@ impl Agent {
             .into_iter()
             .map(|((n, s, st), c)| (n, s, st, c))
             .collect()
+    }
+
+    /// Every pending and firing alert: firing before pending, critical before
+    /// warning, then the longest held first.
+    fn active(&self) -> Vec<ActiveAlert> {
+        let mut active: Vec<ActiveAlert> = self
+            .states
+            .all()
+            .map(|s| ActiveAlert {
+                labels: s.labels.clone(),
+                state: if s.firing_since.is_some() {
+                    "firing"
+                } else {
+                    "pending"
+                },
+                since: s.firing_since.unwrap_or(s.active_since),
+                summary: s.annotations.get("summary").cloned().unwrap_or_default(),
+            })
+            .collect();
+        let rank = |a: &ActiveAlert| {
+            (
+                a.state != "firing",
+                a.labels.get("severity").map(String::as_str) != Some("critical"),
+            )
+        };
+        active.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.since.total_cmp(&b.since)));
+        active
     }
 
     /// The states as the store keeps them.

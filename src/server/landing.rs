@@ -1,97 +1,489 @@
-//! The landing page: version, readiness and the last poll of every target.
+//! The front page (`/`): what runs out next, per target, rendered on the server
+//! from [`crate::status`] and the stored history. No external asset and no
+//! inline script or style: the page, its stylesheet and its script
+//! (`/static/page.css`, `/static/page.js`, embedded in the binary) work offline
+//! and behind the strict Content-Security-Policy the server sends with them.
+//! Without its script the page shows times in UTC; with it, in the viewer's zone.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use bytes::Bytes;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::Response;
+use crate::alerts::{self, Severity};
+use crate::forecast::Point;
+use crate::status::{Expiry, PoolStatus, Status, TargetStatus, NEAR_LIMIT};
+use crate::units::format_bytes;
 
-use super::{App, Chunks};
-use crate::metrics;
+/// The policy sent with the page and its assets: nothing from anywhere else.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// The page's stylesheet.
+pub const STYLESHEET: &str = include_str!("assets/page.css");
+/// The page's script: local times, nothing else.
+pub const SCRIPT: &str = include_str!("assets/page.js");
+/// How often the page reloads itself, in seconds.
+const REFRESH_SECONDS: u32 = 60;
+/// The most points a chart draws.
+const CHART_POINTS: usize = 240;
+const DAY: f64 = 86_400.0;
 
-pub(super) fn landing_page(app: &App) -> Response<Chunks> {
-    let now = crate::units::unix_now();
-    let mut html = String::from(concat!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>proxy-quota-exporter</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin-bottom:1.5em}",
-        "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.ok{color:#1a7f37}.failing{color:#cf222e}",
-        ".notice{background:#fff8c5;padding:.6em;border:1px solid #d4a72c}</style></head><body>",
-        "<h1>proxy-quota-exporter</h1>"
-    ));
-    if let Some(notice) = &app.notice {
+/// A pool's stored history (oldest first), by target and pool.
+pub type Histories = BTreeMap<(String, String), Vec<Point>>;
+
+/// The page for `status`; `histories` holds up to 7 days of each pool.
+pub fn render(status: &Status, histories: &Histories) -> String {
+    let mut html = String::with_capacity(32 * 1024);
+    let _ = write!(
+        html,
+        concat!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+            "<meta http-equiv=\"refresh\" content=\"{refresh}\">",
+            "<title>proxy-quota-exporter</title>",
+            "<link rel=\"stylesheet\" href=\"/static/page.css\">",
+            "<script src=\"/static/page.js\" defer></script></head><body>",
+            "<header><h1>proxy-quota-exporter</h1><p class=\"meta\">",
+            "Version {version} ({revision}) · updated {updated} · {ready} · ",
+            "<a href=\"/metrics\">metrics</a> · <a href=\"/api/v1/status\">status API</a>",
+            "</p></header><main>"
+        ),
+        refresh = REFRESH_SECONDS,
+        version = escape(status.version),
+        revision = escape(status.revision),
+        updated = time(status.generated_at),
+        ready = if status.ready {
+            "every target polled"
+        } else {
+            "waiting for the first poll of every target"
+        },
+    );
+    if let Some(notice) = &status.notice {
+        let _ = write!(html, "<p class=\"banner\">{}</p>", escape(notice));
+    }
+    if !status.agent {
+        html.push_str("<p class=\"note\">The alerting agent is off (no <code>alerting</code> section in the configuration): alerts come from your Prometheus and the rule file, and are not shown here.</p>");
+    }
+    if !status.store {
+        html.push_str("<p class=\"note\">No store (<code>--storage.path</code>): days left and charts need the history it keeps.</p>");
+    }
+    if status.targets.is_empty() {
+        html.push_str("<p>No poll has finished yet.</p>");
+    }
+    for t in &status.targets {
+        target(&mut html, t, status, histories);
+    }
+    html.push_str("</main></body></html>\n");
+    html
+}
+
+fn target(html: &mut String, t: &TargetStatus, status: &Status, histories: &Histories) {
+    let _ = write!(
+        html,
+        "<section class=\"target\"><h2>{} <small>{}</small> <span class=\"badge {}\">{}</span></h2><p class=\"meta\">Last poll {}</p>",
+        escape(&t.name),
+        escape(t.provider_name),
+        if t.up { "ok" } else { "crit" },
+        if t.up { "up" } else { "failing" },
+        time(t.last_poll),
+    );
+    if t.credential_in_clear {
+        html.push_str("<p class=\"banner\">The credential of this target is sent over plain HTTP and can be read on the network: use an https base_url if the provider offers one.</p>");
+    }
+    for p in &t.pools {
+        let history = histories
+            .get(&(t.name.clone(), p.pool.clone()))
+            .map_or(&[][..], Vec::as_slice);
+        pool(html, p, history, status);
+    }
+    if let Some(u) = &t.usage {
         let _ = write!(
             html,
-            "<p class=\"notice\"><strong>{}</strong></p>",
-            escape_html(notice)
+            "<p>Used today <strong>{}</strong>, yesterday {}.</p>",
+            format_bytes(u.today_bytes),
+            format_bytes(u.yesterday_bytes)
         );
+    }
+    alerts(html, t, status);
+    expiries(
+        html,
+        "Packages expiring soonest",
+        &t.packages,
+        t.packages_total,
+        false,
+        status.generated_at,
+    );
+    expiries(
+        html,
+        "Static IPs expiring soonest",
+        &t.static_ips,
+        t.static_ips_total,
+        true,
+        status.generated_at,
+    );
+    accounts(html, t);
+    customers(html, t);
+    endpoints(html, t);
+    html.push_str("</section>");
+}
+
+fn pool(html: &mut String, p: &PoolStatus, history: &[Point], status: &Status) {
+    let level = p
+        .remaining_ratio
+        .and_then(|r| alerts::TRAFFIC_LOW.level(r))
+        .map_or("ok", class);
+    let _ = write!(
+        html,
+        "<div class=\"pool\"><h3>{}</h3><p class=\"figures\">",
+        escape(&p.pool)
+    );
+    match (p.remaining_bytes, p.purchased_bytes, p.remaining_ratio) {
+        (Some(left), Some(bought), Some(ratio)) => {
+            let _ = write!(
+                html,
+                "<strong class=\"{level}\">{} left</strong> of {} (<span class=\"{level}\">{:.1} %</span>)",
+                format_bytes(left),
+                format_bytes(bought),
+                ratio * 100.0
+            );
+        }
+        (Some(left), _, _) => {
+            let _ = write!(html, "<strong>{} left</strong>", format_bytes(left));
+        }
+        _ => html.push_str("remaining traffic not reported"),
+    }
+    html.push_str("</p>");
+    if let Some(ratio) = p.remaining_ratio {
+        let width = (ratio * 100.0).clamp(0.0, 100.0);
+        let _ = write!(
+            html,
+            "<svg class=\"bar\" viewBox=\"0 0 100 4\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"{:.1} % left\"><rect class=\"track\" width=\"100\" height=\"4\"/><rect class=\"fill {level}\" width=\"{width:.2}\" height=\"4\"/></svg>",
+            ratio * 100.0
+        );
+    }
+    html.push_str("<p class=\"facts\">");
+    match p.days_left {
+        Some(days) => {
+            let _ = write!(
+                html,
+                "<span>Days left at the last 6 h rate: <strong class=\"{}\">{}</strong></span>",
+                days_class(days),
+                days_text(days)
+            );
+        }
+        None if status.store => html.push_str(
+            "<span>Days left: not enough history yet (or nothing used in the last 6 h)</span>",
+        ),
+        None => html.push_str("<span>Days left: needs the store</span>"),
+    }
+    if let Some(expiring) = p.expiring_bytes.filter(|b| *b > 0.0) {
+        let _ = write!(
+            html,
+            "<span>Expiring within 7 days: <strong class=\"warn\">{}</strong></span>",
+            format_bytes(expiring)
+        );
+    }
+    html.push_str("</p>");
+    // Without a store the page's note says why there are no charts.
+    if status.store {
+        html.push_str("<div class=\"charts\">");
+        for (caption, window) in [("Last 24 h", DAY), ("Last 7 days", 7.0 * DAY)] {
+            chart(html, caption, history, status.generated_at - window);
+        }
+        html.push_str("</div>");
+    }
+    html.push_str("</div>");
+}
+
+/// An inline SVG chart of the remaining traffic since `from`, or an honest
+/// note when there is not enough history.
+fn chart(html: &mut String, caption: &str, history: &[Point], from: f64) {
+    let points: Vec<&Point> = history.iter().filter(|p| p.at >= from).collect();
+    let _ = write!(html, "<figure class=\"chart\"><figcaption>{caption}");
+    if points.len() < 2 {
+        html.push_str("</figcaption><p class=\"empty\">Not enough history yet.</p></figure>");
+        return;
+    }
+    let start = points[0].at;
+    let end = points[points.len() - 1].at;
+    if start > from + 60.0 {
+        let _ = write!(
+            html,
+            " <span class=\"since\">(since {})</span>",
+            time(start)
+        );
+    }
+    let top = points
+        .iter()
+        .map(|p| {
+            p.remaining.max(if p.purchased.is_finite() {
+                p.purchased
+            } else {
+                0.0
+            })
+        })
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let (width, height) = (300.0, 80.0);
+    let span = (end - start).max(1.0);
+    let step = points.len().div_ceil(CHART_POINTS).max(1);
+    let x = |p: &Point| (p.at - start) / span * width;
+    let mut line = String::new();
+    for p in points.iter().step_by(step).chain(points.last()) {
+        let y = height - (p.remaining / top).clamp(0.0, 1.0) * height;
+        let _ = write!(line, "{:.1},{y:.1} ", x(p));
+    }
+    let line = line.trim_end();
+    let last_x = x(points[points.len() - 1]);
+    let _ = write!(
+        html,
+        "</figcaption><svg class=\"line\" viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"remaining traffic, {caption}\"><polygon class=\"area\" points=\"0,{height} {line} {last_x:.1},{height}\"/><polyline class=\"trend\" points=\"{line}\"/></svg><p class=\"axis\"><span>{}</span><span>top {}</span><span>now</span></p></figure>",
+        time(start),
+        format_bytes(top)
+    );
+}
+
+fn alerts(html: &mut String, t: &TargetStatus, status: &Status) {
+    if !status.agent {
+        return;
+    }
+    if t.alerts.is_empty() {
+        html.push_str("<h3>Alerts</h3><p class=\"quiet\">No alert pending or firing.</p>");
+        return;
+    }
+    html.push_str("<h3>Alerts</h3><div class=\"scroll\"><table><tr><th>state</th><th>alert</th><th>about</th><th>since</th></tr>");
+    for a in &t.alerts {
+        let state_class = match (a.state, a.severity.as_str()) {
+            ("firing", "critical") => "crit",
+            ("firing", _) => "warn",
+            _ => "quiet",
+        };
+        // Summaries start with provider and target, which the section names.
+        let prefix = format!("{} {}: ", t.provider, t.name);
+        let _ = write!(
+            html,
+            "<tr><td><span class=\"badge {state_class}\">{} {}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.state,
+            escape(&a.severity),
+            escape(&a.alertname),
+            escape(a.summary.strip_prefix(&prefix).unwrap_or(&a.summary)),
+            time(a.since)
+        );
+    }
+    html.push_str("</table></div>");
+}
+
+fn expiries(
+    html: &mut String,
+    title: &str,
+    items: &[Expiry],
+    total: usize,
+    with_country: bool,
+    now: f64,
+) {
+    if items.is_empty() {
+        return;
     }
     let _ = write!(
         html,
-        "<p>Version {} ({}). <a href=\"/metrics\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · <a href=\"/-/ready\">Readiness</a>: {}</p>",
-        metrics::VERSION,
-        metrics::REVISION,
-        if app.exposition.ready() { "ready" } else { "waiting for the first poll of every target" }
+        "<h3>{title} <small>{} of {total}</small></h3><div class=\"scroll\"><table><tr><th>{}</th><th>product</th>{}<th>expires</th><th></th></tr>",
+        items.len(),
+        if with_country { "IP" } else { "package" },
+        if with_country { "<th>country</th>" } else { "" },
     );
-    let snapshots = app.store.snapshots();
-    if snapshots.is_empty() {
-        html.push_str("<p>No poll has finished yet.</p>");
-    }
-    for t in snapshots {
-        let up = t.up();
-        let provider = crate::providers::spec(t.provider).map_or(t.provider, |p| p.display_name);
+    for e in items {
+        let left = e.expires_at as f64 - now;
+        let when = if e.expired {
+            "<span class=\"badge crit\">expired</span>".to_owned()
+        } else {
+            let level = if left < 2.0 * DAY {
+                "crit"
+            } else if left < 7.0 * DAY {
+                "warn"
+            } else {
+                "quiet"
+            };
+            format!("<span class=\"{level}\">in {}</span>", duration(left))
+        };
         let _ = write!(
             html,
-            "<h2>{} <small>({provider})</small> <span class=\"{}\">{}</span></h2><p>Last poll {} ({} s ago).</p>",
-            escape_html(&t.target),
-            if up { "ok" } else { "failing" },
-            if up { "up" } else { "failing" },
-            format_unix(t.polled_at),
-            (now - t.polled_at).max(0.0).round()
+            "<tr><td>{}</td><td>{}</td>{}<td>{}</td><td>{when}</td></tr>",
+            escape(&e.name),
+            escape(&e.product),
+            if with_country {
+                format!("<td>{}</td>", escape(&e.country))
+            } else {
+                String::new()
+            },
+            time(e.expires_at as f64),
         );
-        if t.credential_in_clear {
-            html.push_str(
-                "<p class=\"notice\">The credential of this target is sent over plain HTTP and can be read on the network: use an https base_url if the provider offers one.</p>",
-            );
-        }
-        html.push_str("<table><tr><th>endpoint</th><th>status</th><th>last success</th><th>last error</th></tr>");
-        for e in &t.endpoints {
-            let status = if e.success { "ok" } else { "failing" };
-            let error = e
-                .last_error
-                .as_ref()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td class=\"{status}\">{status}</td><td>{}</td><td>{}</td></tr>",
-                e.endpoint,
-                e.last_success_unix
-                    .map_or_else(|| "never".to_owned(), format_unix),
-                escape_html(&error)
-            );
-        }
-        html.push_str("</table>");
     }
-    html.push_str("</body></html>\n");
-    let mut response = Response::new(Chunks::one(Bytes::from(html)));
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
+    html.push_str("</table></div>");
+}
+
+fn accounts(html: &mut String, t: &TargetStatus) {
+    if t.accounts_total == 0 {
+        return;
+    }
+    let threshold = NEAR_LIMIT * 100.0;
+    if t.accounts_near_limit.is_empty() {
+        let _ = write!(
+            html,
+            "<h3>Sub-accounts</h3><p class=\"quiet\">None of {} above {threshold:.0} % of its limit.</p>",
+            t.accounts_total
+        );
+        return;
+    }
+    let _ = write!(
+        html,
+        "<h3>Sub-accounts above {threshold:.0} % of their limit <small>{} of {}</small></h3><div class=\"scroll\"><table><tr><th>account</th><th>product</th><th>used</th><th>limit</th><th>share</th></tr>",
+        t.accounts_near_limit.len(),
+        t.accounts_total
     );
-    response
+    for a in &t.accounts_near_limit {
+        let level = alerts::ACCOUNT_NEAR_LIMIT
+            .level(a.used_ratio)
+            .map_or("quiet", class);
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{level}\">{:.1} %</td></tr>",
+            escape(&a.account),
+            escape(&a.product),
+            format_bytes(a.used_bytes),
+            format_bytes(a.limit_bytes),
+            a.used_ratio * 100.0
+        );
+    }
+    html.push_str("</table></div>");
 }
 
-/// Unix seconds as `2026-11-22 08:25:01 UTC`.
-fn format_unix(seconds: f64) -> String {
-    chrono::DateTime::from_timestamp(seconds as i64, 0).map_or_else(
-        || seconds.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    )
+fn customers(html: &mut String, t: &TargetStatus) {
+    if t.top_customers.is_empty() {
+        return;
+    }
+    html.push_str("<h3>Top customers today</h3><div class=\"scroll\"><table><tr><th>customer</th><th>upload</th><th>download</th><th>total</th></tr>");
+    for c in &t.top_customers {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&c.customer_id),
+            format_bytes(c.upload_bytes),
+            format_bytes(c.download_bytes),
+            format_bytes(c.total_bytes)
+        );
+    }
+    html.push_str("</table></div>");
 }
 
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Folded away while every endpoint is healthy; open, with the reasons, when not.
+fn endpoints(html: &mut String, t: &TargetStatus) {
+    let failing = t.endpoints.iter().filter(|e| !e.success).count();
+    let _ = write!(
+        html,
+        "<details class=\"endpoints\"{}><summary>Endpoints: {}</summary><div class=\"scroll\"><table><tr><th>endpoint</th><th>status</th><th>last success</th><th>last error</th></tr>",
+        if failing > 0 { " open" } else { "" },
+        if failing == 0 {
+            format!("all {} ok", t.endpoints.len())
+        } else {
+            format!("{failing} of {} failing", t.endpoints.len())
+        }
+    );
+    for e in &t.endpoints {
+        let error = match (&e.error, e.reason) {
+            (Some(message), Some(reason)) => format!("{} ({reason})", escape(message)),
+            _ => String::new(),
+        };
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{error}</td></tr>",
+            e.endpoint,
+            if e.success { "ok" } else { "crit" },
+            if e.success { "ok" } else { "failing" },
+            e.last_success.map_or_else(|| "never".to_owned(), time),
+        );
+    }
+    html.push_str("</table></div></details>");
+}
+
+fn class(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Warning => "warn",
+        Severity::Critical => "crit",
+    }
+}
+
+fn days_class(days: f64) -> &'static str {
+    alerts::TRAFFIC_EXHAUSTION_FORECAST
+        .level(days * DAY)
+        .map_or("ok", class)
+}
+
+fn days_text(days: f64) -> String {
+    if days >= 1000.0 {
+        "more than 999".to_owned()
+    } else {
+        format!("{days:.1}")
+    }
+}
+
+/// A moment as a `<time>`: UTC in the text and on hover; the page's script
+/// rewrites the text into the viewer's zone.
+fn time(seconds: f64) -> String {
+    match chrono::DateTime::from_timestamp(seconds as i64, 0) {
+        Some(t) => {
+            let utc = t.format("%Y-%m-%d %H:%M UTC");
+            format!(
+                "<time datetime=\"{}\" title=\"{utc}\">{utc}</time>",
+                t.format("%Y-%m-%dT%H:%M:%SZ")
+            )
+        }
+        None => escape(&seconds.to_string()),
+    }
+}
+
+/// Seconds for people: `3d 4h`, `5h 12m`, `42m`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0) as i64;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// Text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_upstream_cannot_become_markup() {
+        assert_eq!(
+            escape("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn times_are_utc_until_the_script_localises_them() {
+        assert_eq!(
+            time(0.0),
+            "<time datetime=\"1970-01-01T00:00:00Z\" title=\"1970-01-01 00:00 UTC\">1970-01-01 00:00 UTC</time>"
+        );
+        assert_eq!(duration(90_000.0), "1d 1h");
+        assert_eq!(duration(-5.0), "0m");
+    }
 }

@@ -26,6 +26,9 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::exposition::ExpositionCache;
+use crate::forecast::{History, NoHistory};
+use crate::status::{Sources, Status};
+use crate::storage::Storage;
 use crate::store::Store;
 use crate::web::ServerLimits;
 use crate::web::{BasicAuth, WebConfig};
@@ -43,6 +46,8 @@ pub struct App {
     process_cache: ArcSwap<ProcessMetrics>,
     process_refresh: std::sync::Mutex<()>,
     notice: Option<String>,
+    /// The store's history, for the front page's days left and charts.
+    storage: Option<Arc<Storage>>,
     /// Where `POST /-/reload` sends its request; `None` without a config file.
     reload: Option<mpsc::Sender<ReloadRequest>>,
     tls: Option<TlsAcceptor>,
@@ -55,6 +60,7 @@ impl App {
         store: Arc<Store>,
         exposition: Arc<ExpositionCache>,
         notice: Option<String>,
+        storage: Option<Arc<Storage>>,
         reload: Option<mpsc::Sender<ReloadRequest>>,
         web: Option<WebConfig>,
     ) -> Self {
@@ -76,11 +82,51 @@ impl App {
             process_refresh: std::sync::Mutex::new(()),
             process,
             notice,
+            storage,
             reload,
             tls,
             basic_auth,
             limits,
         }
+    }
+}
+
+impl App {
+    /// The status of every target, and with `histories` the last 7 days of
+    /// every pool, read off the async workers (the store is on disk).
+    async fn status(&self, histories: bool) -> Option<(Status, landing::Histories)> {
+        let view = self.store.view();
+        let storage = self.storage.clone();
+        let notice = self.notice.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let history: &dyn History = match &storage {
+                Some(storage) => storage.as_ref(),
+                None => &NoHistory,
+            };
+            let now = crate::units::unix_now();
+            let status = crate::status::build(
+                &view,
+                &Sources {
+                    history,
+                    has_store: storage.is_some(),
+                    notice: notice.as_deref(),
+                    now,
+                    instant: Instant::now(),
+                },
+            );
+            let mut charts = landing::Histories::new();
+            if histories && storage.is_some() {
+                for t in &status.targets {
+                    for p in &t.pools {
+                        let points =
+                            history.pool_points(t.provider, &t.name, &p.pool, now - 7.0 * 86_400.0);
+                        charts.insert((t.name.clone(), p.pool.clone()), points);
+                    }
+                }
+            }
+            (status, charts)
+        });
+        built.await.ok()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Request routing and the handlers: authorization, `/metrics` with gzip
-//! negotiation, the health endpoints and `/-/reload`.
+//! negotiation, the front page and its assets, `/api/v1/status`, the health
+//! endpoints and `/-/reload`.
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -10,7 +11,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::oneshot;
 
-use super::landing::landing_page;
+use super::landing;
 use super::{App, Chunks};
 use crate::encoder;
 
@@ -32,7 +33,10 @@ pub(super) async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks
     }
     match req.uri().path() {
         "/metrics" => metrics_response(app, accepts_gzip(req.headers().get(ACCEPT_ENCODING))),
-        "/" => landing_page(app),
+        "/" => front_page(app).await,
+        "/api/v1/status" => status_api(app).await,
+        "/static/page.css" => asset(landing::STYLESHEET, "text/css; charset=utf-8"),
+        "/static/page.js" => asset(landing::SCRIPT, "text/javascript; charset=utf-8"),
         "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
         "/-/ready" if app.exposition.ready() => text(StatusCode::OK, "Ready\n"),
         "/-/ready" => text(
@@ -133,4 +137,53 @@ mod tests {
         assert!(!accepts("identity"));
         assert!(!accepts_gzip(None));
     }
+}
+
+/// `/`: the front page, with a policy that allows nothing from elsewhere.
+async fn front_page(app: &App) -> Response<Chunks> {
+    let Some((status, histories)) = app.status(true).await else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "Status unavailable\n");
+    };
+    let html = landing::render(&status, &histories);
+    with_policy(typed(Bytes::from(html), "text/html; charset=utf-8"))
+}
+
+/// `/api/v1/status`: the front page's figures as JSON.
+async fn status_api(app: &App) -> Response<Chunks> {
+    let Some((status, _)) = app.status(false).await else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "Status unavailable\n");
+    };
+    match serde_json::to_vec_pretty(&status) {
+        Ok(json) => typed(Bytes::from(json), "application/json"),
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "Status unavailable\n"),
+    }
+}
+
+fn asset(content: &'static str, content_type: &'static str) -> Response<Chunks> {
+    let mut response = with_policy(typed(Bytes::from_static(content.as_bytes()), content_type));
+    response.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=300"),
+    );
+    response
+}
+
+fn typed(body: Bytes, content_type: &'static str) -> Response<Chunks> {
+    let mut response = Response::new(Chunks::one(body));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn with_policy(mut response: Response<Chunks>) -> Response<Chunks> {
+    response.headers_mut().insert(
+        hyper::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(landing::CONTENT_SECURITY_POLICY),
+    );
+    response.headers_mut().insert(
+        hyper::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }

@@ -1,0 +1,366 @@
+//! What runs out next, per target: the figures of the front page (`/`) and of
+//! `GET /api/v1/status`, built from the snapshot store, the agent's alerts and
+//! the stored history. Every figure is the one `/metrics` serves (the same
+//! fresh readings); "days left" is the forecast alert's ([`crate::forecast`]).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::forecast::{self, History, FORECAST_WINDOW};
+use crate::readings::{Reading, StaticIp};
+use crate::store::{TargetSnapshot, View};
+
+/// How many packages, static IPs and customers a list shows.
+pub const LIST_LENGTH: usize = 10;
+/// Sub-accounts at or above this share of their limit are listed.
+pub const NEAR_LIMIT: f64 = 0.8;
+/// Expiries that passed longer ago than this are no longer listed.
+const EXPIRED_SHOWN_FOR: i64 = 7 * 86_400;
+
+/// The whole status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Unix seconds.
+    pub generated_at: f64,
+    pub version: &'static str,
+    pub revision: &'static str,
+    /// Every target finished its first poll.
+    pub ready: bool,
+    /// The simulated-data notice of `--demo`.
+    pub notice: Option<String>,
+    /// Whether the alerting agent runs (an `alerting` section is configured).
+    pub agent: bool,
+    /// Whether a store holds history (for days left and charts).
+    pub store: bool,
+    pub targets: Vec<TargetStatus>,
+}
+
+/// One target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetStatus {
+    pub name: String,
+    pub provider: &'static str,
+    pub provider_name: &'static str,
+    /// `proxy_up`.
+    pub up: bool,
+    /// Unix seconds of the end of the last poll.
+    pub last_poll: f64,
+    pub credential_in_clear: bool,
+    pub pools: Vec<PoolStatus>,
+    pub usage: Option<UsageStatus>,
+    /// The soonest expiring first, expired ones of the last 7 days included.
+    pub packages: Vec<Expiry>,
+    pub packages_total: usize,
+    pub static_ips: Vec<Expiry>,
+    pub static_ips_total: usize,
+    /// At or above [`NEAR_LIMIT`] of their limit, the fullest first.
+    pub accounts_near_limit: Vec<AccountStatus>,
+    pub accounts_total: usize,
+    /// An IPWeb agent's customers by today's traffic, the largest first.
+    pub top_customers: Vec<CustomerStatus>,
+    pub alerts: Vec<AlertStatus>,
+    pub endpoints: Vec<EndpointStatus>,
+}
+
+/// One traffic pool.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolStatus {
+    pub pool: String,
+    pub remaining_bytes: Option<f64>,
+    pub purchased_bytes: Option<f64>,
+    pub used_bytes: Option<f64>,
+    /// remaining / purchased.
+    pub remaining_ratio: Option<f64>,
+    /// At the trend of the last 6 h; `null` without enough history or while
+    /// nothing is consumed.
+    pub days_left: Option<f64>,
+    pub expiring_bytes: Option<f64>,
+}
+
+/// Traffic used on the provider's calendar days.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageStatus {
+    pub today_bytes: f64,
+    pub yesterday_bytes: f64,
+}
+
+/// A package or a static IP and when it expires.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expiry {
+    /// The package id or the IP.
+    pub name: String,
+    pub product: String,
+    /// The country of a static IP; empty for a package.
+    pub country: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub expired: bool,
+}
+
+/// A sub-account near its limit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountStatus {
+    pub account: String,
+    pub product: String,
+    pub used_bytes: f64,
+    pub limit_bytes: f64,
+    pub used_ratio: f64,
+}
+
+/// An agent's customer and today's traffic.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerStatus {
+    pub customer_id: String,
+    pub upload_bytes: f64,
+    pub download_bytes: f64,
+    pub total_bytes: f64,
+}
+
+/// A pending or firing alert of the in-process agent.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertStatus {
+    pub alertname: String,
+    pub severity: String,
+    /// `pending` or `firing`.
+    pub state: &'static str,
+    pub labels: BTreeMap<String, String>,
+    /// Unix seconds since it has been in this state.
+    pub since: f64,
+    pub summary: String,
+}
+
+/// The last poll of one endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointStatus {
+    pub endpoint: &'static str,
+    pub success: bool,
+    /// Unix seconds.
+    pub last_success: Option<f64>,
+    pub reason: Option<&'static str>,
+    pub error: Option<String>,
+}
+
+/// What the status is built from besides the store's view.
+pub struct Sources<'a> {
+    pub history: &'a dyn History,
+    pub has_store: bool,
+    pub notice: Option<&'a str>,
+    /// Unix seconds, and the same moment for readings' staleness.
+    pub now: f64,
+    pub instant: Instant,
+}
+
+/// The status of every target of `view`, in the order of their names.
+pub fn build(view: &View, sources: &Sources) -> Status {
+    let targets = view
+        .snapshots
+        .iter()
+        .map(|t| target(t, view, sources))
+        .collect();
+    Status {
+        generated_at: sources.now,
+        version: crate::metrics::VERSION,
+        revision: crate::metrics::REVISION,
+        ready: view.complete(),
+        notice: sources.notice.map(str::to_owned),
+        agent: view.agent.running,
+        store: sources.has_store,
+        targets,
+    }
+}
+
+fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
+    let now = sources.now;
+    let mut status = TargetStatus {
+        name: t.target.clone(),
+        provider: t.provider,
+        provider_name: crate::providers::spec(t.provider).map_or(t.provider, |p| p.display_name),
+        up: t.up(),
+        last_poll: t.polled_at,
+        credential_in_clear: t.credential_in_clear,
+        pools: Vec::new(),
+        usage: None,
+        packages: Vec::new(),
+        packages_total: 0,
+        static_ips: Vec::new(),
+        static_ips_total: 0,
+        accounts_near_limit: Vec::new(),
+        accounts_total: 0,
+        top_customers: Vec::new(),
+        alerts: alerts(view, &t.target),
+        endpoints: endpoints(t),
+    };
+    for reading in t.readings(sources.instant) {
+        match reading {
+            Reading::Summary(pools) => {
+                status.pools = pools
+                    .iter()
+                    .map(|p| PoolStatus {
+                        pool: p.pool.clone(),
+                        remaining_bytes: p.remaining_bytes,
+                        purchased_bytes: p.purchased_bytes,
+                        used_bytes: p.used_bytes,
+                        remaining_ratio: p
+                            .remaining_bytes
+                            .zip(p.purchased_bytes.filter(|b| *b > 0.0))
+                            .map(|(r, b)| r / b),
+                        days_left: p.remaining_bytes.and_then(|remaining| {
+                            days_left(sources.history, t, &p.pool, remaining, now)
+                        }),
+                        expiring_bytes: p.expiring_bytes,
+                    })
+                    .collect();
+            }
+            Reading::Usage(u) => {
+                status.usage = Some(UsageStatus {
+                    today_bytes: u.today_bytes,
+                    yesterday_bytes: u.yesterday_bytes,
+                });
+            }
+            Reading::Packages(packages) => {
+                status.packages_total = packages.len();
+                status.packages = soonest(
+                    packages.iter().filter_map(|p| {
+                        Some(expiry(
+                            &p.package_id,
+                            &p.product,
+                            "",
+                            p.expiry_timestamp?,
+                            now,
+                        ))
+                    }),
+                    now,
+                );
+            }
+            Reading::StaticIps(ips) => {
+                status.static_ips_total = ips.ips.len();
+                status.static_ips = soonest(
+                    ips.ips.iter().map(|ip: &StaticIp| {
+                        expiry(&ip.ip, &ip.product, &ip.country, ip.expiry_timestamp, now)
+                    }),
+                    now,
+                );
+            }
+            Reading::Accounts(accounts) => {
+                status.accounts_total = accounts.len();
+                let mut near: Vec<AccountStatus> = accounts
+                    .iter()
+                    .filter_map(|a| {
+                        let limit = a.limit_bytes.filter(|l| *l > 0.0)?;
+                        let used_ratio = a.used_bytes / limit;
+                        (used_ratio >= NEAR_LIMIT).then(|| AccountStatus {
+                            account: a.account.clone(),
+                            product: a.product.clone(),
+                            used_bytes: a.used_bytes,
+                            limit_bytes: limit,
+                            used_ratio,
+                        })
+                    })
+                    .collect();
+                near.sort_by(|a, b| b.used_ratio.total_cmp(&a.used_ratio));
+                status.accounts_near_limit = near;
+            }
+            Reading::Customers(customers) => {
+                let mut top: Vec<CustomerStatus> = customers
+                    .iter()
+                    .map(|c| CustomerStatus {
+                        customer_id: c.customer_id.clone(),
+                        upload_bytes: c.upload_bytes,
+                        download_bytes: c.download_bytes,
+                        total_bytes: c.upload_bytes + c.download_bytes,
+                    })
+                    .collect();
+                top.sort_by(|a, b| b.total_bytes.total_cmp(&a.total_bytes));
+                top.truncate(LIST_LENGTH);
+                status.top_customers = top;
+            }
+        }
+    }
+    status
+}
+
+/// Days left at the trend of the last [`FORECAST_WINDOW`], as the forecast
+/// alert reads it.
+fn days_left(
+    history: &dyn History,
+    t: &TargetSnapshot,
+    pool: &str,
+    remaining: f64,
+    now: f64,
+) -> Option<f64> {
+    let since = now - FORECAST_WINDOW.as_secs_f64();
+    let points = history.pool_points(t.provider, &t.target, pool, since);
+    forecast::trend(&points, now)?
+        .seconds_left(remaining)
+        .map(|s| s / 86_400.0)
+}
+
+fn expiry(name: &str, product: &str, country: &str, expires_at: i64, now: f64) -> Expiry {
+    Expiry {
+        name: name.to_owned(),
+        product: product.to_owned(),
+        country: country.to_owned(),
+        expires_at,
+        expired: (expires_at as f64) <= now,
+    }
+}
+
+/// The first [`LIST_LENGTH`] by expiry, leaving out what expired long ago.
+fn soonest(items: impl Iterator<Item = Expiry>, now: f64) -> Vec<Expiry> {
+    let oldest = now as i64 - EXPIRED_SHOWN_FOR;
+    let mut items: Vec<Expiry> = items.filter(|e| e.expires_at >= oldest).collect();
+    items.sort_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.name.cmp(&b.name)));
+    items.truncate(LIST_LENGTH);
+    items
+}
+
+fn alerts(view: &View, target: &str) -> Vec<AlertStatus> {
+    view.agent
+        .active
+        .iter()
+        .filter(|a| a.labels.get("target").map(String::as_str) == Some(target))
+        .map(|a| AlertStatus {
+            alertname: a.labels.get("alertname").cloned().unwrap_or_default(),
+            severity: a.labels.get("severity").cloned().unwrap_or_default(),
+            state: a.state,
+            labels: a.labels.clone(),
+            since: a.since,
+            summary: a.summary.clone(),
+        })
+        .collect()
+}
+
+fn endpoints(t: &TargetSnapshot) -> Vec<EndpointStatus> {
+    t.endpoints
+        .iter()
+        .map(|e| EndpointStatus {
+            endpoint: e.endpoint.as_str(),
+            success: e.success,
+            last_success: e.last_success_unix,
+            reason: e.last_error.as_ref().map(|e| e.reason.as_str()),
+            error: e.last_error.as_ref().map(|e| e.message.clone()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soonest_ten_leave_out_what_expired_long_ago() {
+        let now = 1_000_000_000.0;
+        let items = (0..30).map(|i| {
+            let at = now as i64 - 10 * 86_400 + i * 86_400;
+            expiry(&format!("p{i:02}"), "x", "", at, now)
+        });
+        let listed = soonest(items, now);
+        assert_eq!(listed.len(), LIST_LENGTH);
+        // 10 days ago .. 8 days ago are left out; 7 days ago is the first.
+        assert_eq!(listed[0].name, "p03");
+        assert!(listed[0].expired);
+        assert!(!listed.iter().find(|e| e.name == "p11").unwrap().expired);
+    }
+}
