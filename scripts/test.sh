@@ -2,7 +2,8 @@
 # Runs every test of proxy-quota-exporter: formatting, lints, unit, integration,
 # golden-file and end-to-end tests, alert rule tests. Installs what the tests need
 # when it is missing (Debian's `prometheus` package for promtool and a real
-# Prometheus, `prometheus-alertmanager` for a real Alertmanager, rustfmt and clippy).
+# Prometheus, `prometheus-alertmanager` for a real Alertmanager, `chromium` for the
+# front page's browser test, rustfmt and clippy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   packages+=(prometheus)
 fi
 command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "--- installing Debian's ${packages[*]}"
   as_root apt-get update -qq
