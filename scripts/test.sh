@@ -16,7 +16,7 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   packages+=(prometheus)
 fi
 command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
-command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "--- installing Debian's ${packages[*]}"
   as_root apt-get update -qq
