@@ -61,10 +61,13 @@ async fn scrape(port: u16) -> Option<String> {
         .ok()
 }
 
-/// Families the exporter adds beyond the contract (issue 6: configuration reloads).
-const EXTRA_FAMILIES: [&str; 2] = [
+/// Families the exporter adds beyond the contract (issue 6: configuration
+/// reloads; issue 13: the store's health).
+const EXTRA_FAMILIES: [&str; 4] = [
     "proxy_exporter_config_last_reload_successful",
     "proxy_exporter_config_last_reload_success_timestamp_seconds",
+    "proxy_exporter_storage_open",
+    "proxy_exporter_storage_errors_total",
 ];
 
 #[test]
