@@ -35,21 +35,53 @@ async fn landing_page_shows_each_target_with_its_status_and_last_error() {
         response.headers()["content-type"],
         "text/html; charset=utf-8"
     );
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
     let page = response.text().await.unwrap();
-    assert!(page.contains("good <small>(BestProxy)</small>"), "{page}");
+    assert!(page.contains("good <small>BestProxy</small>"), "{page}");
+    assert!(page.contains("revoked <small>ProxyLite</small>"), "{page}");
     assert!(
-        page.contains("revoked <small>(ProxyLite)</small>"),
+        page.contains("512.0 MiB left</strong> of 768.0 MiB"),
         "{page}"
     );
-    assert!(page.contains("Last poll 20"), "{page}");
-    // The upstream's message is escaped, never rendered as HTML.
+    assert!(page.contains("Last poll <time datetime=\"20"), "{page}");
+    // The upstream's message is escaped, never rendered as HTML; the failing
+    // endpoint's table is open, the healthy one's folded.
     assert!(
-        page.contains("auth: app_key rejected (code 3: app_key &lt;invalid&gt;)"),
+        page.contains("app_key rejected (code 3: app_key &lt;invalid&gt;) (auth)"),
         "{page}"
     );
+    assert!(page.contains("<details class=\"endpoints\" open><summary>Endpoints: 1 of 1 failing"));
+    assert!(page.contains("<details class=\"endpoints\"><summary>Endpoints: all 1 ok"));
     assert!(page.contains("href=\"/metrics\""));
-    assert!(page.contains("Readiness</a>: ready"));
-    assert!(!page.contains("<script"), "readable without JavaScript");
+    assert!(page.contains("every target polled"));
+    // Nothing inline that a strict policy would block.
+    assert!(
+        !page.contains("<script>") && !page.contains("style="),
+        "{page}"
+    );
+    for (asset, content_type) in [
+        ("/static/page.css", "text/css; charset=utf-8"),
+        ("/static/page.js", "text/javascript; charset=utf-8"),
+    ] {
+        let response = exporter.get(asset).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], content_type);
+    }
+
+    // The status API says the same.
+    let status: serde_json::Value =
+        serde_json::from_str(&exporter.get("/api/v1/status").await.text().await.unwrap()).unwrap();
+    let targets = status["targets"].as_array().unwrap();
+    assert_eq!(targets[0]["name"], "good");
+    assert_eq!(targets[0]["up"], true);
+    assert_eq!(targets[0]["pools"][0]["remaining_bytes"], 536870912.0);
+    assert_eq!(targets[1]["up"], false);
+    assert_eq!(targets[1]["endpoints"][0]["reason"], "auth");
+    assert_eq!(status["agent"], false);
     exporter.stop().await;
 }
 
