@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::{anyhow, bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
+use proxy_quota_exporter::config::ConfigError;
 use proxy_quota_exporter::forecast::{History, NoHistory};
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
 use proxy_quota_exporter::storage::{Storage, StorageOptions};
@@ -17,9 +18,19 @@ use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
+/// What `--version` prints after the program's name: the version and the git
+/// revision it was built from (build.rs; "unknown" without git), as the
+/// `proxy_exporter_build_info` metric's labels.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("PQE_GIT_REVISION"),
+    ")"
+);
+
 /// Prometheus exporter for proxy traffic quotas, packages, sub-accounts and static IPs.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -42,12 +53,12 @@ struct Cli {
     #[arg(long = "demo", conflicts_with_all = ["config_file", "config_check"])]
     demo: bool,
 
-    /// Poll period in demo mode.
+    /// Poll period in demo mode (at least 1s).
     #[arg(
         long = "demo.interval",
         env = "PROXY_QUOTA_EXPORTER_DEMO_INTERVAL",
         default_value = "5s",
-        value_parser = humantime::parse_duration,
+        value_parser = parse_demo_interval,
         value_name = "DURATION"
     )]
     demo_interval: Duration,
@@ -112,9 +123,23 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Poll every target once and print what is about to run out. Exit code:
-    /// 0 ok, 1 warning, 2 critical, 3 unknown (a target could not be read).
+    /// Poll every target once and print what is about to run out.
+    ///
+    /// Exit code: 0 ok, 1 warning, 2 critical, 3 unknown (a target could not be
+    /// read). The worst state wins, and CRITICAL ranks above UNKNOWN: with one
+    /// unreadable target and one critical one, `check` exits 2. A shortage that
+    /// is known is the more urgent and actionable page; Nagios plugins such as
+    /// check_disk likewise report the worst known state. The unreadable target
+    /// is still listed with its error.
+    ///
+    /// `check --demo` polls the built-in simulator once instead of a
+    /// configuration; its accounts are built to run short, so it exits 2.
     Check {
+        /// Poll the built-in simulator of the three provider APIs (the
+        /// configuration `--demo` uses) instead of `--config.file`. Reads no store.
+        #[arg(long = "demo", conflicts_with = "config_file")]
+        demo: bool,
+
         /// `table` for people, `json` for scripts.
         #[arg(
             long = "output",
@@ -149,12 +174,18 @@ enum LogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
-    if let Some(Command::Check { output }) = &cli.command {
-        let Some(config_file) = cli.config_file.as_deref() else {
-            eprintln!("error: check needs --config.file FILE");
+    if let Some(Command::Check { demo, output }) = &cli.command {
+        let result = if *demo || cli.demo {
+            check_demo(*output, cli.demo_interval)
+        } else if let Some(config_file) = cli.config_file.as_deref() {
+            check(config_file, *output, cli.storage_path.as_deref())
+        } else {
+            eprintln!(
+                "error: check needs --config.file FILE (or --demo to try it on simulated data)"
+            );
             return ExitCode::from(3);
         };
-        return match check(config_file, *output, cli.storage_path.as_deref()) {
+        return match result {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -184,18 +215,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
     if cli.demo {
         return runtime.block_on(async {
-            let simulator = Simulator::start(SimulatorConfig::default())
-                .await
-                .context("cannot start the provider simulator")?;
-            let mut config = Config::parse(
-                &format!(
-                    "{}{}",
-                    simulator.demo_config_yaml(cli.demo_interval),
-                    proxy_quota_exporter::simulator::DEMO_ALERTING_YAML
-                ),
-                Path::new("<demo>"),
-            )?;
-            config.notice = Some(DEMO_NOTICE.to_owned());
+            let simulator = start_simulator().await?;
+            let config = demo_config(&simulator, cli.demo_interval)?;
             tracing::warn!(simulator = %simulator.url(), "{DEMO_NOTICE}");
             let options = Options {
                 config_file: None,
@@ -232,10 +253,43 @@ const DEFAULT_STORAGE_PATH: &str = "data/";
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
 
-async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(address)
+/// Starts the built-in simulator of the three provider APIs on loopback.
+async fn start_simulator() -> anyhow::Result<Simulator> {
+    Simulator::start(SimulatorConfig::default())
         .await
-        .with_context(|| format!("cannot listen on {address}"))?;
+        .context("cannot start the provider simulator")
+}
+
+/// The configuration of `--demo` and `check --demo`: one target per simulated
+/// provider, polled every `interval`, and the agent logging its alerts.
+///
+/// The text is generated, so an error here is a bug, not the user's file: it is
+/// reported without a file name (the configuration has none) and without a
+/// line of a text nobody can see.
+fn demo_config(simulator: &Simulator, interval: Duration) -> anyhow::Result<Config> {
+    let yaml = format!(
+        "{}{}",
+        simulator.demo_config_yaml(interval),
+        proxy_quota_exporter::simulator::DEMO_ALERTING_YAML
+    );
+    let mut config = Config::parse(&yaml, Path::new("")).map_err(|e| {
+        let message = match e {
+            ConfigError::Invalid { message, .. } | ConfigError::Read { message, .. } => message,
+        };
+        anyhow!("the built-in demo configuration was refused (a bug, please report it): {message}")
+    })?;
+    config.notice = Some(DEMO_NOTICE.to_owned());
+    Ok(config)
+}
+
+async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        anyhow!(
+            "cannot listen on {address}: {e}; choose another address with \
+             --web.listen-address HOST:PORT (or the environment variable \
+             PROXY_QUOTA_EXPORTER_WEB_LISTEN_ADDRESS)"
+        )
+    })?;
     tracing::info!(
         version = proxy_quota_exporter::metrics::VERSION,
         address = %listener.local_addr()?,
@@ -264,13 +318,38 @@ fn check(
         .enable_all()
         .build()?
         .block_on(proxy_quota_exporter::check::run(&config, history));
+    print_report(&report, output)
+}
+
+/// Runs `check --demo`: polls the built-in simulator once, with the
+/// configuration `--demo` uses, and returns the exit code. No store is read:
+/// the simulator starts afresh each time, and a real account's history must
+/// not mix with simulated figures.
+fn check_demo(output: OutputFormat, interval: Duration) -> anyhow::Result<u8> {
+    eprintln!("note: {DEMO_NOTICE}");
+    let report = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let simulator = start_simulator().await?;
+            let config = demo_config(&simulator, interval)?;
+            anyhow::Ok(proxy_quota_exporter::check::run(&config, &NoHistory).await)
+        })?;
+    print_report(&report, output)
+}
+
+/// Prints `check`'s report and returns its exit code.
+fn print_report(
+    report: &proxy_quota_exporter::check::Report,
+    output: OutputFormat,
+) -> anyhow::Result<u8> {
     match output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
         OutputFormat::Table => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             print!(
                 "{}",
-                proxy_quota_exporter::check::render_table(&report, color)
+                proxy_quota_exporter::check::render_table(report, color)
             );
         }
     }
@@ -315,6 +394,22 @@ fn storage_options(cli: &Cli) -> Option<StorageOptions> {
         path: path.into(),
         retention: cli.storage_retention,
     })
+}
+
+/// The shortest `--demo.interval`: the configuration's least `interval`.
+const MIN_DEMO_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Parses `--demo.interval`: a duration of at least [`MIN_DEMO_INTERVAL`]. clap
+/// names the flag with the error, so a bad value is refused as the flag's.
+fn parse_demo_interval(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d < MIN_DEMO_INTERVAL => Err(format!(
+            "must be at least {}",
+            humantime::format_duration(MIN_DEMO_INTERVAL)
+        )),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Parses `--storage.retention`: a duration above zero.
@@ -396,5 +491,44 @@ fn init_logging(level: LogLevel, format: LogFormat) {
                     .with_writer(std::io::stderr),
             )
             .init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_simulator<T>(f: impl FnOnce(&Simulator) -> T) -> T {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let simulator = runtime.block_on(start_simulator()).unwrap();
+        f(&simulator)
+    }
+
+    #[test]
+    fn the_least_demo_interval_the_flag_takes_is_a_valid_demo_configuration() {
+        assert!(parse_demo_interval("999ms").is_err());
+        assert_eq!(parse_demo_interval("1s"), Ok(MIN_DEMO_INTERVAL));
+        let config = with_simulator(|s| demo_config(s, MIN_DEMO_INTERVAL)).unwrap();
+        assert_eq!(config.targets.len(), 3);
+        assert_eq!(config.notice.as_deref(), Some(DEMO_NOTICE));
+    }
+
+    #[test]
+    fn a_refused_demo_configuration_names_no_file() {
+        let error = with_simulator(|s| demo_config(s, Duration::from_millis(10)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("the built-in demo configuration was refused"),
+            "{error}"
+        );
+        assert!(error.contains("interval"), "{error}");
+        assert!(
+            !error.contains("<demo>") && !error.contains(":1:"),
+            "{error}"
+        );
     }
 }

@@ -124,21 +124,6 @@ fn text(status: StatusCode, body: &'static str) -> Response<Chunks> {
     response
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gzip_is_negotiated() {
-        let accepts = |v: &'static str| accepts_gzip(Some(&HeaderValue::from_static(v)));
-        assert!(accepts("gzip"));
-        assert!(accepts("deflate, GZIP;q=0.5"));
-        assert!(!accepts("gzip;q=0"));
-        assert!(!accepts("identity"));
-        assert!(!accepts_gzip(None));
-    }
-}
-
 /// `/`: the front page, with a policy that allows nothing from elsewhere.
 async fn front_page(app: &App) -> Response<Chunks> {
     let Some((status, histories)) = app.status(true).await else {
@@ -186,4 +171,19 @@ fn with_policy(mut response: Response<Chunks>) -> Response<Chunks> {
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_negotiated() {
+        let accepts = |v: &'static str| accepts_gzip(Some(&HeaderValue::from_static(v)));
+        assert!(accepts("gzip"));
+        assert!(accepts("deflate, GZIP;q=0.5"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("identity"));
+        assert!(!accepts_gzip(None));
+    }
 }
