@@ -364,15 +364,23 @@ impl Agent {
 
     /// The states as the store keeps them.
     fn saved(&self) -> Vec<storage::AlertState> {
+        // One pass over `sent`, not one per alert: alerts × receivers entries.
+        let mut sent_by_alert: HashMap<&str, Vec<(String, f64)>> = HashMap::new();
+        for ((fp, receiver), at) in &self.sent {
+            sent_by_alert
+                .entry(fp.as_str())
+                .or_default()
+                .push((receiver.clone(), *at));
+        }
         self.states
             .all()
             .map(|s| {
                 let fp = fingerprint(&s.labels);
-                let last_sent = self
-                    .sent
-                    .iter()
-                    .filter(|((f, _), _)| *f == fp)
-                    .map(|((_, r), at)| (r.clone(), *at))
+                let last_sent = sent_by_alert
+                    .get(fp.as_str())
+                    .into_iter()
+                    .flatten()
+                    .cloned()
                     .collect();
                 storage::AlertState {
                     alertname: s.labels.get("alertname").cloned().unwrap_or_default(),
