@@ -143,7 +143,15 @@ async fn check_target(target: &Target, now: i64, limiter: Arc<Semaphore>) -> Tar
             Reading::Accounts(accounts) => report.check_accounts(accounts),
             Reading::StaticIps(ips) => report.check_static_ips(ips, now),
             Reading::Packages(packages) => report.check_packages(packages, now),
-            Reading::Usage(_) | Reading::Customers(_) => {}
+            // Nothing here runs out: a recharge is something a person does
+            // (an old one is no fault while the pools last, which the summary
+            // already tells), and the allow-list and the stock have no bound.
+            Reading::Usage(_)
+            | Reading::Customers(_)
+            | Reading::NniUsage(_)
+            | Reading::Recharges(_)
+            | Reading::Allowlist(_)
+            | Reading::Stock(_) => {}
         }
     }
     report
