@@ -1150,3 +1150,59 @@ async fn a_failed_stock_poll_is_retried_at_the_next_poll() {
     );
     exporter.stop().await;
 }
+
+/// The series `stock` keeps exporting between its polls count toward
+/// `sample_limit` like those of a fresh poll: here the allow-list grows past
+/// what is left beside them, and fails with reason `limit`.
+#[tokio::test]
+async fn series_of_a_stock_poll_sat_out_count_toward_the_sample_limit() {
+    let server = MockServer::start().await;
+    mount_stock(&server, "/gateway").await;
+    // First one product (1 series), then three.
+    Mock::given(method("GET"))
+        .and(path("/gateway/proxy-ip/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/allowlist.json")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let items: Vec<_> = [9, 14, 25]
+        .iter()
+        .map(|p| json!({"ip": "10.0.0.1", "remark": "", "product_type": p, "created_at": ""}))
+        .collect();
+    mount(
+        &server,
+        "/gateway/proxy-ip/list",
+        json!({"code": 200, "msg": "ok", "data": {"list": items}}),
+    )
+    .await;
+    // Stock: 3 static IP series and 1 host pool series; the allow-list: 2, then 3.
+    let yaml = format!(
+        "interval: 1s\n{}    sample_limit: 6\n",
+        gateway_config("bestproxy", &server.uri(), "[allowlist, stock]")
+    );
+    let exporter = Exporter::start(&yaml).await;
+    let limited = |m: &str| {
+        value(
+            m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "allowlist"), ("reason", "limit")],
+        )
+    };
+    let mut m = exporter.metrics().await;
+    assert_eq!(limited(&m), Some(0.0), "the first poll fits: {m}");
+    for _ in 0..40 {
+        if limited(&m).is_some_and(|n| n > 0.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        m = exporter.get("/metrics").await.text().await.unwrap();
+    }
+    assert!(limited(&m).is_some_and(|n| n > 0.0), "{m}");
+    assert_eq!(
+        value(&m, "proxy_exporter_poll_success", &[("endpoint", "stock")]),
+        Some(1.0)
+    );
+    assert_eq!(samples(&m, "proxy_static_ip_stock").len(), 3);
+    exporter.stop().await;
+}
