@@ -445,7 +445,8 @@ fn credential(
     Ok(credential)
 }
 
-/// The endpoints to poll: all of the provider's, or the listed ones, each once.
+/// The endpoints to poll: the provider's default ones, or the listed ones (any
+/// of the provider's, optional ones included), each once.
 fn endpoints(
     list: Option<Vec<Endpoint>>,
     spec: &ProviderSpec,
@@ -459,8 +460,8 @@ fn endpoints(
     }
     let mut seen = HashSet::new();
     for e in &list {
-        if !spec.endpoints.contains(e) {
-            let known: Vec<_> = spec.endpoints.iter().map(|e| e.as_str()).collect();
+        if !spec.all_endpoints().any(|known| known == *e) {
+            let known: Vec<_> = spec.all_endpoints().map(|e| e.as_str()).collect();
             let message = format!(
                 "{e} is not an endpoint of provider {} (known: {})",
                 spec.name,

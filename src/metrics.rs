@@ -64,6 +64,20 @@ metrics! {
         "Number of static IPs by product and status. Polled in the background every interval.";
     CUSTOMER_USAGE_TODAY = "proxy_customer_usage_today_bytes", Gauge, ["provider", "target", "customer_id", "direction"],
         "Traffic used today by an agent's customer, by direction, in bytes. Polled in the background every interval.";
+    NNI_USAGE_TODAY = "proxy_nni_usage_today_bytes", Gauge, ["provider", "target"],
+        "NNI traffic used so far today (provider's calendar day), in bytes. Polled in the background every interval.";
+    NNI_USAGE_YESTERDAY = "proxy_nni_usage_yesterday_bytes", Gauge, ["provider", "target"],
+        "NNI traffic used yesterday (provider's calendar day), in bytes. Polled in the background every interval.";
+    RECHARGE_LAST_TIMESTAMP = "proxy_recharge_last_timestamp_seconds", Gauge, ["provider", "target", "direction"],
+        "Time of the newest traffic recharge of the last 30 provider days, received (credited to the account) or given (to its customers), in Unix seconds; absent when there was none. Polled in the background every interval.";
+    RECHARGE_LAST_30D = "proxy_recharge_last_30d_bytes", Gauge, ["provider", "target", "direction"],
+        "Traffic recharged in the last 30 provider days (today and the 29 days before), received or given, in bytes. Polled in the background every interval.";
+    ALLOWLIST_IPS = "proxy_allowlist_ips", Gauge, ["provider", "target", "product"],
+        "Number of IPs on the proxy allow-list, by product. Polled in the background every interval.";
+    STATIC_IP_STOCK = "proxy_static_ip_stock", Gauge, ["provider", "target", "country", "kind"],
+        "Static IPs the provider has available to buy, by country and kind (datacenter, residential). Polled in the background every interval, at most once an hour.";
+    HOST_POOL_IPS = "proxy_host_pool_ips", Gauge, ["provider", "target", "country"],
+        "Datacenter IPs available in the provider's host pool, by country. Polled in the background every interval, at most once an hour.";
     UP = "proxy_up", Gauge, ["provider", "target"],
         "1 when the last poll of every enabled endpoint of the target succeeded, else 0. Polled in the background every interval.";
     POLL_SUCCESS = "proxy_exporter_poll_success", Gauge, ["provider", "target", "endpoint"],

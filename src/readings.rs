@@ -18,6 +18,12 @@ pub enum Reading {
     Accounts(Vec<AccountReading>),
     StaticIps(StaticIpReading),
     Customers(Vec<CustomerReading>),
+    /// NNI traffic on the provider's calendar days (IPWeb).
+    NniUsage(DailyUsage),
+    /// Both directions, always (IPWeb).
+    Recharges(Vec<RechargeReading>),
+    Allowlist(Vec<AllowlistReading>),
+    Stock(StockReading),
 }
 
 /// Traffic used on the provider's calendar days.
@@ -119,11 +125,94 @@ pub struct CustomerReading {
     pub download_bytes: f64,
 }
 
+/// Which way a recharge went: the `direction` label of the recharge families.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RechargeDirection {
+    /// Credited to the target's account.
+    Received,
+    /// From the target's account to one of its customers.
+    Given,
+}
+
+impl RechargeDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RechargeDirection::Received => "received",
+            RechargeDirection::Given => "given",
+        }
+    }
+}
+
+/// The recharges of one direction in the last 30 provider days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RechargeReading {
+    pub direction: RechargeDirection,
+    /// The newest recharge; `None` when there was none in the 30 days.
+    pub last_timestamp: Option<i64>,
+    /// Traffic recharged in the 30 days (0 when there was none).
+    pub last_30d_bytes: f64,
+}
+
+/// The number of allow-listed IPs of one product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllowlistReading {
+    pub product: String,
+    pub ips: u64,
+}
+
+/// What the provider has available to buy.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StockReading {
+    /// Static IPs per country and kind.
+    pub static_ips: Vec<StaticIpStock>,
+    /// Host pool (datacenter) IPs per country.
+    pub host_pool: Vec<CountryStock>,
+}
+
+/// The kinds of static IP in stock, the `kind` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockKind {
+    /// Data center static IPs (`isp=0`).
+    Datacenter,
+    /// Home residential static IPs (`isp=1`).
+    Residential,
+}
+
+impl StockKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockKind::Datacenter => "datacenter",
+            StockKind::Residential => "residential",
+        }
+    }
+}
+
+/// Static IPs available in one country, of one kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticIpStock {
+    pub kind: StockKind,
+    pub stock: CountryStock,
+}
+
+/// IPs available in one country.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountryStock {
+    /// The country or region code as the provider gives it (`US`).
+    pub country: String,
+    pub ips: f64,
+}
+
 impl Reading {
     /// Writes this reading's samples of `family` (none if it fills another).
     pub fn samples(&self, family: &MetricDef, emit: &mut Emit) {
         match self {
-            Reading::Usage(usage) => usage.samples(family, emit),
+            Reading::Usage(usage) => usage.samples([&USAGE_TODAY, &USAGE_YESTERDAY], family, emit),
+            Reading::NniUsage(usage) => {
+                usage.samples([&NNI_USAGE_TODAY, &NNI_USAGE_YESTERDAY], family, emit)
+            }
+            Reading::Recharges(recharges) => recharge_samples(recharges, family, emit),
+            Reading::Allowlist(products) => allowlist_samples(products, family, emit),
+            Reading::Stock(stock) => stock.samples(family, emit),
             Reading::Summary(pools) => pool_samples(pools, family, emit),
             Reading::Packages(packages) => package_samples(packages, family, emit),
             Reading::Accounts(accounts) => account_samples(accounts, family, emit),
@@ -143,10 +232,12 @@ impl Reading {
 }
 
 impl DailyUsage {
-    fn samples(&self, family: &MetricDef, emit: &mut Emit) {
-        if family.is(&USAGE_TODAY) {
+    /// Writes today's figure as the first of `[today, yesterday]`, yesterday's
+    /// as the second.
+    fn samples(&self, [today, yesterday]: [&MetricDef; 2], family: &MetricDef, emit: &mut Emit) {
+        if family.is(today) {
             emit(&[], self.today_bytes);
-        } else if family.is(&USAGE_YESTERDAY) {
+        } else if family.is(yesterday) {
             emit(&[], self.yesterday_bytes);
         }
     }
@@ -249,6 +340,41 @@ fn customer_samples(customers: &[CustomerReading], family: &MetricDef, emit: &mu
         for c in customers {
             emit(&[&c.customer_id, "upload"], c.upload_bytes);
             emit(&[&c.customer_id, "download"], c.download_bytes);
+        }
+    }
+}
+
+fn recharge_samples(recharges: &[RechargeReading], family: &MetricDef, emit: &mut Emit) {
+    for r in recharges {
+        let direction = r.direction.as_str();
+        if family.is(&RECHARGE_LAST_TIMESTAMP) {
+            if let Some(at) = r.last_timestamp {
+                emit(&[direction], at as f64);
+            }
+        } else if family.is(&RECHARGE_LAST_30D) {
+            emit(&[direction], r.last_30d_bytes);
+        }
+    }
+}
+
+fn allowlist_samples(products: &[AllowlistReading], family: &MetricDef, emit: &mut Emit) {
+    if family.is(&ALLOWLIST_IPS) {
+        for p in products {
+            emit(&[&p.product], p.ips as f64);
+        }
+    }
+}
+
+impl StockReading {
+    fn samples(&self, family: &MetricDef, emit: &mut Emit) {
+        if family.is(&STATIC_IP_STOCK) {
+            for s in &self.static_ips {
+                emit(&[&s.stock.country, s.kind.as_str()], s.stock.ips);
+            }
+        } else if family.is(&HOST_POOL_IPS) {
+            for s in &self.host_pool {
+                emit(&[&s.country], s.ips);
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 //! The scheduler: one task per target, polling on its own schedule. Every poll
 //! builds a fresh [`TargetSnapshot`] (readings, outcomes, counters, when values
-//! go stale) and publishes it whole to the [`Store`].
+//! go stale) and publishes it whole to the [`Store`]. An endpoint with a
+//! minimum interval ([`Endpoint::min_interval`], `stock`) sits out the target's
+//! polls until it is due again; meanwhile its last outcome and values are
+//! carried over.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +26,13 @@ struct EndpointState {
     /// the first poll that did not replace it.
     stale_at: Option<Instant>,
     last_success_unix: Option<f64>,
+    /// The outcome of the endpoint's last poll, carried into the snapshots of
+    /// the target's polls it sits out.
+    success: bool,
+    duration_seconds: f64,
+    last_error: Option<PollError>,
+    /// When the endpoint is polled again; `None`: at the target's next poll.
+    next_due: Option<Instant>,
 }
 
 impl EndpointState {
@@ -34,7 +44,24 @@ impl EndpointState {
             last_good: previous.and_then(|e| e.reading.clone()),
             stale_at: previous.and_then(|e| e.stale_at),
             last_success_unix: previous.and_then(|e| e.last_success_unix),
+            success: false,
+            duration_seconds: 0.0,
+            last_error: None,
+            next_due: None,
         }
+    }
+
+    /// Whether a poll of the target that starts at `at` polls this endpoint.
+    fn is_due(&self, at: Instant) -> bool {
+        self.next_due.is_none_or(|due| at >= due)
+    }
+
+    /// Sets when the endpoint is due after a poll that started at `started`: a
+    /// success waits out the endpoint's minimum interval, a failure is retried
+    /// at the target's next poll.
+    fn schedule_after(&mut self, success: bool, started: Instant) {
+        let min_interval = self.endpoint.min_interval();
+        self.next_due = (success && !min_interval.is_zero()).then(|| started + min_interval);
     }
 }
 
@@ -80,17 +107,22 @@ pub async fn run_target(
         let started = Instant::now();
         let due = started + target.interval + if first { jitter } else { Duration::ZERO };
         first = false;
-        let schedule = Schedule { due, max_staleness };
+        let schedule = Schedule {
+            started,
+            due,
+            max_staleness,
+        };
         poll_once(&target, &client, &mut states, schedule, &store).await;
         // A poll that overran its interval is followed by the next one at once.
         next_poll = due.max(Instant::now());
     }
 }
 
-/// When the poll after this one is due, and how long values outlive a poll
-/// that does not replace them.
+/// When this poll started, when the poll after it is due, and how long values
+/// outlive a poll that does not replace them.
 #[derive(Clone, Copy)]
 struct Schedule {
+    started: Instant,
     due: Instant,
     max_staleness: Duration,
 }
@@ -121,12 +153,15 @@ pub async fn poll_endpoints(
     .await
 }
 
-/// Polls every enabled endpoint of a target concurrently and publishes the result.
+/// Polls every due endpoint of a target concurrently and publishes the result.
 ///
 /// A good reading is served until `max_staleness` after the start of the first
 /// poll that does not replace it: while polls succeed on schedule no value ever
 /// disappears, whatever `interval` and `max_staleness` are; once they fail (or
 /// hang), values disappear at most `max_staleness` after the failing poll began.
+/// An endpoint that sits out this poll (not due: its last poll succeeded less
+/// than its minimum interval ago) was not polled, so its reading counts as
+/// confirmed until the next poll of the target.
 async fn poll_once(
     target: &Target,
     client: &Client,
@@ -137,50 +172,79 @@ async fn poll_once(
     if crate::failpoint::hit(&format!("poll:{}", target.name)) {
         panic!("failpoint poll:{} hit", target.name);
     }
-    let endpoints: Vec<_> = states.iter().map(|s| s.endpoint).collect();
+    let due: Vec<bool> = states.iter().map(|s| s.is_due(schedule.started)).collect();
+    let endpoints: Vec<_> = states
+        .iter()
+        .zip(&due)
+        .filter(|(_, due)| **due)
+        .map(|(s, _)| s.endpoint)
+        .collect();
     let mut results = poll_endpoints(target, client, &endpoints).await;
-    enforce_sample_limit(target, &endpoints, &mut results);
+    let carried_series = states
+        .iter()
+        .zip(&due)
+        .filter(|(_, due)| !**due)
+        .filter_map(|(s, _)| s.last_good.as_deref())
+        .map(Reading::series)
+        .sum();
+    enforce_sample_limit(target, &endpoints, &mut results, carried_series);
 
     let now = Instant::now();
+    // The next poll starts at `due`, or at once if this one overran.
+    let confirmed_until = schedule.due.max(now) + schedule.max_staleness;
+    let mut results = results.into_iter();
+    for (state, due) in states.iter_mut().zip(due) {
+        if !due {
+            if state.last_good.is_some() {
+                state.stale_at = Some(confirmed_until);
+            }
+            continue;
+        }
+        let Some((elapsed, result)) = results.next() else {
+            break;
+        };
+        state.duration_seconds = elapsed.as_secs_f64();
+        match result {
+            Ok(reading) => {
+                state.last_good = Some(Arc::new(reading));
+                state.stale_at = Some(confirmed_until);
+                state.last_success_unix = Some(unix_now());
+                state.success = true;
+                state.last_error = None;
+                tracing::debug!(target = %target.name, endpoint = %state.endpoint, "poll succeeded");
+            }
+            Err(error) => {
+                state.errors[error.reason.index()] += 1;
+                tracing::warn!(
+                    target = %target.name,
+                    provider = target.provider.name,
+                    endpoint = %state.endpoint,
+                    reason = %error.reason,
+                    error = %error.message,
+                    "poll failed"
+                );
+                state.success = false;
+                state.last_error = Some(error);
+            }
+        }
+        state.schedule_after(state.success, schedule.started);
+    }
     let endpoints = states
         .iter_mut()
-        .zip(results)
-        .map(|(state, (elapsed, result))| {
-            let (success, last_error) = match result {
-                Ok(reading) => {
-                    state.last_good = Some(Arc::new(reading));
-                    // The next poll starts at `due`, or at once if this one overran.
-                    state.stale_at = Some(schedule.due.max(now) + schedule.max_staleness);
-                    state.last_success_unix = Some(unix_now());
-                    tracing::debug!(target = %target.name, endpoint = %state.endpoint, "poll succeeded");
-                    (true, None)
-                }
-                Err(error) => {
-                    state.errors[error.reason.index()] += 1;
-                    tracing::warn!(
-                        target = %target.name,
-                        provider = target.provider.name,
-                        endpoint = %state.endpoint,
-                        reason = %error.reason,
-                        error = %error.message,
-                        "poll failed"
-                    );
-                    (false, Some(error))
-                }
-            };
+        .map(|state| {
             if state.stale_at.is_some_and(|at| now >= at) {
                 state.last_good = None;
                 state.stale_at = None;
             }
             EndpointSnapshot {
                 endpoint: state.endpoint,
-                success,
-                duration_seconds: elapsed.as_secs_f64(),
+                success: state.success,
+                duration_seconds: state.duration_seconds,
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
                 reading: state.last_good.clone(),
                 stale_at: state.stale_at,
-                last_error,
+                last_error: state.last_error.clone(),
             }
         })
         .collect();
@@ -194,19 +258,21 @@ async fn poll_once(
     });
 }
 
-/// Fails the largest readings of a poll with reason `limit` until the rest fit
-/// the target's `sample_limit`; the failed endpoints keep their last good values.
+/// Fails the largest readings of a poll with reason `limit` until the rest, and
+/// the `carried_series` of endpoints that sat out the poll, fit the target's
+/// `sample_limit`; the failed endpoints keep their last good values.
 fn enforce_sample_limit(
     target: &Target,
     endpoints: &[Endpoint],
     results: &mut [(Duration, Result<Reading, PollError>)],
+    carried_series: usize,
 ) {
     let mut sizes: Vec<(usize, usize)> = results
         .iter()
         .enumerate()
         .filter_map(|(i, (_, r))| r.as_ref().ok().map(|r| (i, r.series())))
         .collect();
-    let total: usize = sizes.iter().map(|(_, n)| n).sum();
+    let total: usize = carried_series + sizes.iter().map(|(_, n)| n).sum::<usize>();
     if total <= target.sample_limit {
         return;
     }
@@ -275,4 +341,37 @@ pub fn credential_in_clear(base_url: &url::Url) -> bool {
         None => false,
     };
     base_url.scheme() == "http" && !loopback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_without_a_minimum_interval_is_always_due() {
+        let start = Instant::now();
+        let mut state = EndpointState::new(Endpoint::Usage, None);
+        assert!(state.is_due(start));
+        state.schedule_after(true, start);
+        assert!(state.is_due(start));
+        state.schedule_after(false, start);
+        assert!(state.is_due(start));
+    }
+
+    #[test]
+    fn stock_sits_out_its_minimum_interval_after_a_success_but_not_after_a_failure() {
+        let start = Instant::now();
+        let mut state = EndpointState::new(Endpoint::Stock, None);
+        assert!(state.is_due(start), "the first poll reads it");
+        state.schedule_after(true, start);
+        let just_before = start + Endpoint::Stock.min_interval() - Duration::from_millis(1);
+        assert!(!state.is_due(start + Duration::from_secs(60)));
+        assert!(!state.is_due(just_before));
+        assert!(state.is_due(start + Endpoint::Stock.min_interval()));
+        state.schedule_after(false, start);
+        assert!(
+            state.is_due(start + Duration::from_secs(60)),
+            "a failure is retried at the next poll"
+        );
+    }
 }

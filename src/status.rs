@@ -276,6 +276,10 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                 top.truncate(LIST_LENGTH);
                 status.top_customers = top;
             }
+            Reading::NniUsage(_)
+            | Reading::Recharges(_)
+            | Reading::Allowlist(_)
+            | Reading::Stock(_) => {}
         }
     }
     status

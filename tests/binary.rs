@@ -22,19 +22,25 @@ const FAULT_KEY: &str = "LEAKCHECK-fault-key-b81e03";
 const PASSWORDS: [&str; 2] = ["LEAKCHECK-password-one", "LEAKCHECK-password-two"];
 
 /// IPWeb's read endpoints of the contract.
-const IPWEB_READ_PATHS: [&str; 3] = [
+const IPWEB_READ_PATHS: [&str; 6] = [
     "/prod-api/api/agent/getFlowConsumeDetail",
     "/prod-api/api/agent/getFlowTotalFull",
     "/prod-api/open/dynamic/flowReport",
+    "/prod-api/api/agent/getNNIFlowConsumeDetail",
+    "/prod-api/open/dynamic/rechargeFlowListForMe",
+    "/prod-api/open/dynamic/myRechargeFlowList",
 ];
 
 /// The gateway family's read endpoints of the contract, under either prefix.
-const READ_PATHS: [&str; 5] = [
+const READ_PATHS: [&str; 8] = [
     "/user-usage-flow/total",
     "/user-product/summary",
     "/user-product/list",
     "/whitelist-account/list",
     "/ip/get-static-ip",
+    "/proxy-ip/list",
+    "/ip/static-ip-region",
+    "/host-pool/regions",
 ];
 
 struct Running {
@@ -173,6 +179,18 @@ async fn upstream() -> MockServer {
             "/gateway/ip/get-static-ip",
             fixture_json("gateway/static_ips.json"),
         ),
+        (
+            "/gateway/proxy-ip/list",
+            fixture_json("gateway/allowlist.json"),
+        ),
+        (
+            "/gateway/ip/static-ip-region",
+            fixture_json("gateway/static_ip_region.json"),
+        ),
+        (
+            "/gateway/host-pool/regions",
+            fixture_json("gateway/host_pool_regions.json"),
+        ),
     ] {
         Mock::given(method("GET"))
             .and(path(api))
@@ -193,6 +211,18 @@ async fn upstream() -> MockServer {
         (
             "/prod-api/open/dynamic/flowReport",
             fixture_json("ipweb/flow_report.json"),
+        ),
+        (
+            "/prod-api/api/agent/getNNIFlowConsumeDetail",
+            fixture_json("ipweb/nni_consume_detail.json"),
+        ),
+        (
+            "/prod-api/open/dynamic/rechargeFlowListForMe",
+            fixture_json("ipweb/recharge_flow_list_for_me.json"),
+        ),
+        (
+            "/prod-api/open/dynamic/myRechargeFlowList",
+            fixture_json("ipweb/my_recharge_flow_list.json"),
         ),
     ] {
         Mock::given(method("GET"))
@@ -232,6 +262,11 @@ targets:
     provider: bestproxy
     base_url: {uri}
     app_key_file: good.key
+  - name: good-stock
+    provider: bestproxy
+    base_url: {uri}
+    app_key_file: good.key
+    endpoints: [stock]
   - name: revoked
     provider: proxylite
     base_url: {uri}/end-point
@@ -280,11 +315,21 @@ targets:
         // Let a second round of polls (with failures) be logged too.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let metrics = running.get("/metrics").await.unwrap().text().await.unwrap();
-        assert_eq!(
-            value(&metrics, "proxy_up", &[("target", "good")]),
-            Some(1.0),
-            "{metrics}"
-        );
+        for target in ["good", "good-stock"] {
+            assert_eq!(
+                value(&metrics, "proxy_up", &[("target", target)]),
+                Some(1.0),
+                "{target}: {metrics}"
+            );
+        }
+        for endpoint in ["usage", "nni_usage", "recharges"] {
+            let labels = [("target", "reseller"), ("endpoint", endpoint)];
+            assert_eq!(
+                value(&metrics, "proxy_exporter_poll_success", &labels),
+                Some(1.0),
+                "{endpoint}: {metrics}"
+            );
+        }
         assert_eq!(
             value(&metrics, "proxy_up", &[("target", "revoked")]),
             Some(0.0)

@@ -671,7 +671,44 @@ fn defaults_are_filled_in() {
     assert_eq!(gateway(t).product_types, vec![9]);
     assert_eq!(
         endpoint_names(t),
-        ["usage", "summary", "packages", "accounts", "static_ips"]
+        [
+            "usage",
+            "summary",
+            "packages",
+            "accounts",
+            "static_ips",
+            "allowlist"
+        ]
+    );
+}
+
+/// `stock` is off by default (configuration.md, "Endpoints per provider") but a
+/// target may list it; an unknown endpoint's error names it among the known.
+#[test]
+fn the_optional_stock_endpoint_is_polled_only_when_listed() {
+    init_env();
+    let config = parse_ok(
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   endpoints: [stock, allowlist]\n\
+         \x20 - name: lite-defaults\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n",
+    );
+    assert_eq!(endpoint_names(&config.targets[0]), ["stock", "allowlist"]);
+    assert!(!endpoint_names(&config.targets[1]).contains(&"stock"));
+    let err = Config::parse(
+        "targets:\n  - name: lite\n    provider: proxylite\n    app_key: k\n    endpoints: [recharges]\n",
+        Path::new("bad.yml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("recharges is not an endpoint of provider proxylite")
+            && err.contains("static_ips, allowlist, stock)"),
+        "{err}"
     );
 }
 

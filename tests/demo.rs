@@ -12,8 +12,9 @@ use common::*;
 use proxy_quota_exporter::simulator::data::{Dataset, Sizes};
 use proxy_quota_exporter::simulator::SimulatorConfig;
 
-/// Every metric family the contract names (CONTRACT.md, "Metrics").
-const CONTRACT_FAMILIES: [&str; 26] = [
+/// Every metric family the contract names (CONTRACT.md, "Metrics" and "More of
+/// the providers' read endpoints").
+const CONTRACT_FAMILIES: [&str; 33] = [
     "proxy_traffic_remaining_bytes",
     "proxy_traffic_purchased_bytes",
     "proxy_traffic_used_bytes",
@@ -32,6 +33,13 @@ const CONTRACT_FAMILIES: [&str; 26] = [
     "proxy_static_ip_expiry_timestamp_seconds",
     "proxy_static_ips",
     "proxy_customer_usage_today_bytes",
+    "proxy_nni_usage_today_bytes",
+    "proxy_nni_usage_yesterday_bytes",
+    "proxy_recharge_last_timestamp_seconds",
+    "proxy_recharge_last_30d_bytes",
+    "proxy_allowlist_ips",
+    "proxy_static_ip_stock",
+    "proxy_host_pool_ips",
     "proxy_up",
     "proxy_exporter_poll_success",
     "proxy_exporter_poll_duration_seconds",

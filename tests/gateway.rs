@@ -1,6 +1,7 @@
 //! The BestProxy / ProxyLite family against wiremock upstreams built from the API
 //! documents' own examples: one test per endpoint, paging, loose numbers,
-//! unlimited accounts, awkward remarks, and the API's error codes.
+//! unlimited accounts, awkward remarks, the API's error codes, and the `stock`
+//! endpoint's own cadence.
 
 mod common;
 
@@ -896,4 +897,312 @@ async fn all_150_packages_are_read(server: &MockServer, pages: &[serde_json::Val
         150
     );
     exporter
+}
+
+#[tokio::test]
+async fn allowlist_from_the_documents_example() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/end-point/proxy-ip/list"))
+        .and(query_param("app_key", APP_KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/allowlist.json")))
+        .expect(1..)
+        .mount(&server)
+        .await;
+    let yaml =
+        gateway_config("proxylite", &server.uri(), "[allowlist]") + "    product_types: [9, 14]\n";
+    let exporter = Exporter::start(&yaml).await;
+    let m = exporter.metrics().await;
+    // The example's one IP has product_type 0; the configured products are
+    // there with 0, so that an emptied allow-list shows as 0, not as nothing.
+    let count = |product| {
+        value(
+            &m,
+            "proxy_allowlist_ips",
+            &[("target", "proxylite-main"), ("product", product)],
+        )
+    };
+    assert_eq!(count("type_0"), Some(1.0), "{m}");
+    assert_eq!(count("dynamic_residential"), Some(0.0));
+    assert_eq!(count("static_datacenter"), Some(0.0));
+    assert_eq!(samples(&m, "proxy_allowlist_ips").len(), 3);
+    // The IP itself and its remark are not exported.
+    assert!(!m.contains("1.1.1.1"));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn allowlist_counts_ips_per_product() {
+    let server = MockServer::start().await;
+    let item = |ip: &str, product_type: serde_json::Value| json!({"ip": ip, "remark": "", "product_type": product_type, "created_at": "2025-01-01 00:00:00"});
+    mount(
+        &server,
+        "/gateway/proxy-ip/list",
+        json!({"code": 200, "msg": "ok", "data": {"list": [
+            item("10.0.0.1", json!(9)), item("10.0.0.2", json!("9")), item("10.0.0.3", json!(25)),
+            item("10.0.0.4", json!(null)),
+        ]}}),
+    )
+    .await;
+    let exporter = exporter("bestproxy", &server, "[allowlist]").await;
+    let m = exporter.metrics().await;
+    let count = |product| value(&m, "proxy_allowlist_ips", &[("product", product)]);
+    assert_eq!(count("dynamic_residential"), Some(2.0), "{m}");
+    assert_eq!(count("static_residential"), Some(1.0));
+    assert_eq!(count("unknown"), Some(1.0));
+    exporter.stop().await;
+}
+
+/// Mounts the three stock lists; `isp=0` and `isp=1` answer different figures
+/// so that the kinds cannot be mixed up unnoticed.
+async fn mount_stock(server: &MockServer, prefix: &str) {
+    let mut residential = fixture_json("gateway/static_ip_region.json");
+    residential["data"]["list"] =
+        json!([{"code": "US", "number": 12}, {"code": "JP", "number": "3"}]);
+    for (isp, body) in [
+        ("0", fixture_json("gateway/static_ip_region.json")),
+        ("1", residential),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("{prefix}/ip/static-ip-region")))
+            .and(query_param("app_key", APP_KEY))
+            .and(query_param("isp", isp))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+    mount(
+        server,
+        &format!("{prefix}/host-pool/regions"),
+        fixture_json("gateway/host_pool_regions.json"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn stock_from_the_documents_examples() {
+    let server = MockServer::start().await;
+    mount_stock(&server, "/gateway").await;
+    let exporter = exporter("bestproxy", &server, "[stock]").await;
+    let m = exporter.metrics().await;
+    let stock = |country, kind| {
+        value(
+            &m,
+            "proxy_static_ip_stock",
+            &[
+                ("target", "bestproxy-main"),
+                ("country", country),
+                ("kind", kind),
+            ],
+        )
+    };
+    // The example: `{"code": "US", "number": 55}`; `code` is the country here.
+    assert_eq!(stock("US", "datacenter"), Some(55.0), "{m}");
+    assert_eq!(stock("US", "residential"), Some(12.0));
+    assert_eq!(stock("JP", "residential"), Some(3.0));
+    assert_eq!(stock("JP", "datacenter"), None, "no country is made up");
+    assert_eq!(samples(&m, "proxy_static_ip_stock").len(), 3);
+    assert_eq!(
+        value(&m, "proxy_host_pool_ips", &[("country", "US")]),
+        Some(55.0)
+    );
+    assert_eq!(samples(&m, "proxy_host_pool_ips").len(), 1);
+    // The host pool's names and flag are not exported.
+    assert!(!m.contains("United States") && !m.contains("flags"));
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn a_region_without_a_country_or_a_number_is_a_decode_error() {
+    for item in [
+        json!({"number": 5}),
+        json!({"code": "", "number": 5}),
+        json!({"code": "US"}),
+        json!({"code": "US", "number": "many"}),
+    ] {
+        let server = MockServer::start().await;
+        mount(
+            &server,
+            "/end-point/ip/static-ip-region",
+            json!({"code": 200, "msg": "ok", "data": {"list": [item]}}),
+        )
+        .await;
+        mount(
+            &server,
+            "/end-point/host-pool/regions",
+            fixture_json("gateway/host_pool_regions.json"),
+        )
+        .await;
+        let exporter = exporter("proxylite", &server, "[stock]").await;
+        let m = exporter.metrics().await;
+        assert_eq!(
+            value(
+                &m,
+                "proxy_exporter_poll_errors_total",
+                &[("endpoint", "stock"), ("reason", "decode")]
+            ),
+            Some(1.0),
+            "{item}\n{m}"
+        );
+        assert!(
+            samples(&m, "proxy_host_pool_ips").is_empty(),
+            "the whole endpoint fails"
+        );
+        exporter.stop().await;
+    }
+}
+
+/// `stock` is polled at most once an hour, whatever `interval` says, while the
+/// other endpoints keep their interval. Between its polls it stays exported and
+/// successful, even with a `max_staleness` shorter than the wait.
+#[tokio::test]
+async fn stock_is_polled_once_an_hour_not_every_interval() {
+    let server = MockServer::start().await;
+    mount_stock(&server, "/gateway").await;
+    mount(
+        &server,
+        "/gateway/proxy-ip/list",
+        fixture_json("gateway/allowlist.json"),
+    )
+    .await;
+    let yaml = format!(
+        "interval: 1s\nmax_staleness: 1s\n{}",
+        gateway_config("bestproxy", &server.uri(), "[allowlist, stock]")
+    );
+    let exporter = Exporter::start(&yaml).await;
+    exporter.wait_ready().await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let m = exporter.get("/metrics").await.text().await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let count = |p: &str| requests.iter().filter(|r| r.url.path() == p).count();
+    assert!(
+        count("/gateway/proxy-ip/list") >= 3,
+        "allowlist every second"
+    );
+    assert_eq!(
+        count("/gateway/ip/static-ip-region"),
+        2,
+        "isp=0 and isp=1, once"
+    );
+    assert_eq!(count("/gateway/host-pool/regions"), 1);
+    assert_eq!(
+        value(&m, "proxy_exporter_poll_success", &[("endpoint", "stock")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_static_ip_stock",
+            &[("country", "US"), ("kind", "datacenter")]
+        ),
+        Some(55.0),
+        "{m}"
+    );
+    assert_eq!(value(&m, "proxy_up", &[]), Some(1.0));
+    exporter.stop().await;
+}
+
+/// A failed `stock` poll is not left for an hour: the target's next poll tries again.
+#[tokio::test]
+async fn a_failed_stock_poll_is_retried_at_the_next_poll() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/gateway/host-pool/regions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"code": 500, "msg": "busy", "data": null})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_stock(&server, "/gateway").await;
+    let yaml = format!(
+        "interval: 1s\n{}",
+        gateway_config("bestproxy", &server.uri(), "[stock]")
+    );
+    let exporter = Exporter::start(&yaml).await;
+    let mut m = String::new();
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        m = exporter.get("/metrics").await.text().await.unwrap();
+        if value(&m, "proxy_exporter_poll_success", &[("endpoint", "stock")]) == Some(1.0) {
+            break;
+        }
+    }
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "stock"), ("reason", "api")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(&m, "proxy_exporter_poll_success", &[("endpoint", "stock")]),
+        Some(1.0),
+        "retried within 4 s: {m}"
+    );
+    assert_eq!(
+        value(&m, "proxy_host_pool_ips", &[("country", "US")]),
+        Some(55.0)
+    );
+    exporter.stop().await;
+}
+
+/// The series `stock` keeps exporting between its polls count toward
+/// `sample_limit` like those of a fresh poll: here the allow-list grows past
+/// what is left beside them, and fails with reason `limit`.
+#[tokio::test]
+async fn series_of_a_stock_poll_sat_out_count_toward_the_sample_limit() {
+    let server = MockServer::start().await;
+    mount_stock(&server, "/gateway").await;
+    // First one product (1 series), then three.
+    Mock::given(method("GET"))
+        .and(path("/gateway/proxy-ip/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("gateway/allowlist.json")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let items: Vec<_> = [9, 14, 25]
+        .iter()
+        .map(|p| json!({"ip": "10.0.0.1", "remark": "", "product_type": p, "created_at": ""}))
+        .collect();
+    mount(
+        &server,
+        "/gateway/proxy-ip/list",
+        json!({"code": 200, "msg": "ok", "data": {"list": items}}),
+    )
+    .await;
+    // Stock: 3 static IP series and 1 host pool series; the allow-list: 2, then 3.
+    let yaml = format!(
+        "interval: 1s\n{}    sample_limit: 6\n",
+        gateway_config("bestproxy", &server.uri(), "[allowlist, stock]")
+    );
+    let exporter = Exporter::start(&yaml).await;
+    let limited = |m: &str| {
+        value(
+            m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "allowlist"), ("reason", "limit")],
+        )
+    };
+    let mut m = exporter.metrics().await;
+    assert_eq!(limited(&m), Some(0.0), "the first poll fits: {m}");
+    for _ in 0..40 {
+        if limited(&m).is_some_and(|n| n > 0.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        m = exporter.get("/metrics").await.text().await.unwrap();
+    }
+    assert!(limited(&m).is_some_and(|n| n > 0.0), "{m}");
+    assert_eq!(
+        value(&m, "proxy_exporter_poll_success", &[("endpoint", "stock")]),
+        Some(1.0)
+    );
+    assert_eq!(samples(&m, "proxy_static_ip_stock").len(), 3);
+    exporter.stop().await;
 }

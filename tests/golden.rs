@@ -87,6 +87,41 @@ async fn gateway_upstream() -> MockServer {
         fixture_json("gateway/static_ips.json"),
     )
     .await;
+    mount(
+        &server,
+        &format!("{prefix}/proxy-ip/list"),
+        None,
+        json!({"code": 200, "msg": "ok", "data": {"list": [
+            {"ip": "192.0.2.1", "remark": "office", "product_type": 9, "created_at": "2024-01-01 00:00:00"},
+            {"ip": "192.0.2.2", "remark": "", "product_type": "9", "created_at": "2024-01-01 00:00:00"},
+            {"ip": "192.0.2.3", "remark": "dc", "product_type": 14, "created_at": "2024-01-01 00:00:00"},
+        ]}}),
+    )
+    .await;
+    // `stock`, for the ProxyLite target that lists it.
+    mount(
+        &server,
+        "/end-point/ip/static-ip-region",
+        Some(("isp", "0")),
+        fixture_json("gateway/static_ip_region.json"),
+    )
+    .await;
+    mount(
+        &server,
+        "/end-point/ip/static-ip-region",
+        Some(("isp", "1")),
+        json!({"code": 200, "msg": "ok", "data": {"list": [
+            {"code": "US", "number": 12}, {"code": "JP", "number": "3"}, {"code": "DE", "number": 0},
+        ]}}),
+    )
+    .await;
+    mount(
+        &server,
+        "/end-point/host-pool/regions",
+        None,
+        fixture_json("gateway/host_pool_regions.json"),
+    )
+    .await;
     mount_ipweb(&server).await;
     Mock::given(method("GET"))
         .respond_with(
@@ -109,13 +144,29 @@ async fn mount_ipweb(server: &MockServer) {
         {"reportDate": provider_date(0), "customerId": "40", "userName": "b@example.com", "uploadFlow": "0", "downloadFlow": 1024},
         {"reportDate": provider_date(0), "customerId": 41, "userName": "c@example.com", "uploadFlow": 0.5, "downloadFlow": 0},
     ], "code": 200, "msg": "查询成功", "other": null}});
+    let mut nni = fixture_json("ipweb/nni_consume_detail.json");
+    nni["data"][0]["date"] = json!(provider_date(-1));
+    nni["data"][1]["date"] = json!(provider_date(0));
+    // The recharge examples, moved from 2025-11-17 to yesterday.
+    let recharges = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&fixture(name).replace("2025-11-17", &provider_date(-1))).unwrap()
+    };
     for (api, body) in [
         (
             "/prod-api/api/agent/getFlowTotalFull",
             fixture_json("ipweb/summary.json"),
         ),
         ("/prod-api/api/agent/getFlowConsumeDetail", consumed),
+        ("/prod-api/api/agent/getNNIFlowConsumeDetail", nni),
         ("/prod-api/open/dynamic/flowReport", report),
+        (
+            "/prod-api/open/dynamic/rechargeFlowListForMe",
+            recharges("ipweb/recharge_flow_list_for_me.json"),
+        ),
+        (
+            "/prod-api/open/dynamic/myRechargeFlowList",
+            recharges("ipweb/my_recharge_flow_list.json"),
+        ),
     ] {
         Mock::given(method("GET"))
             .and(path(api))
@@ -124,6 +175,19 @@ async fn mount_ipweb(server: &MockServer) {
             .mount(server)
             .await;
     }
+}
+
+/// A recharge time as the day relative to the provider's today and the time
+/// of day, both in +08:00: `<day -1, 10:30:00>`.
+fn provider_time(unix: &str) -> String {
+    let zone = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let seconds: i64 = unix.parse::<f64>().unwrap() as i64;
+    let local = chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap()
+        .with_timezone(&zone);
+    let today = chrono::NaiveDate::parse_from_str(&provider_date(0), "%Y-%m-%d").unwrap();
+    let days = (local.date_naive() - today).num_days();
+    format!("<day {days}, {}>", local.format("%H:%M:%S"))
 }
 
 /// Replaces what changes from run to run: durations, timestamps, build and process.
@@ -142,6 +206,9 @@ fn normalize(metrics: &str) -> String {
             format!("{} <varies>", line.rsplit_once(' ').unwrap().0)
         } else if line.starts_with("proxy_exporter_config_last_reload_success_timestamp_seconds ") {
             "proxy_exporter_config_last_reload_success_timestamp_seconds <varies>".to_owned()
+        } else if line.starts_with("proxy_recharge_last_timestamp_seconds{") {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            format!("{series} {}", provider_time(value))
         } else if line.starts_with("proxy_exporter_build_info{") {
             "proxy_exporter_build_info{version=\"<version>\",revision=\"<revision>\"} 1".to_owned()
         } else {
@@ -173,6 +240,11 @@ targets:
     provider: ipweb
     base_url: {uri}/prod-api
     token: {IPWEB_TOKEN}
+  - name: lite-stock
+    provider: proxylite
+    base_url: {uri}
+    app_key: {APP_KEY}
+    endpoints: [stock]
 "#,
         uri = upstream.uri()
     );

@@ -1,6 +1,7 @@
 //! The IPWeb agent API against wiremock upstreams built from the API document's
-//! own examples: pool totals (with the trailing-space key), daily consumption,
-//! the customer report across pages, and the refused-token answer.
+//! own examples: pool totals (with the trailing-space key), daily consumption
+//! and NNI consumption, the customer report across pages, the recharge lists
+//! with their quirks, and the refused-token answer.
 
 mod common;
 
@@ -259,10 +260,14 @@ async fn a_refused_token_is_an_auth_error_and_no_traffic_series() {
         .respond_with(ResponseTemplate::new(200).set_body_string(fixture("ipweb/auth_failed.json")))
         .mount(&server)
         .await;
-    let exporter = Exporter::start(&config(&server, "[summary, usage, customers]")).await;
+    let exporter = Exporter::start(&config(
+        &server,
+        "[summary, usage, customers, nni_usage, recharges]",
+    ))
+    .await;
     let m = exporter.metrics().await;
     assert_eq!(value(&m, "proxy_up", &[]), Some(0.0));
-    for endpoint in ["summary", "usage", "customers"] {
+    for endpoint in ["summary", "usage", "customers", "nni_usage", "recharges"] {
         assert_eq!(
             value(
                 &m,
@@ -276,6 +281,9 @@ async fn a_refused_token_is_an_auth_error_and_no_traffic_series() {
         "proxy_traffic_remaining_bytes",
         "proxy_usage_today_bytes",
         "proxy_customer_usage_today_bytes",
+        "proxy_nni_usage_today_bytes",
+        "proxy_recharge_last_30d_bytes",
+        "proxy_recharge_last_timestamp_seconds",
     ] {
         assert!(
             samples(&m, metric).is_empty(),
@@ -344,7 +352,10 @@ async fn the_default_base_url_is_the_documents() {
         .iter()
         .map(|e| e.as_str())
         .collect();
-    assert_eq!(endpoints, ["usage", "summary", "customers"]);
+    assert_eq!(
+        endpoints,
+        ["usage", "summary", "customers", "nni_usage", "recharges"]
+    );
 }
 
 /// The report may ignore `startDate`/`endDate`: rows of another `reportDate`
@@ -400,5 +411,377 @@ async fn customer_rows_of_other_days_are_not_counted_as_today() {
         .is_none(),
         "{m}"
     );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn nni_usage_today_and_yesterday_from_the_documents_example() {
+    let server = MockServer::start().await;
+    let (yesterday, today) = (provider_date(-1), provider_date(0));
+    let mut body = fixture_json("ipweb/nni_consume_detail.json");
+    body["data"][0]["date"] = json!(yesterday);
+    body["data"][1]["date"] = json!(today);
+    Mock::given(method("GET"))
+        .and(path("/prod-api/api/agent/getNNIFlowConsumeDetail"))
+        .and(header("token", TOKEN))
+        .and(query_param("startDate", yesterday.as_str()))
+        .and(query_param("endDate", today.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1..)
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(&server, "[nni_usage]")).await;
+    let m = exporter.metrics().await;
+    let labels = [("provider", "ipweb"), ("target", "reseller")];
+    // The document's days: 21889.75 and 32335.47 MB, rounded to whole bytes.
+    assert_eq!(
+        value(&m, "proxy_nni_usage_today_bytes", &labels),
+        Some((32335.47 * MIB).round())
+    );
+    assert_eq!(
+        value(&m, "proxy_nni_usage_yesterday_bytes", &labels),
+        Some((21889.75 * MIB).round())
+    );
+    // NNI traffic is not the account's usage.
+    assert!(samples(&m, "proxy_usage_today_bytes").is_empty());
+    exporter.stop().await;
+}
+
+/// The example's days are of 2023: neither today nor yesterday, so both are 0
+/// (the answer was successful), as for `usage`.
+#[tokio::test]
+async fn nni_usage_from_the_documents_example_has_no_usage_today() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "/api/agent/getNNIFlowConsumeDetail",
+        fixture_json("ipweb/nni_consume_detail.json"),
+    )
+    .await;
+    let exporter = Exporter::start(&config(&server, "[nni_usage]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(value(&m, "proxy_nni_usage_today_bytes", &[]), Some(0.0));
+    assert_eq!(value(&m, "proxy_nni_usage_yesterday_bytes", &[]), Some(0.0));
+    exporter.stop().await;
+}
+
+const FOR_ME: &str = "/prod-api/open/dynamic/rechargeFlowListForMe";
+const MINE: &str = "/prod-api/open/dynamic/myRechargeFlowList";
+
+/// A recharge list example with its rows moved from 2025-11-17 to `date`,
+/// their times of day kept.
+fn recharge_example(name: &str, date: &str) -> serde_json::Value {
+    let text = fixture(name).replace("2025-11-17", date);
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Unix seconds of a zone-less provider time read at `offset_hours`.
+fn unix(local: &str, offset_hours: i64) -> f64 {
+    let t = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S").unwrap();
+    (t.and_utc().timestamp() - offset_hours * 3600) as f64
+}
+
+/// Mounts both recharge lists for every page and query.
+async fn mount_recharges(server: &MockServer, for_me: serde_json::Value, mine: serde_json::Value) {
+    for (list, body) in [(FOR_ME, for_me), (MINE, mine)] {
+        Mock::given(method("GET"))
+            .and(path(list))
+            .and(header("token", TOKEN))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn recharges_from_the_documents_examples() {
+    let server = MockServer::start().await;
+    let (first, today) = (provider_date(-29), provider_date(0));
+    let yesterday = provider_date(-1);
+    // Each list is asked for the last 30 provider days; `type=0` only of mine.
+    Mock::given(method("GET"))
+        .and(path(FOR_ME))
+        .and(header("token", TOKEN))
+        .and(query_param("pageNum", "1"))
+        .and(query_param("pageSize", "100"))
+        .and(query_param("startDate", first.as_str()))
+        .and(query_param("endDate", today.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(recharge_example(
+            "ipweb/recharge_flow_list_for_me.json",
+            &yesterday,
+        )))
+        .expect(1..)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MINE))
+        .and(header("token", TOKEN))
+        .and(query_param("pageNum", "1"))
+        .and(query_param("pageSize", "100"))
+        .and(query_param("type", "0"))
+        .and(query_param("startDate", first.as_str()))
+        .and(query_param("endDate", today.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(recharge_example(
+            "ipweb/my_recharge_flow_list.json",
+            &yesterday,
+        )))
+        .expect(1..)
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(&server, "[recharges]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_success",
+            &[("endpoint", "recharges")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    let received = [("target", "reseller"), ("direction", "received")];
+    let given = [("target", "reseller"), ("direction", "given")];
+    // Received: the one row, 50 MB at 09:15 in +08:00.
+    assert_eq!(
+        value(&m, "proxy_recharge_last_30d_bytes", &received),
+        Some(50.0 * MIB)
+    );
+    assert_eq!(
+        value(&m, "proxy_recharge_last_timestamp_seconds", &received),
+        Some(unix(&format!("{yesterday} 09:15:00"), 8))
+    );
+    // Given: 100 MB at 10:30. The newer row (11:15) is consumption, -20 MB: it
+    // neither lowers the sum nor counts as the last recharge.
+    assert_eq!(
+        value(&m, "proxy_recharge_last_30d_bytes", &given),
+        Some(100.0 * MIB)
+    );
+    assert_eq!(
+        value(&m, "proxy_recharge_last_timestamp_seconds", &given),
+        Some(unix(&format!("{yesterday} 10:30:00"), 8))
+    );
+    // Accounts and operators are not exported.
+    assert!(!m.contains("customer1") && !m.contains("admin"));
+    // `type` is a parameter of my list only.
+    for request in server.received_requests().await.unwrap() {
+        let has_type = request.url.query_pairs().any(|(k, _)| k == "type");
+        assert_eq!(has_type, request.url.path() == MINE, "{}", request.url);
+    }
+    exporter.stop().await;
+}
+
+/// `flowCount` is signed: a list of consumption rows only has no recharge, so
+/// the sum is 0 and there is no last recharge time, not a made-up one.
+#[tokio::test]
+async fn consumption_rows_are_not_recharges() {
+    let server = MockServer::start().await;
+    let rows = json!([
+        {"customerId": 1, "account": "a", "flowCount": -20.0, "typeDesc": "消耗", "createId": 1, "createBy": "x", "createTime": format!("{} 11:15:00", provider_date(0))},
+        {"customerId": 1, "account": "a", "flowCount": "-5", "typeDesc": "消耗", "createId": 1, "createBy": "x", "createTime": format!("{} 08:00:00", provider_date(-3))},
+        {"customerId": 1, "account": "a", "flowCount": 0, "typeDesc": "充值", "createId": 1, "createBy": "x", "createTime": format!("{} 08:00:00", provider_date(-4))},
+    ]);
+    let body = json!({"code": 200, "msg": "查询成功", "data": {"total": 3, "rows": rows, "code": 200, "msg": "查询成功"}});
+    mount_recharges(&server, body.clone(), body).await;
+    let exporter = Exporter::start(&config(&server, "[recharges]")).await;
+    let m = exporter.metrics().await;
+    for direction in ["received", "given"] {
+        assert_eq!(
+            value(
+                &m,
+                "proxy_recharge_last_30d_bytes",
+                &[("direction", direction)]
+            ),
+            Some(0.0),
+            "{m}"
+        );
+    }
+    assert!(
+        samples(&m, "proxy_recharge_last_timestamp_seconds").is_empty(),
+        "{m}"
+    );
+    assert_eq!(value(&m, "proxy_up", &[]), Some(1.0));
+    exporter.stop().await;
+}
+
+/// `createTime` carries no zone: it is read in the target's `timezone`.
+#[tokio::test]
+async fn a_recharge_time_is_read_in_the_targets_zone() {
+    let server = MockServer::start().await;
+    let yesterday = provider_date(-1);
+    mount_recharges(
+        &server,
+        recharge_example("ipweb/recharge_flow_list_for_me.json", &yesterday),
+        recharge_example("ipweb/my_recharge_flow_list.json", &yesterday),
+    )
+    .await;
+    let yaml = config(&server, "[recharges]") + "    timezone: UTC\n";
+    let exporter = Exporter::start(&yaml).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_recharge_last_timestamp_seconds",
+            &[("direction", "received")]
+        ),
+        Some(unix(&format!("{yesterday} 09:15:00"), 0))
+    );
+    exporter.stop().await;
+}
+
+/// `total` and `rows` sit inside `data`: the lists are read page by page until
+/// `total` rows have arrived.
+#[tokio::test]
+async fn recharges_are_read_across_every_page() {
+    let server = MockServer::start().await;
+    let total = 150;
+    for page in 1..=2usize {
+        let rows: Vec<_> = (0..if page == 1 { 100 } else { 50 })
+            .map(|i| {
+                let n = (page - 1) * 100 + i;
+                json!({"customerId": n, "account": format!("c{n}"), "flowCount": "2.5", "typeDesc": "充值",
+                       "createId": 1, "createBy": "x", "createTime": format!("{} 00:{:02}:{:02}", provider_date(-((n % 30) as i64)), n / 60, n % 60)})
+            })
+            .collect();
+        let body = json!({"code": 200, "msg": "查询成功", "data": {"total": total, "rows": rows, "code": 200, "msg": "查询成功"}});
+        for list in [FOR_ME, MINE] {
+            Mock::given(method("GET"))
+                .and(path(list))
+                .and(query_param("pageNum", page.to_string()))
+                .respond_with(ResponseTemplate::new(200).set_body_json(body.clone()))
+                .expect(1..)
+                .mount(&server)
+                .await;
+        }
+    }
+    let exporter = Exporter::start(&config(&server, "[recharges]")).await;
+    let m = exporter.metrics().await;
+    for direction in ["received", "given"] {
+        assert_eq!(
+            value(
+                &m,
+                "proxy_recharge_last_30d_bytes",
+                &[("direction", direction)]
+            ),
+            Some(150.0 * 2.5 * MIB),
+            "{m}"
+        );
+    }
+    // Row 120 (120 % 30 = 0: today, 00:02:00) is the newest.
+    assert_eq!(
+        value(
+            &m,
+            "proxy_recharge_last_timestamp_seconds",
+            &[("direction", "given")]
+        ),
+        Some(unix(&format!("{} 00:02:00", provider_date(0)), 8))
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 4, "two pages of each list, then done");
+    exporter.stop().await;
+}
+
+/// The examples nest a second `code`/`msg` inside `data`. A nested code other
+/// than 200 fails the endpoint with reason `api`: its rows are not taken for
+/// "no recharges".
+#[tokio::test]
+async fn a_nested_error_code_inside_data_is_an_api_error_not_a_zero() {
+    let server = MockServer::start().await;
+    let failed = json!({"code": 200, "msg": "操作成功", "data": {"total": 0, "rows": [], "code": 500, "msg": "查询失败"}});
+    mount_recharges(
+        &server,
+        fixture_json("ipweb/recharge_flow_list_for_me.json"),
+        failed,
+    )
+    .await;
+    let exporter = Exporter::start(&config(&server, "[recharges]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "recharges"), ("reason", "api")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(
+        samples(&m, "proxy_recharge_last_30d_bytes").is_empty(),
+        "{m}"
+    );
+    let page = exporter.get("/").await.text().await.unwrap();
+    assert!(page.contains("code 500 inside data"), "{page}");
+    exporter.stop().await;
+}
+
+/// The examples' rows are of 2025-11-17, outside the last 30 days: the API may
+/// ignore `startDate`/`endDate`, so they are not counted.
+#[tokio::test]
+async fn recharges_outside_the_last_30_days_are_not_counted() {
+    let server = MockServer::start().await;
+    let mut for_me = recharge_example("ipweb/recharge_flow_list_for_me.json", &provider_date(-30));
+    for_me["data"]["rows"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"customerId": 1, "account": "a", "flowCount": 7, "typeDesc": "充值", "createId": 1, "createBy": "x", "createTime": format!("{} 00:00:00", provider_date(-29))}));
+    for_me["data"]["total"] = json!(2);
+    mount_recharges(
+        &server,
+        for_me,
+        fixture_json("ipweb/my_recharge_flow_list.json"),
+    )
+    .await;
+    let exporter = Exporter::start(&config(&server, "[recharges]")).await;
+    let m = exporter.metrics().await;
+    // 30 days back is out, 29 days back (the first of the 30 days) is in.
+    assert_eq!(
+        value(
+            &m,
+            "proxy_recharge_last_30d_bytes",
+            &[("direction", "received")]
+        ),
+        Some(7.0 * MIB)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "proxy_recharge_last_30d_bytes",
+            &[("direction", "given")]
+        ),
+        Some(0.0)
+    );
+    assert!(value(
+        &m,
+        "proxy_recharge_last_timestamp_seconds",
+        &[("direction", "given")]
+    )
+    .is_none());
+    exporter.stop().await;
+}
+
+/// A recharge whose time cannot be read cannot be placed in the 30 days: the
+/// endpoint fails with `decode` rather than guessing.
+#[tokio::test]
+async fn a_recharge_without_a_readable_time_is_a_decode_error() {
+    let server = MockServer::start().await;
+    let mut mine = fixture_json("ipweb/my_recharge_flow_list.json");
+    mine["data"]["rows"][0]["createTime"] = json!("yesterday");
+    mount_recharges(
+        &server,
+        fixture_json("ipweb/recharge_flow_list_for_me.json"),
+        mine,
+    )
+    .await;
+    let exporter = Exporter::start(&config(&server, "[recharges]")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(
+        value(
+            &m,
+            "proxy_exporter_poll_errors_total",
+            &[("endpoint", "recharges"), ("reason", "decode")]
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert!(samples(&m, "proxy_recharge_last_30d_bytes").is_empty());
     exporter.stop().await;
 }

@@ -1,7 +1,8 @@
 //! A real Prometheus (Debian's `prometheus` package) loads the alert rules and
 //! scrapes the exporter in demo mode: the rules load and evaluate, every dashboard
-//! query evaluates without error and nearly all return data, and the demo's
-//! expiring static IPs raise `ProxyStaticIPExpiringSoon`.
+//! query evaluates without error and nearly all return data (those of the
+//! recharges, NNI, allow-list and stock panels all do), and the demo's expiring
+//! static IPs raise `ProxyStaticIPExpiringSoon`.
 
 use std::path::{Path, PathBuf};
 mod common;
@@ -159,6 +160,7 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
     // Every dashboard query evaluates; nearly all return data from the demo.
     let mut total = 0;
     let mut empty = Vec::new();
+    let mut queried = Vec::new();
     let dashboards: Vec<_> = std::fs::read_dir(repo().join("dashboards"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -183,12 +185,13 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
                 file_name(path)
             );
             total += 1;
-            if answer["data"]["result"]
+            let no_data = answer["data"]["result"]
                 .as_array()
-                .is_none_or(|r| r.is_empty())
-            {
+                .is_none_or(|r| r.is_empty());
+            if no_data {
                 empty.push(format!("{}: {panel}: {query}", file_name(path)));
             }
+            queried.push((query, no_data));
         }
     }
     assert!(
@@ -197,6 +200,22 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
         empty.len(),
         empty.join("\n")
     );
+    // The families of the read endpoints of issue 15 each have a panel, and the
+    // demo (which lists the optional `stock`) fills every query of them.
+    for family in [
+        "proxy_nni_usage_today_bytes",
+        "proxy_recharge_last_timestamp_seconds",
+        "proxy_recharge_last_30d_bytes",
+        "proxy_allowlist_ips",
+        "proxy_static_ip_stock",
+        "proxy_host_pool_ips",
+    ] {
+        let queries: Vec<_> = queried.iter().filter(|(q, _)| q.contains(family)).collect();
+        assert!(!queries.is_empty(), "no dashboard panel shows {family}");
+        for (query, no_data) in queries {
+            assert!(!no_data, "{family}: no data for {query}");
+        }
+    }
 
     // The demo's static IPs expiring within 7 days raise the alert (pending: the
     // rule waits 10 minutes before firing).

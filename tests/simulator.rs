@@ -1,5 +1,6 @@
 //! The provider simulator as a library piece: the exporter pointed at it reads
-//! all three providers, and its fault injection produces each error reason.
+//! all three providers, its data moves with time, and its fault injection
+//! produces each error reason.
 
 mod common;
 
@@ -61,6 +62,23 @@ async fn the_exporter_reads_every_simulated_provider() {
         !m.contains("demo-password"),
         "passwords must never be exported"
     );
+    // Recharges credited to the agent: 2048 and 500 GiB within the 30 days; the
+    // one of 35 days ago is not counted.
+    assert_eq!(
+        value(
+            &m,
+            "proxy_recharge_last_30d_bytes",
+            &[("target", "demo-ipweb"), ("direction", "received")]
+        ),
+        Some(2548.0 * 1024.0 * 1024.0 * 1024.0)
+    );
+    // The stock of the six simulated countries, of both kinds, and the host pool.
+    assert_eq!(
+        samples(&m, "proxy_static_ip_stock").len(),
+        2 * 2 * 6,
+        "two gateway targets"
+    );
+    assert_eq!(samples(&m, "proxy_host_pool_ips").len(), 2 * 6);
     assert!(!m.contains(proxy_quota_exporter::simulator::BESTPROXY_APP_KEY));
     exporter.stop().await;
 }
@@ -173,4 +191,49 @@ async fn a_wrong_credential_is_refused_like_the_real_apis() {
         );
     }
     exporter.stop().await;
+}
+
+/// Recharges arrive, IPs join the allow-list and the stock moves while the
+/// simulator runs: its answers at the start and an hour later differ.
+#[test]
+fn the_simulated_recharges_allowlist_and_stock_move_with_time() {
+    use proxy_quota_exporter::simulator::data::{
+        Clock, Dataset, RechargeList, Sizes, StockList, GIVEN_RECHARGE_EVERY,
+    };
+    let defaults = SimulatorConfig::default();
+    let dataset = Dataset::generate(
+        defaults.seed,
+        Sizes {
+            sub_accounts: defaults.sub_accounts,
+            static_ips: defaults.static_ips,
+            customers: defaults.customers,
+        },
+    );
+    let start = chrono::Utc::now();
+    let at = |seconds: i64| Clock {
+        start,
+        now: start + chrono::Duration::seconds(seconds),
+    };
+    let given = |clock: &Clock| dataset.ipweb.recharges(RechargeList::Mine, clock);
+    let (before, after) = (given(&at(0)), given(&at(3600)));
+    assert_eq!(
+        after.len() - before.len(),
+        (3600 / GIVEN_RECHARGE_EVERY) as usize
+    );
+    assert!(after[0].at > before[0].at, "newest first, and newer");
+    assert!(
+        before.iter().any(|r| r.flow_mb < 0.0),
+        "consumption rows among the recharges, as in the document's example"
+    );
+    let allowed = |clock: &Clock| {
+        dataset.bestproxy.allowlist(clock)["list"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert!(allowed(&at(3600)) > allowed(&at(0)));
+    let stock = |clock: &Clock| dataset.bestproxy.stock(StockList::Datacenter, clock);
+    assert_ne!(stock(&at(0)), stock(&at(3600)));
+    let nni = |clock: &Clock| dataset.ipweb.nni_consumption(clock);
+    assert_ne!(nni(&at(0)), nni(&at(3600)));
 }

@@ -1,6 +1,8 @@
 //! The BestProxy / ProxyLite API family: one API under `/gateway` resp.
 //! `/end-point`, the `app_key` as a query parameter, usage in KB, limits in GB.
-//! Only the read endpoints of the contract are ever called, always with GET.
+//! Reads the account's traffic, packages, sub-accounts, static IPs and
+//! allow-list, and what the provider has in stock. Only the read endpoints of
+//! the contract are ever called, always with GET.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,8 @@ use super::{
 };
 use crate::http::{CredentialPlacement, PollError, Reason};
 use crate::readings::{
-    AccountReading, DailyUsage, PackageReading, PoolReading, Reading, StaticIp, StaticIpReading,
+    AccountReading, AllowlistReading, CountryStock, DailyUsage, PackageReading, PoolReading,
+    Reading, StaticIp, StaticIpReading, StaticIpStock, StockKind, StockReading,
 };
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 use crate::yaml;
@@ -29,7 +32,12 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint::Packages,
     Endpoint::Accounts,
     Endpoint::StaticIps,
+    Endpoint::Allowlist,
 ];
+
+/// Polled only when a target lists it: the provider's stock concerns people who
+/// plan purchases, not the account itself.
+const OPTIONAL_ENDPOINTS: &[Endpoint] = &[Endpoint::Stock];
 
 pub const BESTPROXY: ProviderSpec = ProviderSpec {
     name: "bestproxy",
@@ -39,6 +47,7 @@ pub const BESTPROXY: ProviderSpec = ProviderSpec {
     credential_placement: CredentialPlacement::Query("app_key"),
     path_prefix: Some("gateway"),
     endpoints: ENDPOINTS,
+    optional_endpoints: OPTIONAL_ENDPOINTS,
     own_keys: OWN_KEYS,
     read_options,
     build: |target, api| Box::new(Gateway::new(target, api)),
@@ -52,6 +61,7 @@ pub const PROXYLITE: ProviderSpec = ProviderSpec {
     credential_placement: CredentialPlacement::Query("app_key"),
     path_prefix: Some("end-point"),
     endpoints: ENDPOINTS,
+    optional_endpoints: OPTIONAL_ENDPOINTS,
     own_keys: OWN_KEYS,
     read_options,
     build: |target, api| Box::new(Gateway::new(target, api)),
@@ -173,10 +183,14 @@ impl Gateway {
             Endpoint::Packages => self.packages().await.map(Reading::Packages),
             Endpoint::Accounts => self.accounts().await.map(Reading::Accounts),
             Endpoint::StaticIps => self.static_ips().await.map(Reading::StaticIps),
-            Endpoint::Customers => Err(PollError::new(
-                Reason::Api,
-                "the customers endpoint does not exist in this API",
-            )),
+            Endpoint::Allowlist => self.allowlist().await.map(Reading::Allowlist),
+            Endpoint::Stock => self.stock().await.map(Reading::Stock),
+            other @ (Endpoint::Customers | Endpoint::NniUsage | Endpoint::Recharges) => {
+                Err(PollError::new(
+                    Reason::Api,
+                    format!("the {other} endpoint does not exist in this API"),
+                ))
+            }
         }
     }
 
@@ -258,6 +272,50 @@ impl Gateway {
     async fn accounts(&self) -> Result<Vec<AccountReading>, PollError> {
         let (url, body) = self.api.fetch("whitelist-account/list", &[]).await?;
         parse_accounts(url.path(), &body, self.unit_base)
+    }
+
+    /// The allow-listed IPs per product: every product of `product_types`,
+    /// 0 when it has none, and any other product the list names.
+    async fn allowlist(&self) -> Result<Vec<AllowlistReading>, PollError> {
+        let data: ListData<AllowlistItem> = self.get("proxy-ip/list", &[]).await?;
+        Ok(self.count_allowlist(&data.list))
+    }
+
+    fn count_allowlist(&self, items: &[AllowlistItem]) -> Vec<AllowlistReading> {
+        let mut counts: BTreeMap<String, u64> = self
+            .product_types
+            .iter()
+            .map(|&p| (product_slug(Some(i64::from(p))), 0))
+            .collect();
+        for item in items {
+            let product = product_slug(item.product_type.and_then(Number::as_i64));
+            *counts.entry(product).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|(product, ips)| AllowlistReading { product, ips })
+            .collect()
+    }
+
+    /// What can be bought: static IPs per country for `isp=0` (datacenter) and
+    /// `isp=1` (residential), then the host pool per country; three requests,
+    /// one after the other.
+    async fn stock(&self) -> Result<StockReading, PollError> {
+        let mut stock = StockReading::default();
+        for (kind, isp) in [(StockKind::Datacenter, "0"), (StockKind::Residential, "1")] {
+            let data: ListData<RegionItem> = self
+                .get("ip/static-ip-region", &[("isp", isp.to_owned())])
+                .await?;
+            let countries = by_country("ip/static-ip-region", data.list)?;
+            stock.static_ips.extend(
+                countries
+                    .into_iter()
+                    .map(|stock| StaticIpStock { kind, stock }),
+            );
+        }
+        let data: ListData<RegionItem> = self.get("host-pool/regions", &[]).await?;
+        stock.host_pool = by_country("host-pool/regions", data.list)?;
+        Ok(stock)
     }
 
     fn package(&self, item: PackageItem) -> Result<PackageReading, PollError> {
@@ -390,6 +448,26 @@ pub fn parse_accounts(
         .collect())
 }
 
+/// Adds up region list items per country (one item per country is expected;
+/// should a country come twice, its numbers are added). An item without a
+/// country code is a decode error.
+fn by_country(path: &str, items: Vec<RegionItem>) -> Result<Vec<CountryStock>, PollError> {
+    let mut totals: BTreeMap<String, f64> = BTreeMap::new();
+    for item in items {
+        let country = item.code.trim();
+        if country.is_empty() {
+            return Err(PollError::decode(format!(
+                "{path}: an item has an empty country code"
+            )));
+        }
+        *totals.entry(country.to_owned()).or_default() += item.number.0;
+    }
+    Ok(totals
+        .into_iter()
+        .map(|(country, ips)| CountryStock { country, ips })
+        .collect())
+}
+
 /// Maps the family's API codes to errors and decodes `data`.
 fn decode_gateway<'a, T: Deserialize<'a>>(path: &str, body: &'a [u8]) -> Result<T, PollError> {
     let envelope = Envelope::parse(path, body)?;
@@ -473,6 +551,23 @@ struct Summary {
     expired_count: Option<Number>,
     #[serde(default, deserialize_with = "optional_number")]
     used: Option<Number>,
+}
+
+/// An allow-list item; only its product is read (`ip`, `remark` and
+/// `created_at` are not). An absent or `null` product type is `unknown`.
+#[derive(Deserialize)]
+struct AllowlistItem {
+    #[serde(default)]
+    product_type: Option<Number>,
+}
+
+/// A region list item of `ip/static-ip-region` or `host-pool/regions`. Its
+/// `code` is the country or region code, not a status code; the names and
+/// flag of `host-pool/regions` are not read.
+#[derive(Deserialize)]
+struct RegionItem {
+    code: String,
+    number: Number,
 }
 
 #[derive(Deserialize)]
@@ -571,6 +666,12 @@ mod tests {
                     }
                 }
                 let _ = parse_accounts("/a", &body, 1024);
+                if let Ok(list) = decode_gateway::<ListData<AllowlistItem>>("/w", &body) {
+                    let _ = g.count_allowlist(&list.list);
+                }
+                if let Ok(list) = decode_gateway::<ListData<RegionItem>>("/r", &body) {
+                    let _ = by_country("/r", list.list);
+                }
             }
 
             /// Static IP items of any shape, under any expiry field name.

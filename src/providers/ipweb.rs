@@ -1,20 +1,25 @@
 //! The IPWeb agent API: the `token` header on every request, traffic in MB, pool
-//! totals, daily consumption, and every customer's usage today (rows of other
-//! report dates are skipped). Only the read endpoints of the contract are ever
-//! called, always with GET.
+//! totals, daily consumption (all traffic and NNI), every customer's usage today
+//! (rows of other report dates are skipped), and the recharges of the last 30
+//! provider days in both directions. Only the read endpoints of the contract are
+//! ever called, always with GET.
 
 use std::collections::HashMap;
 
-use chrono::{Days, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
-use super::{label_text, Api, Connection, Endpoint, Envelope, Provider, ProviderSpec};
+use super::{
+    label_text, upstream_message, Api, Connection, Endpoint, Envelope, Provider, ProviderSpec,
+};
 use crate::http::{CredentialPlacement, PollError, Reason};
-use crate::readings::{CustomerReading, DailyUsage, PoolReading, Reading};
+use crate::readings::{
+    CustomerReading, DailyUsage, PoolReading, Reading, RechargeDirection, RechargeReading,
+};
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 use futures::future::BoxFuture;
 
@@ -25,7 +30,14 @@ pub const IPWEB: ProviderSpec = ProviderSpec {
     credential_key: "token",
     credential_placement: CredentialPlacement::Header("token"),
     path_prefix: None,
-    endpoints: &[Endpoint::Usage, Endpoint::Summary, Endpoint::Customers],
+    endpoints: &[
+        Endpoint::Usage,
+        Endpoint::Summary,
+        Endpoint::Customers,
+        Endpoint::NniUsage,
+        Endpoint::Recharges,
+    ],
+    optional_endpoints: &[],
     own_keys: &[],
     read_options: super::no_options,
     build: |target, api| Box::new(Ipweb::new(target, api)),
@@ -39,6 +51,12 @@ impl Provider for Ipweb {
 
 /// The largest page the customer report allows.
 pub const CUSTOMER_PAGE_SIZE: usize = 2000;
+/// Rows asked for per page of the recharge lists. The document gives a default
+/// of 10 and no largest size; the pages' `total` ends the list whatever size the
+/// API really serves.
+pub const RECHARGE_PAGE_SIZE: usize = 100;
+/// The provider days the recharge figures cover: today and the days before.
+pub const RECHARGE_DAYS: u64 = 30;
 const CODE_SUCCESS: i64 = 200;
 /// Codes that mean the token was refused, besides the documented
 /// `code: 200, data: null` answer.
@@ -69,6 +87,8 @@ impl Ipweb {
             Endpoint::Usage => self.usage().await.map(Reading::Usage),
             Endpoint::Summary => self.summary().await.map(Reading::Summary),
             Endpoint::Customers => self.customers().await.map(Reading::Customers),
+            Endpoint::NniUsage => self.nni_usage().await.map(Reading::NniUsage),
+            Endpoint::Recharges => self.recharges().await.map(Reading::Recharges),
             other => Err(PollError::new(
                 Reason::Api,
                 format!("the {other} endpoint does not exist in the IPWeb API"),
@@ -113,11 +133,23 @@ impl Ipweb {
     }
 
     async fn usage(&self) -> Result<DailyUsage, PollError> {
+        self.daily::<ConsumeDay>("api/agent/getFlowConsumeDetail")
+            .await
+    }
+
+    async fn nni_usage(&self) -> Result<DailyUsage, PollError> {
+        self.daily::<NniDay>("api/agent/getNNIFlowConsumeDetail")
+            .await
+    }
+
+    /// Reads a daily consumption list from yesterday to today (dates in the
+    /// target's zone) into the traffic of today and yesterday.
+    async fn daily<T: DayItem>(&self, path: &str) -> Result<DailyUsage, PollError> {
         let today = self.zone.date_at(Utc::now());
         let yesterday = today - Days::new(1);
-        let days: Vec<ConsumeDay> = self
+        let days: Vec<T> = self
             .get(
-                "api/agent/getFlowConsumeDetail",
+                path,
                 &[
                     ("startDate", yesterday.to_string()),
                     ("endDate", today.to_string()),
@@ -126,11 +158,104 @@ impl Ipweb {
             .await?;
         Ok(DailyUsage::from_days(
             today,
-            days.iter().map(|day| {
-                let bytes = self.mb(day.upload_flow) + self.mb(day.download_flow);
-                (day.date.as_str(), bytes)
-            }),
+            days.iter()
+                .map(|day| (day.date(), day.flows().map(|mb| self.mb(mb)).sum())),
         ))
+    }
+
+    /// The recharges of the last [`RECHARGE_DAYS`] provider days: credited to
+    /// the account (`rechargeFlowListForMe`), then given to its customers
+    /// (`myRechargeFlowList`, `type=0`).
+    async fn recharges(&self) -> Result<Vec<RechargeReading>, PollError> {
+        let today = self.zone.date_at(Utc::now());
+        let days = RechargeDays {
+            first: today - Days::new(RECHARGE_DAYS - 1),
+            last: today,
+        };
+        let received = self
+            .recharge_list(
+                RechargeDirection::Received,
+                "open/dynamic/rechargeFlowListForMe",
+                None,
+                days,
+            )
+            .await?;
+        let given = self
+            .recharge_list(
+                RechargeDirection::Given,
+                "open/dynamic/myRechargeFlowList",
+                Some(("type", "0")),
+                days,
+            )
+            .await?;
+        Ok(vec![received, given])
+    }
+
+    /// Reads every page of one recharge list of `days` and adds up its
+    /// recharges. `flowCount` is signed: a row of 0 or less is consumption, not
+    /// a recharge, and is skipped. A recharge whose `createTime` (zone-less, in
+    /// the target's zone) lies outside `days` is skipped too, in case the API
+    /// ignores the date filter.
+    async fn recharge_list(
+        &self,
+        direction: RechargeDirection,
+        path: &'static str,
+        filter: Option<(&str, &str)>,
+        days: RechargeDays,
+    ) -> Result<RechargeReading, PollError> {
+        let mut reading = RechargeReading {
+            direction,
+            last_timestamp: None,
+            last_30d_bytes: 0.0,
+        };
+        let mut outside = 0u64;
+        // Rows are added up, not kept: the list is bounded by the pager's page
+        // cap, not by `sample_limit`. Without `total`, only an empty page ends it,
+        // as the API may serve fewer rows than asked for.
+        let mut pager = Pager::new(path, Items::Rows, RECHARGE_PAGE_SIZE, End::EmptyPage);
+        while let Some(page) = pager.next_page()? {
+            let mut query = vec![
+                ("pageNum", page.to_string()),
+                ("pageSize", pager.page_size().to_string()),
+                ("startDate", days.first.to_string()),
+                ("endDate", days.last.to_string()),
+            ];
+            query.extend(filter.map(|(key, value)| (key, value.to_owned())));
+            let (url, body) = self.api.fetch(path, &query).await?;
+            let data: &RawValue = decode_ipweb(url.path(), &body)?;
+            check_nested_code(url.path(), data)?;
+            for row in pager.read::<RechargeRow>(url.path(), data)? {
+                if row.flow_count.0 <= 0.0 {
+                    continue;
+                }
+                let at = self.recharge_time(url.path(), row.create_time.as_deref())?;
+                if !days.contain(self.zone, at) {
+                    outside += 1;
+                    continue;
+                }
+                reading.last_30d_bytes += self.mb(row.flow_count);
+                reading.last_timestamp = reading.last_timestamp.max(Some(at));
+            }
+        }
+        if outside > 0 {
+            tracing::debug!(
+                rows = outside,
+                list = path,
+                "recharge rows outside the last 30 provider days were skipped"
+            );
+        }
+        Ok(reading)
+    }
+
+    /// A recharge's `createTime` in Unix seconds; a recharge without a readable
+    /// one is a decode error, since it cannot be placed in the 30 days.
+    fn recharge_time(&self, path: &str, text: Option<&str>) -> Result<i64, PollError> {
+        let text = text.map(str::trim).unwrap_or_default();
+        self.zone.parse_timestamp(text).ok_or_else(|| {
+            PollError::decode(format!(
+                "GET {path}: a recharge row's createTime is not a time: {text:?}"
+            ))
+        })
     }
 
     /// Every customer's usage today, read page by page at the largest page size;
@@ -164,6 +289,7 @@ impl Ipweb {
                 )
                 .await?;
             let data: &RawValue = decode_ipweb(url.path(), &body)?;
+            check_nested_code(url.path(), data)?;
             for row in pager.read::<ReportRow>(url.path(), data)? {
                 if !row.is_on(&today) {
                     other_days += 1;
@@ -222,6 +348,76 @@ fn decode_ipweb<'a, T: Deserialize<'a>>(path: &str, body: &'a [u8]) -> Result<T,
     }
 }
 
+/// The paged lists (customer report, recharge lists) repeat `code` and `msg`
+/// inside `data` (`{"total", "rows", "code": 200, "msg": "查询成功"}`). A nested
+/// code other than 200 is an `api` error, so that the rows beside it are never
+/// taken for a complete answer; no nested code is fine.
+fn check_nested_code(path: &str, data: &RawValue) -> Result<(), PollError> {
+    #[derive(Deserialize)]
+    struct Nested {
+        /// `null` counts as absent.
+        #[serde(default)]
+        code: Option<Number>,
+        #[serde(default)]
+        msg: Option<Value>,
+    }
+    let nested: Nested = serde_json::from_str(data.get())
+        .map_err(|e| PollError::decode(format!("GET {path}: unexpected data: {e}")))?;
+    match nested.code.map(|code| code.as_i64()) {
+        None | Some(Some(CODE_SUCCESS)) => Ok(()),
+        Some(code) => {
+            let message = upstream_message(nested.msg);
+            let code = code.map_or_else(|| "?".to_owned(), |c| c.to_string());
+            Err(PollError::new(
+                Reason::Api,
+                format!("GET {path}: API error code {code} inside data: {message}"),
+            ))
+        }
+    }
+}
+
+/// The provider days a recharge list covers, first and last included.
+#[derive(Debug, Clone, Copy)]
+struct RechargeDays {
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+impl RechargeDays {
+    /// Whether the Unix time `at` falls on one of the days in `zone`.
+    fn contain(self, zone: Zone, at: i64) -> bool {
+        DateTime::from_timestamp(at, 0)
+            .map(|t| zone.date_at(t))
+            .is_some_and(|day| (self.first..=self.last).contains(&day))
+    }
+}
+
+/// One day of a daily consumption list.
+trait DayItem: DeserializeOwned {
+    /// `yyyy-MM-dd`, perhaps followed by a time.
+    fn date(&self) -> &str;
+    /// The day's traffic figures in MB, to be added up.
+    fn flows(&self) -> impl Iterator<Item = Number>;
+}
+
+impl DayItem for ConsumeDay {
+    fn date(&self) -> &str {
+        &self.date
+    }
+    fn flows(&self) -> impl Iterator<Item = Number> {
+        [self.upload_flow, self.download_flow].into_iter()
+    }
+}
+
+impl DayItem for NniDay {
+    fn date(&self) -> &str {
+        &self.date
+    }
+    fn flows(&self) -> impl Iterator<Item = Number> {
+        std::iter::once(self.flow)
+    }
+}
+
 #[derive(Deserialize)]
 struct FlowTotals {
     account: Option<PoolTotals>,
@@ -247,6 +443,24 @@ struct ConsumeDay {
     date: String,
     upload_flow: Number,
     download_flow: Number,
+}
+
+/// One day of `getNNIFlowConsumeDetail`.
+#[derive(Deserialize)]
+struct NniDay {
+    date: String,
+    flow: Number,
+}
+
+/// A recharge list row. Only the signed amount and the time are read; the
+/// accounts, ids and operator names are not.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RechargeRow {
+    /// MB; negative for a consumption row.
+    flow_count: Number,
+    /// `yyyy-MM-dd HH:mm:ss`, without a zone.
+    create_time: Option<String>,
 }
 
 /// A report row; `userName` (a customer's login) is deliberately not read.
@@ -288,6 +502,42 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_code_other_than_200_is_an_api_error() {
+        let check =
+            |data: &str| check_nested_code("/l", &RawValue::from_string(data.into()).unwrap());
+        assert!(check(r#"{"total": 1, "rows": [], "code": 200, "msg": "查询成功"}"#).is_ok());
+        assert!(check(r#"{"total": 1, "rows": [], "code": "200"}"#).is_ok());
+        assert!(check(r#"{"total": 1, "rows": []}"#).is_ok());
+        assert!(check(r#"{"rows": [], "code": null}"#).is_ok());
+        let failed = check(r#"{"rows": [], "code": 500, "msg": "查询失败\n"}"#).unwrap_err();
+        assert_eq!(failed.reason, Reason::Api);
+        assert!(
+            failed.message.ends_with("code 500 inside data: 查询失败"),
+            "{failed}"
+        );
+        assert_eq!(
+            check(r#"{"rows": [], "code": "x"}"#).unwrap_err().reason,
+            Reason::Decode
+        );
+    }
+
+    #[test]
+    fn the_recharge_days_are_provider_days_first_and_last_included() {
+        let zone = Zone::default();
+        let days = RechargeDays {
+            first: NaiveDate::from_ymd_opt(2025, 10, 19).unwrap(),
+            last: NaiveDate::from_ymd_opt(2025, 11, 17).unwrap(),
+        };
+        let at = |t: &str| zone.parse_timestamp(t).unwrap();
+        assert!(days.contain(zone, at("2025-10-19 00:00:00")));
+        assert!(days.contain(zone, at("2025-11-17 23:59:59")));
+        assert!(!days.contain(zone, at("2025-10-18 23:59:59")));
+        assert!(!days.contain(zone, at("2025-11-18 00:00:00")));
+        // 2025-11-17 20:00 UTC is already the 18th in +08:00.
+        assert!(!days.contain(zone, at("2025-11-17T20:00:00Z")));
+    }
+
+    #[test]
     fn the_trailing_space_key_is_ignored() {
         let totals: PoolTotals = serde_json::from_str(
             r#"{"consumeFlow": 1.5, "residualFlow ": 999, "flowCount": "10", "residualFlow": 8.5}"#,
@@ -310,10 +560,22 @@ mod tests {
             fn no_answer_panics_a_parser(body in arbitrary::body()) {
                 let _ = decode_ipweb::<FlowTotals>("/t", &body);
                 let _ = decode_ipweb::<Vec<ConsumeDay>>("/c", &body);
+                let _ = decode_ipweb::<Vec<NniDay>>("/n", &body);
                 if let Ok(data) = decode_ipweb::<&RawValue>("/r", &body) {
+                    let _ = check_nested_code("/r", data);
                     let mut pager = Pager::new("/r", Items::Rows, CUSTOMER_PAGE_SIZE, End::ShortPage);
                     for row in pager.read::<ReportRow>("/r", data).unwrap_or_default() {
                         let _ = (row.is_on("2025-12-25"), label_text(&row.customer_id));
+                    }
+                    let mut pager = Pager::new("/f", Items::Rows, RECHARGE_PAGE_SIZE, End::EmptyPage);
+                    let days = RechargeDays {
+                        first: NaiveDate::from_ymd_opt(2025, 11, 1).unwrap(),
+                        last: NaiveDate::from_ymd_opt(2025, 11, 30).unwrap(),
+                    };
+                    for row in pager.read::<RechargeRow>("/f", data).unwrap_or_default() {
+                        if let Some(at) = Zone::default().parse_timestamp(row.create_time.as_deref().unwrap_or_default()) {
+                            let _ = days.contain(Zone::default(), at);
+                        }
                     }
                 }
             }

@@ -58,6 +58,8 @@ pub struct ProviderSpec {
     pub path_prefix: Option<&'static str>,
     /// Endpoints polled by default, in order.
     pub endpoints: &'static [Endpoint],
+    /// Further endpoints, polled only when a target lists them.
+    pub optional_endpoints: &'static [Endpoint],
     /// The target keys only this provider reads (besides its credential's).
     pub own_keys: &'static [&'static str],
     /// Reads and checks those keys from the target's entry in the configuration.
@@ -168,6 +170,17 @@ pub fn spec(name: &str) -> Option<&'static ProviderSpec> {
     PROVIDERS.iter().find(|p| p.name == name)
 }
 
+impl ProviderSpec {
+    /// Every endpoint a target of this provider may list: the default ones, then
+    /// the optional ones.
+    pub fn all_endpoints(&self) -> impl Iterator<Item = Endpoint> + '_ {
+        self.endpoints
+            .iter()
+            .chain(self.optional_endpoints)
+            .copied()
+    }
+}
+
 /// A configured provider, ready to poll.
 pub struct Client(Box<dyn Provider>);
 
@@ -220,7 +233,15 @@ pub enum Endpoint {
     Accounts,
     StaticIps,
     Customers,
+    NniUsage,
+    Recharges,
+    Allowlist,
+    Stock,
 }
+
+/// The shortest time between two polls of the `stock` endpoint: what can still
+/// be bought changes slowly, and a poll costs three requests.
+pub const STOCK_MIN_INTERVAL: Duration = Duration::from_secs(3600);
 
 impl Endpoint {
     pub fn as_str(self) -> &'static str {
@@ -231,6 +252,21 @@ impl Endpoint {
             Endpoint::Accounts => "accounts",
             Endpoint::StaticIps => "static_ips",
             Endpoint::Customers => "customers",
+            Endpoint::NniUsage => "nni_usage",
+            Endpoint::Recharges => "recharges",
+            Endpoint::Allowlist => "allowlist",
+            Endpoint::Stock => "stock",
+        }
+    }
+
+    /// The shortest time between two polls of this endpoint after a successful
+    /// one, whatever the target's `interval`; zero for an endpoint polled every
+    /// `interval`. After a failed poll the endpoint is polled again at the
+    /// target's next poll.
+    pub fn min_interval(self) -> Duration {
+        match self {
+            Endpoint::Stock => STOCK_MIN_INTERVAL,
+            _ => Duration::ZERO,
         }
     }
 }
@@ -275,18 +311,9 @@ impl<'a> Envelope<'a> {
             .code
             .and_then(Number::as_i64)
             .ok_or_else(|| PollError::decode(format!("GET {path}: answer has no code")))?;
-        let message = match raw.msg.or(raw.message) {
-            Some(Value::String(s)) => s,
-            None | Some(Value::Null) => String::new(),
-            Some(other) => other.to_string(),
-        };
         Ok(Envelope {
             code,
-            message: message
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect(),
+            message: upstream_message(raw.msg.or(raw.message)),
             data: raw.data.filter(|d| d.get() != "null"),
         })
     }
@@ -309,6 +336,21 @@ impl<'a> Envelope<'a> {
         serde_json::from_str(data.get())
             .map_err(|e| PollError::decode(format!("GET {path}: unexpected data: {e}")))
     }
+}
+
+/// An upstream `msg` as error text: shortened to 200 characters and stripped of
+/// control characters; a non-string message in its JSON form.
+pub(crate) fn upstream_message(msg: Option<Value>) -> String {
+    let message = match msg {
+        Some(Value::String(s)) => s,
+        None | Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+    };
+    message
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect()
 }
 
 /// One provider API as a target reaches it: the base URL (ending with `/`), the
@@ -413,6 +455,9 @@ pub(crate) mod arbitrary {
         "downloadFlow",
         "customerId",
         "reportDate",
+        "createTime",
+        "number",
+        "created_at",
     ];
 
     fn leaf() -> impl Strategy<Value = Value> {

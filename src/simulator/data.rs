@@ -1,6 +1,7 @@
 //! The simulator's dataset: deterministic from a seed, anchored at the moment the
-//! simulator starts, and alive: traffic is consumed continuously, so every answer
-//! is computed from the time of the request.
+//! simulator starts, and alive: traffic is consumed continuously, recharges and
+//! allow-listed IPs keep arriving and the stock moves, so every answer is
+//! computed from the time of the request.
 
 use chrono::{DateTime, Days, FixedOffset, Utc};
 use serde_json::{json, Value};
@@ -21,6 +22,42 @@ pub struct GatewayAccount {
     pub packages: Vec<Package>,
     pub sub_accounts: Vec<SubAccount>,
     pub static_ips: Vec<StaticIp>,
+    pub allowlist: Vec<AllowedIp>,
+    /// What the provider has for sale, per country.
+    pub stock: Vec<RegionStock>,
+}
+
+/// An allow-listed IP, on the list from `listed_in` seconds after the start
+/// (negative: before it).
+#[derive(Debug, Clone)]
+pub struct AllowedIp {
+    pub ip: String,
+    pub product_type: u32,
+    pub remark: String,
+    pub listed_in: i64,
+}
+
+/// A country's stock; each figure swings by a fifth around its base over six
+/// hours, from its own phase.
+#[derive(Debug, Clone)]
+pub struct RegionStock {
+    pub country: &'static str,
+    pub name: &'static str,
+    pub datacenter: f64,
+    pub residential: f64,
+    pub host_pool: f64,
+    pub phase: f64,
+}
+
+/// The kinds of stock a region list answers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockList {
+    /// `ip/static-ip-region?isp=0`.
+    Datacenter,
+    /// `ip/static-ip-region?isp=1`.
+    Residential,
+    /// `host-pool/regions`.
+    HostPool,
 }
 
 /// A traffic pool (product type) that drains at `rate_kb_per_sec`.
@@ -68,13 +105,42 @@ pub struct StaticIp {
     pub expires_in: i64,
 }
 
-/// An IPWeb agent account: two pools and its customers.
+/// An IPWeb agent account: two pools, its customers and its recharges.
 #[derive(Debug, Clone)]
 pub struct IpwebAccount {
     /// `account` and `account2`: (recharged MB, consumed MB at start, MB per second).
     pub pools: [(f64, f64, f64); 2],
     pub customers: Vec<Customer>,
+    /// NNI traffic, MB per second.
+    pub nni_mb_per_sec: f64,
+    /// Recharges and consumption rows from before the start; more arrive while
+    /// the simulator runs ([`IpwebAccount::recharges`]).
+    pub recharges: Vec<Recharge>,
 }
+
+/// Which recharge list a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RechargeList {
+    /// `rechargeFlowListForMe`: credited to the agent.
+    ForMe,
+    /// `myRechargeFlowList`: the agent's to its customers.
+    Mine,
+}
+
+/// A row of a recharge list: `flow_mb` is negative for consumption, as in the
+/// document's example.
+#[derive(Debug, Clone)]
+pub struct Recharge {
+    pub list: RechargeList,
+    pub customer_id: u64,
+    pub account: String,
+    pub flow_mb: f64,
+    /// Seconds after the start (negative: before it).
+    pub at: i64,
+}
+
+/// A customer recharge arrives every this many seconds while the simulator runs.
+pub const GIVEN_RECHARGE_EVERY: i64 = 600;
 
 #[derive(Debug, Clone)]
 pub struct Customer {
@@ -103,11 +169,19 @@ pub struct Dataset {
 impl Dataset {
     pub fn generate(seed: u64, sizes: Sizes) -> Dataset {
         let mut rng = fastrand::Rng::with_seed(seed);
+        // BestProxy: a healthy pool; ProxyLite: a pool below 10 % that drains fast.
+        let mut bestproxy = gateway_account(&mut rng, sizes, 0.55, 1);
+        let mut proxylite = gateway_account(&mut rng, sizes, 0.93, 2);
+        let ipweb = ipweb_account(&mut rng, sizes);
+        // The stock draws from its own generator, so that the accounts stay
+        // what they were before the stock was simulated.
+        let mut stock_rng = fastrand::Rng::with_seed(seed.wrapping_add(1));
+        bestproxy.stock = stock(&mut stock_rng);
+        proxylite.stock = stock(&mut stock_rng);
         Dataset {
-            // BestProxy: a healthy pool; ProxyLite: a pool below 10 % that drains fast.
-            bestproxy: gateway_account(&mut rng, sizes, 0.55, 1),
-            proxylite: gateway_account(&mut rng, sizes, 0.93, 2),
-            ipweb: ipweb_account(&mut rng, sizes),
+            bestproxy,
+            proxylite,
+            ipweb,
         }
     }
 }
@@ -167,7 +241,55 @@ fn gateway_account(
         packages,
         sub_accounts,
         static_ips,
+        allowlist: allowlist(id_base),
+        // Filled by `Dataset::generate`, from a generator of its own.
+        stock: Vec::new(),
     }
+}
+
+/// Five IPs on the list from before the start; three more join it 2, 10 and
+/// 30 minutes after.
+fn allowlist(id_base: u64) -> Vec<AllowedIp> {
+    [
+        (9, -40 * DAY, "office"),
+        (9, -12 * DAY, "crawler eu"),
+        (9, -3 * DAY, "crawler us"),
+        (14, -20 * DAY, "static dc"),
+        (25, -5 * DAY, "static home"),
+        (9, 120, "new server"),
+        (14, 600, "new dc box"),
+        (9, 1800, "laptop"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (product_type, listed_in, remark))| AllowedIp {
+        ip: format!("198.51.{}.{}", 100 + id_base, 20 + i),
+        product_type,
+        remark: remark.to_owned(),
+        listed_in,
+    })
+    .collect()
+}
+
+fn stock(rng: &mut fastrand::Rng) -> Vec<RegionStock> {
+    [
+        ("US", "United States", 1.0),
+        ("JP", "Japan", 0.4),
+        ("DE", "Germany", 0.5),
+        ("SG", "Singapore", 0.25),
+        ("GB", "United Kingdom", 0.45),
+        ("BR", "Brazil", 0.15),
+    ]
+    .into_iter()
+    .map(|(country, name, size)| RegionStock {
+        country,
+        name,
+        datacenter: (2000.0 * size * (0.5 + rng.f64())).round(),
+        residential: (600.0 * size * (0.5 + rng.f64())).round(),
+        host_pool: (9000.0 * size * (0.5 + rng.f64())).round(),
+        phase: rng.f64() * std::f64::consts::TAU,
+    })
+    .collect()
 }
 
 /// The sub-accounts: the first four are the cases worth showing (above 90 %,
@@ -258,7 +380,46 @@ fn ipweb_account(rng: &mut fastrand::Rng, sizes: Sizes) -> IpwebAccount {
             (200.0 * MB_PER_GB, 20.0 * MB_PER_GB, 0.05),
         ],
         customers,
+        nni_mb_per_sec: 0.4,
+        recharges: past_recharges(rng),
     }
+}
+
+/// The agent's recharges before the start: three credited to it (one older
+/// than 30 days), and some to its customers with a few consumption rows among
+/// them.
+fn past_recharges(rng: &mut fastrand::Rng) -> Vec<Recharge> {
+    let mut rows = vec![
+        (RechargeList::ForMe, 7, 1024.0 * MB_PER_GB, -35 * DAY),
+        (RechargeList::ForMe, 7, 2048.0 * MB_PER_GB, -12 * DAY),
+        (RechargeList::ForMe, 7, 500.0 * MB_PER_GB, -3 * DAY - 7200),
+    ];
+    for i in 0..24i64 {
+        let customer = 1000 + rng.u64(0..40);
+        let amount = if i % 6 == 5 {
+            -(10.0 + rng.f64() * 40.0).round()
+        } else {
+            (50.0 * (1 + rng.u64(0..20)) as f64).round()
+        };
+        rows.push((
+            RechargeList::Mine,
+            customer,
+            amount,
+            -(i * 36 + 5) * 3600 - rng.i64(0..3600),
+        ));
+    }
+    rows.into_iter()
+        .map(|(list, customer_id, flow_mb, at)| Recharge {
+            list,
+            customer_id,
+            account: format!(
+                "customer{:04}@example.com",
+                customer_id.saturating_sub(1000)
+            ),
+            flow_mb,
+            at,
+        })
+        .collect()
 }
 
 /// Time as the simulated API sees it: `now` and the start the dataset is anchored at.
@@ -279,6 +440,11 @@ impl Clock {
             .with_timezone(&provider_zone())
             .format("%Y-%m-%d %H:%M:%S")
             .to_string()
+    }
+
+    /// The provider's calendar date (`Y-m-d`, +08:00) `offset` seconds after start.
+    pub fn stamp_date(&self, offset: i64) -> String {
+        self.stamp(offset)[..10].to_owned()
     }
 
     fn local_date(&self, days_back: u64) -> String {
@@ -382,6 +548,47 @@ impl GatewayAccount {
     }
 }
 
+impl GatewayAccount {
+    /// The `data` of `proxy-ip/list`: the IPs listed by now.
+    pub fn allowlist(&self, clock: &Clock) -> Value {
+        let elapsed = clock.elapsed();
+        let list: Vec<_> = self
+            .allowlist
+            .iter()
+            .filter(|a| a.listed_in as f64 <= elapsed)
+            .map(|a| {
+                json!({"ip": a.ip, "remark": a.remark, "product_type": a.product_type,
+                       "created_at": clock.stamp(a.listed_in)})
+            })
+            .collect();
+        json!({ "list": list })
+    }
+
+    /// The `data` of a region list: the stock of every country now.
+    pub fn stock(&self, list: StockList, clock: &Clock) -> Value {
+        let swing = |base: f64, phase: f64| {
+            let angle = clock.elapsed() / (6.0 * 3600.0) * std::f64::consts::TAU + phase;
+            (base * (1.0 + 0.2 * angle.sin())).round()
+        };
+        let items: Vec<_> = self
+            .stock
+            .iter()
+            .map(|r| match list {
+                StockList::Datacenter => json!({"code": r.country, "number": swing(r.datacenter, r.phase)}),
+                StockList::Residential => json!({"code": r.country, "number": swing(r.residential, r.phase + 1.0)}),
+                StockList::HostPool => json!({
+                    "code": r.country,
+                    "number": swing(r.host_pool, r.phase + 2.0),
+                    "name_zh_cn": r.name,
+                    "name_en": r.name,
+                    "square_flag": format!("https://example.com/static/flags/{}.png", r.country.to_lowercase()),
+                }),
+            })
+            .collect();
+        json!({ "list": items })
+    }
+}
+
 impl IpwebAccount {
     /// The `data` of `getFlowTotalFull`, with the document's trailing-space key.
     pub fn totals(&self, clock: &Clock) -> Value {
@@ -398,6 +605,56 @@ impl IpwebAccount {
         let rate: f64 = self.pools.iter().map(|p| p.2).sum();
         let day = |back: u64, seconds: f64| json!({"date": clock.local_date(back), "downloadFlow": round2(rate * seconds * 0.85), "uploadFlow": round2(rate * seconds * 0.15)});
         json!([day(1, DAY as f64), day(0, clock.seconds_today())])
+    }
+
+    /// The `data` of `getNNIFlowConsumeDetail` for yesterday and today.
+    pub fn nni_consumption(&self, clock: &Clock) -> Value {
+        let day = |back: u64, seconds: f64| json!({"date": clock.local_date(back), "flow": round2(self.nni_mb_per_sec * seconds)});
+        json!([day(1, DAY as f64), day(0, clock.seconds_today())])
+    }
+
+    /// The rows of `list` up to now, newest first: those from before the start,
+    /// and a customer recharge every [`GIVEN_RECHARGE_EVERY`] seconds since.
+    pub fn recharges(&self, list: RechargeList, clock: &Clock) -> Vec<Recharge> {
+        let mut rows: Vec<Recharge> = self
+            .recharges
+            .iter()
+            .filter(|r| r.list == list)
+            .cloned()
+            .collect();
+        if list == RechargeList::Mine {
+            let arrived = clock.elapsed() as i64 / GIVEN_RECHARGE_EVERY;
+            rows.extend((1..=arrived).map(|k| {
+                let customer_id = 1000 + (k as u64 * 7) % 40;
+                Recharge {
+                    list,
+                    customer_id,
+                    account: format!("customer{:04}@example.com", customer_id - 1000),
+                    flow_mb: 100.0 * (1 + k % 5) as f64,
+                    at: k * GIVEN_RECHARGE_EVERY,
+                }
+            }));
+        }
+        rows.sort_by_key(|r| std::cmp::Reverse(r.at));
+        rows
+    }
+
+    /// A row of a recharge list as the document shows it.
+    pub fn recharge_row(r: &Recharge, clock: &Clock) -> Value {
+        let (type_desc, created_by, create_id) = match (r.list, r.flow_mb > 0.0) {
+            (_, false) => ("消耗", "system", 1),
+            (RechargeList::ForMe, true) => ("充值", "upstream", 54321),
+            (RechargeList::Mine, true) => ("充值", "demo-agent", 98765),
+        };
+        json!({
+            "customerId": r.customer_id,
+            "account": r.account,
+            "flowCount": r.flow_mb,
+            "typeDesc": type_desc,
+            "createId": create_id,
+            "createBy": created_by,
+            "createTime": clock.stamp(r.at),
+        })
     }
 
     /// One row of today's `flowReport` for a customer.

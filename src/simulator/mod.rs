@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::providers::Endpoint;
-use data::{Clock, Dataset, GatewayAccount, Sizes};
+use data::{Clock, Dataset, GatewayAccount, IpwebAccount, RechargeList, Sizes, StockList};
 
 /// The `app_key` the simulated BestProxy accepts.
 pub const BESTPROXY_APP_KEY: &str = "demo-bestproxy-app-key";
@@ -204,17 +204,25 @@ targets:
     base_url: {best}
     app_key: {BESTPROXY_APP_KEY}
     product_types: [9, 12]
+    endpoints: [{gateway_endpoints}]
   - name: demo-proxylite
     provider: proxylite
     base_url: {lite}
     app_key: {PROXYLITE_APP_KEY}
     product_types: [9, 12]
+    endpoints: [{gateway_endpoints}]
   - name: demo-ipweb
     provider: ipweb
     base_url: {ipweb}
     token: {IPWEB_TOKEN}
 "#,
             interval = humantime::format_duration(interval),
+            // Every endpoint, the optional `stock` included.
+            gateway_endpoints = crate::providers::gateway::BESTPROXY
+                .all_endpoints()
+                .map(Endpoint::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
             best = self.base_url(SimProvider::BestProxy),
             lite = self.base_url(SimProvider::ProxyLite),
             ipweb = self.base_url(SimProvider::Ipweb),
@@ -255,7 +263,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
                 .collect()
         })
         .unwrap_or_default();
-    let Some((provider, endpoint)) = route(&path) else {
+    let Some((provider, endpoint, resource)) = route(&path) else {
         return reply(StatusCode::NOT_FOUND, "text/plain", "not found".into());
     };
     if req.method() != hyper::Method::GET {
@@ -293,9 +301,9 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
         now: Utc::now(),
     };
     let data = match provider {
-        SimProvider::BestProxy => gateway_data(&state.dataset.bestproxy, endpoint, &query, &clock),
-        SimProvider::ProxyLite => gateway_data(&state.dataset.proxylite, endpoint, &query, &clock),
-        SimProvider::Ipweb => ipweb_data(state, endpoint, &query, &clock),
+        SimProvider::BestProxy => gateway_data(&state.dataset.bestproxy, resource, &query, &clock),
+        SimProvider::ProxyLite => gateway_data(&state.dataset.proxylite, resource, &query, &clock),
+        SimProvider::Ipweb => ipweb_data(state, resource, &query, &clock),
     };
     let body = match (provider, data) {
         (SimProvider::Ipweb, Some(data)) => json!({"msg": "操作成功", "code": 200, "data": data}),
@@ -305,36 +313,78 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
     reply(StatusCode::OK, "application/json", body.to_string())
 }
 
-/// Maps a request path to the provider and endpoint it belongs to.
-fn route(path: &str) -> Option<(SimProvider, Endpoint)> {
+/// What a request path asks for. Several resources may belong to one endpoint
+/// (the two recharge lists, the three stock lists); faults are injected per
+/// endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resource {
+    Usage,
+    Summary,
+    Packages,
+    Accounts,
+    StaticIps,
+    Allowlist,
+    /// `ip/static-ip-region`, for the kind its `isp` parameter asks.
+    StaticIpRegions,
+    HostPoolRegions,
+    Customers,
+    NniUsage,
+    Recharges(RechargeList),
+}
+
+impl Resource {
+    fn endpoint(self) -> Endpoint {
+        match self {
+            Resource::Usage => Endpoint::Usage,
+            Resource::Summary => Endpoint::Summary,
+            Resource::Packages => Endpoint::Packages,
+            Resource::Accounts => Endpoint::Accounts,
+            Resource::StaticIps => Endpoint::StaticIps,
+            Resource::Allowlist => Endpoint::Allowlist,
+            Resource::StaticIpRegions | Resource::HostPoolRegions => Endpoint::Stock,
+            Resource::Customers => Endpoint::Customers,
+            Resource::NniUsage => Endpoint::NniUsage,
+            Resource::Recharges(_) => Endpoint::Recharges,
+        }
+    }
+}
+
+/// Maps a request path to the provider, endpoint and resource it belongs to.
+fn route(path: &str) -> Option<(SimProvider, Endpoint, Resource)> {
     if let Some(rest) = path.strip_prefix("/prod-api") {
-        let endpoint = match rest {
-            "/api/agent/getFlowTotalFull" => Endpoint::Summary,
-            "/api/agent/getFlowConsumeDetail" => Endpoint::Usage,
-            "/open/dynamic/flowReport" => Endpoint::Customers,
+        let resource = match rest {
+            "/api/agent/getFlowTotalFull" => Resource::Summary,
+            "/api/agent/getFlowConsumeDetail" => Resource::Usage,
+            "/api/agent/getNNIFlowConsumeDetail" => Resource::NniUsage,
+            "/open/dynamic/flowReport" => Resource::Customers,
+            "/open/dynamic/rechargeFlowListForMe" => Resource::Recharges(RechargeList::ForMe),
+            "/open/dynamic/myRechargeFlowList" => Resource::Recharges(RechargeList::Mine),
             _ => return None,
         };
-        return Some((SimProvider::Ipweb, endpoint));
+        return Some((SimProvider::Ipweb, resource.endpoint(), resource));
     }
     let (provider, rest) = if let Some(rest) = path.strip_prefix("/gateway") {
         (SimProvider::BestProxy, rest)
     } else {
         (SimProvider::ProxyLite, path.strip_prefix("/end-point")?)
     };
-    let endpoint = match rest {
-        "/user-usage-flow/total" => Endpoint::Usage,
-        "/user-product/summary" => Endpoint::Summary,
-        "/user-product/list" => Endpoint::Packages,
-        "/whitelist-account/list" => Endpoint::Accounts,
-        "/ip/get-static-ip" => Endpoint::StaticIps,
+    let resource = match rest {
+        "/user-usage-flow/total" => Resource::Usage,
+        "/user-product/summary" => Resource::Summary,
+        "/user-product/list" => Resource::Packages,
+        "/whitelist-account/list" => Resource::Accounts,
+        "/ip/get-static-ip" => Resource::StaticIps,
+        "/proxy-ip/list" => Resource::Allowlist,
+        "/ip/static-ip-region" => Resource::StaticIpRegions,
+        "/host-pool/regions" => Resource::HostPoolRegions,
         _ => return None,
     };
-    Some((provider, endpoint))
+    Some((provider, resource.endpoint(), resource))
 }
 
 fn gateway_data(
     account: &GatewayAccount,
-    endpoint: Endpoint,
+    resource: Resource,
     query: &HashMap<String, String>,
     clock: &Clock,
 ) -> Option<Value> {
@@ -344,9 +394,9 @@ fn gateway_data(
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(default)
     };
-    Some(match endpoint {
-        Endpoint::Usage => account.usage(clock, 7),
-        Endpoint::Summary => {
+    Some(match resource {
+        Resource::Usage => account.usage(clock, 7),
+        Resource::Summary => {
             let product_type = number("product_type", 9) as u32;
             account
                 .pools
@@ -354,13 +404,13 @@ fn gateway_data(
                 .find(|p| p.product_type == product_type)?
                 .summary(clock)
         }
-        Endpoint::Packages => page(
+        Resource::Packages => page(
             &account.packages,
             number("page", 1),
             number("size", 20),
             |p| account.package_item(p, clock),
         ),
-        Endpoint::Accounts => {
+        Resource::Accounts => {
             let list: Vec<_> = account
                 .sub_accounts
                 .iter()
@@ -368,13 +418,20 @@ fn gateway_data(
                 .collect();
             json!({ "list": list })
         }
-        Endpoint::StaticIps => page(
+        Resource::StaticIps => page(
             &account.static_ips,
             number("page", 1),
             number("size", 20),
             |ip| GatewayAccount::static_ip_item(ip, clock),
         ),
-        Endpoint::Customers => return None,
+        Resource::Allowlist => account.allowlist(clock),
+        // Without `isp` the document's sites answer residential stock.
+        Resource::StaticIpRegions => match query.get("isp").map(String::as_str) {
+            Some("0") => account.stock(StockList::Datacenter, clock),
+            _ => account.stock(StockList::Residential, clock),
+        },
+        Resource::HostPoolRegions => account.stock(StockList::HostPool, clock),
+        Resource::Customers | Resource::NniUsage | Resource::Recharges(_) => return None,
     })
 }
 
@@ -399,21 +456,50 @@ fn page<T>(items: &[T], page: usize, size: usize, item: impl Fn(&T) -> Value) ->
 
 fn ipweb_data(
     state: &State,
-    endpoint: Endpoint,
+    resource: Resource,
     query: &HashMap<String, String>,
     clock: &Clock,
 ) -> Option<Value> {
     let ipweb = &state.dataset.ipweb;
-    Some(match endpoint {
-        Endpoint::Summary => ipweb.totals(clock),
-        Endpoint::Usage => ipweb.consumption(clock),
-        Endpoint::Customers => {
-            let number = |key: &str, default: usize| {
+    let number = |key: &str, default: usize| {
+        query
+            .get(key)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    Some(match resource {
+        Resource::Summary => ipweb.totals(clock),
+        Resource::Usage => ipweb.consumption(clock),
+        Resource::NniUsage => ipweb.nni_consumption(clock),
+        Resource::Recharges(list) => {
+            // `type` filters my recharges: 1 consumption only; 0 (the default)
+            // recharges, with consumption rows among them as in the document's
+            // example. Dates are compared as the provider writes them.
+            let consumption_only =
+                list == RechargeList::Mine && query.get("type").map(String::as_str) == Some("1");
+            let within = |date: &str| {
                 query
-                    .get(key)
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(default)
+                    .get("startDate")
+                    .is_none_or(|start| date >= start.as_str())
+                    && query.get("endDate").is_none_or(|end| date <= end.as_str())
             };
+            let rows: Vec<_> = ipweb
+                .recharges(list, clock)
+                .into_iter()
+                .filter(|r| !consumption_only || r.flow_mb < 0.0)
+                .filter(|r| within(&clock.stamp_date(r.at)))
+                .collect();
+            let size = number("pageSize", 10).clamp(1, 500);
+            let page = number("pageNum", 1).max(1);
+            let items: Vec<_> = rows
+                .iter()
+                .skip((page - 1) * size)
+                .take(size)
+                .map(|r| IpwebAccount::recharge_row(r, clock))
+                .collect();
+            json!({"total": rows.len(), "rows": items, "code": 200, "msg": "查询成功"})
+        }
+        Resource::Customers => {
             let size = number("pageSize", 100).clamp(1, 2000);
             let page = number("pageNum", 1).max(1);
             let rows: Vec<_> = ipweb
