@@ -22,10 +22,13 @@ async fn the_exporter_reads_every_simulated_provider() {
             "{target}\n{m}"
         );
     }
-    // The alerting agent's families need an `alerting` section (tests/agent_e2e.rs).
+    // The alerting agent's families need an `alerting` section (tests/agent_e2e.rs),
+    // the store's a store (tests/storage.rs).
     let agent = [
         "proxy_exporter_alerts",
         "proxy_exporter_notifications_total",
+        "proxy_exporter_storage_open",
+        "proxy_exporter_storage_errors_total",
     ];
     for name in proxy_quota_exporter::metrics::CATALOGUE
         .iter()
