@@ -38,6 +38,7 @@ pub fn snapshot(reading: Reading) -> Arc<TargetSnapshot> {
             duration_seconds: 0.5,
             last_success_unix: Some(1.7e9),
             errors: [0; proxy_quota_exporter::http::Reason::COUNT],
+            requests: Default::default(),
             reading: Some(Arc::new(reading)),
             stale_at: None,
             last_error: None,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use crate::budget::{self, Outcome, Tally};
 use crate::config::Target;
 use crate::http::{PollError, Reason};
 use crate::providers::{Client, Endpoint};
@@ -18,6 +19,8 @@ use crate::units::unix_now;
 struct EndpointState {
     endpoint: Endpoint,
     errors: [u64; Reason::COUNT],
+    /// Requests sent so far, by [`Outcome::index`].
+    requests: [u64; Outcome::COUNT],
     last_good: Option<Arc<Reading>>,
     /// When `last_good` stops being served: `max_staleness` after the start of
     /// the first poll that did not replace it.
@@ -31,6 +34,7 @@ impl EndpointState {
         EndpointState {
             endpoint,
             errors: previous.map_or([0; Reason::COUNT], |e| e.errors),
+            requests: previous.map_or([0; Outcome::COUNT], |e| e.requests),
             last_good: previous.and_then(|e| e.reading.clone()),
             stale_at: previous.and_then(|e| e.stale_at),
             last_success_unix: previous.and_then(|e| e.last_success_unix),
@@ -95,18 +99,28 @@ struct Schedule {
     max_staleness: Duration,
 }
 
+/// What polling one endpoint once gave: how long it took, the reading or why
+/// there is none, and the requests it sent by [`Outcome::index`].
+pub struct EndpointPoll {
+    pub duration: Duration,
+    pub result: Result<Reading, PollError>,
+    pub requests: [u64; Outcome::COUNT],
+}
+
 /// Polls `endpoints` of a target concurrently, each within the poll deadline
-/// (the longer of `interval` and `timeout`), and returns each one's duration and
-/// outcome in order.
+/// (the longer of `interval` and `timeout`), and returns each one's outcome in
+/// order.
 pub async fn poll_endpoints(
     target: &Target,
     client: &Client,
     endpoints: &[Endpoint],
-) -> Vec<(Duration, Result<Reading, PollError>)> {
+) -> Vec<EndpointPoll> {
     let deadline = target.interval.max(target.timeout);
     futures::future::join_all(endpoints.iter().map(|&endpoint| async move {
         let started = Instant::now();
-        let result = match tokio::time::timeout(deadline, client.poll(endpoint)).await {
+        let tally = Arc::new(Tally::default());
+        let poll = budget::counting(Arc::clone(&tally), client.poll(endpoint));
+        let result = match tokio::time::timeout(deadline, poll).await {
             Ok(result) => result,
             Err(_) => Err(PollError::new(
                 Reason::Timeout,
@@ -116,7 +130,11 @@ pub async fn poll_endpoints(
                 ),
             )),
         };
-        (started.elapsed(), result)
+        EndpointPoll {
+            duration: started.elapsed(),
+            result,
+            requests: tally.counts(),
+        }
     }))
     .await
 }
@@ -145,8 +163,11 @@ async fn poll_once(
     let endpoints = states
         .iter_mut()
         .zip(results)
-        .map(|(state, (elapsed, result))| {
-            let (success, last_error) = match result {
+        .map(|(state, poll)| {
+            for (total, sent) in state.requests.iter_mut().zip(poll.requests) {
+                *total += sent;
+            }
+            let (success, last_error) = match poll.result {
                 Ok(reading) => {
                     state.last_good = Some(Arc::new(reading));
                     // The next poll starts at `due`, or at once if this one overran.
@@ -175,9 +196,10 @@ async fn poll_once(
             EndpointSnapshot {
                 endpoint: state.endpoint,
                 success,
-                duration_seconds: elapsed.as_secs_f64(),
+                duration_seconds: poll.duration.as_secs_f64(),
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
+                requests: state.requests,
                 reading: state.last_good.clone(),
                 stale_at: state.stale_at,
                 last_error,
@@ -196,15 +218,11 @@ async fn poll_once(
 
 /// Fails the largest readings of a poll with reason `limit` until the rest fit
 /// the target's `sample_limit`; the failed endpoints keep their last good values.
-fn enforce_sample_limit(
-    target: &Target,
-    endpoints: &[Endpoint],
-    results: &mut [(Duration, Result<Reading, PollError>)],
-) {
+fn enforce_sample_limit(target: &Target, endpoints: &[Endpoint], results: &mut [EndpointPoll]) {
     let mut sizes: Vec<(usize, usize)> = results
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, r))| r.as_ref().ok().map(|r| (i, r.series())))
+        .filter_map(|(i, p)| p.result.as_ref().ok().map(|r| (i, r.series())))
         .collect();
     let total: usize = sizes.iter().map(|(_, n)| n).sum();
     if total <= target.sample_limit {
@@ -216,7 +234,7 @@ fn enforce_sample_limit(
         if kept <= target.sample_limit {
             break;
         }
-        results[index].1 = Err(PollError::new(
+        results[index].result = Err(PollError::new(
             Reason::Limit,
             format!(
                 "{}: {series} series would bring the target to {total}, over sample_limit {} by {}",
@@ -250,6 +268,7 @@ pub fn crashed(
                 duration_seconds: 0.0,
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
+                requests: state.requests,
                 reading: state.last_good,
                 stale_at: state.stale_at,
                 last_error: Some(error.clone()),

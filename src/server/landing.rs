@@ -32,6 +32,13 @@ pub(super) fn landing_page(app: &App) -> Response<Chunks> {
         metrics::REVISION,
         if app.exposition.ready() { "ready" } else { "waiting for the first poll of every target" }
     );
+    let shard = app.exposition.shard();
+    if shard.total() > 1 {
+        let _ = write!(
+            html,
+            "<p>Sharded: this process is {shard} and polls and serves only the targets whose name hashes to it.</p>"
+        );
+    }
     let snapshots = app.store.snapshots();
     if snapshots.is_empty() {
         html.push_str("<p>No poll has finished yet.</p>");

@@ -1,0 +1,219 @@
+//! The upstream budget: every request sent to a provider is counted by outcome
+//! (`proxy_exporter_upstream_requests_total`), and a target's requests can be
+//! paced (`max_requests_per_second`).
+//!
+//! Counting: the scheduler polls each endpoint inside [`counting`], which makes
+//! a [`Tally`] the current one for that poll (a task-local, so the providers
+//! need not pass it through every helper); `http.rs` records each request it
+//! sends there with [`Sent`]. A provider that spawned a task of its own would
+//! leave the scope: none does.
+//!
+//! Pacing: a [`Pacer`] hands out start times at least `1 / rate` apart, first come
+//! first served, for every request of one target (pages and retries included).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How a request sent to a provider ended: the `outcome` label of
+/// `proxy_exporter_upstream_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A 2xx answer, read in full. Whether its content was usable is the poll's
+    /// business (`proxy_exporter_poll_errors_total`).
+    Success,
+    /// HTTP 429: the provider's throttle answered.
+    RateLimited,
+    /// Anything else: no connection, a timeout, another HTTP status, an answer
+    /// over `body_size_limit` or not JSON, or a request abandoned when its poll
+    /// ran out of time.
+    Error,
+}
+
+impl Outcome {
+    /// Every outcome, in the order of [`Outcome::index`].
+    pub const ALL: [Outcome; Outcome::COUNT] =
+        [Outcome::Success, Outcome::RateLimited, Outcome::Error];
+    /// How many outcomes there are: the size of a per-outcome counter array.
+    pub const COUNT: usize = 3;
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// The position of this outcome in [`Outcome::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The requests one endpoint's poll sent, by outcome.
+#[derive(Debug, Default)]
+pub struct Tally([AtomicU64; Outcome::COUNT]);
+
+impl Tally {
+    /// The counts, indexed by [`Outcome::index`].
+    pub fn counts(&self) -> [u64; Outcome::COUNT] {
+        std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: Arc<Tally>;
+}
+
+/// Runs `poll`, counting every request it sends into `tally`.
+pub async fn counting<F: Future>(tally: Arc<Tally>, poll: F) -> F::Output {
+    CURRENT.scope(tally, poll).await
+}
+
+/// One request on its way to a provider. It is counted exactly once: with the
+/// outcome given to [`Sent::finish`], or as [`Outcome::Error`] when it is
+/// dropped unfinished (its poll was abandoned). Outside [`counting`] nothing is
+/// counted.
+pub struct Sent {
+    tally: Option<Arc<Tally>>,
+    outcome: Outcome,
+}
+
+impl Sent {
+    /// A request about to be sent.
+    pub fn start() -> Sent {
+        Sent {
+            tally: CURRENT.try_with(Arc::clone).ok(),
+            outcome: Outcome::Error,
+        }
+    }
+
+    /// The request ended with `outcome`.
+    pub fn finish(mut self, outcome: Outcome) {
+        self.outcome = outcome;
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        if let Some(tally) = &self.tally {
+            tally.0[self.outcome.index()].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The longest spacing a pacer keeps, whatever the rate (a rate that small is
+/// refused by the configuration's checks anyway).
+const MAX_SPACING: Duration = Duration::from_secs(86_400);
+
+/// Spaces the starts of one target's requests at least `1 / rate` seconds apart.
+#[derive(Debug)]
+pub struct Pacer {
+    spacing: Duration,
+    /// The earliest start of the next request.
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    /// A pacer for at most `max_requests_per_second` requests a second (a
+    /// positive number; fractions mean one request every so many seconds).
+    pub fn new(max_requests_per_second: f64) -> Pacer {
+        let spacing = Duration::try_from_secs_f64(1.0 / max_requests_per_second)
+            .unwrap_or(MAX_SPACING)
+            .min(MAX_SPACING);
+        Pacer {
+            spacing,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// The time between two request starts.
+    pub fn spacing(&self) -> Duration {
+        self.spacing
+    }
+
+    /// Waits for this request's turn.
+    pub async fn wait(&self) {
+        tokio::time::sleep_until(self.reserve(Instant::now())).await;
+    }
+
+    /// Takes the next turn for a request asking at `now` and returns when it may
+    /// start: at once after a quiet spell, else one spacing after the turn before.
+    fn reserve(&self, now: Instant) -> Instant {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let start = next.map_or(now, |at| at.max(now));
+        *next = Some(start + self.spacing);
+        start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_are_one_spacing_apart_and_free_after_a_quiet_spell() {
+        let pacer = Pacer::new(2.0);
+        let spacing = Duration::from_millis(500);
+        assert_eq!(pacer.spacing(), spacing);
+        let t0 = Instant::now();
+        assert_eq!(pacer.reserve(t0), t0);
+        assert_eq!(pacer.reserve(t0), t0 + spacing);
+        assert_eq!(
+            pacer.reserve(t0 + Duration::from_millis(100)),
+            t0 + spacing * 2
+        );
+        // After a quiet spell the next request goes at once.
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(pacer.reserve(later), later);
+        assert_eq!(pacer.reserve(later), later + spacing);
+    }
+
+    #[tokio::test]
+    async fn waiting_requests_start_no_earlier_than_their_turn() {
+        let pacer = Arc::new(Pacer::new(50.0));
+        let begin = Instant::now();
+        let starts = futures::future::join_all((0..4).map(|_| {
+            let pacer = Arc::clone(&pacer);
+            async move {
+                pacer.wait().await;
+                Instant::now() - begin
+            }
+        }))
+        .await;
+        let mut starts = starts;
+        starts.sort_unstable();
+        // Only lower bounds: a loaded machine makes every start later, never earlier.
+        for (i, start) in starts.iter().enumerate() {
+            assert!(
+                *start >= pacer.spacing() * i as u32,
+                "start {i} at {start:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extreme_rates_do_not_panic() {
+        assert_eq!(Pacer::new(1e-300).spacing(), MAX_SPACING);
+        assert_eq!(Pacer::new(f64::MIN_POSITIVE).spacing(), MAX_SPACING);
+        assert_eq!(Pacer::new(1e300).spacing(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn requests_are_counted_once_in_their_poll_only() {
+        let tally = Arc::new(Tally::default());
+        counting(Arc::clone(&tally), async {
+            Sent::start().finish(Outcome::Success);
+            Sent::start().finish(Outcome::RateLimited);
+            drop(Sent::start());
+        })
+        .await;
+        Sent::start().finish(Outcome::Success);
+        assert_eq!(tally.counts(), [1, 1, 1]);
+    }
+}
