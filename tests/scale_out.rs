@@ -155,7 +155,7 @@ async fn three_shards_poll_and_serve_each_of_90_targets_exactly_once() {
             let (status, body) = get(exporter, &format!("/probe?target={name}")).await;
             if index == owner {
                 assert_eq!(status, 200, "{body}");
-                assert!(body.contains(&format!("proxy_up{{provider=")), "{body}");
+                assert!(body.contains("proxy_up{provider="), "{body}");
             } else {
                 assert_eq!(status, 404, "{name} on shard {index}: {body}");
                 assert_eq!(
