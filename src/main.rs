@@ -90,7 +90,7 @@ struct Cli {
     storage_retention: Duration,
 
     /// Poll and serve only the targets whose name hashes to this shard (0 to
-    /// --total-shards minus 1); see docs/configuration.md, "Sharding".
+    /// --total-shards minus 1); see docs/scale-out.md.
     #[arg(
         long = "shard",
         env = "PROXY_QUOTA_EXPORTER_SHARD",

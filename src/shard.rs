@@ -6,7 +6,7 @@
 //! `0xcbf29ce484222325`, prime `0x100000001b3`, XOR each byte in, then multiply,
 //! wrapping at 2^64). The rule depends on nothing but the name and `M`, so M
 //! processes with the same file cover every target exactly once, and other tools
-//! can compute where a target is served (docs/configuration.md, "Sharding").
+//! can compute where a target is served (docs/scale-out.md, "The hash").
 
 use std::fmt;
 
@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
     }
 
-    /// The worked examples of docs/configuration.md ("Sharding"): other tools
+    /// The worked examples of docs/scale-out.md ("The hash"): other tools
     /// check their implementation against the same table.
     #[test]
     fn documented_examples() {
