@@ -444,3 +444,68 @@ async fn max_requests_per_second_spaces_a_targets_requests() {
     assert!(duration.is_some());
     exporter.stop().await;
 }
+
+#[test]
+fn the_binary_takes_the_shard_from_flags_or_environment_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    let names = names(90);
+    let mut yaml = String::from("targets:\n");
+    for name in &names {
+        yaml.push_str(&format!(
+            "  - {{name: {name}, provider: proxylite, app_key: k}}\n"
+        ));
+    }
+    std::fs::write(&file, yaml).unwrap();
+    let file = file.to_str().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
+            .args(["--config.check", "--config.file", file])
+            .args(args)
+            .env_remove("PROXY_QUOTA_EXPORTER_SHARD")
+            .env_remove("PROXY_QUOTA_EXPORTER_TOTAL_SHARDS")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let in_shard_1 = names.iter().filter(|n| shard_of(n, 3) == 1).count();
+    let valid = format!(
+        "{file}: configuration is valid (90 targets; {in_shard_1} of them in shard 1 of 3)\n"
+    );
+    let (code, stdout, _) = run(&["--shard", "1", "--total-shards", "3"], &[]);
+    assert_eq!((code, stdout), (Some(0), valid.clone()));
+    let (code, stdout, _) = run(
+        &[],
+        &[
+            ("PROXY_QUOTA_EXPORTER_SHARD", "1"),
+            ("PROXY_QUOTA_EXPORTER_TOTAL_SHARDS", "3"),
+        ],
+    );
+    assert_eq!((code, stdout), (Some(0), valid));
+    let (code, stdout, _) = run(&[], &[]);
+    assert_eq!(
+        (code, stdout),
+        (
+            Some(0),
+            format!("{file}: configuration is valid (90 targets)\n")
+        )
+    );
+    for (args, error) in [
+        (
+            ["--shard", "3", "--total-shards", "3"],
+            "error: --shard 3 is out of range for --total-shards 3 (shards are numbered 0 to 2)\n",
+        ),
+        (
+            ["--shard", "0", "--total-shards", "0"],
+            "error: --total-shards must be at least 1\n",
+        ),
+    ] {
+        let (code, _, stderr) = run(&args, &[]);
+        assert_eq!((code, stderr.as_str()), (Some(1), error), "{args:?}");
+    }
+}
