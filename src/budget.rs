@@ -8,8 +8,8 @@
 //! sends there with [`Sent`]. A provider that spawned a task of its own would
 //! leave the scope: none does.
 //!
-//! Pacing: a [`Pacer`] hands out start times at least `1 / rate` apart, first come
-//! first served, for every request of one target (pages and retries included).
+//! Pacing: a [`Pacer`] lets the requests of one target (pages and retries
+//! included) start at least `1 / rate` apart.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,11 +112,17 @@ impl Drop for Sent {
 const MAX_SPACING: Duration = Duration::from_secs(86_400);
 
 /// Spaces the starts of one target's requests at least `1 / rate` seconds apart.
+///
+/// A request waits for its turn ([`Pacer::wait_turn`]), then for whatever else it
+/// needs (a slot of `max_concurrent_requests`), and only then claims the start
+/// ([`Pacer::try_start`]); if another request of the target started meanwhile, it
+/// waits again. So the spacing holds between the moments requests are really
+/// sent, and nothing is held while waiting for a turn.
 #[derive(Debug)]
 pub struct Pacer {
     spacing: Duration,
-    /// The earliest start of the next request.
-    next: Mutex<Option<Instant>>,
+    /// When the last request started.
+    last: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
@@ -128,7 +134,7 @@ impl Pacer {
             .min(MAX_SPACING);
         Pacer {
             spacing,
-            next: Mutex::new(None),
+            last: Mutex::new(None),
         }
     }
 
@@ -137,18 +143,37 @@ impl Pacer {
         self.spacing
     }
 
-    /// Waits for this request's turn.
-    pub async fn wait(&self) {
-        tokio::time::sleep_until(self.reserve(Instant::now())).await;
+    /// Waits until a request may start: one spacing after the last start.
+    pub async fn wait_turn(&self) {
+        let next = self.lock().map(|last| last + self.spacing);
+        if let Some(at) = next {
+            tokio::time::sleep_until(at).await;
+        }
     }
 
-    /// Takes the next turn for a request asking at `now` and returns when it may
-    /// start: at once after a quiet spell, else one spacing after the turn before.
-    fn reserve(&self, now: Instant) -> Instant {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        let start = next.map_or(now, |at| at.max(now));
-        *next = Some(start + self.spacing);
-        start
+    /// Claims the start of a request at `now` if one spacing has passed since
+    /// the last start; `false` means wait for the next turn.
+    pub fn try_start(&self, now: Instant) -> bool {
+        let mut last = self.lock();
+        if last.is_some_and(|at| now < at + self.spacing) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// Waits for a turn and claims it.
+    pub async fn start(&self) {
+        loop {
+            self.wait_turn().await;
+            if self.try_start(Instant::now()) {
+                return;
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -157,21 +182,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn turns_are_one_spacing_apart_and_free_after_a_quiet_spell() {
+    fn starts_are_one_spacing_apart_and_free_after_a_quiet_spell() {
         let pacer = Pacer::new(2.0);
         let spacing = Duration::from_millis(500);
         assert_eq!(pacer.spacing(), spacing);
         let t0 = Instant::now();
-        assert_eq!(pacer.reserve(t0), t0);
-        assert_eq!(pacer.reserve(t0), t0 + spacing);
-        assert_eq!(
-            pacer.reserve(t0 + Duration::from_millis(100)),
-            t0 + spacing * 2
-        );
+        assert!(pacer.try_start(t0));
+        assert!(!pacer.try_start(t0));
+        assert!(!pacer.try_start(t0 + Duration::from_millis(499)));
+        assert!(pacer.try_start(t0 + spacing));
         // After a quiet spell the next request goes at once.
         let later = t0 + Duration::from_secs(10);
-        assert_eq!(pacer.reserve(later), later);
-        assert_eq!(pacer.reserve(later), later + spacing);
+        assert!(pacer.try_start(later));
+        assert!(!pacer.try_start(later + Duration::from_millis(1)));
     }
 
     #[tokio::test]
@@ -181,7 +204,7 @@ mod tests {
         let starts = futures::future::join_all((0..4).map(|_| {
             let pacer = Arc::clone(&pacer);
             async move {
-                pacer.wait().await;
+                pacer.start().await;
                 Instant::now() - begin
             }
         }))
@@ -194,6 +217,46 @@ mod tests {
                 *start >= pacer.spacing() * i as u32,
                 "start {i} at {start:?}"
             );
+        }
+    }
+
+    /// Requests whose turns came while they waited for something else (a slot
+    /// of `max_concurrent_requests`) still start one spacing apart.
+    #[tokio::test]
+    async fn a_turn_delayed_by_the_limiter_keeps_the_spacing() {
+        let pacer = Arc::new(Pacer::new(10.0));
+        let limiter = Arc::new(tokio::sync::Semaphore::new(0));
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let requests: Vec<_> = (0..3)
+            .map(|_| {
+                let (pacer, limiter, starts) = (
+                    Arc::clone(&pacer),
+                    Arc::clone(&limiter),
+                    Arc::clone(&starts),
+                );
+                tokio::spawn(async move {
+                    loop {
+                        pacer.wait_turn().await;
+                        let _permit = limiter.acquire().await.unwrap();
+                        let now = Instant::now();
+                        if pacer.try_start(now) {
+                            starts.lock().unwrap().push(now);
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Every turn passes while the limiter is full, then it frees up at once.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        limiter.add_permits(3);
+        for request in requests {
+            request.await.unwrap();
+        }
+        let mut starts = starts.lock().unwrap().clone();
+        starts.sort_unstable();
+        for pair in starts.windows(2) {
+            assert!(pair[1] - pair[0] >= pacer.spacing(), "{starts:?}");
         }
     }
 

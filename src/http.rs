@@ -240,11 +240,19 @@ impl HttpClient {
         credential: (CredentialPlacement, &Secret),
     ) -> Result<Bytes, PollError> {
         let path = url.path();
-        if let Some(pacer) = &self.pacer {
-            pacer.wait().await;
-        }
         // The permit is held for the whole request, body included; never closed.
-        let _permit = self.limiter.acquire().await.ok();
+        // A paced request waits for its turn without one, and claims the turn
+        // once it has one (another request of the target may have gone first).
+        let _permit = loop {
+            if let Some(pacer) = &self.pacer {
+                pacer.wait_turn().await;
+            }
+            let permit = self.limiter.acquire().await.ok();
+            match &self.pacer {
+                Some(pacer) if !pacer.try_start(tokio::time::Instant::now()) => continue,
+                _ => break permit,
+            }
+        };
         let mut request = self
             .client
             .get(url.clone())
