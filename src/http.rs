@@ -199,11 +199,12 @@ impl HttpClient {
     }
 
     /// GETs `url` with `query` and the credential, and returns the body if the
-    /// status is a success. Each attempt waits for the pacer, then for a slot of
-    /// the limiter, and is counted by outcome once sent. Transient failures (connect, timeout, HTTP 5xx and 429)
-    /// are retried up to [`MAX_RETRIES`] times with full-jitter backoff, or after
-    /// the server's `Retry-After` when it is at most [`MAX_RETRY_AFTER`]. Errors
-    /// name the path only, never the query.
+    /// status is a success. Each attempt waits for its turn of the pacer and a
+    /// slot of the limiter, and is counted by outcome once sent. Transient
+    /// failures (connect, timeout, HTTP 5xx and 429) are retried up to
+    /// [`MAX_RETRIES`] times with full-jitter backoff, or after the server's
+    /// `Retry-After` when it is at most [`MAX_RETRY_AFTER`]. Errors name the path
+    /// only, never the query.
     pub async fn get(
         &self,
         url: &Url,
