@@ -13,7 +13,7 @@ use proxy_quota_exporter::simulator::data::{Dataset, Sizes};
 use proxy_quota_exporter::simulator::SimulatorConfig;
 
 /// Every metric family the contract names (CONTRACT.md, "Metrics").
-const CONTRACT_FAMILIES: [&str; 26] = [
+const CONTRACT_FAMILIES: [&str; 28] = [
     "proxy_traffic_remaining_bytes",
     "proxy_traffic_purchased_bytes",
     "proxy_traffic_used_bytes",
@@ -41,6 +41,9 @@ const CONTRACT_FAMILIES: [&str; 26] = [
     // The alerting agent's.
     "proxy_exporter_alerts",
     "proxy_exporter_notifications_total",
+    // Scale-out.
+    "proxy_exporter_upstream_requests_total",
+    "proxy_exporter_shard_info",
 ];
 
 struct Demo(Child, u16);
