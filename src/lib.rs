@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod alerting;
 pub mod alerts;
+pub mod budget;
 pub mod check;
 pub mod config;
 pub mod encoder;
@@ -24,6 +25,7 @@ pub mod readings;
 pub mod scheduler;
 pub mod secret;
 pub mod server;
+pub mod shard;
 pub mod simulator;
 pub mod status;
 pub mod storage;
@@ -53,6 +55,9 @@ pub struct Options {
     /// The embedded store (history, alert state); `None` runs without one, as
     /// does a store that cannot be opened.
     pub storage: Option<storage::StorageOptions>,
+    /// The share of the configuration's targets this process polls and serves,
+    /// at start and after every reload (default: all of them).
+    pub shard: shard::Shard,
 }
 
 /// A request to reload the configuration, answered with the outcome.
@@ -64,15 +69,16 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     run_with(listener, config, Options::default(), shutdown).await
 }
 
-/// [`run`] with reloads, web options and the store.
+/// [`run`] with reloads, web options, the store and sharding.
 pub async fn run_with(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) {
+    config.keep_shard(options.shard);
     let store = store::Store::new(config.targets.iter().map(|t| t.name.clone()));
-    let exposition = exposition::ExpositionCache::new(&store);
+    let exposition = exposition::ExpositionCache::new(&store, options.shard);
     let _encoding = AbortOnDrop(tokio::spawn(
         Arc::clone(&exposition).run(Arc::clone(&store)),
     ));
@@ -105,7 +111,14 @@ pub async fn run_with(
         options.config_file.is_some().then_some(reload_tx),
         options.web,
     ));
-    let supervisor = supervisor::supervise(config, options.config_file, store, reload_rx, alerting);
+    let supervisor = supervisor::supervise(
+        config,
+        options.config_file,
+        options.shard,
+        store,
+        reload_rx,
+        alerting,
+    );
     tokio::select! {
         () = server::serve(listener, app, shutdown) => {}
         () = supervisor => {}

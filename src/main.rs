@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
 use proxy_quota_exporter::config::ConfigError;
 use proxy_quota_exporter::forecast::{History, NoHistory};
+use proxy_quota_exporter::shard::Shard;
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
 use proxy_quota_exporter::storage::{Storage, StorageOptions};
 use proxy_quota_exporter::web::WebConfig;
@@ -101,6 +102,25 @@ struct Cli {
         value_name = "DURATION"
     )]
     storage_retention: Duration,
+
+    /// Poll and serve only the targets whose name hashes to this shard (0 to
+    /// --total-shards minus 1); see docs/scale-out.md.
+    #[arg(
+        long = "shard",
+        env = "PROXY_QUOTA_EXPORTER_SHARD",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    shard: u32,
+
+    /// How many exporter processes share the configuration's targets.
+    #[arg(
+        long = "total-shards",
+        env = "PROXY_QUOTA_EXPORTER_TOTAL_SHARDS",
+        default_value_t = 1,
+        value_name = "M"
+    )]
+    total_shards: u32,
 
     /// Minimum level of log messages.
     #[arg(
@@ -203,6 +223,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let shard = Shard::new(cli.shard, cli.total_shards)?;
     let address = listen_address(&cli.listen_address)?;
     let web = cli
         .web_config_file
@@ -222,6 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config_file: None,
                 web,
                 storage,
+                shard,
             };
             serve(address, config, options).await
         });
@@ -232,18 +254,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let config = Config::load(path)?;
     if cli.config_check {
-        println!(
-            "{}: configuration is valid ({} target{})",
+        let total = config.targets.len();
+        let mut line = format!(
+            "{}: configuration is valid ({total} target{}",
             path.display(),
-            config.targets.len(),
-            if config.targets.len() == 1 { "" } else { "s" }
+            if total == 1 { "" } else { "s" }
         );
+        if shard != Shard::ALL {
+            let mine = config
+                .targets
+                .iter()
+                .filter(|t| shard.owns(&t.name))
+                .count();
+            line.push_str(&format!("; {mine} of them in {shard}"));
+        }
+        println!("{line})");
         return Ok(());
     }
     let options = Options {
         config_file: Some(path.to_owned()),
         web,
         storage,
+        shard,
     };
     runtime.block_on(serve(address, config, options))
 }

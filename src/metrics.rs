@@ -88,8 +88,12 @@ metrics! {
         "End of the last successful background poll of the endpoint, in Unix seconds.";
     POLL_ERRORS = "proxy_exporter_poll_errors_total", Counter, ["provider", "target", "endpoint", "reason"],
         "Failed background polls of the endpoint, by reason.";
+    UPSTREAM_REQUESTS = "proxy_exporter_upstream_requests_total", Counter, ["provider", "target", "endpoint", "outcome"],
+        "HTTP requests sent to the provider for the endpoint, every page and retry included, by outcome (success, rate_limited, error).";
     BUILD_INFO = "proxy_exporter_build_info", Gauge, ["version", "revision"],
         "Build information of proxy-quota-exporter; always 1.";
+    SHARD_INFO = "proxy_exporter_shard_info", Gauge, ["shard", "total_shards"],
+        "The share of the configured targets this process polls and serves (--shard of --total-shards); always 1.";
     CONFIG_RELOAD_SUCCESSFUL = "proxy_exporter_config_last_reload_successful", Gauge, [],
         "Whether the last configuration reload succeeded (1) or was refused (0).";
     CONFIG_RELOAD_TIMESTAMP = "proxy_exporter_config_last_reload_success_timestamp_seconds", Gauge, [],

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use crate::budget::{self, Outcome, Tally};
 use crate::config::Target;
 use crate::http::{PollError, Reason};
 use crate::providers::{Client, Endpoint};
@@ -21,6 +22,8 @@ use crate::units::unix_now;
 struct EndpointState {
     endpoint: Endpoint,
     errors: [u64; Reason::COUNT],
+    /// Requests sent so far, by [`Outcome::index`].
+    requests: [u64; Outcome::COUNT],
     last_good: Option<Arc<Reading>>,
     /// When `last_good` stops being served: `max_staleness` after the start of
     /// the first poll that did not replace it.
@@ -41,6 +44,7 @@ impl EndpointState {
         EndpointState {
             endpoint,
             errors: previous.map_or([0; Reason::COUNT], |e| e.errors),
+            requests: previous.map_or([0; Outcome::COUNT], |e| e.requests),
             last_good: previous.and_then(|e| e.reading.clone()),
             stale_at: previous.and_then(|e| e.stale_at),
             last_success_unix: previous.and_then(|e| e.last_success_unix),
@@ -127,18 +131,28 @@ struct Schedule {
     max_staleness: Duration,
 }
 
+/// What polling one endpoint once gave: how long it took, the reading or why
+/// there is none, and the requests it sent by [`Outcome::index`].
+pub struct EndpointPoll {
+    pub duration: Duration,
+    pub result: Result<Reading, PollError>,
+    pub requests: [u64; Outcome::COUNT],
+}
+
 /// Polls `endpoints` of a target concurrently, each within the poll deadline
-/// (the longer of `interval` and `timeout`), and returns each one's duration and
-/// outcome in order.
+/// (the longer of `interval` and `timeout`), and returns each one's outcome in
+/// order.
 pub async fn poll_endpoints(
     target: &Target,
     client: &Client,
     endpoints: &[Endpoint],
-) -> Vec<(Duration, Result<Reading, PollError>)> {
+) -> Vec<EndpointPoll> {
     let deadline = target.interval.max(target.timeout);
     futures::future::join_all(endpoints.iter().map(|&endpoint| async move {
         let started = Instant::now();
-        let result = match tokio::time::timeout(deadline, client.poll(endpoint)).await {
+        let tally = Arc::new(Tally::default());
+        let poll = budget::counting(Arc::clone(&tally), client.poll(endpoint));
+        let result = match tokio::time::timeout(deadline, poll).await {
             Ok(result) => result,
             Err(_) => Err(PollError::new(
                 Reason::Timeout,
@@ -148,7 +162,11 @@ pub async fn poll_endpoints(
                 ),
             )),
         };
-        (started.elapsed(), result)
+        EndpointPoll {
+            duration: started.elapsed(),
+            result,
+            requests: tally.counts(),
+        }
     }))
     .await
 }
@@ -200,11 +218,14 @@ async fn poll_once(
             }
             continue;
         }
-        let Some((elapsed, result)) = results.next() else {
+        let Some(poll) = results.next() else {
             break;
         };
-        state.duration_seconds = elapsed.as_secs_f64();
-        match result {
+        for (total, sent) in state.requests.iter_mut().zip(poll.requests) {
+            *total += sent;
+        }
+        state.duration_seconds = poll.duration.as_secs_f64();
+        match poll.result {
             Ok(reading) => {
                 state.last_good = Some(Arc::new(reading));
                 state.stale_at = Some(confirmed_until);
@@ -242,6 +263,7 @@ async fn poll_once(
                 duration_seconds: state.duration_seconds,
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
+                requests: state.requests,
                 reading: state.last_good.clone(),
                 stale_at: state.stale_at,
                 last_error: state.last_error.clone(),
@@ -264,13 +286,13 @@ async fn poll_once(
 fn enforce_sample_limit(
     target: &Target,
     endpoints: &[Endpoint],
-    results: &mut [(Duration, Result<Reading, PollError>)],
+    results: &mut [EndpointPoll],
     carried_series: usize,
 ) {
     let mut sizes: Vec<(usize, usize)> = results
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, r))| r.as_ref().ok().map(|r| (i, r.series())))
+        .filter_map(|(i, p)| p.result.as_ref().ok().map(|r| (i, r.series())))
         .collect();
     let total: usize = carried_series + sizes.iter().map(|(_, n)| n).sum::<usize>();
     if total <= target.sample_limit {
@@ -282,7 +304,7 @@ fn enforce_sample_limit(
         if kept <= target.sample_limit {
             break;
         }
-        results[index].1 = Err(PollError::new(
+        results[index].result = Err(PollError::new(
             Reason::Limit,
             format!(
                 "{}: {series} series would bring the target to {total}, over sample_limit {} by {}",
@@ -316,6 +338,7 @@ pub fn crashed(
                 duration_seconds: 0.0,
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
+                requests: state.requests,
                 reading: state.last_good,
                 stale_at: state.stale_at,
                 last_error: Some(error.clone()),

@@ -30,6 +30,8 @@ pub struct Status {
     pub ready: bool,
     /// The simulated-data notice of `--demo`.
     pub notice: Option<String>,
+    /// `shard N of M` when the targets are sharded (`--total-shards` above 1).
+    pub shard: Option<String>,
     /// Whether the alerting agent runs (an `alerting` section is configured).
     pub agent: bool,
     /// Whether a store holds history (for days left and charts).
@@ -147,6 +149,7 @@ pub struct Sources<'a> {
     pub history: &'a dyn History,
     pub has_store: bool,
     pub notice: Option<&'a str>,
+    pub shard: Option<String>,
     /// Unix seconds, and the same moment for readings' staleness.
     pub now: f64,
     pub instant: Instant,
@@ -165,6 +168,7 @@ pub fn build(view: &View, sources: &Sources) -> Status {
         revision: crate::metrics::REVISION,
         ready: view.complete(),
         notice: sources.notice.map(str::to_owned),
+        shard: sources.shard.clone(),
         agent: view.agent.running,
         store: sources.has_store,
         targets,

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
+use crate::budget::Outcome;
 use crate::http::{PollError, Reason};
 use crate::metrics::{self, MetricDef};
 use crate::providers::Endpoint;
@@ -43,8 +44,9 @@ impl TargetSnapshot {
         self.endpoints.iter().all(|e| e.success)
     }
 
-    /// Writes the target's poll status samples of `family` (`proxy_up` and the
-    /// `proxy_exporter_poll_*` families): label values after `provider` and `target`.
+    /// Writes the target's poll status samples of `family` (`proxy_up`, the
+    /// `proxy_exporter_poll_*` families and the upstream requests): label values
+    /// after `provider` and `target`.
     pub fn status_samples(&self, family: &MetricDef, emit: &mut Emit) {
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         if family.is(&metrics::UP) {
@@ -67,6 +69,13 @@ impl TargetSnapshot {
                         e.errors[reason.index()] as f64,
                     );
                 }
+            } else if family.is(&metrics::UPSTREAM_REQUESTS) {
+                for outcome in Outcome::ALL {
+                    emit(
+                        &[endpoint, outcome.as_str()],
+                        e.requests[outcome.index()] as f64,
+                    );
+                }
             }
         }
     }
@@ -81,6 +90,8 @@ pub struct EndpointSnapshot {
     pub last_success_unix: Option<f64>,
     /// Failed polls so far, indexed by [`Reason::index`].
     pub errors: [u64; Reason::COUNT],
+    /// Requests sent to the provider so far, indexed by [`Outcome::index`].
+    pub requests: [u64; Outcome::COUNT],
     /// The last good reading, while it is younger than `max_staleness`.
     pub reading: Option<Arc<Reading>>,
     /// When `reading` becomes older than `max_staleness` and stops being served.

@@ -14,14 +14,17 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::alerting::Alerting;
 use crate::config::{Config, Target};
+use crate::shard::Shard;
 use crate::store::{Store, TargetSnapshot};
 use crate::{failpoint, scheduler, ReloadRequest};
 
 /// Runs the pollers of the current configuration, restarts any that stops
-/// unexpectedly, and swaps them on reload.
+/// unexpectedly, and swaps them on reload. `config` holds `shard`'s targets
+/// already; a reloaded file is cut down to them the same way.
 pub async fn supervise(
     config: Config,
     config_file: Option<PathBuf>,
+    shard: Shard,
     store: Arc<Store>,
     mut requests: mpsc::Receiver<ReloadRequest>,
     alerting: watch::Sender<Option<Alerting>>,
@@ -56,7 +59,8 @@ pub async fn supervise(
             continue;
         };
         let outcome = match load_isolated(path) {
-            Ok(config) => {
+            Ok(mut config) => {
+                config.keep_shard(shard);
                 store.set_targets(config.targets.iter().map(|t| t.name.clone()));
                 alerting.send_if_modified(|running| {
                     let changed = *running != config.alerting;

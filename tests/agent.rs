@@ -29,6 +29,7 @@ fn endpoint(
         duration_seconds: 0.1,
         last_success_unix: Some(NOW),
         errors: [0; Reason::COUNT],
+        requests: Default::default(),
         reading: reading.map(Arc::new),
         stale_at: None,
         last_error: error,

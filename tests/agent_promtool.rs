@@ -121,6 +121,7 @@ fn snapshot(m: i64) -> Arc<TargetSnapshot> {
         duration_seconds: 0.1,
         last_success_unix: Some((m * 60) as f64),
         errors: [0; Reason::COUNT],
+        requests: Default::default(),
         reading: Some(Arc::new(reading)),
         stale_at: None,
         last_error: None,

@@ -500,6 +500,61 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         4,
         "alerting: unknown field `evaluation_intervall`",
     ),
+    (
+        "max_requests_per_second 0 at the top level",
+        "max_requests_per_second: 0\n\
+         targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n",
+        1,
+        "max_requests_per_second: must be a number greater than 0",
+    ),
+    (
+        "negative max_requests_per_second on a target",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   max_requests_per_second: -1\n",
+        5,
+        "targets[0] (lite): max_requests_per_second: must be a number greater than 0",
+    ),
+    (
+        "max_requests_per_second as text",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   max_requests_per_second: fast\n",
+        5,
+        "targets[0].max_requests_per_second: invalid type: string \"fast\"",
+    ),
+    (
+        "a target's pace too slow for one poll per interval",
+        "targets:\n\
+         \x20 - name: lite\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   max_requests_per_second: 0.05\n",
+        5,
+        "targets[0] (lite): max_requests_per_second: 0.05 allows 3.00 requests per interval (1m), fewer than the 6 a poll needs at least",
+    ),
+    (
+        "the top-level pace too slow for a target",
+        "interval: 10s\n\
+         max_requests_per_second: 0.2\n\
+         targets:\n\
+         \x20 - name: slow\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   interval: 1h\n\
+         \x20 - name: quick\n\
+         \x20   provider: ipweb\n\
+         \x20   token: t\n",
+        2,
+        "max_requests_per_second: targets[1] (quick): 0.2 allows 2.00 requests per interval (10s), fewer than the 5 a poll needs",
+    ),
 ];
 
 /// `${VAR}` and repeated-key errors, which the parser reports at a value or a
@@ -1175,6 +1230,7 @@ fn a_changed_setting_makes_a_target_unequal() {
         "    static_ip_expiry_field: end\n",
         "    body_size_limit: 1MiB\n",
         "    sample_limit: 10\n",
+        "    max_requests_per_second: 2\n",
         "    base_url: https://other.example\n",
     ] {
         assert_ne!(target(""), target(extra), "{extra}");
@@ -1183,6 +1239,30 @@ fn a_changed_setting_makes_a_target_unequal() {
         .targets
         .remove(0);
     assert_ne!(target(""), other_key);
+}
+
+#[test]
+fn max_requests_per_second_is_inherited_and_overridden() {
+    init_env();
+    let config = parse_ok(
+        "max_requests_per_second: 2\n\
+         targets:\n\
+         \x20 - name: inherits\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20 - name: slower\n\
+         \x20   provider: proxylite\n\
+         \x20   app_key: k\n\
+         \x20   max_requests_per_second: 0.5\n",
+    );
+    let rates: Vec<_> = config
+        .targets
+        .iter()
+        .map(|t| t.max_requests_per_second)
+        .collect();
+    assert_eq!(rates, [Some(2.0), Some(0.5)]);
+    let unpaced = parse_ok("targets:\n  - name: a\n    provider: proxylite\n    app_key: k\n");
+    assert_eq!(unpaced.targets[0].max_requests_per_second, None);
 }
 
 /// The gateway family's own settings of a target.

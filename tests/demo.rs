@@ -12,9 +12,9 @@ use common::*;
 use proxy_quota_exporter::simulator::data::{Dataset, Sizes};
 use proxy_quota_exporter::simulator::SimulatorConfig;
 
-/// Every metric family the contract names (CONTRACT.md, "Metrics" and "More of
-/// the providers' read endpoints").
-const CONTRACT_FAMILIES: [&str; 33] = [
+/// Every metric family the contract names (CONTRACT.md, "Metrics", "More of
+/// the providers' read endpoints", "Alerting agent" and "Scale-out").
+const CONTRACT_FAMILIES: [&str; 35] = [
     "proxy_traffic_remaining_bytes",
     "proxy_traffic_purchased_bytes",
     "proxy_traffic_used_bytes",
@@ -49,6 +49,9 @@ const CONTRACT_FAMILIES: [&str; 33] = [
     // The alerting agent's.
     "proxy_exporter_alerts",
     "proxy_exporter_notifications_total",
+    // Scale-out.
+    "proxy_exporter_upstream_requests_total",
+    "proxy_exporter_shard_info",
 ];
 
 struct Demo(Child, u16);

@@ -251,3 +251,160 @@ fn grafana_variables_are_substituted() {
         r#"rate(x{provider=~".*",target=~".*"}[1m])"#
     );
 }
+
+/// The scrape configuration of docs/scale-out.md, the block after its marker.
+fn documented_probe_config() -> String {
+    let doc = std::fs::read_to_string(repo().join("docs/scale-out.md")).unwrap();
+    let marker = "<!-- The test tests/prometheus.rs runs this block";
+    let after = &doc[doc.find(marker).expect("the marker in docs/scale-out.md")..];
+    let start = after
+        .find("```yaml\n")
+        .expect("a yaml block after the marker")
+        + 8;
+    let end = after[start..].find("```").unwrap();
+    after[start..start + end].to_owned()
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_each_target_through_probe_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter_port = free_port();
+    let prometheus_port = free_port();
+    let _exporter = Guard(
+        Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
+            .args(["--demo", "--demo.interval", "2s"])
+            .args([
+                "--web.listen-address",
+                &format!("127.0.0.1:{exporter_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let documented = documented_probe_config();
+    let scrape = documented
+        .replace(
+            "proxy-quota-exporter:9877",
+            &format!("127.0.0.1:{exporter_port}"),
+        )
+        .replace(
+            "[lite-main, best-resi, reseller]",
+            "[demo-bestproxy, demo-proxylite, demo-ipweb, no-such-target]",
+        );
+    assert_ne!(scrape, documented, "the documented block changed shape");
+    let rules = repo().join("alerts/proxy-quota.rules.yml");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n{scrape}",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+    let _prometheus = Guard(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect(
+                "prometheus is installed (the README's test command installs Debian's package)",
+            ),
+    );
+
+    // Each target is its own scrape target: `up` per instance, the unknown one 0.
+    // Empty until Prometheus answers.
+    let query = |q: &'static str| async move {
+        let answer = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{prometheus_port}/api/v1/query"))
+            .query(&[("query", q)])
+            .send()
+            .await;
+        let body = match answer {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v["data"]["result"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ups = loop {
+        let ups = query(r#"up{job="proxy-quota-probe"}"#).await;
+        let probed = query(r#"proxy_up{job="proxy-quota-probe"}"#).await;
+        if ups.len() == 4 && probed.len() == 3 {
+            break ups;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not scrape the four probes within 60 s: up {ups:?}, proxy_up {probed:?}; log:\n{}",
+            std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let mut up: Vec<(String, String)> = ups
+        .iter()
+        .map(|s| {
+            (
+                s["metric"]["instance"].as_str().unwrap().to_owned(),
+                s["value"][1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    up.sort();
+    assert_eq!(
+        up,
+        [
+            ("demo-bestproxy".to_owned(), "1".to_owned()),
+            ("demo-ipweb".to_owned(), "1".to_owned()),
+            ("demo-proxylite".to_owned(), "1".to_owned()),
+            ("no-such-target".to_owned(), "0".to_owned()),
+        ]
+    );
+    // A probed target's series carry its name as `instance` and as `target`.
+    for series in query(r#"proxy_up{job="proxy-quota-probe"}"#).await {
+        assert_eq!(series["metric"]["instance"], series["metric"]["target"]);
+    }
+    // The exporter's own job keeps its own series and drops the targets'.
+    assert_eq!(
+        query(r#"up{job="proxy-quota-exporter"} == 1"#).await.len(),
+        1
+    );
+    assert_eq!(
+        query(r#"proxy_exporter_shard_info{job="proxy-quota-exporter"}"#)
+            .await
+            .len(),
+        1
+    );
+    assert!(query(r#"proxy_up{job="proxy-quota-exporter"}"#)
+        .await
+        .is_empty());
+    // The rules evaluate on the probed series.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while query("proxy:traffic_remaining:ratio").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no recording rule result within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let rules = api(prometheus_port, "/api/v1/rules", &[]).await;
+    for group in rules["data"]["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            assert_eq!(
+                rule["health"], "ok",
+                "{}: {}",
+                rule["name"], rule["lastError"]
+            );
+        }
+    }
+}

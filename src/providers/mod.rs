@@ -79,6 +79,8 @@ pub struct Connection<'a> {
     pub timezone: Zone,
     pub unit_base: u32,
     pub sample_limit: usize,
+    /// Paces the target's requests; `None` does not.
+    pub max_requests_per_second: Option<f64>,
     /// What [`ProviderSpec::read_options`] read.
     pub options: &'a Options,
 }
@@ -193,8 +195,11 @@ impl Client {
         limiter: Arc<Semaphore>,
     ) -> Result<Client, reqwest::Error> {
         let spec = target.spec;
-        let http =
+        let mut http =
             HttpClient::new(target.timeout, limiter)?.with_body_size_limit(target.body_size_limit);
+        if let Some(rate) = target.max_requests_per_second {
+            http = http.with_pacing(rate);
+        }
         let api = Api::new(
             http,
             base_url(target.base_url, spec.path_prefix),

@@ -58,6 +58,13 @@ pub fn render(status: &Status, histories: &Histories) -> String {
     if let Some(notice) = &status.notice {
         let _ = write!(html, "<p class=\"banner\">{}</p>", escape(notice));
     }
+    if let Some(shard) = &status.shard {
+        let _ = write!(
+            html,
+            "<p class=\"note\">Sharded: this process is {} and polls and serves only the targets whose name hashes to it.</p>",
+            escape(shard)
+        );
+    }
     if !status.agent {
         html.push_str("<p class=\"note\">The alerting agent is off (no <code>alerting</code> section in the configuration): alerts come from your Prometheus and the rule file, and are not shown here.</p>");
     }

@@ -98,6 +98,8 @@ impl App {
         let view = self.store.view();
         let storage = self.storage.clone();
         let notice = self.notice.clone();
+        let shard = self.exposition.shard();
+        let shard = (shard.total() > 1).then(|| shard.to_string());
         let built = tokio::task::spawn_blocking(move || {
             let history: &dyn History = match &storage {
                 Some(storage) => storage.as_ref(),
@@ -110,6 +112,7 @@ impl App {
                     history,
                     has_store: storage.is_some(),
                     notice: notice.as_deref(),
+                    shard,
                     now,
                     instant: Instant::now(),
                 },
@@ -167,6 +170,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
                         continue;
                     }
                 };
+                // A response of many chunks (a probe) goes out in several writes:
+                // without this, Nagle's algorithm holds the last one back until the
+                // client's delayed ACK, some 40 ms later.
+                let _ = stream.set_nodelay(true);
                 let app = Arc::clone(&app);
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {

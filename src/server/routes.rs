@@ -1,6 +1,6 @@
-//! Request routing and the handlers: authorization, `/metrics` with gzip
-//! negotiation, the front page and its assets, `/api/v1/status`, the health
-//! endpoints and `/-/reload`.
+//! Request routing and the handlers: authorization, `/metrics` and `/probe`
+//! with gzip negotiation, the front page and its assets, `/api/v1/status`, the
+//! health endpoints and `/-/reload`.
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -14,6 +14,8 @@ use tokio::sync::oneshot;
 use super::landing;
 use super::{App, Chunks};
 use crate::encoder;
+use crate::exposition::Probe;
+use crate::shard;
 
 pub(super) async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks> {
     let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
@@ -31,8 +33,10 @@ pub(super) async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
     }
+    let gzip = accepts_gzip(req.headers().get(ACCEPT_ENCODING));
     match req.uri().path() {
-        "/metrics" => metrics_response(app, accepts_gzip(req.headers().get(ACCEPT_ENCODING))),
+        "/metrics" => metrics_response(app, gzip),
+        "/probe" => probe_response(app, req.uri().query(), gzip),
         "/" => front_page(app).await,
         "/api/v1/status" => status_api(app).await,
         "/static/page.css" => asset(landing::STYLESHEET, "text/css; charset=utf-8"),
@@ -84,6 +88,45 @@ fn metrics_response(app: &App, accepts_gzip: bool) -> Response<Chunks> {
     } else {
         Chunks(vec![exposition.plain.clone(), process.plain.clone()].into())
     };
+    exposition_response(body, accepts_gzip)
+}
+
+/// `/probe?target=NAME`: one target's series, from the same cached page as
+/// `/metrics` (a probe never calls a provider). A target whose first poll has not
+/// finished answers with no series; a name this process does not serve is 404.
+fn probe_response(app: &App, query: Option<&str>, accepts_gzip: bool) -> Response<Chunks> {
+    let target = query.and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(key, _)| key == "target")
+            .map(|(_, value)| value.into_owned())
+    });
+    let Some(target) = target.filter(|t| !t.is_empty()) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "Missing parameter: /probe?target=NAME names a configured target\n",
+        );
+    };
+    let shard = app.exposition.shard();
+    let chunks = match app.exposition.current().probe(&target, accepts_gzip) {
+        Probe::Found(chunks) => chunks,
+        Probe::Pending if accepts_gzip => vec![crate::exposition::gzip(b"").into()],
+        Probe::Pending => Vec::new(),
+        Probe::Unknown => {
+            let mut reason = format!("Unknown target {target:?}: not configured");
+            if shard.total() > 1 {
+                reason = format!(
+                    "{reason} in {shard} (a target of that name is served by shard {})",
+                    shard::shard_of(&target, shard.total())
+                );
+            }
+            return owned_text(StatusCode::NOT_FOUND, reason + "\n");
+        }
+    };
+    exposition_response(Chunks(chunks.into()), accepts_gzip)
+}
+
+/// A response with exposition bytes.
+fn exposition_response(body: Chunks, gzip: bool) -> Response<Chunks> {
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(
@@ -91,7 +134,7 @@ fn metrics_response(app: &App, accepts_gzip: bool) -> Response<Chunks> {
         HeaderValue::from_static(encoder::CONTENT_TYPE),
     );
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    if accepts_gzip {
+    if gzip {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
@@ -115,7 +158,15 @@ fn accepts_gzip(header: Option<&HeaderValue>) -> bool {
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Chunks> {
-    let mut response = Response::new(Chunks::one(Bytes::from_static(body.as_bytes())));
+    text_bytes(status, Bytes::from_static(body.as_bytes()))
+}
+
+fn owned_text(status: StatusCode, body: String) -> Response<Chunks> {
+    text_bytes(status, Bytes::from(body))
+}
+
+fn text_bytes(status: StatusCode, body: Bytes) -> Response<Chunks> {
+    let mut response = Response::new(Chunks::one(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,

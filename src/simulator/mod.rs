@@ -1,14 +1,19 @@
 //! A simulator of the three provider APIs over real HTTP on loopback, for
 //! `--demo`, end-to-end tests and benchmarks. It serves the read endpoints of the
 //! contract with the documents' response shapes, checks the `app_key` / `token`,
-//! pages like the real APIs, and can inject faults per endpoint.
+//! pages like the real APIs, can inject faults per endpoint, and logs the
+//! requests it answers ([`Simulator::requests`]).
+//!
+//! Many targets can share one simulator: besides its provider's demo key it
+//! accepts that key followed by `.` and any suffix (`demo-proxylite-app-key.t42`),
+//! one account seen through many credentials, and the log names the suffix.
 //!
 //! It does not replace the precise per-test wiremock stubs: it is a living
 //! account to look at, not an oracle for one answer.
 
 pub mod data;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -104,6 +109,23 @@ struct State {
     start: chrono::DateTime<Utc>,
     latency: Duration,
     faults: Mutex<HashMap<(SimProvider, Endpoint), Fault>>,
+    log: Mutex<VecDeque<LoggedRequest>>,
+}
+
+/// The most requests the log keeps; older ones are dropped first.
+pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+
+/// One request the simulator answered, as its log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub provider: SimProvider,
+    pub endpoint: Endpoint,
+    /// What followed `.` in the credential (`t42` for
+    /// `demo-proxylite-app-key.t42`); empty for the plain demo key, `None` for a
+    /// credential that was refused or missing.
+    pub credential_suffix: Option<String>,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 /// A running simulator; it stops when dropped.
@@ -130,6 +152,7 @@ impl Simulator {
                 .unwrap_or_else(Utc::now),
             latency: config.latency,
             faults: Mutex::new(HashMap::new()),
+            log: Mutex::new(VecDeque::new()),
         });
         let (stop, mut stopped) = watch::channel(());
         let serving = Arc::clone(&state);
@@ -193,6 +216,22 @@ impl Simulator {
         };
     }
 
+    /// The requests answered so far for a provider's read endpoint (the last
+    /// [`REQUEST_LOG_CAPACITY`]), oldest first. Unknown paths are not logged.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        let log = self.state.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter().cloned().collect()
+    }
+
+    /// Forgets the requests logged so far.
+    pub fn clear_requests(&self) {
+        self.state
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// A configuration (YAML) with one target per simulated provider.
     pub fn demo_config_yaml(&self, interval: Duration) -> String {
         format!(
@@ -250,6 +289,7 @@ pub const DEMO_ALERTING_YAML: &str = "alerting:
 type Reply = Response<Full<Bytes>>;
 
 async fn handle(state: &State, req: Request<Incoming>) -> Reply {
+    let arrived = std::time::Instant::now();
     if !state.latency.is_zero() {
         tokio::time::sleep(state.latency).await;
     }
@@ -279,17 +319,23 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
         .unwrap_or_else(|e| e.into_inner())
         .get(&(provider, endpoint))
         .copied();
-    let authorized = match provider {
-        SimProvider::BestProxy => {
-            query.get("app_key").map(String::as_str) == Some(BESTPROXY_APP_KEY)
-        }
-        SimProvider::ProxyLite => {
-            query.get("app_key").map(String::as_str) == Some(PROXYLITE_APP_KEY)
-        }
-        SimProvider::Ipweb => {
-            req.headers().get("token").and_then(|v| v.to_str().ok()) == Some(IPWEB_TOKEN)
-        }
+    let credential = match provider {
+        SimProvider::BestProxy | SimProvider::ProxyLite => query.get("app_key").map(String::as_str),
+        SimProvider::Ipweb => req.headers().get("token").and_then(|v| v.to_str().ok()),
     };
+    let accepted = match provider {
+        SimProvider::BestProxy => BESTPROXY_APP_KEY,
+        SimProvider::ProxyLite => PROXYLITE_APP_KEY,
+        SimProvider::Ipweb => IPWEB_TOKEN,
+    };
+    let credential_suffix = credential.and_then(|c| credential_suffix(c, accepted));
+    let authorized = credential_suffix.is_some();
+    state.record(LoggedRequest {
+        provider,
+        endpoint,
+        credential_suffix,
+        at: arrived,
+    });
     if let Some(fault) = fault {
         return fault_reply(fault, provider).await;
     }
@@ -311,6 +357,28 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
         (_, None) => json!({"code": 400, "msg": "unsupported product_type", "data": null}),
     };
     reply(StatusCode::OK, "application/json", body.to_string())
+}
+
+/// What follows the accepted credential: `Some("")` for the credential itself,
+/// `Some(suffix)` for `credential.suffix`, `None` for anything else.
+fn credential_suffix(given: &str, accepted: &str) -> Option<String> {
+    let rest = given.strip_prefix(accepted)?;
+    if rest.is_empty() {
+        return Some(String::new());
+    }
+    rest.strip_prefix('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl State {
+    fn record(&self, request: LoggedRequest) {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() == REQUEST_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(request);
+    }
 }
 
 /// What a request path asks for. Several resources may belong to one endpoint

@@ -145,6 +145,7 @@ mod tests {
             duration_seconds: 0.1,
             last_success_unix: None,
             errors: Default::default(),
+            requests: Default::default(),
             reading: Some(Arc::new(reading)),
             stale_at: None,
             last_error: None,
