@@ -559,3 +559,35 @@ fn a_read_only_opener_needs_no_lock_and_refuses_what_it_cannot_read() {
     let error = Storage::open_read_only(newer.path()).err().unwrap();
     assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
 }
+
+#[test]
+fn names_of_sub_accounts_without_history_are_forgotten_once_a_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&options(tmp.path())).unwrap(); // 1 h retention
+    let names = || -> i64 {
+        rusqlite::Connection::open(tmp.path().join(DB_FILE))
+            .unwrap()
+            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+            .unwrap()
+    };
+    let now = 1_800_000_000;
+    let write = |at: i64, name: &str| {
+        storage
+            .write_accounts("ipweb", "t", at, &[account(name, 1.0)])
+            .unwrap();
+    };
+    write(now - 7200, "left");
+    write(now - 600, "stays");
+    // The first prune forgets the name whose history is gone.
+    assert_eq!(storage.prune(now).unwrap().account_rows, 1);
+    assert_eq!(names(), 1);
+    // Within a day, another name whose history goes keeps its row...
+    write(now + 600, "left-later");
+    write(now + 3000, "stays");
+    assert_eq!(storage.prune(now + 4500).unwrap().account_rows, 2);
+    assert_eq!(names(), 2);
+    // ...until the first prune a day later.
+    write(now + 86_400, "stays");
+    assert_eq!(storage.prune(now + 87_400).unwrap().account_rows, 1);
+    assert_eq!(names(), 1);
+}

@@ -15,6 +15,10 @@ use crate::readings::{AccountReading, PoolReading};
 /// one per poll.
 pub const ACCOUNT_STEP: Duration = Duration::from_secs(3600);
 
+/// How often [`Storage::prune`] forgets the names of sub-accounts whose history
+/// is all gone (the first prune does).
+const NAMES_PRUNED_EVERY: i64 = 86_400;
+
 /// One pool's figures at one poll (bytes; `None` where the provider did not say).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolPoint {
@@ -187,13 +191,22 @@ impl Storage {
                 "DELETE FROM account_usage WHERE step <= ?1 AND at < ?2",
                 params![step_of(cutoff), cutoff],
             )?;
-            if account_rows > 0 {
+            // Forgetting the names of sub-accounts without history reads every
+            // row kept (seconds at 100k sub-accounts and 15 days): once a day.
+            let forget_names = account_rows > 0
+                && self
+                    .names_pruned_at()
+                    .is_none_or(|at| now - at >= NAMES_PRUNED_EVERY);
+            if forget_names {
                 tx.execute(
                     "DELETE FROM accounts WHERE id NOT IN (SELECT account_id FROM account_usage)",
                     [],
                 )?;
             }
             tx.commit()?;
+            if forget_names {
+                *self.names_pruned_at() = Some(now);
+            }
             Ok(Pruned {
                 pool_rows,
                 account_rows,

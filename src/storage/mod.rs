@@ -74,6 +74,8 @@ pub struct Storage {
     retention: Duration,
     errors: AtomicU64,
     last_logged: Mutex<Option<Instant>>,
+    /// Unix seconds of the last prune that forgot sub-accounts' names.
+    names_pruned_at: Mutex<Option<i64>>,
     /// Held (locked) for the store's life; `None` for a read-only store.
     _lock: Option<File>,
 }
@@ -117,6 +119,7 @@ impl Storage {
             retention: options.retention,
             errors: AtomicU64::new(0),
             last_logged: Mutex::new(None),
+            names_pruned_at: Mutex::new(None),
             _lock: Some(lock),
         })
     }
@@ -144,6 +147,7 @@ impl Storage {
             retention: Duration::MAX,
             errors: AtomicU64::new(0),
             last_logged: Mutex::new(None),
+            names_pruned_at: Mutex::new(None),
             _lock: None,
         }))
     }
@@ -228,6 +232,12 @@ impl Storage {
             path: self.file.clone(),
             reason,
         }
+    }
+
+    fn names_pruned_at(&self) -> MutexGuard<'_, Option<i64>> {
+        self.names_pruned_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn last_logged(&self) -> MutexGuard<'_, Option<Instant>> {
