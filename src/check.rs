@@ -423,7 +423,7 @@ impl Context<'_> {
                     ip.ip,
                     ip.product,
                     ip.country,
-                    duration(left)
+                    format_duration(left)
                 ),
             );
         }
@@ -465,7 +465,7 @@ impl Context<'_> {
                     "package {} ({}) expires in {}",
                     p.package_id,
                     p.product,
-                    duration(expiry - now)
+                    format_duration(expiry - now)
                 ),
             );
         }
@@ -568,23 +568,10 @@ fn paint(color: bool, severity: Severity, text: &str) -> String {
 }
 
 pub use crate::units::format_bytes as bytes;
+use crate::units::format_duration;
 
 fn percent(ratio: f64) -> String {
     format!("{:.1}%", ratio * 100.0)
-}
-
-/// A duration in seconds for people: `1d 4h`, `5h 12m`, `42m`.
-fn duration(seconds: i64) -> String {
-    let (d, h, m) = (
-        seconds / 86_400,
-        seconds % 86_400 / 3600,
-        seconds % 3600 / 60,
-    );
-    match (d, h) {
-        (0, 0) => format!("{m}m"),
-        (0, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
-    }
 }
 
 #[cfg(test)]
@@ -596,9 +583,10 @@ mod tests {
         assert_eq!(bytes(512.0 * 1024.0 * 1024.0 * 1024.0), "512.0 GiB");
         assert_eq!(bytes(1536.0), "1.5 KiB");
         assert_eq!(bytes(12.0), "12 B");
-        assert_eq!(duration(90_000), "1d 1h");
-        assert_eq!(duration(3_720), "1h 2m");
-        assert_eq!(duration(59), "0m");
+        assert_eq!(format_duration(90_000), "1d 1h");
+        assert_eq!(format_duration(3_720), "1h 2m");
+        assert_eq!(format_duration(59), "0m");
+        assert_eq!(format_duration(-5), "0m");
         assert_eq!(percent(0.956), "95.6%");
     }
 

@@ -80,6 +80,18 @@ pub fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Number>
     Number::deserialize(d).map(Some)
 }
 
+/// Seconds for people, to the minute: `3d 4h`, `5h 12m`, `42m`; a negative
+/// duration reads `0m`.
+pub fn format_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
 /// Bytes in IEC units with one decimal: `512.0 GiB`.
 pub fn format_bytes(value: f64) -> String {
     const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];

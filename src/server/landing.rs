@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::alerts::{self, Severity};
 use crate::forecast::Point;
 use crate::status::{Expiry, PoolStatus, Status, TargetStatus, NEAR_LIMIT};
-use crate::units::format_bytes;
+use crate::units::{format_bytes, format_duration};
 
 /// The policy sent with the page and its assets: nothing from anywhere else.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -307,7 +307,10 @@ fn expiries(
             } else {
                 "quiet"
             };
-            format!("<span class=\"{level}\">in {}</span>", duration(left))
+            format!(
+                "<span class=\"{level}\">in {}</span>",
+                format_duration(left as i64)
+            )
         };
         let _ = write!(
             html,
@@ -445,17 +448,6 @@ fn time(seconds: f64) -> String {
     }
 }
 
-/// Seconds for people: `3d 4h`, `5h 12m`, `42m`.
-fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0) as i64;
-    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
-    match (d, h) {
-        (0, 0) => format!("{m}m"),
-        (0, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
-    }
-}
-
 /// Text for HTML content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -490,7 +482,5 @@ mod tests {
             time(0.0),
             "<time datetime=\"1970-01-01T00:00:00Z\" title=\"1970-01-01 00:00 UTC\">1970-01-01 00:00 UTC</time>"
         );
-        assert_eq!(duration(90_000.0), "1d 1h");
-        assert_eq!(duration(-5.0), "0m");
     }
 }
