@@ -335,18 +335,21 @@ impl Context<'_> {
         yesterday: Option<f64>,
     ) -> (Option<f64>, Option<DaysLeftBasis>) {
         let now = self.now as f64;
-        let since = now - forecast::FORECAST_WINDOW.as_secs_f64();
-        let mut points = self
-            .history
-            .pool_points(&report.provider, &report.target, &p.pool, since);
-        points.retain(|point| point.at < now);
-        points.push(forecast::Point {
+        let this_poll = forecast::Point {
             at: now,
             remaining,
             purchased: p.purchased_bytes.unwrap_or(f64::NAN),
-        });
+        };
+        let trend = forecast::recent_trend(
+            self.history,
+            &report.provider,
+            &report.target,
+            &p.pool,
+            now,
+            Some(this_poll),
+        );
         let window = humantime::format_duration(forecast::FORECAST_WINDOW);
-        if let Some(trend) = forecast::trend(&points, now) {
+        if let Some(trend) = trend {
             let days = trend.seconds_left(remaining).map(|s| s / SECONDS_PER_DAY);
             let level = self.level(
                 &alerts::TRAFFIC_EXHAUSTION_FORECAST,

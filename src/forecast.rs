@@ -74,6 +74,26 @@ pub fn trend(points: &[Point], now: f64) -> Option<Trend> {
     })
 }
 
+/// The trend of a pool over the [`FORECAST_WINDOW`] before `now`: its stored
+/// history, and `latest` (a poll not stored yet, which replaces stored points
+/// from its time on) when given. See [`trend`] for when there is none.
+pub fn recent_trend(
+    history: &dyn History,
+    provider: &str,
+    target: &str,
+    pool: &str,
+    now: f64,
+    latest: Option<Point>,
+) -> Option<Trend> {
+    let since = now - FORECAST_WINDOW.as_secs_f64();
+    let mut points = history.pool_points(provider, target, pool, since);
+    if let Some(latest) = latest {
+        points.retain(|point| point.at < latest.at);
+        points.push(latest);
+    }
+    trend(&points, now)
+}
+
 impl Trend {
     /// Bytes consumed per second (0 while the trend does not fall).
     pub fn consumption(&self) -> f64 {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::forecast::{self, History, FORECAST_WINDOW};
+use crate::forecast::{self, History};
 use crate::readings::{Reading, StaticIp};
 use crate::store::{TargetSnapshot, View};
 
@@ -289,7 +289,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
     status
 }
 
-/// Days left at the trend of the last [`FORECAST_WINDOW`], as the forecast
+/// Days left at the trend of the last [`forecast::FORECAST_WINDOW`], as the forecast
 /// alert reads it.
 fn days_left(
     history: &dyn History,
@@ -298,9 +298,7 @@ fn days_left(
     remaining: f64,
     now: f64,
 ) -> Option<f64> {
-    let since = now - FORECAST_WINDOW.as_secs_f64();
-    let points = history.pool_points(t.provider, &t.target, pool, since);
-    forecast::trend(&points, now)?
+    forecast::recent_trend(history, t.provider, &t.target, pool, now, None)?
         .seconds_left(remaining)
         .map(|s| s / 86_400.0)
 }

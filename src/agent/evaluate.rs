@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::agent::rules::RuleSet;
 use crate::agent::template;
 use crate::alerts::{self, Alert, Severity, Threshold, Variant};
-use crate::forecast::{self, History, FORECAST_WINDOW};
+use crate::forecast::{self, History};
 use crate::http::Reason;
 use crate::readings::{Reading, STATIC_IP_STATUSES};
 use crate::store::TargetSnapshot;
@@ -176,7 +176,7 @@ fn conditions(
     }
 }
 
-/// The rule's forecast ([`forecast::trend`]): at the least-squares trend of the
+/// The rule's forecast ([`forecast::recent_trend`]): at the least-squares trend of the
 /// window the pool is consumed and runs dry within the threshold, unless the
 /// purchased figure changed in the window. The value is the time left at the
 /// trend's rate, in seconds.
@@ -184,15 +184,14 @@ fn forecast(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Ve
     let Some(Threshold::Within(horizon)) = variant.threshold else {
         return;
     };
-    let since = input.now - FORECAST_WINDOW.as_secs_f64();
     for p in pools(t, input.instant) {
         let Some(remaining) = p.remaining_bytes else {
             continue;
         };
-        let points = input
-            .history
-            .pool_points(t.provider, &t.target, &p.pool, since);
-        let Some(trend) = forecast::trend(&points, input.now) else {
+        let history = input.history;
+        let trend =
+            forecast::recent_trend(history, t.provider, &t.target, &p.pool, input.now, None);
+        let Some(trend) = trend else {
             continue;
         };
         if let Some(left) = trend.seconds_left(remaining) {
