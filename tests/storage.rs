@@ -365,6 +365,14 @@ async fn summary_upstream() -> MockServer {
     server
 }
 
+/// One BestProxy target reading `server`'s summary every second.
+fn polled_every_second(server: &MockServer) -> String {
+    format!(
+        "targets:\n  - name: t\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    interval: 1s\n    endpoints: [summary]\n",
+        server.uri()
+    )
+}
+
 fn summary_requests(requests: &[wiremock::Request]) -> usize {
     requests
         .iter()
@@ -376,10 +384,7 @@ fn summary_requests(requests: &[wiremock::Request]) -> usize {
 async fn a_running_exporter_records_each_poll_once() {
     let server = summary_upstream().await;
     let tmp = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        "targets:\n  - name: t\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    interval: 1s\n    endpoints: [summary]\n",
-        server.uri()
-    );
+    let yaml = polled_every_second(&server);
     let exporter = Running::start(&yaml, options(tmp.path())).await;
     let metrics = exporter.metrics().await;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -443,10 +448,7 @@ async fn an_unusable_store_leaves_the_exporter_serving() {
 async fn a_write_failure_while_running_is_counted_and_polling_goes_on() {
     let server = summary_upstream().await;
     let tmp = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        "targets:\n  - name: t\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    interval: 1s\n    endpoints: [summary]\n",
-        server.uri()
-    );
+    let yaml = polled_every_second(&server);
     let exporter = Running::start(&yaml, options(tmp.path())).await;
     let metrics = exporter.metrics().await;
     assert_eq!(
