@@ -101,22 +101,7 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let _prometheus = Guard(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect(
-                "prometheus is installed (the README's test command installs Debian's package)",
-            ),
-    );
+    let _prometheus = start_prometheus(dir.path(), &config, prometheus_port);
 
     // Wait for a few scrapes and rule evaluations: the demo target is up and the
     // recording rules have data (deriv needs two samples).
@@ -303,22 +288,7 @@ async fn prometheus_scrapes_each_target_through_probe_as_documented() {
         ),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let _prometheus = Guard(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect(
-                "prometheus is installed (the README's test command installs Debian's package)",
-            ),
-    );
+    let _prometheus = start_prometheus(dir.path(), &config, prometheus_port);
 
     // Each target is its own scrape target: `up` per instance, the unknown one 0.
     // Empty until Prometheus answers.
@@ -407,4 +377,25 @@ async fn prometheus_scrapes_each_target_through_probe_as_documented() {
             );
         }
     }
+}
+
+/// Debian's Prometheus on `port` with the configuration file `config`, its
+/// data and log in `dir`; stopped when the guard is dropped.
+fn start_prometheus(dir: &Path, config: &Path, port: u16) -> Guard {
+    let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+    Guard(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect(
+                "prometheus is installed (the README's test command installs Debian's package)",
+            ),
+    )
 }
