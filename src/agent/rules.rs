@@ -113,14 +113,8 @@ impl RuleSet {
     /// accepts (a variant without a threshold is always met, the caller having
     /// checked the alert's own condition). `None` for a disabled alert.
     pub fn level(&self, alert: &str, met: impl Fn(Threshold) -> bool) -> Option<Severity> {
-        self.0
-            .iter()
-            .find(|r| r.alert.name == alert)?
-            .variants
-            .iter()
-            .filter(|v| v.threshold.is_none_or(&met))
-            .map(|v| v.severity)
-            .max()
+        let rule = self.0.iter().find(|r| r.alert.name == alert)?;
+        alerts::most_severe(&rule.variants, met)
     }
 
     /// The rule of `alert` at `severity`, if it is evaluated.

@@ -197,12 +197,18 @@ impl Alert {
     /// time left in seconds); a variant without a threshold is always met, the
     /// caller having checked the alert's own condition.
     pub fn level(&self, value: f64) -> Option<Severity> {
-        self.variants
-            .iter()
-            .filter(|v| v.threshold.is_none_or(|t| t.met(value)))
-            .map(|v| v.severity)
-            .max()
+        most_severe(self.variants, |t| t.met(value))
     }
+}
+
+/// The most severe of `variants` whose threshold `met` accepts; a variant
+/// without a threshold is always met.
+pub fn most_severe(variants: &[Variant], met: impl Fn(Threshold) -> bool) -> Option<Severity> {
+    variants
+        .iter()
+        .filter(|v| v.threshold.is_none_or(&met))
+        .map(|v| v.severity)
+        .max()
 }
 
 /// A recording rule the alerts (and the dashboards) use.
