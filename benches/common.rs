@@ -32,6 +32,7 @@ pub fn snapshot(reading: Reading) -> Arc<TargetSnapshot> {
     Arc::new(TargetSnapshot {
         target: "bench".into(),
         provider: "bestproxy",
+        display_name: "Display".into(),
         endpoints: vec![EndpointSnapshot {
             endpoint: Endpoint::Accounts,
             success: true,
@@ -85,7 +86,7 @@ pub fn account_readings(n: usize, hour: u32) -> Vec<AccountReading> {
                 remark: format!("team {}", i % 50),
                 used_bytes: used_kib * 1024.0,
                 limit_bytes: (i % 10 != 0).then_some(limit),
-                enabled: i % 13 != 0,
+                enabled: Some(i % 13 != 0),
             }
         })
         .collect()
@@ -130,6 +131,7 @@ pub fn snapshot_of(readings: Vec<(Endpoint, Reading)>) -> Arc<TargetSnapshot> {
     Arc::new(TargetSnapshot {
         target: "bench".into(),
         provider: "bestproxy",
+        display_name: "Display".into(),
         endpoints: readings
             .into_iter()
             .map(|(endpoint, reading)| EndpointSnapshot {

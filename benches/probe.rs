@@ -61,12 +61,13 @@ fn snapshot(i: usize) -> TargetSnapshot {
             remark: format!("team {a}"),
             used_bytes: 1e8 * a as f64,
             limit_bytes: Some(1e10),
-            enabled: true,
+            enabled: Some(true),
         })
         .collect();
     TargetSnapshot {
         target: name(i),
         provider: "proxylite",
+        display_name: "Display".into(),
         endpoints: vec![
             endpoint(
                 Endpoint::Summary,

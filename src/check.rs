@@ -173,7 +173,9 @@ async fn poll(target: &Target, limiter: Arc<Semaphore>) -> (Vec<Reading>, Vec<St
             Ok(reading) => readings.push(reading),
             Err(e) => errors.push(format!(
                 "{} {endpoint}: {} ({})",
-                target.provider.display_name, e.message, e.reason
+                target.display_name(),
+                e.message,
+                e.reason
             )),
         }
     }

@@ -48,6 +48,9 @@ pub struct Config {
 pub struct Target {
     pub name: String,
     pub provider: &'static ProviderSpec,
+    /// The name people see on the front page and in `check` instead of the
+    /// provider's (`display_name`).
+    pub display_name: Option<String>,
     pub base_url: Url,
     pub credential: Secret,
     pub endpoints: Vec<Endpoint>,
@@ -317,7 +320,7 @@ fn target(
         OptionsError::Read(e) => at.located(e),
         OptionsError::Invalid { key, message } => at.refuse(key, message),
     })?;
-    let endpoints = endpoints(t.endpoints, spec, at)?;
+    let endpoints = endpoints(t.endpoints, spec, &options, at)?;
 
     let timezone = match &t.timezone {
         None => defaults.zone,
@@ -354,9 +357,21 @@ fn target(
         })?;
     }
 
+    let display_name = match t.display_name {
+        None => None,
+        Some(text) if text.trim().is_empty() || text.chars().any(char::is_control) => {
+            return Err(at.refuse(
+                "display_name",
+                "must not be empty or hold control characters",
+            ))
+        }
+        Some(text) => Some(text),
+    };
+
     Ok(Target {
         name,
         provider: spec,
+        display_name,
         base_url,
         credential: Secret::new(credential),
         endpoints,
@@ -497,27 +512,37 @@ fn credential(
 }
 
 /// The endpoints to poll: the provider's default ones, or the listed ones (any
-/// of the provider's, optional ones included), each once.
+/// of the provider's, optional ones included), each once. For a provider whose
+/// endpoints follow from its settings, the ones those settings describe.
 fn endpoints(
     list: Option<Vec<Endpoint>>,
     spec: &ProviderSpec,
+    options: &Options,
     at: &TargetAt,
 ) -> Result<Vec<Endpoint>, ConfigError> {
+    let (defaults, known): (Vec<Endpoint>, Vec<Endpoint>) = match spec.configured_endpoints {
+        Some(configured) => (configured(options), configured(options)),
+        None => (spec.endpoints.to_vec(), spec.all_endpoints().collect()),
+    };
     let Some(list) = list else {
-        return Ok(spec.endpoints.to_vec());
+        return Ok(defaults);
     };
     if list.is_empty() {
         return Err(at.refuse("endpoints", "must list at least one endpoint"));
     }
     let mut seen = HashSet::new();
     for e in &list {
-        if !spec.all_endpoints().any(|known| known == *e) {
-            let known: Vec<_> = spec.all_endpoints().map(|e| e.as_str()).collect();
-            let message = format!(
-                "{e} is not an endpoint of provider {} (known: {})",
-                spec.name,
-                known.join(", ")
-            );
+        if !known.contains(e) {
+            let known: Vec<_> = known.iter().map(|e| e.as_str()).collect();
+            let known = known.join(", ");
+            let message = if spec.configured_endpoints.is_some() {
+                format!("{e} is not an endpoint this target describes (described: {known})")
+            } else {
+                format!(
+                    "{e} is not an endpoint of provider {} (known: {known})",
+                    spec.name
+                )
+            };
             return Err(at.refuse("endpoints", message));
         }
         if !seen.insert(*e) {
@@ -650,6 +675,7 @@ struct RawTarget {
     /// Required; checked after the keys, so that an unknown key is named first.
     name: Option<String>,
     provider: Option<String>,
+    display_name: Option<String>,
     base_url: Option<Expanded>,
     endpoints: Option<Vec<Endpoint>>,
     #[serde(default, with = "humantime_serde")]
@@ -667,6 +693,7 @@ struct RawTarget {
 const COMMON_KEYS: &[&str] = &[
     "name",
     "provider",
+    "display_name",
     "base_url",
     "endpoints",
     "interval",
@@ -693,6 +720,7 @@ impl PartialEq for Target {
 struct Settings<'a> {
     name: &'a str,
     provider: &'static str,
+    display_name: &'a Option<String>,
     base_url: &'a Url,
     credential: &'a Secret,
     endpoints: &'a [Endpoint],
@@ -711,6 +739,7 @@ impl<'a> Settings<'a> {
         let Target {
             name,
             provider,
+            display_name,
             base_url,
             credential,
             endpoints,
@@ -726,6 +755,7 @@ impl<'a> Settings<'a> {
         Settings {
             name,
             provider: provider.name,
+            display_name,
             base_url,
             credential,
             endpoints,
@@ -760,6 +790,14 @@ impl Config {
 }
 
 impl Target {
+    /// The name people see for this target's provider: its own `display_name`,
+    /// else the provider's.
+    pub fn display_name(&self) -> &str {
+        self.display_name
+            .as_deref()
+            .unwrap_or(self.provider.display_name)
+    }
+
     /// What the provider sees of this target.
     pub fn connection(&self) -> Connection<'_> {
         Connection {

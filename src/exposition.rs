@@ -313,6 +313,7 @@ mod tests {
         TargetSnapshot {
             target: target.into(),
             provider: "proxylite",
+            display_name: "Display".into(),
             endpoints: vec![
                 endpoint(
                     Endpoint::Summary,

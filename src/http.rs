@@ -3,6 +3,7 @@
 //! error text. Every request sent is counted and, when the target says so,
 //! paced ([`crate::budget`]).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -122,12 +123,41 @@ impl PollError {
 }
 
 /// Where a credential goes on a request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialPlacement {
     /// A query parameter of this name (the gateway family's `app_key`).
-    Query(&'static str),
-    /// A request header of this name (IPWeb's `token`).
-    Header(&'static str),
+    Query(Cow<'static, str>),
+    /// A request header of this name, its value the credential after `prefix`
+    /// (IPWeb's `token`; `Authorization: Bearer …` of a custom provider).
+    Header {
+        name: Cow<'static, str>,
+        prefix: Cow<'static, str>,
+    },
+    /// HTTP Basic authentication: this user name, the credential as password.
+    Basic { username: String },
+}
+
+impl CredentialPlacement {
+    /// A query parameter named `name`.
+    pub const fn query(name: &'static str) -> Self {
+        CredentialPlacement::Query(Cow::Borrowed(name))
+    }
+
+    /// A header named `name` holding the credential alone.
+    pub const fn header(name: &'static str) -> Self {
+        CredentialPlacement::Header {
+            name: Cow::Borrowed(name),
+            prefix: Cow::Borrowed(""),
+        }
+    }
+
+    /// The query parameter that carries the credential, if it goes in the query.
+    pub fn query_name(&self) -> Option<&str> {
+        match self {
+            CredentialPlacement::Query(name) => Some(name),
+            _ => None,
+        }
+    }
 }
 
 /// A shared HTTP client for provider requests.
@@ -209,7 +239,7 @@ impl HttpClient {
         &self,
         url: &Url,
         query: &[(&str, String)],
-        credential: (CredentialPlacement, &Secret),
+        credential: (&CredentialPlacement, &Secret),
     ) -> Result<Bytes, PollError> {
         let mut attempt = 0;
         loop {
@@ -238,7 +268,7 @@ impl HttpClient {
         &self,
         url: &Url,
         query: &[(&str, String)],
-        credential: (CredentialPlacement, &Secret),
+        credential: (&CredentialPlacement, &Secret),
     ) -> Result<Bytes, PollError> {
         let path = url.path();
         // The permit is held for the whole request, body included; never closed.
@@ -260,13 +290,21 @@ impl HttpClient {
             .timeout(self.timeout)
             .query(query);
         request = match credential.0 {
-            CredentialPlacement::Query(name) => request.query(&[(name, credential.1.expose())]),
-            CredentialPlacement::Header(name) => {
-                let mut value = HeaderValue::from_str(credential.1.expose()).map_err(|_| {
-                    PollError::new(Reason::Auth, "credential is not a valid HTTP header value")
-                })?;
+            CredentialPlacement::Query(name) => {
+                request.query(&[(name.as_ref(), credential.1.expose())])
+            }
+            CredentialPlacement::Header { name, prefix } => {
+                let invalid =
+                    || PollError::new(Reason::Auth, "credential is not a valid HTTP header value");
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+                let mut value =
+                    HeaderValue::from_str(&format!("{prefix}{}", credential.1.expose()))
+                        .map_err(|_| invalid())?;
                 value.set_sensitive(true);
-                request.header(HeaderName::from_static(name), value)
+                request.header(name, value)
+            }
+            CredentialPlacement::Basic { username } => {
+                request.basic_auth(username, Some(credential.1.expose()))
             }
         };
         // Counted from here: dropped unfinished (the poll ran out of time), it

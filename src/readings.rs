@@ -94,7 +94,8 @@ pub struct AccountReading {
     pub used_bytes: f64,
     /// `None` for an unlimited account (`limit_flow: 0`).
     pub limit_bytes: Option<f64>,
-    pub enabled: bool,
+    /// `None` when the provider does not say (a custom provider without `enabled`).
+    pub enabled: Option<bool>,
 }
 
 /// Static IPs and their counts by product and status.
@@ -298,7 +299,7 @@ static ACCOUNT_FAMILIES: &[(&MetricDef, Field<AccountReading>)] = &[
     (&ACCOUNT_USED, |a| Some(a.used_bytes)),
     (&ACCOUNT_LIMIT, |a| a.limit_bytes),
     (&ACCOUNT_ENABLED, |a| {
-        Some(if a.enabled { 1.0 } else { 0.0 })
+        a.enabled.map(|on| if on { 1.0 } else { 0.0 })
     }),
 ];
 

@@ -274,6 +274,7 @@ async fn poll_once(
     store.publish(TargetSnapshot {
         target: target.name.clone(),
         provider: target.provider.name,
+        display_name: target.display_name().to_owned(),
         endpoints,
         polled_at: unix_now(),
         credential_in_clear: credential_in_clear(&target.base_url),
@@ -348,6 +349,7 @@ pub fn crashed(
     TargetSnapshot {
         target: target.name.clone(),
         provider: target.provider.name,
+        display_name: target.display_name().to_owned(),
         endpoints,
         polled_at: unix_now(),
         credential_in_clear: credential_in_clear(&target.base_url),

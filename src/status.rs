@@ -44,7 +44,7 @@ pub struct Status {
 pub struct TargetStatus {
     pub name: String,
     pub provider: &'static str,
-    pub provider_name: &'static str,
+    pub provider_name: String,
     /// `proxy_up`.
     pub up: bool,
     /// Unix seconds of the end of the last poll.
@@ -180,7 +180,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
     let mut status = TargetStatus {
         name: t.target.clone(),
         provider: t.provider,
-        provider_name: crate::providers::spec(t.provider).map_or(t.provider, |p| p.display_name),
+        provider_name: t.display_name.clone(),
         up: t.up(),
         last_poll: t.polled_at,
         credential_in_clear: t.credential_in_clear,

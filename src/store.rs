@@ -22,6 +22,8 @@ use crate::units::unix_now;
 pub struct TargetSnapshot {
     pub target: String,
     pub provider: &'static str,
+    /// The provider's name for people, or the target's own `display_name`.
+    pub display_name: String,
     pub endpoints: Vec<EndpointSnapshot>,
     /// Unix seconds at the end of the poll.
     pub polled_at: f64,

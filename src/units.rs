@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// A traffic unit as a provider reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrafficUnit {
+    B,
     Kb,
     Mb,
     Gb,
@@ -22,11 +23,26 @@ pub enum TrafficUnit {
 pub fn to_bytes(value: f64, unit: TrafficUnit, base: u32) -> f64 {
     let base = f64::from(base);
     let factor = match unit {
+        TrafficUnit::B => 1.0,
         TrafficUnit::Kb => base,
         TrafficUnit::Mb => base * base,
         TrafficUnit::Gb => base * base * base,
     };
     (value * factor).round()
+}
+
+impl FromStr for TrafficUnit {
+    type Err = String;
+    /// `B`, `KB`, `MB` or `GB`, as the configuration spells them.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "B" => Ok(TrafficUnit::B),
+            "KB" => Ok(TrafficUnit::Kb),
+            "MB" => Ok(TrafficUnit::Mb),
+            "GB" => Ok(TrafficUnit::Gb),
+            other => Err(format!("unknown unit {other:?} (expected B, KB, MB or GB)")),
+        }
+    }
 }
 
 /// A number that may arrive as a JSON integer, float or numeric string (`"2048"`).

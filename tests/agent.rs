@@ -40,6 +40,7 @@ fn target(endpoints: Vec<EndpointSnapshot>) -> Arc<TargetSnapshot> {
     Arc::new(TargetSnapshot {
         target: "lite".into(),
         provider: "proxylite",
+        display_name: "Display".into(),
         endpoints,
         polled_at: NOW,
         credential_in_clear: false,
@@ -214,7 +215,7 @@ fn account(used_gib: f64, limit_gib: Option<f64>) -> Reading {
         remark: String::new(),
         used_bytes: used_gib * GIB,
         limit_bytes: limit_gib.map(|l| l * GIB),
-        enabled: true,
+        enabled: Some(true),
     }])
 }
 

@@ -98,7 +98,7 @@ fn snapshot(m: i64) -> Arc<TargetSnapshot> {
         remark: String::new(),
         used_bytes: at.account_used() as f64,
         limit_bytes: Some(ACCOUNT_LIMIT as f64),
-        enabled: true,
+        enabled: Some(true),
     }];
     let ips = StaticIpReading {
         ips: IPS
@@ -137,6 +137,7 @@ fn snapshot(m: i64) -> Arc<TargetSnapshot> {
     Arc::new(TargetSnapshot {
         target: TARGET.into(),
         provider: PROVIDER,
+        display_name: "Display".into(),
         endpoints: vec![
             usage,
             ok(Endpoint::Summary, Reading::Summary(vec![pool])),

@@ -131,7 +131,7 @@ fn account(name: &str, used: f64) -> AccountReading {
         remark: String::new(),
         used_bytes: used,
         limit_bytes: Some(100.0),
-        enabled: true,
+        enabled: Some(true),
     }
 }
 

@@ -44,7 +44,8 @@ pub const BESTPROXY: ProviderSpec = ProviderSpec {
     display_name: "BestProxy",
     default_base_url: None,
     credential_key: "app_key",
-    credential_placement: CredentialPlacement::Query("app_key"),
+    credential_placement: |_| CredentialPlacement::query("app_key"),
+    configured_endpoints: None,
     path_prefix: Some("gateway"),
     endpoints: ENDPOINTS,
     optional_endpoints: OPTIONAL_ENDPOINTS,
@@ -58,7 +59,8 @@ pub const PROXYLITE: ProviderSpec = ProviderSpec {
     display_name: "ProxyLite",
     default_base_url: Some("https://api.proxylite.com"),
     credential_key: "app_key",
-    credential_placement: CredentialPlacement::Query("app_key"),
+    credential_placement: |_| CredentialPlacement::query("app_key"),
+    configured_endpoints: None,
     path_prefix: Some("end-point"),
     endpoints: ENDPOINTS,
     optional_endpoints: OPTIONAL_ENDPOINTS,
@@ -443,7 +445,7 @@ pub fn parse_accounts(
             used_bytes: to_bytes(a.usage_flow.0, TrafficUnit::Kb, unit_base),
             limit_bytes: (a.limit_flow.0 > 0.0)
                 .then(|| to_bytes(a.limit_flow.0, TrafficUnit::Gb, unit_base)),
-            enabled: a.status.0 == 1.0,
+            enabled: Some(a.status.0 == 1.0),
         })
         .collect())
 }
@@ -634,7 +636,7 @@ mod tests {
                     )
                     .unwrap(),
                     Url::parse("http://127.0.0.1/gateway/").unwrap(),
-                    (CredentialPlacement::Query("app_key"), Secret::new("k")),
+                    (CredentialPlacement::query("app_key"), Secret::new("k")),
                 ),
                 product_types: vec![9],
                 item_limit: usize::MAX,

@@ -28,7 +28,8 @@ pub const IPWEB: ProviderSpec = ProviderSpec {
     display_name: "IPWeb",
     default_base_url: Some("http://user.ipweb.cc/prod-api"),
     credential_key: "token",
-    credential_placement: CredentialPlacement::Header("token"),
+    credential_placement: |_| CredentialPlacement::header("token"),
+    configured_endpoints: None,
     path_prefix: None,
     endpoints: &[
         Endpoint::Usage,

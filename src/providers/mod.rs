@@ -51,8 +51,8 @@ pub struct ProviderSpec {
     pub default_base_url: Option<&'static str>,
     /// The config key naming the credential (`app_key` or `token`); `<key>_file` also works.
     pub credential_key: &'static str,
-    /// Where the credential goes on every request.
-    pub credential_placement: CredentialPlacement,
+    /// Where the credential goes on every request, given the target's own settings.
+    pub credential_placement: fn(&Options) -> CredentialPlacement,
     /// A path segment every endpoint path is under (`gateway`), added to the
     /// base URL unless it already ends with it.
     pub path_prefix: Option<&'static str>,
@@ -60,6 +60,10 @@ pub struct ProviderSpec {
     pub endpoints: &'static [Endpoint],
     /// Further endpoints, polled only when a target lists them.
     pub optional_endpoints: &'static [Endpoint],
+    /// For a provider whose endpoints follow from a target's own settings
+    /// (`custom`): the endpoints those settings describe, which are then the
+    /// target's defaults and the only ones it may list.
+    pub configured_endpoints: Option<fn(&Options) -> Vec<Endpoint>>,
     /// The target keys only this provider reads (besides its credential's).
     pub own_keys: &'static [&'static str],
     /// Reads and checks those keys from the target's entry in the configuration.
@@ -203,7 +207,10 @@ impl Client {
         let api = Api::new(
             http,
             base_url(target.base_url, spec.path_prefix),
-            (spec.credential_placement, target.credential.clone()),
+            (
+                (spec.credential_placement)(target.options),
+                target.credential.clone(),
+            ),
         );
         Ok(Client((spec.build)(target, api)))
     }
@@ -392,8 +399,41 @@ impl Api {
             )
         })?;
         let (placement, secret) = &self.credential;
-        let body = self.http.get(&url, query, (*placement, secret)).await?;
+        let body = self.http.get(&url, query, (placement, secret)).await?;
         Ok((url, body))
+    }
+
+    /// Whether `url` is on the base URL's origin (scheme, host and port), the
+    /// only place the credential may be sent.
+    pub fn same_origin(&self, url: &url::Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// GETs a URL the API itself gave (a next-page link), which must be on the
+    /// base URL's origin. A credential query parameter it already carries is
+    /// replaced by the target's own.
+    pub async fn fetch_url(&self, url: &url::Url) -> Result<bytes::Bytes, PollError> {
+        if !self.same_origin(url) {
+            return Err(PollError::decode(format!(
+                "a link to another host ({}) is not followed: it would carry the credential",
+                url.host_str().unwrap_or("?")
+            )));
+        }
+        let (placement, secret) = &self.credential;
+        let mut url = url.clone();
+        if let Some(name) = placement.query_name() {
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != name)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if kept.is_empty() {
+                url.set_query(None);
+            } else {
+                url.query_pairs_mut().clear().extend_pairs(kept);
+            }
+        }
+        self.http.get(&url, &[], (placement, secret)).await
     }
 }
 

@@ -16,6 +16,9 @@
 //!    (an API that ignores the page number must not be asked forever);
 //! 6. more than [`MAX_PAGES`] pages are a decode error.
 //!
+//! A list whose pages link to the next one (a custom provider's `next` paging)
+//! also ends at a page without a link.
+//!
 //! A page count is `total_page` or `total_pages`, an item total `total_count` or
 //! `total`, each beside the items or in a nested `pagination` object. When an
 //! answer gives several of one kind, the largest is taken: an overstated figure
@@ -134,17 +137,36 @@ impl Pager {
         };
         let items = items.ok_or_else(|| unexpected(&format_args!("no `{key}` array")))?;
         let (page_count, item_total) = page.totals();
+        let parsed: Vec<T> = serde_json::from_str(items.get()).map_err(|e| unexpected(&e))?;
+        let fresh = self.take(Page {
+            items_text: items.get(),
+            items: parsed.len(),
+            page_count,
+            item_total,
+            last: false,
+        })?;
+        Ok(if fresh { parsed } else { Vec::new() })
+    }
+
+    /// Takes what a page of any shape says about itself (for a provider that
+    /// finds the items and totals itself) and applies the stop rules: `true`
+    /// when its items belong to the list, `false` when it repeats the page
+    /// before at the end of the list, which is then complete.
+    pub fn take(&mut self, page: Page) -> Result<bool, PollError> {
         let page_number = self.pages_read + 1;
-        let hash = self.hasher.hash_one(items.get());
+        let hash = self.hasher.hash_one(page.items_text);
         if self.previous_items == Some(hash) {
-            if item_total.is_some_and(|total| self.items_read as i64 >= total) {
+            if page
+                .item_total
+                .is_some_and(|total| self.items_read as i64 >= total)
+            {
                 tracing::debug!(
                     list = self.list,
                     page = page_number,
                     "a page past the advertised total repeats the last one: end of the list"
                 );
                 self.done = true;
-                return Ok(Vec::new());
+                return Ok(false);
             }
             return Err(PollError::decode(format!(
                 "{}: page {page_number} repeats page {} before the advertised end: the API ignores paging",
@@ -152,9 +174,8 @@ impl Pager {
                 page_number - 1
             )));
         }
-        let items: Vec<T> = serde_json::from_str(items.get()).map_err(|e| unexpected(&e))?;
         self.pages_read = page_number;
-        self.items_read += items.len() as u64;
+        self.items_read += page.items as u64;
         if self.items_read > self.item_limit {
             return Err(PollError::new(
                 Reason::Limit,
@@ -168,14 +189,29 @@ impl Pager {
             ));
         }
         self.previous_items = Some(hash);
-        self.done = items.is_empty()
-            || match (page_count, item_total) {
+        self.done = page.last
+            || page.items == 0
+            || match (page.page_count, page.item_total) {
                 (Some(pages), _) => page_number as i64 >= pages,
                 (None, Some(total)) => self.items_read as i64 >= total,
-                (None, None) => self.end == End::ShortPage && items.len() < self.page_size,
+                (None, None) => self.end == End::ShortPage && page.items < self.page_size,
             };
-        Ok(items)
+        Ok(true)
     }
+}
+
+/// What a page says about itself, whatever the API's shape.
+pub(crate) struct Page<'t> {
+    /// The items' JSON text, which tells a repeated page.
+    pub items_text: &'t str,
+    /// How many items the page holds.
+    pub items: usize,
+    /// The page count it advertises, if any.
+    pub page_count: Option<i64>,
+    /// The item total it advertises, if any.
+    pub item_total: Option<i64>,
+    /// The API says no page follows (a next-page link that is null).
+    pub last: bool,
 }
 
 /// A page's `data`: its items, still unparsed, and whatever totals it gives.

@@ -86,7 +86,7 @@ fn target(html: &mut String, t: &TargetStatus, status: &Status, histories: &Hist
         html,
         "<section class=\"target\"><h2>{} <small>{}</small> <span class=\"badge {}\">{}</span></h2><p class=\"meta\">Last poll {}</p>",
         escape(&t.name),
-        escape(t.provider_name),
+        escape(&t.provider_name),
         if t.up { "ok" } else { "crit" },
         if t.up { "up" } else { "failing" },
         time(t.last_poll),

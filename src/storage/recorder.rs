@@ -164,11 +164,12 @@ mod tests {
             remark: String::new(),
             used_bytes: 5.0,
             limit_bytes: None,
-            enabled: true,
+            enabled: Some(true),
         }]);
         Arc::new(TargetSnapshot {
             target: "t".into(),
             provider: "bestproxy",
+            display_name: "Display".into(),
             endpoints: vec![
                 endpoint(Endpoint::Summary, summary_ok, pools),
                 endpoint(Endpoint::Accounts, true, accounts),
