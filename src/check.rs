@@ -79,6 +79,9 @@ pub enum DaysLeftBasis {
 pub struct TargetReport {
     pub target: String,
     pub provider: String,
+    /// The target's own `display_name`, shown instead of `provider` when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     pub pools: Vec<PoolLine>,
     pub findings: Vec<Finding>,
     pub errors: Vec<String>,
@@ -235,6 +238,7 @@ impl Context<'_> {
         let mut report = TargetReport {
             target: target.name.clone(),
             provider: target.provider.name.to_owned(),
+            display_name: target.display_name.clone(),
             pools: Vec::new(),
             findings: Vec::new(),
             errors,
@@ -514,7 +518,7 @@ fn render_target(out: &mut String, t: &TargetReport, color: bool) {
         out,
         "{} ({})  {}",
         t.target,
-        t.provider,
+        t.display_name.as_deref().unwrap_or(&t.provider),
         paint(color, status, status.label())
     );
     if !t.pools.is_empty() {

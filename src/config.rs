@@ -231,6 +231,18 @@ impl<'a> TargetAt<'a> {
     }
 }
 
+impl TargetAt<'_> {
+    /// Refuses a key nested in this target's entry (`["pools", "[0]", "used"]`)
+    /// at the line of the deepest part of `path` the file has; `message` names
+    /// the key.
+    fn refuse_at(&self, path: &[String], message: impl fmt::Display) -> ConfigError {
+        let mut full = vec!["targets".to_owned(), format!("[{}]", self.index)];
+        full.extend(path.iter().cloned());
+        let message = format!("targets[{}] ({}): {message}", self.index, self.name);
+        self.source.invalid(self.source.line_of(&full), message)
+    }
+}
+
 /// The top-level settings that targets inherit.
 struct Defaults {
     zone: Zone,
@@ -319,6 +331,7 @@ fn target(
     let options = (spec.read_options)(entry).map_err(|e| match e {
         OptionsError::Read(e) => at.located(e),
         OptionsError::Invalid { key, message } => at.refuse(key, message),
+        OptionsError::InvalidAt { path, message } => at.refuse_at(&path, message),
     })?;
     let endpoints = endpoints(t.endpoints, spec, &options, at)?;
 

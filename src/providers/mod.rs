@@ -11,6 +11,7 @@
 //! line and one entry in [`PROVIDERS`]. Every paged list is read through the one pager in
 //! `pager.rs`, whose stop rules hold for all providers.
 
+pub mod custom;
 pub mod gateway;
 pub mod ipweb;
 pub(crate) mod pager;
@@ -38,7 +39,12 @@ use crate::units::{optional_number, Number};
 use crate::yaml;
 
 /// Every provider the exporter can poll: the one list to extend.
-pub const PROVIDERS: &[ProviderSpec] = &[gateway::BESTPROXY, gateway::PROXYLITE, ipweb::IPWEB];
+pub const PROVIDERS: &[ProviderSpec] = &[
+    gateway::BESTPROXY,
+    gateway::PROXYLITE,
+    ipweb::IPWEB,
+    custom::CUSTOM,
+];
 
 /// A provider: what the configuration and the scheduler need to know about it.
 #[derive(Debug)]
@@ -144,6 +150,9 @@ pub enum OptionsError {
     Read(yaml::Error),
     /// A key read but its value is not allowed.
     Invalid { key: &'static str, message: String },
+    /// A key nested in the target's entry (`["pools", "[0]", "used"]`) is not
+    /// allowed; the message names it.
+    InvalidAt { path: Vec<String>, message: String },
 }
 
 /// For a provider without keys of its own.

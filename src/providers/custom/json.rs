@@ -1,0 +1,245 @@
+//! Reading a custom provider's answers: RFC 6901 JSON pointers, checked when the
+//! configuration is read, and the values they find read as numbers, labels,
+//! flags and timestamps, each strictly (anything else is a decode error naming
+//! the pointer, never a 0).
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::units::{Number, Zone};
+
+/// An RFC 6901 JSON pointer: empty (the whole answer) or `/`-separated tokens,
+/// `~0` for `~` and `~1` for `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer(String);
+
+impl Pointer {
+    /// Checks `text` as a pointer.
+    pub fn parse(text: &str) -> Result<Pointer, String> {
+        if !text.is_empty() && !text.starts_with('/') {
+            return Err(format!(
+                "{text:?} is not a JSON pointer (RFC 6901): it must start with `/`, as in \"/{}\"",
+                text.trim_start_matches(['.', '$'])
+            ));
+        }
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+                return Err(format!(
+                    "{text:?} is not a JSON pointer (RFC 6901): `~` must be followed by 0 (for `~`) or 1 (for `/`)"
+                ));
+            }
+        }
+        Ok(Pointer(text.to_owned()))
+    }
+
+    /// What the pointer finds in `value`.
+    pub fn find<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        value.pointer(&self.0)
+    }
+
+    /// What the pointer finds, or the decode error's text naming it.
+    pub fn get<'v>(&self, value: &'v Value) -> Result<&'v Value, String> {
+        self.find(value)
+            .ok_or_else(|| format!("{} finds nothing", self.shown()))
+    }
+
+    /// The pointer as people read it in an error (the empty one as `""`).
+    pub fn shown(&self) -> String {
+        if self.0.is_empty() {
+            "\"\" (the whole answer)".into()
+        } else {
+            self.0.clone()
+        }
+    }
+
+    /// A number (integer, float or numeric string) at the pointer.
+    pub fn number(&self, value: &Value) -> Result<f64, String> {
+        let found = self.get(value)?;
+        number(found).ok_or_else(|| self.not_a("a number", found))
+    }
+
+    /// Label text at the pointer: a non-empty string, or a number.
+    pub fn label(&self, value: &Value) -> Result<String, String> {
+        let found = self.get(value)?;
+        match found {
+            Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            _ => Err(self.not_a("a non-empty string or a number", found)),
+        }
+    }
+
+    /// Label text at the pointer that may be empty or null (a remark).
+    pub fn optional_label(&self, value: &Value) -> Result<String, String> {
+        match self.get(value)? {
+            Value::Null => Ok(String::new()),
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            found => Err(self.not_a("a string, a number or null", found)),
+        }
+    }
+
+    /// A flag at the pointer: `true`/`false`, `1`/`0`, or those as strings.
+    pub fn flag(&self, value: &Value) -> Result<bool, String> {
+        let found = self.get(value)?;
+        let flag = match found {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => match s.trim() {
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            },
+            other => number(other).and_then(|n| {
+                if n == 1.0 {
+                    Some(true)
+                } else if n == 0.0 {
+                    Some(false)
+                } else {
+                    None
+                }
+            }),
+        };
+        flag.ok_or_else(|| self.not_a("true/false or 1/0", found))
+    }
+
+    /// A time at the pointer, in Unix seconds: a number (Unix seconds), RFC
+    /// 3339, or a zone-less `YYYY-MM-DD HH:MM:SS` read in `zone`.
+    pub fn timestamp(&self, value: &Value, zone: Zone) -> Result<i64, String> {
+        let found = self.get(value)?;
+        let seconds = match found {
+            Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() => Some(n.round() as i64),
+                _ => zone.parse_timestamp(s),
+            },
+            other => number(other).map(|n| n.round() as i64),
+        };
+        seconds
+            .ok_or_else(|| self.not_a("Unix seconds, RFC 3339 or \"YYYY-MM-DD HH:MM:SS\"", found))
+    }
+
+    fn not_a(&self, expected: &str, found: &Value) -> String {
+        format!(
+            "{} is {}, not {expected}",
+            self.shown(),
+            shorten(&found.to_string())
+        )
+    }
+}
+
+impl fmt::Display for Pointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pointer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PointerVisitor;
+        impl Visitor<'_> for PointerVisitor {
+            type Value = Pointer;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON pointer such as /data/remaining")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Pointer, E> {
+                Pointer::parse(text).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(PointerVisitor)
+    }
+}
+
+/// A JSON integer, float or numeric string as a number.
+pub fn number(value: &Value) -> Option<f64> {
+    Number::deserialize(value).ok().map(|n| n.0)
+}
+
+/// Whether an answer's `value` is the configured `expected` one: numbers
+/// (numeric strings included) by value, anything else exactly.
+pub fn same(value: &Value, expected: &Value) -> bool {
+    let numeric = |v: &Value| match v {
+        Value::Number(_) | Value::String(_) => number(v),
+        _ => None,
+    };
+    match (numeric(value), numeric(expected)) {
+        (Some(a), Some(b)) => a == b,
+        _ => value == expected,
+    }
+}
+
+/// A value's JSON text for an error message, at most 60 characters.
+pub fn shorten(text: &str) -> String {
+    let mut short: String = text.chars().filter(|c| !c.is_control()).take(60).collect();
+    if text.chars().count() > 60 {
+        short.push('…');
+    }
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pointers_follow_rfc_6901() {
+        for good in ["", "/", "/data/list", "/a~1b", "/m~0n", "/items/0"] {
+            assert!(Pointer::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["data", "$.data", "/a~2", "/a~", ".data"] {
+            assert!(Pointer::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Pointer::parse("data.total")
+            .unwrap_err()
+            .contains("as in \"/data.total\""));
+        let doc = json!({"a/b": 1, "m~n": 2, "items": [10, 20]});
+        let at = |p: &str| Pointer::parse(p).unwrap().number(&doc);
+        assert_eq!(at("/a~1b"), Ok(1.0));
+        assert_eq!(at("/m~0n"), Ok(2.0));
+        assert_eq!(at("/items/1"), Ok(20.0));
+        assert_eq!(at("/items/2").unwrap_err(), "/items/2 finds nothing");
+    }
+
+    #[test]
+    fn values_are_read_strictly() {
+        let doc = json!({"n": "12.5", "b": true, "s": "x", "z": null, "o": {}, "t": "2025-01-02 03:04:05",
+            "u": 1735787045, "r": "2025-01-02T03:04:05Z", "one": "1", "two": 2, "empty": " "});
+        let p = |s: &str| Pointer::parse(s).unwrap();
+        assert_eq!(p("/n").number(&doc), Ok(12.5));
+        for not_number in ["/b", "/s", "/z", "/o"] {
+            assert!(p(not_number)
+                .number(&doc)
+                .unwrap_err()
+                .contains("not a number"));
+        }
+        assert_eq!(p("/b").flag(&doc), Ok(true));
+        assert_eq!(p("/one").flag(&doc), Ok(true));
+        assert!(p("/two").flag(&doc).is_err());
+        assert!(p("/s").flag(&doc).is_err());
+        assert_eq!(p("/s").label(&doc).unwrap(), "x");
+        assert_eq!(p("/two").label(&doc).unwrap(), "2");
+        assert!(p("/empty").label(&doc).is_err());
+        assert!(p("/z").label(&doc).is_err());
+        assert_eq!(p("/z").optional_label(&doc).unwrap(), "");
+        let utc: Zone = "+00:00".parse().unwrap();
+        let east: Zone = "+08:00".parse().unwrap();
+        assert_eq!(p("/u").timestamp(&doc, east), Ok(1735787045));
+        assert_eq!(p("/r").timestamp(&doc, east), Ok(1735787045));
+        assert_eq!(p("/t").timestamp(&doc, utc), Ok(1735787045));
+        assert_eq!(p("/t").timestamp(&doc, east), Ok(1735787045 - 8 * 3600));
+        assert!(p("/s").timestamp(&doc, utc).is_err());
+    }
+
+    #[test]
+    fn expected_values_match_numbers_by_value() {
+        assert!(same(&json!("0"), &json!(0)));
+        assert!(same(&json!(200.0), &json!(200)));
+        assert!(same(&json!("ok"), &json!("ok")));
+        assert!(same(&json!(true), &json!(true)));
+        assert!(!same(&json!(1), &json!(true)));
+        assert!(!same(&json!("OK"), &json!("ok")));
+        assert!(!same(&json!(null), &json!(0)));
+    }
+}

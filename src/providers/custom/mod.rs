@@ -1,0 +1,383 @@
+//! `provider: custom`: any JSON quota API, described in the configuration. The
+//! target's sections say where its figures are (RFC 6901 JSON pointers), in which
+//! unit, how its lists are paged and what a successful answer looks like; this
+//! module fetches the paths they name (GET only), checks the envelope, pages
+//! through the shared pager and returns the same readings as the built-in
+//! providers. A pointer that finds nothing, or not what it should, is a decode
+//! error naming the pointer, never a 0.
+
+mod json;
+pub mod settings;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use self::json::{number, same, shorten};
+use self::settings::{Accounts, CustomSettings, List, Paging, Pool, StaticIps, Success, Traffic};
+use super::pager::{End, Items, Page, Pager};
+use super::{upstream_message, Api, Connection, Endpoint, Provider, ProviderSpec};
+use crate::http::{PollError, Reason};
+use crate::readings::{AccountReading, PoolReading, Reading, StaticIp, StaticIpReading};
+use crate::units::{to_bytes, Number, Zone};
+
+pub const CUSTOM: ProviderSpec = ProviderSpec {
+    name: "custom",
+    display_name: "Custom",
+    default_base_url: None,
+    credential_key: "credential",
+    credential_placement: |options| settings::of(options).auth.clone(),
+    path_prefix: None,
+    endpoints: &[Endpoint::Summary, Endpoint::Accounts, Endpoint::StaticIps],
+    optional_endpoints: &[],
+    configured_endpoints: Some(|options| settings::of(options).endpoints()),
+    own_keys: settings::OWN_KEYS,
+    read_options: settings::read_options,
+    build: |target, api| Box::new(Custom::new(target, api)),
+};
+
+/// Where the provider's message is looked for when `success.message` is not set.
+const MESSAGE_POINTERS: [&str; 4] = ["/msg", "/message", "/error", "/detail"];
+
+/// A client for one custom target.
+pub struct Custom {
+    api: Api,
+    settings: CustomSettings,
+    zone: Zone,
+    unit_base: u32,
+    /// The target's `sample_limit`, bounding the items of a list.
+    item_limit: usize,
+}
+
+impl Provider for Custom {
+    fn poll(&self, endpoint: Endpoint) -> BoxFuture<'_, Result<Reading, PollError>> {
+        Box::pin(self.read(endpoint))
+    }
+}
+
+impl Custom {
+    fn new(target: &Connection, api: Api) -> Self {
+        Custom {
+            api,
+            settings: settings::of(target.options).clone(),
+            zone: target.timezone,
+            unit_base: target.unit_base,
+            item_limit: target.sample_limit,
+        }
+    }
+
+    async fn read(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
+        let missing = || {
+            PollError::new(
+                Reason::Api,
+                format!("the target describes no {endpoint} endpoint"),
+            )
+        };
+        match endpoint {
+            Endpoint::Summary if !self.settings.pools.is_empty() => {
+                self.pools(&self.settings.pools).await.map(Reading::Summary)
+            }
+            Endpoint::Accounts => {
+                let accounts = self.settings.accounts.as_ref().ok_or_else(missing)?;
+                self.accounts(accounts).await.map(Reading::Accounts)
+            }
+            Endpoint::StaticIps => {
+                let ips = self.settings.static_ips.as_ref().ok_or_else(missing)?;
+                self.static_ips(ips).await.map(Reading::StaticIps)
+            }
+            _ => Err(missing()),
+        }
+    }
+
+    /// GETs `path` under the base URL; returns the URL asked and the answer,
+    /// which passed the envelope check.
+    async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<(url::Url, Value), PollError> {
+        let (url, body) = self.api.fetch(path.trim_start_matches('/'), query).await?;
+        let answer = self.answer(url.path(), &body)?;
+        Ok((url, answer))
+    }
+
+    /// Reads an answer as JSON and checks its envelope.
+    fn answer(&self, path: &str, body: &[u8]) -> Result<Value, PollError> {
+        let answer: Value = serde_json::from_slice(body)
+            .map_err(|e| PollError::decode(format!("GET {path}: invalid JSON: {e}")))?;
+        if let Some(success) = &self.settings.success {
+            check_success(path, success, &answer)?;
+        }
+        Ok(answer)
+    }
+
+    fn bytes(&self, traffic: &Traffic, value: &Value) -> Result<f64, String> {
+        let n = traffic.pointer.number(value)?;
+        Ok(to_bytes(n, traffic.unit, self.unit_base))
+    }
+
+    /// Every pool, each distinct path fetched once.
+    async fn pools(&self, pools: &[Pool]) -> Result<Vec<PoolReading>, PollError> {
+        let mut answers: Vec<(&str, String, Value)> = Vec::new();
+        for pool in pools {
+            if !answers.iter().any(|(path, _, _)| *path == pool.path) {
+                let (url, answer) = self.get(&pool.path, &[]).await?;
+                answers.push((&pool.path, url.path().to_owned(), answer));
+            }
+        }
+        pools
+            .iter()
+            .map(|pool| {
+                let Some((_, shown, answer)) = answers.iter().find(|(p, _, _)| *p == pool.path)
+                else {
+                    return Err(PollError::decode(format!("{}: not fetched", pool.path)));
+                };
+                let figure = |traffic: &Option<Traffic>| {
+                    traffic
+                        .as_ref()
+                        .map(|t| self.bytes(t, answer))
+                        .transpose()
+                        .map_err(|e| {
+                            PollError::decode(format!("GET {shown}: pool {}: {e}", pool.pool))
+                        })
+                };
+                Ok(PoolReading {
+                    pool: pool.pool.clone(),
+                    remaining_bytes: figure(&pool.remaining)?,
+                    purchased_bytes: figure(&pool.purchased)?,
+                    used_bytes: figure(&pool.used)?,
+                    expiring_bytes: figure(&pool.expiring)?,
+                    expired_bytes: figure(&pool.expired)?,
+                    ..PoolReading::default()
+                })
+            })
+            .collect()
+    }
+
+    /// Every item of a list, all pages read through the shared pager; returns
+    /// the path asked (for error messages) and the items.
+    async fn list(
+        &self,
+        endpoint: Endpoint,
+        list: &List,
+    ) -> Result<(String, Vec<Value>), PollError> {
+        let size = match &list.paging {
+            Paging::Page { size, .. } | Paging::Next { size, .. } => size.clone(),
+            Paging::None => None,
+        };
+        let page_size = size.as_ref().map_or(settings::DEFAULT_PAGE_SIZE, |s| s.1);
+        let mut pager = Pager::new(
+            endpoint.as_str(),
+            Items::List,
+            page_size as usize,
+            End::EmptyPage,
+        )
+        .with_item_limit(self.item_limit);
+        let mut shown = String::new();
+        let mut items = Vec::new();
+        let mut next: Option<url::Url> = None;
+        while let Some(page) = pager.next_page()? {
+            let (url, mut answer) = match next.take() {
+                Some(url) => {
+                    let body = self.api.fetch_url(&url).await.map_err(|mut e| {
+                        e.message = format!("GET {} (next page): {}", url.path(), e.message);
+                        e
+                    })?;
+                    let answer = self.answer(url.path(), &body)?;
+                    (url, answer)
+                }
+                None => {
+                    let mut query: Vec<(&str, String)> = Vec::new();
+                    if let Paging::Page {
+                        page_param,
+                        first_page,
+                        ..
+                    } = &list.paging
+                    {
+                        query.push((page_param, (page as u64 - 1 + first_page).to_string()));
+                    }
+                    if let Some((param, size)) = &size {
+                        query.push((param, size.to_string()));
+                    }
+                    self.get(&list.path, &query).await?
+                }
+            };
+            let path = url.path().to_owned();
+            if shown.is_empty() {
+                shown = path.clone();
+            }
+            let decode = |e: String| PollError::decode(format!("GET {path}: {e}"));
+            let (page_count, item_total, last) = match &list.paging {
+                Paging::None => (None, None, true),
+                Paging::Page {
+                    total_pages,
+                    total_items,
+                    ..
+                } => (
+                    total(total_pages.as_ref(), &answer).map_err(decode)?,
+                    total(total_items.as_ref(), &answer).map_err(decode)?,
+                    false,
+                ),
+                Paging::Next { next: link, .. } => match link.get(&answer).map_err(decode)? {
+                    Value::Null => (None, None, true),
+                    Value::String(s) if s.trim().is_empty() => (None, None, true),
+                    Value::String(s) => {
+                        let joined = url
+                            .join(s.trim())
+                            .map_err(|e| decode(format!("{} is not a URL: {e}", link.shown())))?;
+                        next = Some(joined);
+                        (None, None, false)
+                    }
+                    other => {
+                        return Err(decode(format!(
+                            "{} is {}, not a URL or null",
+                            link.shown(),
+                            shorten(&other.to_string())
+                        )))
+                    }
+                },
+            };
+            let page_items = match answer.pointer_mut(&list.items.to_string()) {
+                Some(Value::Array(found)) => std::mem::take(found),
+                Some(other) => {
+                    return Err(decode(format!(
+                        "{} is {}, not an array",
+                        list.items.shown(),
+                        shorten(&other.to_string())
+                    )))
+                }
+                None => return Err(decode(format!("{} finds nothing", list.items.shown()))),
+            };
+            let items_text =
+                serde_json::to_string(&page_items).map_err(|e| decode(e.to_string()))?;
+            let fresh = pager.take(Page {
+                items_text: &items_text,
+                items: page_items.len(),
+                page_count,
+                item_total,
+                last,
+            })?;
+            if fresh {
+                items.extend(page_items);
+            } else {
+                next = None;
+            }
+        }
+        Ok((shown, items))
+    }
+
+    async fn accounts(&self, spec: &Accounts) -> Result<Vec<AccountReading>, PollError> {
+        let (path, items) = self.list(Endpoint::Accounts, &spec.list).await?;
+        let mut accounts: Vec<AccountReading> = Vec::with_capacity(items.len());
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let decode = |e: String| PollError::decode(format!("GET {path}: items[{i}]: {e}"));
+            let account = spec.account.label(item).map_err(decode)?;
+            if !seen.insert(account.clone()) {
+                return Err(decode(format!(
+                    "account {account:?} appears twice in the list"
+                )));
+            }
+            let limit_bytes = match &spec.limit {
+                None => None,
+                Some(limit) => {
+                    let found = limit.pointer.get(item).map_err(decode)?;
+                    let unlimited = number(found) == Some(0.0)
+                        || spec.unlimited_values.iter().any(|u| same(found, u));
+                    if unlimited {
+                        None
+                    } else {
+                        Some(self.bytes(limit, item).map_err(decode)?)
+                    }
+                }
+            };
+            accounts.push(AccountReading {
+                used_bytes: self.bytes(&spec.used, item).map_err(decode)?,
+                limit_bytes,
+                enabled: spec
+                    .enabled
+                    .as_ref()
+                    .map(|p| p.flag(item))
+                    .transpose()
+                    .map_err(decode)?,
+                remark: match &spec.remark {
+                    Some(p) => p.optional_label(item).map_err(decode)?,
+                    None => String::new(),
+                },
+                product: spec.product.clone(),
+                account,
+            });
+        }
+        Ok(accounts)
+    }
+
+    async fn static_ips(&self, spec: &StaticIps) -> Result<StaticIpReading, PollError> {
+        let (path, items) = self.list(Endpoint::StaticIps, &spec.list).await?;
+        let mut ips: Vec<StaticIp> = Vec::with_capacity(items.len());
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let decode = |e: String| PollError::decode(format!("GET {path}: items[{i}]: {e}"));
+            let ip = spec.ip.label(item).map_err(decode)?;
+            if !seen.insert(ip.clone()) {
+                return Err(decode(format!("ip {ip:?} appears twice in the list")));
+            }
+            ips.push(StaticIp {
+                expiry_timestamp: spec.expires_at.timestamp(item, self.zone).map_err(decode)?,
+                country: match &spec.country {
+                    Some(p) => p.optional_label(item).map_err(decode)?,
+                    None => String::new(),
+                },
+                product: spec.product.clone(),
+                ip,
+            });
+        }
+        Ok(StaticIpReading {
+            ips,
+            status_counts: Vec::new(),
+        })
+    }
+}
+
+/// A page count or item total at `pointer`, if one is configured.
+fn total(pointer: Option<&json::Pointer>, answer: &Value) -> Result<Option<i64>, String> {
+    let Some(pointer) = pointer else {
+        return Ok(None);
+    };
+    let n = pointer.number(answer)?;
+    Number(n)
+        .as_i64()
+        .filter(|n| *n >= 0)
+        .map(Some)
+        .ok_or_else(|| format!("{} is {n}, not a count", pointer.shown()))
+}
+
+/// Refuses an answer whose envelope does not say success: reason `auth` for a
+/// value listed in `auth_values`, `api` otherwise, with the provider's message.
+fn check_success(path: &str, success: &Success, answer: &Value) -> Result<(), PollError> {
+    let found = success.pointer.find(answer);
+    if found.is_some_and(|v| same(v, &success.equals)) {
+        return Ok(());
+    }
+    let message = match &success.message {
+        Some(pointer) => pointer.find(answer),
+        None => MESSAGE_POINTERS.iter().find_map(|p| answer.pointer(p)),
+    };
+    let message = upstream_message(message.cloned());
+    let reason = match found {
+        Some(v) if success.auth_values.iter().any(|a| same(v, a)) => Reason::Auth,
+        _ => Reason::Api,
+    };
+    let found = found.map_or_else(|| "missing".to_owned(), |v| shorten(&v.to_string()));
+    let suffix = if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    };
+    Err(PollError::new(
+        reason,
+        format!(
+            "GET {path}: {} is {found}, not {}{suffix}",
+            success.pointer.shown(),
+            shorten(&success.equals.to_string())
+        ),
+    ))
+}

@@ -1,0 +1,670 @@
+//! A custom target's own keys (`auth`, `success`, `unit`, `pools`, `accounts`,
+//! `static_ips`), read and checked when the configuration is read: every
+//! mistake is refused there, at the line of its key, so that polling only ever
+//! meets the API's own surprises.
+//!
+//! Each section is read by a visitor that checks it before handing it back, so
+//! the YAML reader locates a refusal at the section's own line and path
+//! (`targets[2].accounts.paging: …`).
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::json::Pointer;
+use crate::http::CredentialPlacement;
+use crate::providers::{Endpoint, Options, OptionsError};
+use crate::units::TrafficUnit;
+use crate::yaml;
+
+/// The keys a custom target has besides the common ones and its credential.
+pub const OWN_KEYS: &[&str] = &["auth", "success", "unit", "pools", "accounts", "static_ips"];
+
+/// Page size asked for when `size_param` is set without `size`.
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+/// The product label of sub-accounts and static IPs without `product`.
+pub const DEFAULT_PRODUCT: &str = "default";
+
+/// A custom target's validated settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomSettings {
+    pub auth: CredentialPlacement,
+    pub success: Option<Success>,
+    pub pools: Vec<Pool>,
+    pub accounts: Option<Accounts>,
+    pub static_ips: Option<StaticIps>,
+}
+
+/// The envelope check every answer must pass before it is read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Success {
+    /// Where the answer says whether it succeeded.
+    pub pointer: Pointer,
+    /// The value there that means success.
+    pub equals: Value,
+    /// Where the provider's message is; else `/msg`, `/message`, `/error` or `/detail`.
+    #[serde(default)]
+    pub message: Option<Pointer>,
+    /// Values there that mean the credential was refused (reason `auth`).
+    #[serde(default)]
+    pub auth_values: Vec<Value>,
+}
+
+/// A traffic figure: where it is and its unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traffic {
+    pub pointer: Pointer,
+    pub unit: TrafficUnit,
+}
+
+/// One pool of the `summary` endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    /// The request path under `base_url`.
+    pub path: String,
+    /// The `pool` label.
+    pub pool: String,
+    pub remaining: Option<Traffic>,
+    pub purchased: Option<Traffic>,
+    pub used: Option<Traffic>,
+    pub expiring: Option<Traffic>,
+    pub expired: Option<Traffic>,
+}
+
+/// Where a list is and how it is paged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct List {
+    pub path: String,
+    /// Where a page's array of items is.
+    pub items: Pointer,
+    pub paging: Paging,
+}
+
+/// How a list is paged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Paging {
+    /// One request gives the whole list.
+    None,
+    /// Numbered pages: `page_param` counts from `first_page`.
+    Page {
+        page_param: String,
+        first_page: u64,
+        size: Option<(String, u64)>,
+        total_pages: Option<Pointer>,
+        total_items: Option<Pointer>,
+    },
+    /// Each page links to the next one, until the link is null.
+    Next {
+        next: Pointer,
+        size: Option<(String, u64)>,
+    },
+}
+
+/// The `accounts` endpoint: sub-accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accounts {
+    pub list: List,
+    pub product: String,
+    pub account: Pointer,
+    pub used: Traffic,
+    pub limit: Option<Traffic>,
+    /// Limits that mean "no limit" besides 0.
+    pub unlimited_values: Vec<Value>,
+    pub enabled: Option<Pointer>,
+    pub remark: Option<Pointer>,
+}
+
+/// The `static_ips` endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticIps {
+    pub list: List,
+    pub product: String,
+    pub ip: Pointer,
+    pub expires_at: Pointer,
+    pub country: Option<Pointer>,
+}
+
+impl CustomSettings {
+    /// The endpoints the sections describe, in the order they are polled.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let mut endpoints = Vec::new();
+        if !self.pools.is_empty() {
+            endpoints.push(Endpoint::Summary);
+        }
+        if self.accounts.is_some() {
+            endpoints.push(Endpoint::Accounts);
+        }
+        if self.static_ips.is_some() {
+            endpoints.push(Endpoint::StaticIps);
+        }
+        endpoints
+    }
+}
+
+/// Reads and checks a custom target's keys.
+pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
+    #[derive(Deserialize)]
+    struct Keys {
+        auth: Option<Auth>,
+        success: Option<Success>,
+        unit: Option<Unit>,
+        pools: Option<Vec<RawPool>>,
+        accounts: Option<RawAccounts>,
+        static_ips: Option<RawStaticIps>,
+    }
+    let keys: Keys = entry.read().map_err(OptionsError::Read)?;
+    let auth = keys.auth.ok_or_else(|| OptionsError::Invalid {
+        key: "auth",
+        message: "required for provider custom: {header: NAME, prefix: \"Bearer \"}, {query: NAME} or {basic_username: USER}".into(),
+    })?;
+    let raw_pools = keys.pools.unwrap_or_default();
+    if raw_pools.is_empty() && keys.accounts.is_none() && keys.static_ips.is_none() {
+        return Err(OptionsError::Invalid {
+            key: "pools",
+            message: "a custom target needs at least one of pools, accounts or static_ips".into(),
+        });
+    }
+    let unit = keys.unit.map(|u| u.0);
+    let mut pools: Vec<Pool> = Vec::with_capacity(raw_pools.len());
+    for (i, p) in raw_pools.into_iter().enumerate() {
+        let at = |key: &str| vec!["pools".to_owned(), format!("[{i}]"), key.to_owned()];
+        if pools.iter().any(|known| known.pool == p.pool) {
+            return Err(OptionsError::InvalidAt {
+                path: at("pool"),
+                message: format!("pools[{i}].pool: {:?} is listed twice", p.pool),
+            });
+        }
+        let field = |f: Option<Field>, key: &str| traffic(f, unit, &at(key));
+        pools.push(Pool {
+            remaining: field(p.remaining, "remaining")?,
+            purchased: field(p.purchased, "purchased")?,
+            used: field(p.used, "used")?,
+            expiring: field(p.expiring, "expiring")?,
+            expired: field(p.expired, "expired")?,
+            path: p.path,
+            pool: p.pool,
+        });
+    }
+    let accounts = match keys.accounts {
+        None => None,
+        Some(a) => {
+            let at = |key: &str| vec!["accounts".to_owned(), key.to_owned()];
+            Some(Accounts {
+                used: traffic(Some(a.used), unit, &at("used"))?
+                    .ok_or_else(|| unreachable_field("accounts.used"))?,
+                limit: traffic(a.limit, unit, &at("limit"))?,
+                list: a.list,
+                product: a.product,
+                account: a.account,
+                unlimited_values: a.unlimited_values,
+                enabled: a.enabled,
+                remark: a.remark,
+            })
+        }
+    };
+    let static_ips = keys.static_ips.map(|s| StaticIps {
+        list: s.list,
+        product: s.product,
+        ip: s.ip,
+        expires_at: s.expires_at,
+        country: s.country,
+    });
+    Ok(Options::new(CustomSettings {
+        auth: auth.0,
+        success: keys.success,
+        pools,
+        accounts,
+        static_ips,
+    }))
+}
+
+/// A traffic field with its unit: its own, else the target's; without either
+/// it is refused at the field's line.
+fn traffic(
+    field: Option<Field>,
+    target_unit: Option<TrafficUnit>,
+    at: &[String],
+) -> Result<Option<Traffic>, OptionsError> {
+    let Some(field) = field else { return Ok(None) };
+    match field.unit.or(target_unit) {
+        Some(unit) => Ok(Some(Traffic {
+            pointer: field.pointer,
+            unit,
+        })),
+        None => Err(OptionsError::InvalidAt {
+            path: at.to_vec(),
+            message: format!(
+                "{}: a traffic figure without a unit: set `unit` (B, KB, MB or GB) on the target, or write {{pointer: {}, unit: GB}}",
+                at.join(".").replace(".[", "["),
+                field.pointer.shown()
+            ),
+        }),
+    }
+}
+
+/// A field the reader required, found missing after all: a bug, refused
+/// rather than panicking.
+fn unreachable_field(key: &str) -> OptionsError {
+    OptionsError::Invalid {
+        key: "accounts",
+        message: format!("{key} is missing"),
+    }
+}
+
+/// A custom target's settings, from its [`Options`].
+pub fn of(options: &Options) -> &CustomSettings {
+    static NONE: CustomSettings = CustomSettings {
+        auth: CredentialPlacement::query("-"),
+        success: None,
+        pools: Vec::new(),
+        accounts: None,
+        static_ips: None,
+    };
+    options.get::<CustomSettings>().unwrap_or(&NONE)
+}
+
+/// Deserializes a mapping as `R` and checks it with `check` inside the same
+/// visitor, so that the YAML reader names the mapping's own path and line in a
+/// refusal.
+fn checked<'de, D, R, T>(
+    d: D,
+    expecting: &'static str,
+    check: fn(R) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    R: Deserialize<'de>,
+{
+    struct Checked<R, T> {
+        expecting: &'static str,
+        check: fn(R) -> Result<T, String>,
+        raw: PhantomData<R>,
+    }
+    impl<'de, R: Deserialize<'de>, T> Visitor<'de> for Checked<R, T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            let raw = R::deserialize(MapAccessDeserializer::new(map))?;
+            (self.check)(raw).map_err(de::Error::custom)
+        }
+    }
+    d.deserialize_map(Checked {
+        expecting,
+        check,
+        raw: PhantomData,
+    })
+}
+
+/// `auth`: exactly one of a header (with an optional prefix), a query parameter
+/// or HTTP Basic.
+struct Auth(CredentialPlacement);
+
+impl<'de> Deserialize<'de> for Auth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            header: Option<String>,
+            prefix: Option<String>,
+            query: Option<String>,
+            basic_username: Option<String>,
+        }
+        checked(
+            d,
+            "{header: NAME, prefix: TEXT}, {query: NAME} or {basic_username: USER}",
+            |raw: Raw| {
+                let placement = match (raw.header, raw.query, raw.basic_username) {
+                (Some(name), None, None) => {
+                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                        return Err(format!("{name:?} is not a valid HTTP header name"));
+                    }
+                    let prefix = raw.prefix.unwrap_or_default();
+                    if prefix.chars().any(char::is_control) {
+                        return Err("prefix must not hold control characters".into());
+                    }
+                    return Ok(Auth(CredentialPlacement::Header {
+                        name: name.into(),
+                        prefix: prefix.into(),
+                    }));
+                }
+                (None, Some(name), None) if !name.trim().is_empty() => {
+                    CredentialPlacement::Query(name.into())
+                }
+                (None, None, Some(username))
+                    if !username.is_empty() && !username.contains(':') && !username.chars().any(char::is_control) =>
+                {
+                    CredentialPlacement::Basic { username }
+                }
+                (None, Some(_), None) => return Err("query must name a parameter".into()),
+                (None, None, Some(_)) => {
+                    return Err("basic_username must be non-empty, without `:` or control characters".into())
+                }
+                _ => {
+                    return Err(
+                        "set exactly one of header (with an optional prefix), query or basic_username".into(),
+                    )
+                }
+            };
+                if raw.prefix.is_some() {
+                    return Err("prefix goes with header only".into());
+                }
+                Ok(Auth(placement))
+            },
+        )
+    }
+}
+
+/// A traffic unit as the configuration spells it.
+#[derive(Clone, Copy)]
+struct Unit(TrafficUnit);
+
+impl<'de> Deserialize<'de> for Unit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map(Unit).map_err(de::Error::custom)
+    }
+}
+
+/// A traffic field as written: a pointer, or `{pointer, unit}`.
+struct Field {
+    pointer: Pointer,
+    unit: Option<TrafficUnit>,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON pointer, or {pointer: /…, unit: GB}")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Field, E> {
+                Ok(Field {
+                    pointer: Pointer::parse(text).map_err(E::custom)?,
+                    unit: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Raw {
+                    pointer: Pointer,
+                    unit: Option<Unit>,
+                }
+                let raw = Raw::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(Field {
+                    pointer: raw.pointer,
+                    unit: raw.unit.map(|u| u.0),
+                })
+            }
+        }
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+/// A request path under `base_url`: not a URL, not empty.
+struct ApiPath(String);
+
+impl<'de> Deserialize<'de> for ApiPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.contains("://") || text.starts_with("//") {
+            return Err(de::Error::custom(format!(
+                "{text:?} must be a path under base_url (such as /v1/me), not a URL"
+            )));
+        }
+        if text.trim().is_empty() || text.chars().any(|c| c.is_control() || c == ' ' || c == '#') {
+            return Err(de::Error::custom(format!(
+                "{text:?} must be a non-empty path without spaces or `#`"
+            )));
+        }
+        Ok(ApiPath(text))
+    }
+}
+
+/// One entry of `pools` as written: a path, a label and at least one figure.
+struct RawPool {
+    path: String,
+    pool: String,
+    remaining: Option<Field>,
+    purchased: Option<Field>,
+    used: Option<Field>,
+    expiring: Option<Field>,
+    expired: Option<Field>,
+}
+
+impl<'de> Deserialize<'de> for RawPool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            path: ApiPath,
+            pool: String,
+            remaining: Option<Field>,
+            purchased: Option<Field>,
+            used: Option<Field>,
+            expiring: Option<Field>,
+            expired: Option<Field>,
+        }
+        checked(
+            d,
+            "a pool: {path, pool, remaining, purchased, used}",
+            |r: Raw| {
+                let figures = [&r.remaining, &r.purchased, &r.used, &r.expiring, &r.expired];
+                if figures.iter().all(|f| f.is_none()) {
+                    return Err(
+                    "a pool needs at least one of remaining, purchased, used, expiring or expired"
+                        .into(),
+                );
+                }
+                Ok(RawPool {
+                    path: r.path.0,
+                    pool: label_value(Some(r.pool), "", "pool")?,
+                    remaining: r.remaining,
+                    purchased: r.purchased,
+                    used: r.used,
+                    expiring: r.expiring,
+                    expired: r.expired,
+                })
+            },
+        )
+    }
+}
+
+/// `paging` as written, before its style's keys are checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPaging {
+    style: PagingStyle,
+    items: Pointer,
+    page_param: Option<String>,
+    first_page: Option<u64>,
+    size_param: Option<String>,
+    size: Option<u64>,
+    total_pages: Option<Pointer>,
+    total_items: Option<Pointer>,
+    next: Option<Pointer>,
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum PagingStyle {
+    Page,
+    Next,
+}
+
+/// A list section's `path`, `paging` and `items`, checked together.
+fn list(path: ApiPath, paging: Option<RawPaging>, items: Option<Pointer>) -> Result<List, String> {
+    let Some(p) = paging else {
+        let items = items.ok_or(
+            "set `items` (the pointer to the answer's array), or `paging` with its `items`",
+        )?;
+        return Ok(List {
+            path: path.0,
+            items,
+            paging: Paging::None,
+        });
+    };
+    if items.is_some() {
+        return Err("`items` goes inside `paging` when the list is paged".into());
+    }
+    let size = match (p.size_param, p.size) {
+        (Some(param), size) if !param.trim().is_empty() => {
+            let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
+            if size == 0 {
+                return Err("paging.size must be at least 1".into());
+            }
+            Some((param, size))
+        }
+        (Some(_), _) => return Err("paging.size_param must name a parameter".into()),
+        (None, Some(_)) => {
+            return Err("paging.size needs size_param, the parameter that carries it".into())
+        }
+        (None, None) => None,
+    };
+    let paging = match p.style {
+        PagingStyle::Page => {
+            if p.next.is_some() {
+                return Err("paging.next goes with style next, not page".into());
+            }
+            let page_param = p
+                .page_param
+                .filter(|param| !param.trim().is_empty())
+                .ok_or(
+                "paging style page needs page_param, the parameter that carries the page number",
+            )?;
+            let first_page = p.first_page.unwrap_or(1);
+            if first_page > 1 {
+                return Err("paging.first_page must be 0 or 1".into());
+            }
+            Paging::Page {
+                page_param,
+                first_page,
+                size,
+                total_pages: p.total_pages,
+                total_items: p.total_items,
+            }
+        }
+        PagingStyle::Next => {
+            for (key, set) in [
+                ("page_param", p.page_param.is_some()),
+                ("first_page", p.first_page.is_some()),
+                ("total_pages", p.total_pages.is_some()),
+                ("total_items", p.total_items.is_some()),
+            ] {
+                if set {
+                    return Err(format!("paging.{key} goes with style page, not next"));
+                }
+            }
+            let next = p
+                .next
+                .ok_or("paging style next needs next, the pointer to the next page's URL")?;
+            Paging::Next { next, size }
+        }
+    };
+    Ok(List {
+        path: path.0,
+        items: p.items,
+        paging,
+    })
+}
+
+/// A label value written in the configuration (`product`, `pool`).
+fn label_value(text: Option<String>, default: &str, key: &str) -> Result<String, String> {
+    let text = text.unwrap_or_else(|| default.to_owned());
+    if text.trim().is_empty() || text.chars().any(char::is_control) {
+        return Err(format!(
+            "{key} must be non-empty, without control characters"
+        ));
+    }
+    Ok(text)
+}
+
+/// `accounts` as written, its list keys checked together.
+struct RawAccounts {
+    list: List,
+    product: String,
+    account: Pointer,
+    used: Field,
+    limit: Option<Field>,
+    unlimited_values: Vec<Value>,
+    enabled: Option<Pointer>,
+    remark: Option<Pointer>,
+}
+
+impl<'de> Deserialize<'de> for RawAccounts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            path: ApiPath,
+            paging: Option<RawPaging>,
+            items: Option<Pointer>,
+            product: Option<String>,
+            account: Pointer,
+            used: Field,
+            limit: Option<Field>,
+            #[serde(default)]
+            unlimited_values: Vec<Value>,
+            enabled: Option<Pointer>,
+            remark: Option<Pointer>,
+        }
+        checked(d, "the accounts section", |r: Raw| {
+            if !r.unlimited_values.is_empty() && r.limit.is_none() {
+                return Err("unlimited_values goes with limit".into());
+            }
+            Ok(RawAccounts {
+                list: list(r.path, r.paging, r.items)?,
+                product: label_value(r.product, DEFAULT_PRODUCT, "product")?,
+                account: r.account,
+                used: r.used,
+                limit: r.limit,
+                unlimited_values: r.unlimited_values,
+                enabled: r.enabled,
+                remark: r.remark,
+            })
+        })
+    }
+}
+
+/// `static_ips` as written, its list keys checked together.
+struct RawStaticIps {
+    list: List,
+    product: String,
+    ip: Pointer,
+    expires_at: Pointer,
+    country: Option<Pointer>,
+}
+
+impl<'de> Deserialize<'de> for RawStaticIps {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            path: ApiPath,
+            paging: Option<RawPaging>,
+            items: Option<Pointer>,
+            product: Option<String>,
+            ip: Pointer,
+            expires_at: Pointer,
+            country: Option<Pointer>,
+        }
+        checked(d, "the static_ips section", |r: Raw| {
+            Ok(RawStaticIps {
+                list: list(r.path, r.paging, r.items)?,
+                product: label_value(r.product, DEFAULT_PRODUCT, "product")?,
+                ip: r.ip,
+                expires_at: r.expires_at,
+                country: r.country,
+            })
+        })
+    }
+}
