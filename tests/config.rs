@@ -635,6 +635,187 @@ fn failing_cases(cases: &[(&str, &str, usize, &str)]) -> Vec<String> {
     failures
 }
 
+/// Mistakes in a custom target's sections: (case name, the target's lines from
+/// line 6 on, expected line, expected text). Lines 1–5 are the target's name,
+/// provider, base URL and credential.
+const CUSTOM_CASES: &[(&str, &str, usize, &str)] = &[
+    (
+        "no auth",
+        "    pools: [{path: /me, pool: p, remaining: /r}]\n    unit: GB\n",
+        2,
+        "auth: required for provider custom",
+    ),
+    (
+        "two auth kinds",
+        "    auth: {query: key, header: X-Key}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "targets[0].auth: set exactly one of header (with an optional prefix), query or basic_username",
+    ),
+    (
+        "prefix without header",
+        "    auth: {query: key, prefix: \"Bearer \"}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "prefix goes with header only",
+    ),
+    (
+        "a header name that is not one",
+        "    auth: {header: \"X Key\"}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "\"X Key\" is not a valid HTTP header name",
+    ),
+    (
+        "no section",
+        "    auth: {query: key}\n",
+        2,
+        "needs at least one of pools, accounts or static_ips",
+    ),
+    (
+        "a pointer that is not a pointer",
+        "    auth: {query: key}\n    unit: GB\n    pools:\n      - path: /me\n        pool: p\n        remaining: data.remaining\n",
+        11,
+        "targets[0].pools[0].remaining: \"data.remaining\" is not a JSON pointer (RFC 6901)",
+    ),
+    (
+        "a pointer with a bad escape",
+        "    auth: {query: key}\n    unit: GB\n    pools:\n      - path: /me\n        pool: p\n        remaining: /a~2b\n",
+        11,
+        "`~` must be followed by 0 (for `~`) or 1 (for `/`)",
+    ),
+    (
+        "an unknown unit on the target",
+        "    auth: {query: key}\n    unit: TB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        7,
+        "targets[0].unit: unknown unit \"TB\" (expected B, KB, MB or GB)",
+    ),
+    (
+        "an unknown unit on a field",
+        "    auth: {query: key}\n    pools:\n      - path: /me\n        pool: p\n        remaining: {pointer: /r, unit: gib}\n",
+        10,
+        "targets[0].pools[0].remaining.unit: unknown unit \"gib\"",
+    ),
+    (
+        "a traffic figure without a unit",
+        "    auth: {query: key}\n    pools:\n      - path: /me\n        pool: p\n        remaining: /r\n",
+        10,
+        "pools[0].remaining: a traffic figure without a unit",
+    ),
+    (
+        "a pool without figures",
+        "    auth: {query: key}\n    unit: GB\n    pools:\n      - path: /me\n        pool: p\n",
+        9,
+        "targets[0].pools[0]: a pool needs at least one of remaining",
+    ),
+    (
+        "a pool listed twice",
+        "    auth: {query: key}\n    unit: GB\n    pools:\n      - {path: /me, pool: p, remaining: /r}\n      - {path: /me, pool: p, used: /u}\n",
+        10,
+        "pools[1].pool: \"p\" is listed twice",
+    ),
+    (
+        "a URL as path",
+        "    auth: {query: key}\n    unit: GB\n    pools: [{path: \"https://evil.example/me\", pool: p, remaining: /r}]\n",
+        8,
+        "must be a path under base_url (such as /v1/me), not a URL",
+    ),
+    (
+        "an unknown key in a section",
+        "    auth: {query: key}\n    unit: GB\n    accounts:\n      path: /u\n      items: /data\n      account: /name\n      used: /used\n      limt: /limit\n",
+        13,
+        "unknown field `limt`",
+    ),
+    (
+        "paging style page without page_param",
+        "    auth: {query: key}\n    unit: GB\n    accounts:\n      path: /u\n      paging:\n        style: page\n        items: /data\n      account: /name\n      used: /used\n",
+        11,
+        "targets[0].accounts.paging: style page needs page_param",
+    ),
+    (
+        "paging style next without next",
+        "    auth: {query: key}\n    static_ips:\n      path: /ips\n      paging: {style: next, items: /results}\n      ip: /ip\n      expires_at: /exp\n",
+        9,
+        "targets[0].static_ips.paging: style next needs next",
+    ),
+    (
+        "a page key with style next",
+        "    auth: {query: key}\n    static_ips:\n      path: /ips\n      paging: {style: next, items: /r, next: /next, total_pages: /pages}\n      ip: /ip\n      expires_at: /exp\n",
+        9,
+        "total_pages goes with style page, not next",
+    ),
+    (
+        "an unknown paging style",
+        "    auth: {query: key}\n    static_ips:\n      path: /ips\n      paging: {style: cursor, items: /r}\n      ip: /ip\n      expires_at: /exp\n",
+        9,
+        "unknown variant `cursor`, expected `page` or `next`",
+    ),
+    (
+        "size without size_param",
+        "    auth: {query: key}\n    static_ips:\n      path: /ips\n      paging: {style: page, page_param: p, size: 50, items: /r}\n      ip: /ip\n      expires_at: /exp\n",
+        9,
+        "size needs size_param",
+    ),
+    (
+        "a list without items",
+        "    auth: {query: key}\n    static_ips:\n      path: /ips\n      ip: /ip\n      expires_at: /exp\n",
+        8,
+        "targets[0].static_ips: set `items`",
+    ),
+    (
+        "unlimited_values without limit",
+        "    auth: {query: key}\n    unit: MB\n    accounts: {path: /u, items: /d, account: /n, used: /u, unlimited_values: [0]}\n",
+        8,
+        "unlimited_values goes with limit",
+    ),
+    (
+        "an endpoint without its section",
+        "    auth: {query: key}\n    unit: MB\n    endpoints: [summary, accounts]\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        8,
+        "accounts is not an endpoint this target describes (described: summary)",
+    ),
+    (
+        "a success check without its value",
+        "    auth: {query: key}\n    success: {pointer: /code}\n    unit: MB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        7,
+        "targets[0].success: missing field `equals`",
+    ),
+    (
+        "a gateway key on a custom target",
+        "    auth: {query: key}\n    app_key: k\n    unit: MB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        7,
+        "app_key: not used by provider custom (use credential or credential_file)",
+    ),
+    (
+        "no base_url",
+        "    auth: {query: key}\n    unit: MB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        2,
+        "base_url: required for provider custom",
+    ),
+];
+
+#[test]
+fn custom_provider_mistakes_are_refused_naming_file_line_and_key() {
+    init_env();
+    let texts: Vec<(&str, String, usize, &str)> = CUSTOM_CASES
+        .iter()
+        .map(|&(name, lines, line, expected)| {
+            let base = if name == "no base_url" {
+                ""
+            } else {
+                "    base_url: https://api.example/v1\n"
+            };
+            let yaml = format!(
+                "targets:\n  - name: other\n    provider: custom\n{base}    credential: k\n{lines}"
+            );
+            (name, yaml, line, expected)
+        })
+        .collect();
+    let cases: Vec<(&str, &str, usize, &str)> = texts
+        .iter()
+        .map(|(name, yaml, line, expected)| (*name, yaml.as_str(), *line, *expected))
+        .collect();
+    let failures = failing_cases(&cases);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn bad_configs_are_refused_naming_file_line_and_key() {
     init_env();
@@ -920,11 +1101,19 @@ fn app_key_file_is_read_relative_to_the_config_file_and_never_printed() {
          \x20   app_key_file: secrets/lite\n\
          \x20 - name: lite-crlf\n\
          \x20   provider: proxylite\n\
-         \x20   app_key_file: crlf\n",
+         \x20   app_key_file: crlf\n\
+         \x20 - name: other\n\
+         \x20   provider: custom\n\
+         \x20   base_url: https://api.other.example/v1\n\
+         \x20   credential_file: secrets/lite\n\
+         \x20   auth: {basic_username: me}\n\
+         \x20   unit: GB\n\
+         \x20   pools: [{path: /me, pool: p, remaining: /r}]\n",
     )
     .expect("write config");
 
     let config = Config::load(&config_path).unwrap_or_else(|e| panic!("load: {e}"));
+    assert_eq!(config.targets[2].credential.expose(), file_secret);
     assert_eq!(config.targets[0].credential.expose(), file_secret);
     assert_eq!(
         config.targets[1].credential.expose(),

@@ -501,49 +501,45 @@ enum PagingStyle {
     Next,
 }
 
-/// A list section's `path`, `paging` and `items`, checked together.
-fn list(path: ApiPath, paging: Option<RawPaging>, items: Option<Pointer>) -> Result<List, String> {
-    let Some(p) = paging else {
-        let items = items.ok_or(
-            "set `items` (the pointer to the answer's array), or `paging` with its `items`",
-        )?;
-        return Ok(List {
-            path: path.0,
-            items,
-            paging: Paging::None,
-        });
-    };
-    if items.is_some() {
-        return Err("`items` goes inside `paging` when the list is paged".into());
+/// `paging`, its style's keys checked: the items pointer and the style.
+struct PagingKeys {
+    items: Pointer,
+    paging: Paging,
+}
+
+impl<'de> Deserialize<'de> for PagingKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, "{style: page|next, items: /…, …}", paging)
     }
+}
+
+fn paging(p: RawPaging) -> Result<PagingKeys, String> {
     let size = match (p.size_param, p.size) {
         (Some(param), size) if !param.trim().is_empty() => {
             let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
             if size == 0 {
-                return Err("paging.size must be at least 1".into());
+                return Err("size must be at least 1".into());
             }
             Some((param, size))
         }
-        (Some(_), _) => return Err("paging.size_param must name a parameter".into()),
+        (Some(_), _) => return Err("size_param must name a parameter".into()),
         (None, Some(_)) => {
-            return Err("paging.size needs size_param, the parameter that carries it".into())
+            return Err("size needs size_param, the parameter that carries it".into())
         }
         (None, None) => None,
     };
     let paging = match p.style {
         PagingStyle::Page => {
             if p.next.is_some() {
-                return Err("paging.next goes with style next, not page".into());
+                return Err("next goes with style next, not page".into());
             }
             let page_param = p
                 .page_param
                 .filter(|param| !param.trim().is_empty())
-                .ok_or(
-                "paging style page needs page_param, the parameter that carries the page number",
-            )?;
+                .ok_or("style page needs page_param, the parameter that carries the page number")?;
             let first_page = p.first_page.unwrap_or(1);
             if first_page > 1 {
-                return Err("paging.first_page must be 0 or 1".into());
+                return Err("first_page must be 0 or 1".into());
             }
             Paging::Page {
                 page_param,
@@ -561,20 +557,39 @@ fn list(path: ApiPath, paging: Option<RawPaging>, items: Option<Pointer>) -> Res
                 ("total_items", p.total_items.is_some()),
             ] {
                 if set {
-                    return Err(format!("paging.{key} goes with style page, not next"));
+                    return Err(format!("{key} goes with style page, not next"));
                 }
             }
             let next = p
                 .next
-                .ok_or("paging style next needs next, the pointer to the next page's URL")?;
+                .ok_or("style next needs next, the pointer to the next page's URL")?;
             Paging::Next { next, size }
         }
     };
-    Ok(List {
-        path: path.0,
+    Ok(PagingKeys {
         items: p.items,
         paging,
     })
+}
+
+/// A list section's `path`, `paging` and `items`, checked together.
+fn list(path: ApiPath, paging: Option<PagingKeys>, items: Option<Pointer>) -> Result<List, String> {
+    match (paging, items) {
+        (None, Some(items)) => Ok(List {
+            path: path.0,
+            items,
+            paging: Paging::None,
+        }),
+        (None, None) => Err(
+            "set `items` (the pointer to the answer's array), or `paging` with its `items`".into(),
+        ),
+        (Some(_), Some(_)) => Err("`items` goes inside `paging` when the list is paged".into()),
+        (Some(p), None) => Ok(List {
+            path: path.0,
+            items: p.items,
+            paging: p.paging,
+        }),
+    }
 }
 
 /// A label value written in the configuration (`product`, `pool`).
@@ -606,7 +621,7 @@ impl<'de> Deserialize<'de> for RawAccounts {
         #[serde(deny_unknown_fields)]
         struct Raw {
             path: ApiPath,
-            paging: Option<RawPaging>,
+            paging: Option<PagingKeys>,
             items: Option<Pointer>,
             product: Option<String>,
             account: Pointer,
@@ -650,7 +665,7 @@ impl<'de> Deserialize<'de> for RawStaticIps {
         #[serde(deny_unknown_fields)]
         struct Raw {
             path: ApiPath,
-            paging: Option<RawPaging>,
+            paging: Option<PagingKeys>,
             items: Option<Pointer>,
             product: Option<String>,
             ip: Pointer,
