@@ -544,7 +544,7 @@ mod tests {
         assert!(parse_demo_interval("999ms").is_err());
         assert_eq!(parse_demo_interval("1s"), Ok(MIN_DEMO_INTERVAL));
         let config = with_simulator(|s| demo_config(s, MIN_DEMO_INTERVAL)).unwrap();
-        assert_eq!(config.targets.len(), 3);
+        assert_eq!(config.targets.len(), 4);
         assert_eq!(config.notice.as_deref(), Some(DEMO_NOTICE));
     }
 

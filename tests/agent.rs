@@ -196,7 +196,7 @@ fn a_target_down_says_when_the_credential_is_rejected() {
     let alert = named(&active, "ProxyTargetDown");
     assert_eq!(alert.len(), 1);
     assert!(alert[0].annotations["description"].ends_with(
-        "The provider rejects the credential (reason auth): check the app_key or token."
+        "The provider rejects the credential (reason auth): check its credential (app_key, token or credential)."
     ));
     let timeout = PollError::new(Reason::Timeout, "slow");
     let slow = [target(vec![endpoint(

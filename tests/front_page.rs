@@ -103,7 +103,7 @@ async fn the_front_page_shows_what_metrics_says_in_a_real_browser() {
 
     // The status API says what /metrics says.
     let targets = status["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 3, "{status}");
+    assert_eq!(targets.len(), 4, "{status}");
     let mut shown = Vec::new();
     for t in targets {
         let name = t["name"].as_str().unwrap();

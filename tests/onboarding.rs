@@ -85,7 +85,12 @@ fn version_names_the_revision() {
 fn check_demo_polls_the_simulator_once_and_is_critical() {
     let ran = run(&["check", "--demo"], LIMIT);
     assert_eq!(ran.code, Some(2), "{}\n{}", ran.stdout, ran.stderr);
-    for target in ["demo-bestproxy", "demo-proxylite", "demo-ipweb"] {
+    for target in [
+        "demo-bestproxy",
+        "demo-proxylite",
+        "demo-ipweb",
+        "demo-custom",
+    ] {
         assert!(
             ran.stdout.contains(&format!("{target} (")),
             "{target} missing:\n{}",
@@ -114,7 +119,15 @@ fn check_demo_polls_the_simulator_once_and_is_critical() {
         .iter()
         .map(|t| t["target"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(targets, ["demo-bestproxy", "demo-proxylite", "demo-ipweb"]);
+    assert_eq!(
+        targets,
+        [
+            "demo-bestproxy",
+            "demo-proxylite",
+            "demo-ipweb",
+            "demo-custom"
+        ]
+    );
     assert!(report["targets"]
         .as_array()
         .unwrap()

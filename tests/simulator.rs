@@ -15,7 +15,12 @@ async fn the_exporter_reads_every_simulated_provider() {
     let simulator = Simulator::start(SimulatorConfig::default()).await.unwrap();
     let exporter = Exporter::start(&simulator.demo_config_yaml(Duration::from_secs(60))).await;
     let m = exporter.metrics().await;
-    for target in ["demo-bestproxy", "demo-proxylite", "demo-ipweb"] {
+    for target in [
+        "demo-bestproxy",
+        "demo-proxylite",
+        "demo-ipweb",
+        "demo-custom",
+    ] {
         assert_eq!(
             value(&m, "proxy_up", &[("target", target)]),
             Some(1.0),
@@ -38,16 +43,17 @@ async fn the_exporter_reads_every_simulated_provider() {
         assert!(!samples(&m, name).is_empty(), "{name} missing");
     }
     // The simulator's sizes: 12 sub-accounts and 24 static IPs per gateway account
-    // (one IP has lapsed but still has an expiry), 300 IPWeb customers.
+    // and the custom API's (one IP has lapsed but still has an expiry), 300 IPWeb
+    // customers.
     let accounts = samples(&m, "proxy_account_used_bytes");
-    assert_eq!(accounts.len(), 24);
+    assert_eq!(accounts.len(), 36);
     assert_eq!(
         samples(&m, "proxy_static_ip_expiry_timestamp_seconds").len(),
-        48
+        72
     );
     assert_eq!(samples(&m, "proxy_customer_usage_today_bytes").len(), 600);
     // An unlimited account has no limit; one account sits above 90 % of its limit.
-    assert_eq!(samples(&m, "proxy_account_limit_bytes").len(), 22);
+    assert_eq!(samples(&m, "proxy_account_limit_bytes").len(), 33);
     let used = value(
         &m,
         "proxy_account_used_bytes",

@@ -155,13 +155,13 @@ scrape_configs:
         let data = query(r#"count(proxy_up{job="with-auth"} == 1)"#).await;
         if with.as_deref() == Some("1")
             && without.as_deref() == Some("0")
-            && data.as_deref() == Some("3")
+            && data.as_deref() == Some("4")
         {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "expected up 1 with auth, 0 without, 3 targets up; got {with:?} {without:?} {data:?}"
+            "expected up 1 with auth, 0 without, 4 targets up; got {with:?} {without:?} {data:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

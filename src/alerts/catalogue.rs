@@ -229,7 +229,7 @@ pub const TARGET_DOWN: Alert = Alert {
         threshold: None,
         for_: minutes(15),
         summary: "{{ $labels.provider }} {{ $labels.target }}: polls failing for {for}",
-        description: r#"The exporter cannot read {{ $labels.provider }} target {{ $labels.target }}; its figures are going stale and other alerts for it are blind.{{ with printf `increase(proxy_exporter_poll_errors_total{reason="auth",provider="%s",target="%s"}[15m]) > 0` $labels.provider $labels.target | query }} The provider rejects the credential (reason auth): check the app_key or token.{{ end }}"#,
+        description: r#"The exporter cannot read {{ $labels.provider }} target {{ $labels.target }}; its figures are going stale and other alerts for it are blind.{{ with printf `increase(proxy_exporter_poll_errors_total{reason="auth",provider="%s",target="%s"}[15m]) > 0` $labels.provider $labels.target | query }} The provider rejects the credential (reason auth): check its credential (app_key, token or credential).{{ end }}"#,
     }],
 };
 

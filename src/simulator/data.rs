@@ -11,7 +11,7 @@ pub fn provider_zone() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("constant offset is valid")
 }
 
-const KB_PER_GB: f64 = 1024.0 * 1024.0;
+pub(super) const KB_PER_GB: f64 = 1024.0 * 1024.0;
 const MB_PER_GB: f64 = 1024.0;
 const DAY: i64 = 86_400;
 
@@ -164,6 +164,8 @@ pub struct Dataset {
     pub bestproxy: GatewayAccount,
     pub proxylite: GatewayAccount,
     pub ipweb: IpwebAccount,
+    /// The account behind the simulated API of the demo's custom target.
+    pub custom: GatewayAccount,
 }
 
 impl Dataset {
@@ -178,10 +180,15 @@ impl Dataset {
         let mut stock_rng = fastrand::Rng::with_seed(seed.wrapping_add(1));
         bestproxy.stock = stock(&mut stock_rng);
         proxylite.stock = stock(&mut stock_rng);
+        // The custom API's account, from its own generator too: a pool just
+        // below 10 %, so that the demo's alerts fire for a custom target as well.
+        let mut custom_rng = fastrand::Rng::with_seed(seed.wrapping_add(2));
+        let custom = gateway_account(&mut custom_rng, sizes, 0.91, 3);
         Dataset {
             bestproxy,
             proxylite,
             ipweb,
+            custom,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! It does not replace the precise per-test wiremock stubs: it is a living
 //! account to look at, not an oracle for one answer.
 
+pub mod custom;
 pub mod data;
 
 use std::collections::{HashMap, VecDeque};
@@ -46,6 +47,8 @@ pub enum SimProvider {
     BestProxy,
     ProxyLite,
     Ipweb,
+    /// "Other Proxy", read by the demo's `provider: custom` target.
+    Custom,
 }
 
 impl SimProvider {
@@ -56,6 +59,7 @@ impl SimProvider {
             SimProvider::BestProxy => "",
             SimProvider::ProxyLite => "",
             SimProvider::Ipweb => "/prod-api",
+            SimProvider::Custom => custom::BASE_PATH,
         }
     }
 }
@@ -232,7 +236,8 @@ impl Simulator {
             .clear();
     }
 
-    /// A configuration (YAML) with one target per simulated provider.
+    /// A configuration (YAML) with one target per simulated provider, the
+    /// custom API's read by `provider: custom`.
     pub fn demo_config_yaml(&self, interval: Duration) -> String {
         format!(
             r#"interval: {interval}
@@ -254,7 +259,7 @@ targets:
     provider: ipweb
     base_url: {ipweb}
     token: {IPWEB_TOKEN}
-"#,
+{custom}"#,
             interval = humantime::format_duration(interval),
             // Every endpoint, the optional `stock` included.
             gateway_endpoints = crate::providers::gateway::BESTPROXY
@@ -265,6 +270,7 @@ targets:
             best = self.base_url(SimProvider::BestProxy),
             lite = self.base_url(SimProvider::ProxyLite),
             ipweb = self.base_url(SimProvider::Ipweb),
+            custom = custom::target_yaml(&self.base_url(SimProvider::Custom)),
         )
     }
 }
@@ -322,11 +328,17 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
     let credential = match provider {
         SimProvider::BestProxy | SimProvider::ProxyLite => query.get("app_key").map(String::as_str),
         SimProvider::Ipweb => req.headers().get("token").and_then(|v| v.to_str().ok()),
+        SimProvider::Custom => custom::bearer(
+            req.headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        ),
     };
     let accepted = match provider {
         SimProvider::BestProxy => BESTPROXY_APP_KEY,
         SimProvider::ProxyLite => PROXYLITE_APP_KEY,
         SimProvider::Ipweb => IPWEB_TOKEN,
+        SimProvider::Custom => custom::TOKEN,
     };
     let credential_suffix = credential.and_then(|c| credential_suffix(c, accepted));
     let authorized = credential_suffix.is_some();
@@ -346,10 +358,15 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
         start: state.start,
         now: Utc::now(),
     };
+    if let Resource::Custom(resource) = resource {
+        let body = custom::answer(&state.dataset.custom, resource, &query, &clock);
+        return reply(StatusCode::OK, "application/json", body.to_string());
+    }
     let data = match provider {
         SimProvider::BestProxy => gateway_data(&state.dataset.bestproxy, resource, &query, &clock),
         SimProvider::ProxyLite => gateway_data(&state.dataset.proxylite, resource, &query, &clock),
         SimProvider::Ipweb => ipweb_data(state, resource, &query, &clock),
+        SimProvider::Custom => None,
     };
     let body = match (provider, data) {
         (SimProvider::Ipweb, Some(data)) => json!({"msg": "操作成功", "code": 200, "data": data}),
@@ -398,6 +415,8 @@ enum Resource {
     Customers,
     NniUsage,
     Recharges(RechargeList),
+    /// A resource of the custom API.
+    Custom(custom::Resource),
 }
 
 impl Resource {
@@ -413,12 +432,17 @@ impl Resource {
             Resource::Customers => Endpoint::Customers,
             Resource::NniUsage => Endpoint::NniUsage,
             Resource::Recharges(_) => Endpoint::Recharges,
+            Resource::Custom(resource) => resource.endpoint(),
         }
     }
 }
 
 /// Maps a request path to the provider, endpoint and resource it belongs to.
 fn route(path: &str) -> Option<(SimProvider, Endpoint, Resource)> {
+    if let Some(rest) = path.strip_prefix(custom::BASE_PATH) {
+        let resource = Resource::Custom(custom::route(rest)?);
+        return Some((SimProvider::Custom, resource.endpoint(), resource));
+    }
     if let Some(rest) = path.strip_prefix("/prod-api") {
         let resource = match rest {
             "/api/agent/getFlowTotalFull" => Resource::Summary,
@@ -499,7 +523,9 @@ fn gateway_data(
             _ => account.stock(StockList::Residential, clock),
         },
         Resource::HostPoolRegions => account.stock(StockList::HostPool, clock),
-        Resource::Customers | Resource::NniUsage | Resource::Recharges(_) => return None,
+        Resource::Customers | Resource::NniUsage | Resource::Recharges(_) | Resource::Custom(_) => {
+            return None
+        }
     })
 }
 
@@ -609,6 +635,11 @@ async fn fault_reply(fault: Fault, provider: SimProvider) -> Reply {
             StatusCode::OK,
             "text/html",
             "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>".into(),
+        ),
+        Fault::AuthError if provider == SimProvider::Custom => reply(
+            StatusCode::OK,
+            "application/json",
+            custom::auth_error().to_string(),
         ),
         Fault::AuthError if provider == SimProvider::Ipweb => reply(
             StatusCode::OK,
