@@ -95,3 +95,84 @@ async fn a_low_pool_reaches_a_webhook_receiver_and_is_counted() {
     }
     exporter.stop().await;
 }
+
+/// A `provider: custom` target is evaluated like any other: a pool at 1 %, a
+/// sub-account at 95 % of its limit and a static IP a day from expiry reach the
+/// webhook with `provider="custom"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alerts_fire_for_a_custom_target() {
+    let upstream = MockServer::start().await;
+    let tomorrow = proxy_quota_exporter::units::unix_now() as i64 + 86_400;
+    for (api_path, body) in [
+        ("/v1/me", json!({"left": "1.00", "total": "100.00"})),
+        (
+            "/v1/users",
+            json!({"users": [{"name": "scraper", "used": 95, "limit": 100}]}),
+        ),
+        (
+            "/v1/ips",
+            json!({"ips": [{"ip": "198.51.100.7", "until": tomorrow}]}),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(api_path))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&upstream)
+            .await;
+    }
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let yaml = format!(
+        "interval: 1s\ntargets:\n  - name: other\n    provider: custom\n    base_url: {}/v1\n    credential: k\n    auth: {{query: key}}\n    unit: GB\n\
+         \x20   pools: [{{path: /me, pool: main, remaining: /left, purchased: /total}}]\n\
+         \x20   accounts: {{path: /users, items: /users, account: /name, used: /used, limit: /limit}}\n\
+         \x20   static_ips: {{path: /ips, items: /ips, ip: /ip, expires_at: /until}}\n\
+         alerting:\n  evaluation_interval: 200ms\n  rules:\n    ProxyTrafficLow: {{for: 0s}}\n    ProxyAccountNearLimit: {{for: 0s}}\n    ProxyStaticIPExpiringSoon: {{for: 0s}}\n  receivers:\n    - name: hook\n      webhook: {{url: \"{}/hook\"}}\n",
+        upstream.uri(),
+        hook.uri()
+    );
+    let exporter = Exporter::start(&yaml).await;
+    exporter.wait_ready().await;
+
+    let expected = [
+        ("ProxyTrafficLow", "critical"),
+        ("ProxyAccountNearLimit", "warning"),
+        ("ProxyStaticIPExpiringSoon", "critical"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let fired = loop {
+        let mut fired = Vec::new();
+        for request in hook.received_requests().await.unwrap() {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            for alert in body["alerts"].as_array().into_iter().flatten() {
+                let labels = &alert["labels"];
+                assert_eq!(labels["provider"], "custom", "{alert}");
+                assert_eq!(labels["target"], "other", "{alert}");
+                fired.push((
+                    labels["alertname"].as_str().unwrap_or("").to_owned(),
+                    labels["severity"].as_str().unwrap_or("").to_owned(),
+                ));
+            }
+        }
+        if expected
+            .iter()
+            .all(|(name, severity)| fired.iter().any(|(n, s)| n == name && s == severity))
+        {
+            break fired;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every alert within 10 s: {fired:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        !fired.iter().any(|(n, _)| n == "ProxyTargetDown"),
+        "{fired:?}"
+    );
+    exporter.stop().await;
+}

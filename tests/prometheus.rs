@@ -202,6 +202,30 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
         }
     }
 
+    // The demo's custom target (`provider: custom`) on the dashboards: with
+    // `custom` selected, the panels of the figures it maps show it.
+    for family in [
+        "proxy_traffic_remaining_bytes",
+        "proxy_account_used_bytes",
+        "proxy_static_ip_expiry_timestamp_seconds",
+    ] {
+        let mut shown = 0;
+        for (query, _) in queried.iter().filter(|(q, _)| q.contains(family)) {
+            let custom = query.replace(r#"provider=~".*""#, r#"provider=~"custom""#);
+            let answer = api(prometheus_port, "/api/v1/query", &[("query", &custom)]).await;
+            if answer["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+            {
+                shown += 1;
+            }
+        }
+        assert!(
+            shown > 0,
+            "no dashboard panel shows {family} of the custom target"
+        );
+    }
+
     // The demo's static IPs expiring within 7 days raise the alert (pending: the
     // rule waits 10 minutes before firing).
     let alerts = api(prometheus_port, "/api/v1/alerts", &[]).await;
@@ -222,6 +246,10 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
             .iter()
             .any(|a| a["labels"]["severity"] == "critical"),
         "the demo has IPs expiring within 2 days"
+    );
+    assert!(
+        expiring.iter().any(|a| a["labels"]["provider"] == "custom"),
+        "the demo's custom target has IPs expiring within 7 days: {alerts}"
     );
 }
 
