@@ -1194,6 +1194,56 @@ targets:
     token: ${IPWEB_TOKEN}            # ipweb: token or token_file; ${VAR} expands from the environment
 "#;
 
+/// The contract's "Custom providers" example, verbatim under `targets:`.
+const CONTRACT_CUSTOM_EXAMPLE: &str = r#"targets:
+  - name: other
+    provider: custom
+    display_name: Other Proxy          # optional, for the front page
+    base_url: https://api.other.example/v1
+    credential_file: /run/secrets/other       # or credential: ${VAR}
+    auth: {header: Authorization, prefix: "Bearer "}   # or {query: api_key}, or {basic_username: user}
+    success: {pointer: /code, equals: 0}      # optional envelope check; HTTP status is always checked
+    unit: GB                                  # B, KB, MB or GB for traffic fields (unit_base applies)
+    pools:
+      - path: /me                             # GET base_url + path
+        pool: residential                     # the pool label
+        remaining: /data/available_traffic    # RFC 6901 JSON pointers into the answer
+        purchased: /data/total_traffic
+        used: /data/used_traffic
+    accounts:
+      path: /subusers
+      paging: {style: page, page_param: page, size_param: per_page, size: 100, items: /data, total_pages: /meta/last_page}
+      # or {style: next, items: /results, next: /next}   (follow a next-page URL until null)
+      account: /username                      # pointers relative to each item
+      used: /traffic_used
+      limit: /traffic_limit                   # 0 or a value listed in unlimited_values means no limit series
+      unlimited_values: [0, -1]
+      enabled: /is_active
+    static_ips:
+      path: /ips
+      paging: {style: page, page_param: page, size_param: size, size: 100, items: /data/list, total_pages: /data/total_page}
+      ip: /ip
+      expires_at: /expire_at                  # Unix seconds, RFC 3339, or "YYYY-MM-DD HH:MM:SS" in the target's timezone
+      country: /country_code
+"#;
+
+#[test]
+fn contract_custom_example_is_valid() {
+    init_env();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret_path = dir.path().join("other");
+    std::fs::write(&secret_path, "other-file-key\n").expect("write secret");
+    let yaml = CONTRACT_CUSTOM_EXAMPLE
+        .replace("/run/secrets/other", secret_path.to_str().expect("utf-8"));
+    let config = Config::parse(&yaml, Path::new("custom.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let other = &config.targets[0];
+    assert_eq!(other.provider.name, "custom");
+    assert_eq!(other.display_name(), "Other Proxy");
+    assert_eq!(other.credential.expose(), "other-file-key");
+    assert_eq!(endpoint_names(other), ["summary", "accounts", "static_ips"]);
+    assert_eq!(other.base_url.as_str(), "https://api.other.example/v1");
+}
+
 #[test]
 fn contract_example_is_valid() {
     init_env();
