@@ -1233,8 +1233,8 @@ fn contract_custom_example_is_valid() {
     let dir = tempfile::tempdir().expect("temp dir");
     let secret_path = dir.path().join("other");
     std::fs::write(&secret_path, "other-file-key\n").expect("write secret");
-    let yaml = CONTRACT_CUSTOM_EXAMPLE
-        .replace("/run/secrets/other", secret_path.to_str().expect("utf-8"));
+    let yaml =
+        CONTRACT_CUSTOM_EXAMPLE.replace("/run/secrets/other", secret_path.to_str().expect("utf-8"));
     let config = Config::parse(&yaml, Path::new("custom.yml")).unwrap_or_else(|e| panic!("{e}"));
     let other = &config.targets[0];
     assert_eq!(other.provider.name, "custom");

@@ -517,6 +517,11 @@ async fn an_api_that_ignores_paging_or_lists_too_much_is_stopped_by_the_shared_p
         .mount(&server)
         .await;
     Mock::given(method("GET"))
+        .and(path("/v1/last"))
+        .respond_with(answer(json!({"data": [{"u": "a", "n": 1}], "next": ""})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
         .and(path("/v1/many"))
         .respond_with(answer(json!({"data": (0..5).map(|i| json!({"u": format!("u{i}"), "n": i})).collect::<Vec<_>>()})))
         .mount(&server)
@@ -528,7 +533,7 @@ async fn an_api_that_ignores_paging_or_lists_too_much_is_stopped_by_the_shared_p
         )
     };
     let yaml = format!(
-        "targets:\n{}{}{}",
+        "targets:\n{}{}{}{}{}",
         target(
             "same",
             "      path: /same\n      paging: {style: page, page_param: page, items: /data}\n",
@@ -544,10 +549,21 @@ async fn an_api_that_ignores_paging_or_lists_too_much_is_stopped_by_the_shared_p
             "      path: /many\n      items: /data\n",
             "    sample_limit: 3\n"
         ),
+        // A typo in the link's pointer must not read the first page alone.
+        target(
+            "typo",
+            "      path: /loop\n      paging: {style: next, items: /data, next: /nxt}\n",
+            ""
+        ),
+        target(
+            "empty-link",
+            "      path: /last\n      paging: {style: next, items: /data, next: /next}\n",
+            ""
+        ),
     );
     let exporter = Exporter::start(&yaml).await;
     let m = exporter.metrics().await;
-    for name in ["same", "loop"] {
+    for name in ["same", "loop", "typo"] {
         assert_eq!(
             value(
                 &m,
@@ -575,6 +591,16 @@ async fn an_api_that_ignores_paging_or_lists_too_much_is_stopped_by_the_shared_p
     assert!(
         status.contains("over the target's sample_limit 3"),
         "{status}"
+    );
+    assert!(
+        status.contains("GET /v1/loop: /nxt finds nothing"),
+        "{status}"
+    );
+    // An empty link ends the list like null.
+    assert_eq!(
+        value(&m, "proxy_up", &[("target", "empty-link")]),
+        Some(1.0),
+        "{m}"
     );
     exporter.stop().await;
 }

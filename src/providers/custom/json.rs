@@ -232,6 +232,23 @@ mod tests {
         assert!(p("/s").timestamp(&doc, utc).is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever the answer, reading it never panics: a value or an error.
+        #[test]
+        fn any_answer_reads_without_panicking(answer in crate::providers::arbitrary::json(), path in "(/[a-z_0-9]{0,6}){0,3}") {
+            let pointer = Pointer::parse(&path).unwrap();
+            let zone: Zone = "+08:00".parse().unwrap();
+            let _ = pointer.number(&answer);
+            let _ = pointer.label(&answer);
+            let _ = pointer.optional_label(&answer);
+            let _ = pointer.flag(&answer);
+            let _ = pointer.timestamp(&answer, zone);
+            if let Some(found) = pointer.find(&answer) {
+                let _ = same(found, &answer);
+            }
+        }
+    }
+
     #[test]
     fn expected_values_match_numbers_by_value() {
         assert!(same(&json!("0"), &json!(0)));
