@@ -62,18 +62,19 @@ pub struct Traffic {
     pub unit: TrafficUnit,
 }
 
-/// One pool of the `summary` endpoint.
+/// One pool of the `summary` endpoint; its figures as written (`Field`), then
+/// with their units (`Traffic`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pool {
+pub struct Pool<T = Traffic> {
     /// The request path under `base_url`.
     pub path: String,
     /// The `pool` label.
     pub pool: String,
-    pub remaining: Option<Traffic>,
-    pub purchased: Option<Traffic>,
-    pub used: Option<Traffic>,
-    pub expiring: Option<Traffic>,
-    pub expired: Option<Traffic>,
+    pub remaining: Option<T>,
+    pub purchased: Option<T>,
+    pub used: Option<T>,
+    pub expiring: Option<T>,
+    pub expired: Option<T>,
 }
 
 /// Where a list is and how it is paged.
@@ -105,14 +106,15 @@ pub enum Paging {
     },
 }
 
-/// The `accounts` endpoint: sub-accounts.
+/// The `accounts` endpoint: sub-accounts; their figures as written (`Field`),
+/// then with their units (`Traffic`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Accounts {
+pub struct Accounts<T = Traffic> {
     pub list: List,
     pub product: String,
     pub account: Pointer,
-    pub used: Traffic,
-    pub limit: Option<Traffic>,
+    pub used: T,
+    pub limit: Option<T>,
     /// Limits that mean "no limit" besides 0.
     pub unlimited_values: Vec<Value>,
     pub enabled: Option<Pointer>,
@@ -153,9 +155,9 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
         auth: Option<Auth>,
         success: Option<Success>,
         unit: Option<Unit>,
-        pools: Option<Vec<RawPool>>,
-        accounts: Option<RawAccounts>,
-        static_ips: Option<RawStaticIps>,
+        pools: Option<Vec<Pool<Field>>>,
+        accounts: Option<Accounts<Field>>,
+        static_ips: Option<StaticIps>,
     }
     let keys: Keys = entry.read().map_err(OptionsError::Read)?;
     let auth = keys.auth.ok_or_else(|| OptionsError::Invalid {
@@ -195,8 +197,7 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
         Some(a) => {
             let at = |key: &str| vec!["accounts".to_owned(), key.to_owned()];
             Some(Accounts {
-                used: traffic(Some(a.used), unit, &at("used"))?
-                    .ok_or_else(|| unreachable_field("accounts.used"))?,
+                used: with_unit(a.used, unit, &at("used"))?,
                 limit: traffic(a.limit, unit, &at("limit"))?,
                 list: a.list,
                 product: a.product,
@@ -207,35 +208,36 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
             })
         }
     };
-    let static_ips = keys.static_ips.map(|s| StaticIps {
-        list: s.list,
-        product: s.product,
-        ip: s.ip,
-        expires_at: s.expires_at,
-        country: s.country,
-    });
     Ok(Options::new(CustomSettings {
         auth: auth.0,
         success: keys.success,
         pools,
         accounts,
-        static_ips,
+        static_ips: keys.static_ips,
     }))
 }
 
-/// A traffic field with its unit: its own, else the target's; without either
-/// it is refused at the field's line.
+/// An optional traffic field with its unit (see [`with_unit`]).
 fn traffic(
     field: Option<Field>,
     target_unit: Option<TrafficUnit>,
     at: &[String],
 ) -> Result<Option<Traffic>, OptionsError> {
-    let Some(field) = field else { return Ok(None) };
+    field.map(|f| with_unit(f, target_unit, at)).transpose()
+}
+
+/// A traffic field with its unit: its own, else the target's; without either
+/// it is refused at the field's line.
+fn with_unit(
+    field: Field,
+    target_unit: Option<TrafficUnit>,
+    at: &[String],
+) -> Result<Traffic, OptionsError> {
     match field.unit.or(target_unit) {
-        Some(unit) => Ok(Some(Traffic {
+        Some(unit) => Ok(Traffic {
             pointer: field.pointer,
             unit,
-        })),
+        }),
         None => Err(OptionsError::InvalidAt {
             path: at.to_vec(),
             message: format!(
@@ -244,15 +246,6 @@ fn traffic(
                 field.pointer.shown()
             ),
         }),
-    }
-}
-
-/// A field the reader required, found missing after all: a bug, refused
-/// rather than panicking.
-fn unreachable_field(key: &str) -> OptionsError {
-    OptionsError::Invalid {
-        key: "accounts",
-        message: format!("{key} is missing"),
     }
 }
 
@@ -431,17 +424,7 @@ impl<'de> Deserialize<'de> for ApiPath {
 }
 
 /// One entry of `pools` as written: a path, a label and at least one figure.
-struct RawPool {
-    path: String,
-    pool: String,
-    remaining: Option<Field>,
-    purchased: Option<Field>,
-    used: Option<Field>,
-    expiring: Option<Field>,
-    expired: Option<Field>,
-}
-
-impl<'de> Deserialize<'de> for RawPool {
+impl<'de> Deserialize<'de> for Pool<Field> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -465,7 +448,7 @@ impl<'de> Deserialize<'de> for RawPool {
                         .into(),
                 );
                 }
-                Ok(RawPool {
+                Ok(Pool {
                     path: r.path.0,
                     pool: label_value(Some(r.pool), "", "pool")?,
                     remaining: r.remaining,
@@ -604,18 +587,7 @@ fn label_value(text: Option<String>, default: &str, key: &str) -> Result<String,
 }
 
 /// `accounts` as written, its list keys checked together.
-struct RawAccounts {
-    list: List,
-    product: String,
-    account: Pointer,
-    used: Field,
-    limit: Option<Field>,
-    unlimited_values: Vec<Value>,
-    enabled: Option<Pointer>,
-    remark: Option<Pointer>,
-}
-
-impl<'de> Deserialize<'de> for RawAccounts {
+impl<'de> Deserialize<'de> for Accounts<Field> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -636,7 +608,7 @@ impl<'de> Deserialize<'de> for RawAccounts {
             if !r.unlimited_values.is_empty() && r.limit.is_none() {
                 return Err("unlimited_values goes with limit".into());
             }
-            Ok(RawAccounts {
+            Ok(Accounts {
                 list: list(r.path, r.paging, r.items)?,
                 product: label_value(r.product, DEFAULT_PRODUCT, "product")?,
                 account: r.account,
@@ -651,15 +623,7 @@ impl<'de> Deserialize<'de> for RawAccounts {
 }
 
 /// `static_ips` as written, its list keys checked together.
-struct RawStaticIps {
-    list: List,
-    product: String,
-    ip: Pointer,
-    expires_at: Pointer,
-    country: Option<Pointer>,
-}
-
-impl<'de> Deserialize<'de> for RawStaticIps {
+impl<'de> Deserialize<'de> for StaticIps {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -673,7 +637,7 @@ impl<'de> Deserialize<'de> for RawStaticIps {
             country: Option<Pointer>,
         }
         checked(d, "the static_ips section", |r: Raw| {
-            Ok(RawStaticIps {
+            Ok(StaticIps {
                 list: list(r.path, r.paging, r.items)?,
                 product: label_value(r.product, DEFAULT_PRODUCT, "product")?,
                 ip: r.ip,
