@@ -534,7 +534,10 @@ fn endpoints(
     at: &TargetAt,
 ) -> Result<Vec<Endpoint>, ConfigError> {
     let (defaults, known): (Vec<Endpoint>, Vec<Endpoint>) = match spec.configured_endpoints {
-        Some(configured) => (configured(options), configured(options)),
+        Some(configured) => {
+            let described = configured(options);
+            (described.clone(), described)
+        }
         None => (spec.endpoints.to_vec(), spec.all_endpoints().collect()),
     };
     let Some(list) = list else {

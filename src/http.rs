@@ -135,6 +135,9 @@ pub enum CredentialPlacement {
     },
     /// HTTP Basic authentication: this user name, the credential as password.
     Basic { username: String },
+    /// Not sent: for settings that name no place (never a validated target's),
+    /// so that the credential goes nowhere it was not meant to.
+    Withheld,
 }
 
 impl CredentialPlacement {
@@ -306,6 +309,7 @@ impl HttpClient {
             CredentialPlacement::Basic { username } => {
                 request.basic_auth(username, Some(credential.1.expose()))
             }
+            CredentialPlacement::Withheld => request,
         };
         // Counted from here: dropped unfinished (the poll ran out of time), it
         // counts as an error.

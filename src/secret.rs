@@ -33,6 +33,32 @@ impl fmt::Display for Secret {
     }
 }
 
+/// `text` with each non-empty secret of `secrets` replaced by `<redacted>`: a
+/// last guard for texts that come from elsewhere (a server's answer, a library's
+/// error). A secret's URL-encoded form is redacted too, and a secret URL's path
+/// and query on their own, as a server may echo them.
+pub fn redact(text: &str, secrets: &[&Secret]) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        let value = secret.expose();
+        let mut forms = vec![
+            value.to_owned(),
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+        ];
+        if let Ok(url) = url::Url::parse(value) {
+            forms.push(url.as_str().to_owned());
+            let path_and_query = &url[url::Position::BeforePath..];
+            if path_and_query.len() > 1 {
+                forms.push(path_and_query.to_owned());
+            }
+        }
+        for form in forms.iter().filter(|f| !f.is_empty()) {
+            text = text.replace(form.as_str(), "<redacted>");
+        }
+    }
+    text
+}
+
 /// Reads a secret from `file` (relative to `base_dir` unless absolute): the
 /// trailing line break is removed; a missing, unreadable or empty file is an
 /// error that names the file, never its content.

@@ -312,15 +312,21 @@ async fn an_envelope_that_says_success_is_read_with_gb_as_strings() {
 
 #[tokio::test]
 async fn an_envelope_that_says_failure_is_an_api_or_auth_error_never_data() {
-    for (code, reason, message) in [
-        (10001, "auth", "invalid key"),
-        (20002, "api", "server busy"),
+    // The first message echoes the key, as some APIs do: it is redacted.
+    for (code, reason, sent, message) in [
+        (
+            10001,
+            "auth",
+            format!("invalid key {CREDENTIAL}"),
+            "invalid key <redacted>",
+        ),
+        (20002, "api", "server busy".to_owned(), "server busy"),
     ] {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path("/v1/flow"))
             .respond_with(answer(
-                json!({"code": code, "msg": message, "data": {"left": "0", "total": "0"}}),
+                json!({"code": code, "msg": sent, "data": {"left": "0", "total": "0"}}),
             ))
             .mount(&server)
             .await;
@@ -644,4 +650,119 @@ async fn check_and_the_front_page_show_a_custom_target_by_its_display_name() {
         table.contains("CRITICAL pool main: only 1.0 GiB left"),
         "{table}"
     );
+}
+
+#[tokio::test]
+async fn next_links_keep_the_target_s_credential_stay_on_its_origin_and_never_loop() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    // A → B carries someone else's key, which is replaced; B → A loops.
+    Mock::given(method("GET"))
+        .and(path("/v1/a"))
+        .respond_with(answer(json!({"data": [{"u": "a", "n": 1}],
+            "next": format!("{base}/v1/b?api_key=someone-elses-key&cursor=b%3B1")})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/b"))
+        .respond_with(answer(
+            json!({"data": [{"u": "b", "n": 2}], "next": "/v1/a"}),
+        ))
+        .mount(&server)
+        .await;
+    // The same host over https is another origin.
+    let https = base.replace("http://", "https://");
+    Mock::given(method("GET"))
+        .and(path("/v1/tls"))
+        .respond_with(answer(
+            json!({"data": [{"u": "a", "n": 1}], "next": format!("{https}/v1/b")}),
+        ))
+        .mount(&server)
+        .await;
+    // Objects in answers are described, never quoted; milliseconds are refused.
+    Mock::given(method("GET"))
+        .and(path("/v1/secrets"))
+        .respond_with(answer(
+            json!({"data": [{"u": {"name": "a", "password": "hunter2-pw"}, "n": 1}]}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/ms"))
+        .respond_with(answer(
+            json!({"data": [{"ip": "10.0.0.1", "exp": 1900000000000i64}]}),
+        ))
+        .mount(&server)
+        .await;
+    let target = |name: &str, keys: &str| {
+        format!(
+            "  - name: {name}\n    provider: custom\n    base_url: {base}/v1\n    credential: {CREDENTIAL}\n    auth: {{query: api_key}}\n    unit: B\n{keys}"
+        )
+    };
+    let accounts = |path: &str, paging: &str| {
+        format!("    accounts:\n      path: {path}\n      {paging}\n      account: /u\n      used: /n\n")
+    };
+    let next = "paging: {style: next, items: /data, next: /next}";
+    let yaml = format!(
+        "targets:\n{}{}{}{}",
+        target("loop", &accounts("/a", next)),
+        target("tls", &accounts("/tls", next)),
+        target("secrets", &accounts("/secrets", "items: /data")),
+        target(
+            "ms",
+            "    static_ips: {path: /ms, items: /data, ip: /ip, expires_at: /exp}\n"
+        ),
+    );
+    let exporter = Exporter::start(&yaml).await;
+    let m = exporter.metrics().await;
+    for name in ["loop", "tls", "secrets", "ms"] {
+        assert_eq!(
+            value(&m, "proxy_up", &[("target", name)]),
+            Some(0.0),
+            "{name}: {m}"
+        );
+    }
+    let status = status_text(&exporter).await;
+    assert!(
+        status.contains("GET /v1/b: /next links back to a page already read"),
+        "{status}"
+    );
+    assert!(
+        status.contains("a link to https://127.0.0.1:") && status.contains("is not followed"),
+        "{status}"
+    );
+    assert!(
+        status.contains("items[0]: /u is an object with 2 keys, not a non-empty string"),
+        "{status}"
+    );
+    assert!(
+        status.contains("not a time in Unix seconds (milliseconds?)"),
+        "{status}"
+    );
+    assert!(
+        !status.contains("hunter2-pw") && !status.contains(CREDENTIAL),
+        "{status}"
+    );
+    // B was asked with the target's key alone, and the cursor as the link gave it.
+    let b: Vec<_> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/b")
+        .collect();
+    assert_eq!(b.len(), 1, "B is read once, then the loop is seen");
+    let keys: Vec<_> = b[0]
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "api_key")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(keys, [CREDENTIAL]);
+    assert!(
+        b[0].url.query().unwrap().contains("cursor=b%3B1"),
+        "{}",
+        b[0].url
+    );
+    exporter.stop().await;
 }

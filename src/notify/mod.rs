@@ -30,7 +30,7 @@ pub use crate::agent::event::{AlertEvent, Status};
 pub use config::{BuildOptions, RawReceiver, ReceiverSpec};
 pub use dispatch::{DispatchSettings, Dispatcher};
 
-use crate::secret::Secret;
+use crate::secret::{redact, Secret};
 
 /// Something that delivers a batch of alerts somewhere, one attempt at a time.
 pub trait Receiver: Send + Sync {
@@ -97,29 +97,6 @@ impl NotifyError {
         self.message = redact(&self.message, secrets);
         self
     }
-}
-
-/// `text` with each non-empty secret of `secrets` replaced by `<redacted>`: a
-/// last guard for texts that come from elsewhere (a server's answer, a library's
-/// error). A secret URL's path and query are redacted on their own too, as a
-/// server may echo them.
-pub(crate) fn redact(text: &str, secrets: &[&Secret]) -> String {
-    let mut text = text.to_owned();
-    for secret in secrets {
-        let value = secret.expose();
-        let mut forms = vec![value.to_owned()];
-        if let Ok(url) = url::Url::parse(value) {
-            forms.push(url.as_str().to_owned());
-            let path_and_query = &url[url::Position::BeforePath..];
-            if path_and_query.len() > 1 {
-                forms.push(path_and_query.to_owned());
-            }
-        }
-        for form in forms.iter().filter(|f| !f.is_empty()) {
-            text = text.replace(form.as_str(), "<redacted>");
-        }
-    }
-    text
 }
 
 /// An RFC 3339 time in UTC, as Alertmanager writes it.

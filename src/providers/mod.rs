@@ -197,7 +197,11 @@ impl ProviderSpec {
 }
 
 /// A configured provider, ready to poll.
-pub struct Client(Box<dyn Provider>);
+pub struct Client {
+    provider: Box<dyn Provider>,
+    /// To redact from error texts, which may quote the provider's answers.
+    credential: Secret,
+}
 
 impl Client {
     /// The client for a validated target, with its own HTTP timeout and body
@@ -221,12 +225,19 @@ impl Client {
                 target.credential.clone(),
             ),
         );
-        Ok(Client((spec.build)(target, api)))
+        Ok(Client {
+            provider: (spec.build)(target, api),
+            credential: target.credential.clone(),
+        })
     }
 
-    /// Polls one endpoint once (all pages) and returns its reading.
+    /// Polls one endpoint once (all pages) and returns its reading. An error's
+    /// text never holds the credential, even where the provider echoed it.
     pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
-        self.0.poll(endpoint).await
+        self.provider.poll(endpoint).await.map_err(|mut e| {
+            e.message = crate::secret::redact(&e.message, &[&self.credential]);
+            e
+        })
     }
 }
 
@@ -401,12 +412,19 @@ impl Api {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<(url::Url, bytes::Bytes), PollError> {
+        let shown = path.split('?').next().unwrap_or_default();
         let url = self.base.join(path).map_err(|e| {
             PollError::new(
                 crate::http::Reason::Http,
-                format!("bad URL for {path}: {e}"),
+                format!("bad URL for {shown}: {e}"),
             )
         })?;
+        if !self.same_origin(&url) {
+            return Err(PollError::new(
+                crate::http::Reason::Http,
+                format!("{shown} leads away from the base URL's host: not requested"),
+            ));
+        }
         let (placement, secret) = &self.credential;
         let body = self.http.get(&url, query, (placement, secret)).await?;
         Ok((url, body))
@@ -422,24 +440,27 @@ impl Api {
     /// base URL's origin. A credential query parameter it already carries is
     /// replaced by the target's own.
     pub async fn fetch_url(&self, url: &url::Url) -> Result<bytes::Bytes, PollError> {
-        if !self.same_origin(url) {
+        if !self.same_origin(url) || !url.username().is_empty() || url.password().is_some() {
             return Err(PollError::decode(format!(
-                "a link to another host ({}) is not followed: it would carry the credential",
-                url.host_str().unwrap_or("?")
+                "GET {}: a link to {} is not followed: it would carry the credential there",
+                url.path(),
+                url.origin().ascii_serialization()
             )));
         }
         let (placement, secret) = &self.credential;
         let mut url = url.clone();
         if let Some(name) = placement.query_name() {
-            let kept: Vec<(String, String)> = url
-                .query_pairs()
-                .filter(|(k, _)| k != name)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            if kept.is_empty() {
-                url.set_query(None);
-            } else {
-                url.query_pairs_mut().clear().extend_pairs(kept);
+            let query = url.query().unwrap_or_default();
+            let is_credential = |pair: &&str| {
+                let key = pair.split('=').next().unwrap_or_default();
+                url::form_urlencoded::parse(key.as_bytes())
+                    .next()
+                    .is_some_and(|(k, _)| k == name)
+            };
+            if query.split('&').any(|pair| is_credential(&pair)) {
+                let kept: Vec<&str> = query.split('&').filter(|p| !is_credential(p)).collect();
+                let kept = kept.join("&");
+                url.set_query((!kept.is_empty()).then_some(kept.as_str()));
             }
         }
         self.http.get(&url, &[], (placement, secret)).await

@@ -121,7 +121,7 @@ pub(super) fn answer(
             let accounts = &account.sub_accounts;
             let items: Vec<_> = accounts
                 .iter()
-                .skip((page - 1) * per_page)
+                .skip((page - 1).saturating_mul(per_page))
                 .take(per_page)
                 .map(|a| {
                     let item = GatewayAccount::account_item(a, clock);
@@ -158,8 +158,12 @@ pub(super) fn answer(
                     })
                 })
                 .collect();
-            let next = (cursor + size < ips.len())
-                .then(|| format!("{BASE_PATH}/ips?cursor={}&page_size={size}", cursor + size));
+            let next = (cursor.saturating_add(size) < ips.len()).then(|| {
+                format!(
+                    "{BASE_PATH}/ips?cursor={}&page_size={size}",
+                    cursor.saturating_add(size)
+                )
+            });
             json!({"count": ips.len(), "next": next, "results": results})
         }
     };

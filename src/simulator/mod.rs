@@ -535,7 +535,7 @@ fn page<T>(items: &[T], page: usize, size: usize, item: impl Fn(&T) -> Value) ->
     let page = page.max(1);
     let list: Vec<_> = items
         .iter()
-        .skip((page - 1) * size)
+        .skip((page - 1).saturating_mul(size))
         .take(size)
         .map(item)
         .collect();
@@ -587,7 +587,7 @@ fn ipweb_data(
             let page = number("pageNum", 1).max(1);
             let items: Vec<_> = rows
                 .iter()
-                .skip((page - 1) * size)
+                .skip((page - 1).saturating_mul(size))
                 .take(size)
                 .map(|r| IpwebAccount::recharge_row(r, clock))
                 .collect();
@@ -599,7 +599,7 @@ fn ipweb_data(
             let rows: Vec<_> = ipweb
                 .customers
                 .iter()
-                .skip((page - 1) * size)
+                .skip((page - 1).saturating_mul(size))
                 .take(size)
                 .map(|c| ipweb.report_row(c, clock))
                 .collect();

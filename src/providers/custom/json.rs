@@ -21,8 +21,8 @@ impl Pointer {
     pub fn parse(text: &str) -> Result<Pointer, String> {
         if !text.is_empty() && !text.starts_with('/') {
             return Err(format!(
-                "{text:?} is not a JSON pointer (RFC 6901): it must start with `/`, as in \"/{}\"",
-                text.trim_start_matches(['.', '$'])
+                "{text:?} is not a JSON pointer (RFC 6901): it must start with `/`, as in \"{}\"",
+                pointer_for(text)
             ));
         }
         let mut chars = text.chars();
@@ -109,24 +109,39 @@ impl Pointer {
     /// 3339, or a zone-less `YYYY-MM-DD HH:MM:SS` read in `zone`.
     pub fn timestamp(&self, value: &Value, zone: Zone) -> Result<i64, String> {
         let found = self.get(value)?;
-        let seconds = match found {
+        let unix = match found {
             Value::String(s) => match s.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() => Some(n.round() as i64),
-                _ => zone.parse_timestamp(s),
+                Ok(n) if n.is_finite() => Some(n),
+                _ => zone.parse_timestamp(s).map(|t| t as f64),
             },
-            other => number(other).map(|n| n.round() as i64),
+            other => number(other),
         };
-        seconds
-            .ok_or_else(|| self.not_a("Unix seconds, RFC 3339 or \"YYYY-MM-DD HH:MM:SS\"", found))
+        let Some(unix) = unix else {
+            return Err(self.not_a("Unix seconds, RFC 3339 or \"YYYY-MM-DD HH:MM:SS\"", found));
+        };
+        if !(0.0..=MAX_UNIX_SECONDS).contains(&unix) {
+            return Err(format!(
+                "{} is {unix}, not a time in Unix seconds (milliseconds?)",
+                self.shown()
+            ));
+        }
+        Ok(unix.round() as i64)
     }
 
     fn not_a(&self, expected: &str, found: &Value) -> String {
-        format!(
-            "{} is {}, not {expected}",
-            self.shown(),
-            shorten(&found.to_string())
-        )
+        format!("{} is {}, not {expected}", self.shown(), describe(found))
     }
+}
+
+/// The pointer a JSONPath-like text (`$.data.list[0]`) most likely means
+/// (`/data/list/0`), for a hint.
+fn pointer_for(text: &str) -> String {
+    let path = text
+        .trim_start_matches('$')
+        .replace('[', ".")
+        .replace(']', "");
+    let tokens: Vec<_> = path.split('.').filter(|t| !t.is_empty()).collect();
+    format!("/{}", tokens.join("/"))
 }
 
 impl fmt::Display for Pointer {
@@ -148,6 +163,20 @@ impl<'de> Deserialize<'de> for Pointer {
             }
         }
         d.deserialize_str(PointerVisitor)
+    }
+}
+
+/// The latest time read as Unix seconds: the year 5138. Beyond it a number is
+/// most likely in milliseconds.
+const MAX_UNIX_SECONDS: f64 = 1e11;
+
+/// A value for an error message: a scalar as its JSON text (shortened), an object
+/// or an array by its size only, as it may hold anything (an account's password).
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Object(fields) => format!("an object with {} keys", fields.len()),
+        Value::Array(items) => format!("an array of {} items", items.len()),
+        scalar => shorten(&scalar.to_string()),
     }
 }
 
@@ -193,7 +222,23 @@ mod tests {
         }
         assert!(Pointer::parse("data.total")
             .unwrap_err()
-            .contains("as in \"/data.total\""));
+            .contains("as in \"/data/total\""));
+        assert!(Pointer::parse("$.data.list[0].ip")
+            .unwrap_err()
+            .contains("as in \"/data/list/0/ip\""));
+        let big = json!({"ms": 1735787045000i64, "neg": -5, "o": {"password": "pw"}});
+        let utc: Zone = "+00:00".parse().unwrap();
+        assert!(Pointer::parse("/ms")
+            .unwrap()
+            .timestamp(&big, utc)
+            .unwrap_err()
+            .contains("milliseconds?"));
+        assert!(Pointer::parse("/neg")
+            .unwrap()
+            .timestamp(&big, utc)
+            .is_err());
+        let error = Pointer::parse("/o").unwrap().number(&big).unwrap_err();
+        assert_eq!(error, "/o is an object with 1 keys, not a number");
         let doc = json!({"a/b": 1, "m~n": 2, "items": [10, 20]});
         let at = |p: &str| Pointer::parse(p).unwrap().number(&doc);
         assert_eq!(at("/a~1b"), Ok(1.0));

@@ -9,10 +9,13 @@
 mod json;
 pub mod settings;
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use self::json::{number, same, shorten};
+use self::json::{describe, number, same, shorten};
 use self::settings::{Accounts, CustomSettings, List, Paging, Pool, StaticIps, Success, Traffic};
 use super::pager::{End, Items, Page, Pager};
 use super::{upstream_message, Api, Connection, Endpoint, Provider, ProviderSpec};
@@ -95,7 +98,8 @@ impl Custom {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<(url::Url, Value), PollError> {
-        let (url, body) = self.api.fetch(path.trim_start_matches('/'), query).await?;
+        // `./me`: under the base URL's path, whatever the rest of the path holds.
+        let (url, body) = self.api.fetch(&format!(".{path}"), query).await?;
         let answer = self.answer(url.path(), &body)?;
         Ok((url, answer))
     }
@@ -117,40 +121,34 @@ impl Custom {
 
     /// Every pool, each distinct path fetched once.
     async fn pools(&self, pools: &[Pool]) -> Result<Vec<PoolReading>, PollError> {
-        let mut answers: Vec<(&str, String, Value)> = Vec::new();
+        let mut answers: HashMap<&str, (String, Value)> = HashMap::new();
+        let mut readings = Vec::with_capacity(pools.len());
         for pool in pools {
-            if !answers.iter().any(|(path, _, _)| *path == pool.path) {
-                let (url, answer) = self.get(&pool.path, &[]).await?;
-                answers.push((&pool.path, url.path().to_owned(), answer));
-            }
+            let (shown, answer) = match answers.entry(&pool.path) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => {
+                    let (url, answer) = self.get(&pool.path, &[]).await?;
+                    slot.insert((url.path().to_owned(), answer))
+                }
+            };
+            let figure = |traffic: &Option<Traffic>| {
+                traffic
+                    .as_ref()
+                    .map(|t| self.bytes(t, answer))
+                    .transpose()
+                    .map_err(|e| PollError::decode(format!("GET {shown}: pool {}: {e}", pool.pool)))
+            };
+            readings.push(PoolReading {
+                pool: pool.pool.clone(),
+                remaining_bytes: figure(&pool.remaining)?,
+                purchased_bytes: figure(&pool.purchased)?,
+                used_bytes: figure(&pool.used)?,
+                expiring_bytes: figure(&pool.expiring)?,
+                expired_bytes: figure(&pool.expired)?,
+                ..PoolReading::default()
+            });
         }
-        pools
-            .iter()
-            .map(|pool| {
-                let Some((_, shown, answer)) = answers.iter().find(|(p, _, _)| *p == pool.path)
-                else {
-                    return Err(PollError::decode(format!("{}: not fetched", pool.path)));
-                };
-                let figure = |traffic: &Option<Traffic>| {
-                    traffic
-                        .as_ref()
-                        .map(|t| self.bytes(t, answer))
-                        .transpose()
-                        .map_err(|e| {
-                            PollError::decode(format!("GET {shown}: pool {}: {e}", pool.pool))
-                        })
-                };
-                Ok(PoolReading {
-                    pool: pool.pool.clone(),
-                    remaining_bytes: figure(&pool.remaining)?,
-                    purchased_bytes: figure(&pool.purchased)?,
-                    used_bytes: figure(&pool.used)?,
-                    expiring_bytes: figure(&pool.expiring)?,
-                    expired_bytes: figure(&pool.expired)?,
-                    ..PoolReading::default()
-                })
-            })
-            .collect()
+        Ok(readings)
     }
 
     /// Every item of a list, all pages read through the shared pager; returns
@@ -175,13 +173,11 @@ impl Custom {
         let mut shown = String::new();
         let mut items = Vec::new();
         let mut next: Option<url::Url> = None;
+        let mut visited = HashSet::new();
         while let Some(page) = pager.next_page()? {
             let (url, mut answer) = match next.take() {
                 Some(url) => {
-                    let body = self.api.fetch_url(&url).await.map_err(|mut e| {
-                        e.message = format!("GET {} (next page): {}", url.path(), e.message);
-                        e
-                    })?;
+                    let body = self.api.fetch_url(&url).await?;
                     let answer = self.answer(url.path(), &body)?;
                     (url, answer)
                 }
@@ -201,6 +197,7 @@ impl Custom {
                     self.get(&list.path, &query).await?
                 }
             };
+            visited.insert(url.clone());
             let path = url.path().to_owned();
             if shown.is_empty() {
                 shown = path.clone();
@@ -224,6 +221,12 @@ impl Custom {
                         let joined = url
                             .join(s.trim())
                             .map_err(|e| decode(format!("{} is not a URL: {e}", link.shown())))?;
+                        if visited.contains(&joined) {
+                            return Err(decode(format!(
+                                "{} links back to a page already read: the list would never end",
+                                link.shown()
+                            )));
+                        }
                         next = Some(joined);
                         (None, None, false)
                     }
@@ -231,7 +234,7 @@ impl Custom {
                         return Err(decode(format!(
                             "{} is {}, not a URL or null",
                             link.shown(),
-                            shorten(&other.to_string())
+                            describe(other)
                         )))
                     }
                 },
@@ -242,7 +245,7 @@ impl Custom {
                     return Err(decode(format!(
                         "{} is {}, not an array",
                         list.items.shown(),
-                        shorten(&other.to_string())
+                        describe(other)
                     )))
                 }
                 None => return Err(decode(format!("{} finds nothing", list.items.shown()))),
@@ -268,7 +271,7 @@ impl Custom {
     async fn accounts(&self, spec: &Accounts) -> Result<Vec<AccountReading>, PollError> {
         let (path, items) = self.list(Endpoint::Accounts, &spec.list).await?;
         let mut accounts: Vec<AccountReading> = Vec::with_capacity(items.len());
-        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        let mut seen = HashSet::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let decode = |e: String| PollError::decode(format!("GET {path}: items[{i}]: {e}"));
             let account = spec.account.label(item).map_err(decode)?;
@@ -286,7 +289,14 @@ impl Custom {
                     if unlimited {
                         None
                     } else {
-                        Some(self.bytes(limit, item).map_err(decode)?)
+                        let bytes = self.bytes(limit, item).map_err(decode)?;
+                        if bytes < 0.0 {
+                            return Err(decode(format!(
+                                "{} is negative; list it in unlimited_values if it means no limit",
+                                limit.pointer.shown()
+                            )));
+                        }
+                        Some(bytes)
                     }
                 }
             };
@@ -313,7 +323,7 @@ impl Custom {
     async fn static_ips(&self, spec: &StaticIps) -> Result<StaticIpReading, PollError> {
         let (path, items) = self.list(Endpoint::StaticIps, &spec.list).await?;
         let mut ips: Vec<StaticIp> = Vec::with_capacity(items.len());
-        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        let mut seen = HashSet::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let decode = |e: String| PollError::decode(format!("GET {path}: items[{i}]: {e}"));
             let ip = spec.ip.label(item).map_err(decode)?;
@@ -366,7 +376,7 @@ fn check_success(path: &str, success: &Success, answer: &Value) -> Result<(), Po
         Some(v) if success.auth_values.iter().any(|a| same(v, a)) => Reason::Auth,
         _ => Reason::Api,
     };
-    let found = found.map_or_else(|| "missing".to_owned(), |v| shorten(&v.to_string()));
+    let found = found.map_or_else(|| "missing".to_owned(), describe);
     let suffix = if message.is_empty() {
         String::new()
     } else {

@@ -106,6 +106,38 @@ pub enum Paging {
     },
 }
 
+impl Paging {
+    /// The query parameters the paging sets on a request.
+    fn parameters(&self) -> impl Iterator<Item = &str> {
+        let (page, size) = match self {
+            Paging::None => (None, None),
+            Paging::Page {
+                page_param, size, ..
+            } => (Some(page_param.as_str()), size.as_ref()),
+            Paging::Next { size, .. } => (None, size.as_ref()),
+        };
+        page.into_iter().chain(size.map(|(name, _)| name.as_str()))
+    }
+}
+
+impl List {
+    /// Every query parameter a request for this list carries besides the
+    /// credential: the path's own and the paging's.
+    fn parameters(&self) -> Vec<String> {
+        let mut names = path_query_names(&self.path);
+        names.extend(self.paging.parameters().map(str::to_owned));
+        names
+    }
+}
+
+/// The names of the query parameters a configured path already carries.
+fn path_query_names(path: &str) -> Vec<String> {
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name.into_owned())
+        .collect()
+}
+
 /// The `accounts` endpoint: sub-accounts; their figures as written (`Field`),
 /// then with their units (`Traffic`).
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +240,34 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
             })
         }
     };
+    if let Some(name) = auth.0.query_name() {
+        let lists = [
+            ("accounts", accounts.as_ref().map(|a| &a.list)),
+            ("static_ips", keys.static_ips.as_ref().map(|s| &s.list)),
+        ];
+        let mut taken =
+            pools
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    (
+                        vec!["pools".to_owned(), format!("[{i}]"), "path".to_owned()],
+                        path_query_names(&p.path),
+                    )
+                })
+                .chain(lists.into_iter().filter_map(|(key, list)| {
+                    list.map(|l| (vec![key.to_owned()], l.parameters()))
+                }));
+        if let Some((path, _)) = taken.find(|(_, names)| names.iter().any(|n| n == name)) {
+            return Err(OptionsError::InvalidAt {
+                message: format!(
+                    "{}: sets the query parameter `{name}`, which auth uses for the credential",
+                    path.join(".").replace(".[", "[")
+                ),
+                path,
+            });
+        }
+    }
     Ok(Options::new(CustomSettings {
         auth: auth.0,
         success: keys.success,
@@ -249,10 +309,12 @@ fn with_unit(
     }
 }
 
-/// A custom target's settings, from its [`Options`].
+/// A custom target's settings, from its [`Options`]; for options of another
+/// provider (never given to a custom target), none: no credential sent, no
+/// endpoint described.
 pub fn of(options: &Options) -> &CustomSettings {
     static NONE: CustomSettings = CustomSettings {
-        auth: CredentialPlacement::query("-"),
+        auth: CredentialPlacement::Withheld,
         success: None,
         pools: Vec::new(),
         accounts: None,
@@ -319,8 +381,10 @@ impl<'de> Deserialize<'de> for Auth {
                         return Err(format!("{name:?} is not a valid HTTP header name"));
                     }
                     let prefix = raw.prefix.unwrap_or_default();
-                    if prefix.chars().any(char::is_control) {
-                        return Err("prefix must not hold control characters".into());
+                    if reqwest::header::HeaderValue::from_str(&prefix).is_err() {
+                        return Err(format!(
+                            "prefix {prefix:?} cannot start a header value (printable ASCII only)"
+                        ));
                     }
                     return Ok(Auth(CredentialPlacement::Header {
                         name: name.into(),
@@ -360,8 +424,7 @@ struct Unit(TrafficUnit);
 
 impl<'de> Deserialize<'de> for Unit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map(Unit).map_err(de::Error::custom)
+        d.deserialize_str(Checked("B, KB, MB or GB", |text| text.parse().map(Unit)))
     }
 }
 
@@ -408,18 +471,56 @@ struct ApiPath(String);
 
 impl<'de> Deserialize<'de> for ApiPath {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.contains("://") || text.starts_with("//") {
-            return Err(de::Error::custom(format!(
-                "{text:?} must be a path under base_url (such as /v1/me), not a URL"
-            )));
-        }
-        if text.trim().is_empty() || text.chars().any(|c| c.is_control() || c == ' ' || c == '#') {
-            return Err(de::Error::custom(format!(
-                "{text:?} must be a non-empty path without spaces or `#`"
-            )));
-        }
-        Ok(ApiPath(text))
+        d.deserialize_str(Checked("a path such as /me", |text| {
+            check_path(text).map(|()| ApiPath(text.to_owned()))
+        }))
+    }
+}
+
+/// A visitor of a string that checks it as it reads it, so that the YAML reader
+/// names the value's own path and line in a refusal.
+struct Checked<T>(&'static str, fn(&str) -> Result<T, String>);
+
+impl<T> Visitor<'_> for Checked<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.1)(text).map_err(E::custom)
+    }
+}
+
+/// A request path must start with `/` and, joined to any base URL as the
+/// provider joins it (`./me`), stay under that URL's path on its host.
+fn check_path(text: &str) -> Result<(), String> {
+    if !text.starts_with('/') || text.contains("://") {
+        return Err(format!(
+            "{text:?} must be a path under base_url starting with `/` (such as /me), not a URL"
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() || c == ' ' || c == '#' || c == '\\')
+    {
+        return Err(format!(
+            "{text:?} must be a path without spaces, `#` or `\\`"
+        ));
+    }
+    let base = url::Url::parse("http://base.invalid/under/").map_err(|e| e.to_string())?;
+    let stays = base
+        .join(&format!(".{text}"))
+        .is_ok_and(|url| url.origin() == base.origin() && url.path().starts_with(base.path()));
+    if !stays {
+        return Err(format!("{text:?} leads out of base_url (`..`?)"));
+    }
+    Ok(())
+}
+
+impl ApiPath {
+    /// The names of the query parameters the path already carries.
+    fn query_names(&self) -> Vec<String> {
+        path_query_names(&self.0)
     }
 }
 
@@ -497,6 +598,9 @@ impl<'de> Deserialize<'de> for PagingKeys {
 }
 
 fn paging(p: RawPaging) -> Result<PagingKeys, String> {
+    if p.page_param.is_some() && p.page_param == p.size_param {
+        return Err("page_param and size_param must be different parameters".into());
+    }
     let size = match (p.size_param, p.size) {
         (Some(param), size) if !param.trim().is_empty() => {
             let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
@@ -557,6 +661,18 @@ fn paging(p: RawPaging) -> Result<PagingKeys, String> {
 
 /// A list section's `path`, `paging` and `items`, checked together.
 fn list(path: ApiPath, paging: Option<PagingKeys>, items: Option<Pointer>) -> Result<List, String> {
+    if let Some(p) = &paging {
+        let fixed = path.query_names();
+        if let Some(taken) = p
+            .paging
+            .parameters()
+            .find(|name| fixed.iter().any(|f| f == name))
+        {
+            return Err(format!(
+                "paging sets `{taken}`, which path already carries in its query"
+            ));
+        }
+    }
     match (paging, items) {
         (None, Some(items)) => Ok(List {
             path: path.0,
