@@ -33,10 +33,15 @@ impl fmt::Display for Secret {
     }
 }
 
-/// `text` with each non-empty secret of `secrets` replaced by `<redacted>`: a
-/// last guard for texts that come from elsewhere (a server's answer, a library's
-/// error). A secret's URL-encoded form is redacted too, and a secret URL's path
-/// and query on their own, as a server may echo them.
+/// Secrets shorter than this are not looked for in texts: they would match
+/// ordinary words, and no provider issues credentials that short.
+const SHORTEST_REDACTED: usize = 6;
+
+/// `text` with each secret of `secrets` replaced by `<redacted>`: a last guard
+/// for texts that come from elsewhere (a server's answer, a library's error). A
+/// secret's URL-encoded form is redacted too, and a secret URL's path and query
+/// on their own, as a server may echo them. Forms shorter than
+/// [`SHORTEST_REDACTED`] characters are left alone.
 pub fn redact(text: &str, secrets: &[&Secret]) -> String {
     let mut text = text.to_owned();
     for secret in secrets {
@@ -52,7 +57,10 @@ pub fn redact(text: &str, secrets: &[&Secret]) -> String {
                 forms.push(path_and_query.to_owned());
             }
         }
-        for form in forms.iter().filter(|f| !f.is_empty()) {
+        for form in forms
+            .iter()
+            .filter(|f| f.chars().count() >= SHORTEST_REDACTED)
+        {
             text = text.replace(form.as_str(), "<redacted>");
         }
     }
@@ -109,7 +117,19 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use super::{redact, Secret};
+
+    #[test]
+    fn texts_lose_secrets_in_every_form_but_not_short_words() {
+        let key = Secret::new("a+b/c=d-key");
+        let text = "bad key a+b/c=d-key (sent as a%2Bb%2Fc%3Dd-key)";
+        assert_eq!(
+            redact(text, &[&key]),
+            "bad key <redacted> (sent as <redacted>)"
+        );
+        let short = Secret::new("k");
+        assert_eq!(redact("app_key rejected", &[&short]), "app_key rejected");
+    }
 
     #[test]
     fn debug_and_display_redact() {
