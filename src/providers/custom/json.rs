@@ -152,17 +152,24 @@ impl fmt::Display for Pointer {
 
 impl<'de> Deserialize<'de> for Pointer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct PointerVisitor;
-        impl Visitor<'_> for PointerVisitor {
-            type Value = Pointer;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON pointer such as /data/remaining")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Pointer, E> {
-                Pointer::parse(text).map_err(E::custom)
-            }
-        }
-        d.deserialize_str(PointerVisitor)
+        d.deserialize_str(Checked(
+            "a JSON pointer such as /data/remaining",
+            Pointer::parse,
+        ))
+    }
+}
+
+/// A visitor of a string that checks it as it reads it, so that the YAML reader
+/// names the value's own path and line in a refusal.
+pub(super) struct Checked<T>(pub &'static str, pub fn(&str) -> Result<T, String>);
+
+impl<T> Visitor<'_> for Checked<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.0)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        (self.1)(text).map_err(E::custom)
     }
 }
 

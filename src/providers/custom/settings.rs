@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::json::Pointer;
+use super::json::{Checked, Pointer};
 use crate::http::CredentialPlacement;
 use crate::providers::{Endpoint, Options, OptionsError};
 use crate::units::TrafficUnit;
@@ -474,20 +474,6 @@ impl<'de> Deserialize<'de> for ApiPath {
         d.deserialize_str(Checked("a path such as /me", |text| {
             check_path(text).map(|()| ApiPath(text.to_owned()))
         }))
-    }
-}
-
-/// A visitor of a string that checks it as it reads it, so that the YAML reader
-/// names the value's own path and line in a refusal.
-struct Checked<T>(&'static str, fn(&str) -> Result<T, String>);
-
-impl<T> Visitor<'_> for Checked<T> {
-    type Value = T;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.0)
-    }
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
-        (self.1)(text).map_err(E::custom)
     }
 }
 
