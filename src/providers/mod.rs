@@ -352,11 +352,7 @@ impl<'a> Envelope<'a> {
 
     /// The message as `": msg"`, or nothing.
     pub fn message_suffix(&self) -> String {
-        if self.message.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", self.message)
-        }
+        message_suffix(&self.message)
     }
 
     /// Decodes `data`, borrowing from the body where `T` does; a missing or
@@ -367,6 +363,16 @@ impl<'a> Envelope<'a> {
             .ok_or_else(|| PollError::decode(format!("GET {path}: data is null or missing")))?;
         serde_json::from_str(data.get())
             .map_err(|e| PollError::decode(format!("GET {path}: unexpected data: {e}")))
+    }
+}
+
+/// An upstream message (from [`upstream_message`]) to end an error text with:
+/// `": msg"`, or nothing when there is none.
+pub(crate) fn message_suffix(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
     }
 }
 
@@ -432,7 +438,7 @@ impl Api {
 
     /// Whether `url` is on the base URL's origin (scheme, host and port), the
     /// only place the credential may be sent.
-    pub fn same_origin(&self, url: &url::Url) -> bool {
+    fn same_origin(&self, url: &url::Url) -> bool {
         url.origin() == self.base.origin()
     }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 use self::json::{describe, number, same, shorten};
 use self::settings::{Accounts, CustomSettings, List, Paging, Pool, StaticIps, Success, Traffic};
 use super::pager::{End, Items, Page, Pager};
-use super::{upstream_message, Api, Connection, Endpoint, Provider, ProviderSpec};
+use super::{message_suffix, upstream_message, Api, Connection, Endpoint, Provider, ProviderSpec};
 use crate::http::{PollError, Reason};
 use crate::readings::{AccountReading, PoolReading, Reading, StaticIp, StaticIpReading};
 use crate::units::{to_bytes, Number, Zone};
@@ -371,17 +371,12 @@ fn check_success(path: &str, success: &Success, answer: &Value) -> Result<(), Po
         Some(pointer) => pointer.find(answer),
         None => MESSAGE_POINTERS.iter().find_map(|p| answer.pointer(p)),
     };
-    let message = upstream_message(message.cloned());
+    let suffix = message_suffix(&upstream_message(message.cloned()));
     let reason = match found {
         Some(v) if success.auth_values.iter().any(|a| same(v, a)) => Reason::Auth,
         _ => Reason::Api,
     };
     let found = found.map_or_else(|| "missing".to_owned(), describe);
-    let suffix = if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
-    };
     Err(PollError::new(
         reason,
         format!(
