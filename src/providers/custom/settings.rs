@@ -209,8 +209,8 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
         let at = |key: &str| vec!["pools".to_owned(), format!("[{i}]"), key.to_owned()];
         if pools.iter().any(|known| known.pool == p.pool) {
             return Err(OptionsError::InvalidAt {
+                message: format!("{}: {:?} is listed twice", dotted(&at("pool")), p.pool),
                 path: at("pool"),
-                message: format!("pools[{i}].pool: {:?} is listed twice", p.pool),
             });
         }
         let field = |f: Option<Field>, key: &str| traffic(f, unit, &at(key));
@@ -241,30 +241,28 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
         }
     };
     if let Some(name) = auth.0.query_name() {
-        let lists = [
-            ("accounts", accounts.as_ref().map(|a| &a.list)),
-            ("static_ips", keys.static_ips.as_ref().map(|s| &s.list)),
-        ];
-        let mut taken =
-            pools
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    (
-                        vec!["pools".to_owned(), format!("[{i}]"), "path".to_owned()],
-                        path_query_names(&p.path),
-                    )
-                })
-                .chain(lists.into_iter().filter_map(|(key, list)| {
-                    list.map(|l| (vec![key.to_owned()], l.parameters()))
-                }));
-        if let Some((path, _)) = taken.find(|(_, names)| names.iter().any(|n| n == name)) {
+        // Every request's own query parameters, by the key that sets them.
+        let mut parameters: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        for (i, p) in pools.iter().enumerate() {
+            let at = vec!["pools".to_owned(), format!("[{i}]"), "path".to_owned()];
+            parameters.push((at, path_query_names(&p.path)));
+        }
+        if let Some(a) = &accounts {
+            parameters.push((vec!["accounts".to_owned()], a.list.parameters()));
+        }
+        if let Some(s) = &keys.static_ips {
+            parameters.push((vec!["static_ips".to_owned()], s.list.parameters()));
+        }
+        if let Some((at, _)) = parameters
+            .into_iter()
+            .find(|(_, names)| names.iter().any(|n| n == name))
+        {
             return Err(OptionsError::InvalidAt {
                 message: format!(
                     "{}: sets the query parameter `{name}`, which auth uses for the credential",
-                    path.join(".").replace(".[", "[")
+                    dotted(&at)
                 ),
-                path,
+                path: at,
             });
         }
     }
@@ -275,6 +273,11 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
         accounts,
         static_ips: keys.static_ips,
     }))
+}
+
+/// A key's path within the target as people read it: `pools[0].used`.
+fn dotted(at: &[String]) -> String {
+    at.join(".").replace(".[", "[")
 }
 
 /// An optional traffic field with its unit (see [`with_unit`]).
@@ -302,7 +305,7 @@ fn with_unit(
             path: at.to_vec(),
             message: format!(
                 "{}: a traffic figure without a unit: set `unit` (B, KB, MB or GB) on the target, or write {{pointer: {}, unit: GB}}",
-                at.join(".").replace(".[", "["),
+                dotted(at),
                 field.pointer.shown()
             ),
         }),
@@ -375,47 +378,54 @@ impl<'de> Deserialize<'de> for Auth {
             d,
             "{header: NAME, prefix: TEXT}, {query: NAME} or {basic_username: USER}",
             |raw: Raw| {
+                let has_prefix = raw.prefix.is_some();
                 let placement = match (raw.header, raw.query, raw.basic_username) {
-                (Some(name), None, None) => {
-                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                        return Err(format!("{name:?} is not a valid HTTP header name"));
+                    (Some(name), None, None) => header(name, raw.prefix.unwrap_or_default())?,
+                    (None, Some(name), None) if !name.trim().is_empty() => {
+                        CredentialPlacement::Query(name.into())
                     }
-                    let prefix = raw.prefix.unwrap_or_default();
-                    if reqwest::header::HeaderValue::from_str(&prefix).is_err() {
-                        return Err(format!(
-                            "prefix {prefix:?} cannot start a header value (printable ASCII only)"
-                        ));
+                    (None, None, Some(username)) if basic_username_allowed(&username) => {
+                        CredentialPlacement::Basic { username }
                     }
-                    return Ok(Auth(CredentialPlacement::Header {
-                        name: name.into(),
-                        prefix: prefix.into(),
-                    }));
-                }
-                (None, Some(name), None) if !name.trim().is_empty() => {
-                    CredentialPlacement::Query(name.into())
-                }
-                (None, None, Some(username))
-                    if !username.is_empty() && !username.contains(':') && !username.chars().any(char::is_control) =>
-                {
-                    CredentialPlacement::Basic { username }
-                }
-                (None, Some(_), None) => return Err("query must name a parameter".into()),
-                (None, None, Some(_)) => {
-                    return Err("basic_username must be non-empty, without `:` or control characters".into())
-                }
-                _ => {
-                    return Err(
-                        "set exactly one of header (with an optional prefix), query or basic_username".into(),
-                    )
-                }
-            };
-                if raw.prefix.is_some() {
+                    (None, Some(_), None) => return Err("query must name a parameter".into()),
+                    (None, None, Some(_)) => {
+                        return Err(
+                            "basic_username must be non-empty, without `:` or control characters"
+                                .into(),
+                        )
+                    }
+                    _ => {
+                        return Err("set exactly one of header (with an optional prefix), query or basic_username".into())
+                    }
+                };
+                if has_prefix && !matches!(placement, CredentialPlacement::Header { .. }) {
                     return Err("prefix goes with header only".into());
                 }
                 Ok(Auth(placement))
             },
         )
     }
+}
+
+/// A header placement, its name and prefix checked as HTTP will take them.
+fn header(name: String, prefix: String) -> Result<CredentialPlacement, String> {
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("{name:?} is not a valid HTTP header name"));
+    }
+    if reqwest::header::HeaderValue::from_str(&prefix).is_err() {
+        return Err(format!(
+            "prefix {prefix:?} cannot start a header value (printable ASCII only)"
+        ));
+    }
+    Ok(CredentialPlacement::Header {
+        name: name.into(),
+        prefix: prefix.into(),
+    })
+}
+
+/// A Basic user name: non-empty, without the `:` that ends it, printable.
+fn basic_username_allowed(username: &str) -> bool {
+    !username.is_empty() && !username.contains(':') && !username.chars().any(char::is_control)
 }
 
 /// A traffic unit as the configuration spells it.
