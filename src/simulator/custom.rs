@@ -98,21 +98,16 @@ pub(super) fn answer(
     query: &HashMap<String, String>,
     clock: &Clock,
 ) -> Value {
-    let number = |key: &str, default: usize| {
-        query
-            .get(key)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
+    let number = |key: &str, default: usize| super::query_number(query, key, default);
     let gb = |kb: f64| format!("{:.2}", kb / KB_PER_GB);
     let data = match resource {
         Resource::Me => {
-            let summary = account.pools[0].summary(clock);
-            let kb = |key: &str| summary[key].as_f64().unwrap_or(0.0);
+            let pool = &account.pools[0];
+            let used = pool.used_kb(clock);
             json!({
-                "available_traffic": gb(kb("effective")),
-                "total_traffic": gb(kb("effective_total")),
-                "used_traffic": gb(kb("effective_used")),
+                "available_traffic": gb((pool.effective_total_kb - used).round()),
+                "total_traffic": gb(pool.effective_total_kb.round()),
+                "used_traffic": gb(used.round()),
             })
         }
         Resource::Subusers => {
@@ -124,8 +119,7 @@ pub(super) fn answer(
                 .skip((page - 1).saturating_mul(per_page))
                 .take(per_page)
                 .map(|a| {
-                    let item = GatewayAccount::account_item(a, clock);
-                    let used_kb = item["usage_flow"].as_f64().unwrap_or(0.0);
+                    let used_kb = a.used_kb(clock).round();
                     json!({
                         "username": a.username,
                         "traffic_used": (used_kb / KB_PER_GB * 1000.0).round() / 1000.0,

@@ -472,7 +472,8 @@ impl Clock {
 }
 
 impl Pool {
-    fn used_kb(&self, clock: &Clock) -> f64 {
+    /// What has been used of the pool's effective traffic by the clock's now.
+    pub(super) fn used_kb(&self, clock: &Clock) -> f64 {
         (self.used_at_start_kb + self.rate_kb_per_sec * clock.elapsed())
             .min(self.effective_total_kb)
     }
@@ -495,6 +496,13 @@ impl Pool {
             "expired_count": expired,
             "used": lifetime_used.round(),
         })
+    }
+}
+
+impl SubAccount {
+    /// What the sub-account has used by the clock's now.
+    pub(super) fn used_kb(&self, clock: &Clock) -> f64 {
+        self.used_at_start_kb + self.rate_kb_per_sec * clock.elapsed()
     }
 }
 
@@ -535,7 +543,7 @@ impl GatewayAccount {
             "created_at": clock.stamp(-90 * DAY),
             "remark": a.remark,
             "product_type": a.product_type,
-            "usage_flow": (a.used_at_start_kb + a.rate_kb_per_sec * clock.elapsed()).round(),
+            "usage_flow": a.used_kb(clock).round(),
             "limit_flow": a.limit_gb,
             "status": u32::from(a.enabled),
         })

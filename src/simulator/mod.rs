@@ -480,12 +480,7 @@ fn gateway_data(
     query: &HashMap<String, String>,
     clock: &Clock,
 ) -> Option<Value> {
-    let number = |key: &str, default: usize| {
-        query
-            .get(key)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
+    let number = |key: &str, default: usize| query_number(query, key, default);
     Some(match resource {
         Resource::Usage => account.usage(clock, 7),
         Resource::Summary => {
@@ -529,6 +524,14 @@ fn gateway_data(
     })
 }
 
+/// A whole-number query parameter, `default` when it is absent or not a number.
+fn query_number(query: &HashMap<String, String>, key: &str, default: usize) -> usize {
+    query
+        .get(key)
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(default)
+}
+
 /// A page in the gateway family's shape.
 fn page<T>(items: &[T], page: usize, size: usize, item: impl Fn(&T) -> Value) -> Value {
     let size = size.clamp(1, 1000);
@@ -555,12 +558,7 @@ fn ipweb_data(
     clock: &Clock,
 ) -> Option<Value> {
     let ipweb = &state.dataset.ipweb;
-    let number = |key: &str, default: usize| {
-        query
-            .get(key)
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(default)
-    };
+    let number = |key: &str, default: usize| query_number(query, key, default);
     Some(match resource {
         Resource::Summary => ipweb.totals(clock),
         Resource::Usage => ipweb.consumption(clock),
