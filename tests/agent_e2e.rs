@@ -23,12 +23,7 @@ async fn a_low_pool_reaches_a_webhook_receiver_and_is_counted() {
         .respond_with(ResponseTemplate::new(200).set_body_json(summary))
         .mount(&upstream)
         .await;
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&hook)
-        .await;
+    let hook = webhook_receiver().await;
     let yaml = format!(
         "interval: 1s\ntargets:\n  - name: best\n    provider: bestproxy\n    base_url: {}\n    app_key: {APP_KEY}\n    endpoints: [summary]\n\
          alerting:\n  evaluation_interval: 200ms\n  rules:\n    ProxyTrafficLow: {{for: 0s}}\n  receivers:\n    - name: hook\n      webhook: {{url: \"{}/hook\"}}\n",
@@ -120,12 +115,7 @@ async fn the_alerts_fire_for_a_custom_target() {
             .mount(&upstream)
             .await;
     }
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&hook)
-        .await;
+    let hook = webhook_receiver().await;
     let yaml = format!(
         "interval: 1s\ntargets:\n  - name: other\n    provider: custom\n    base_url: {}/v1\n    credential: k\n    auth: {{query: key}}\n    unit: GB\n\
          \x20   pools: [{{path: /me, pool: main, remaining: /left, purchased: /total}}]\n\
@@ -175,4 +165,15 @@ async fn the_alerts_fire_for_a_custom_target() {
         "{fired:?}"
     );
     exporter.stop().await;
+}
+
+/// A webhook receiver that takes every notification at `/hook`.
+async fn webhook_receiver() -> MockServer {
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    hook
 }

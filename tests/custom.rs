@@ -27,15 +27,6 @@ fn answer(body: serde_json::Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
-/// The error counter of `endpoint` for `reason`.
-fn errors(m: &str, endpoint: &str, reason: &str) -> Option<f64> {
-    value(
-        m,
-        "proxy_exporter_poll_errors_total",
-        &[("endpoint", endpoint), ("reason", reason)],
-    )
-}
-
 /// The last error of each endpoint, as the status API reports it.
 async fn status_text(exporter: &Exporter) -> String {
     exporter.get("/api/v1/status").await.text().await.unwrap()
@@ -332,7 +323,7 @@ async fn an_envelope_that_says_failure_is_an_api_or_auth_error_never_data() {
             .await;
         let exporter = Exporter::start(&config(&server, ENVELOPE)).await;
         let m = exporter.metrics().await;
-        assert_eq!(errors(&m, "summary", reason), Some(1.0), "{m}");
+        assert_eq!(poll_errors(&m, "summary", reason), Some(1.0), "{m}");
         assert_eq!(samples(&m, "proxy_traffic_remaining_bytes").len(), 0, "{m}");
         let status = status_text(&exporter).await;
         assert!(
@@ -429,8 +420,8 @@ async fn a_pointer_that_finds_nothing_is_a_decode_error_naming_it_and_never_a_ze
     ))
     .await;
     let m = exporter.metrics().await;
-    assert_eq!(errors(&m, "summary", "decode"), Some(1.0), "{m}");
-    assert_eq!(errors(&m, "accounts", "decode"), Some(1.0), "{m}");
+    assert_eq!(poll_errors(&m, "summary", "decode"), Some(1.0), "{m}");
+    assert_eq!(poll_errors(&m, "accounts", "decode"), Some(1.0), "{m}");
     assert_eq!(samples(&m, "proxy_traffic_remaining_bytes").len(), 0, "{m}");
     assert_eq!(samples(&m, "proxy_account_used_bytes").len(), 0, "{m}");
     assert_eq!(value(&m, "proxy_up", &[("target", "other")]), Some(0.0));
@@ -488,7 +479,7 @@ async fn a_next_link_to_another_host_is_not_followed() {
     ))
     .await;
     let m = exporter.metrics().await;
-    assert_eq!(errors(&m, "static_ips", "decode"), Some(1.0), "{m}");
+    assert_eq!(poll_errors(&m, "static_ips", "decode"), Some(1.0), "{m}");
     assert_eq!(
         samples(&m, "proxy_static_ip_expiry_timestamp_seconds").len(),
         0

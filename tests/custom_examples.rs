@@ -70,14 +70,6 @@ fn answer(status: u16, file: &str, server: &MockServer) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body, "application/json")
 }
 
-fn errors(m: &str, endpoint: &str, reason: &str) -> Option<f64> {
-    value(
-        m,
-        "proxy_exporter_poll_errors_total",
-        &[("endpoint", endpoint), ("reason", reason)],
-    )
-}
-
 fn up(m: &str) -> Option<f64> {
     value(m, "proxy_up", &[])
 }
@@ -90,7 +82,11 @@ fn account(m: &str, metric: &str, name: &str, product: &str) -> Option<f64> {
 /// Every endpoint failed with `reason`, and no figure is exported.
 fn failed_with(m: &str, endpoints: &[&str], reason: &str) {
     for endpoint in endpoints {
-        assert_eq!(errors(m, endpoint, reason), Some(1.0), "{endpoint}: {m}");
+        assert_eq!(
+            poll_errors(m, endpoint, reason),
+            Some(1.0),
+            "{endpoint}: {m}"
+        );
     }
     for family in [
         "proxy_traffic_remaining_bytes",
@@ -103,6 +99,26 @@ fn failed_with(m: &str, endpoints: &[&str], reason: &str) {
     }
     assert_eq!(up(m), Some(0.0));
     assert!(!m.contains(CREDENTIAL));
+}
+
+/// Example `name` against a server that answers HTTP `status` (with the fixture
+/// `body`, if any) to its every request, one per endpoint: each of `endpoints`
+/// fails with reason `auth`.
+async fn refused(name: &str, status: u16, body: Option<&str>, endpoints: &[&str]) {
+    let server = MockServer::start().await;
+    let reply = match body {
+        Some(file) => answer(status, file, &server),
+        None => ResponseTemplate::new(status),
+    };
+    Mock::given(method("GET"))
+        .respond_with(reply)
+        .expect(endpoints.len() as u64)
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config(name, &server)).await;
+    let m = exporter.metrics().await;
+    failed_with(&m, endpoints, "auth");
+    exporter.stop().await;
 }
 
 #[test]
@@ -178,16 +194,13 @@ async fn iproyal_example_reads_the_balance_and_every_page_of_sub_users() {
 
 #[tokio::test]
 async fn iproyal_example_counts_a_refused_token_as_auth() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(answer(401, "iproyal/unauthenticated.json", &server))
-        .expect(2)
-        .mount(&server)
-        .await;
-    let exporter = Exporter::start(&config("iproyal", &server)).await;
-    let m = exporter.metrics().await;
-    failed_with(&m, &["summary", "accounts"], "auth");
-    exporter.stop().await;
+    refused(
+        "iproyal",
+        401,
+        Some("iproyal/unauthenticated.json"),
+        &["summary", "accounts"],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -247,16 +260,13 @@ async fn webshare_example_follows_next_links_and_reads_bytes_beside_gb() {
 
 #[tokio::test]
 async fn webshare_example_counts_an_invalid_token_as_auth() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(answer(401, "webshare/invalid-token.json", &server))
-        .expect(2)
-        .mount(&server)
-        .await;
-    let exporter = Exporter::start(&config("webshare", &server)).await;
-    let m = exporter.metrics().await;
-    failed_with(&m, &["summary", "accounts"], "auth");
-    exporter.stop().await;
+    refused(
+        "webshare",
+        401,
+        Some("webshare/invalid-token.json"),
+        &["summary", "accounts"],
+    )
+    .await;
 }
 
 /// A Thordata request: the token as the credential, the key from the path.
@@ -348,7 +358,7 @@ async fn thordata_example_counts_a_token_error_as_auth_and_other_codes_as_api() 
     let exporter = Exporter::start(&config("thordata", &server)).await;
     let m = exporter.metrics().await;
     failed_with(&m, &["summary", "accounts"], "auth");
-    assert_eq!(errors(&m, "static_ips", "api"), Some(1.0), "{m}");
+    assert_eq!(poll_errors(&m, "static_ips", "api"), Some(1.0), "{m}");
     let status = exporter.get("/api/v1/status").await.text().await.unwrap();
     assert!(
         status.contains(
@@ -392,14 +402,5 @@ async fn goproxy_example_reads_gb_given_as_strings() {
 
 #[tokio::test]
 async fn goproxy_example_counts_a_refused_key_as_auth() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let exporter = Exporter::start(&config("goproxy", &server)).await;
-    let m = exporter.metrics().await;
-    failed_with(&m, &["summary"], "auth");
-    exporter.stop().await;
+    refused("goproxy", 401, None, &["summary"]).await;
 }

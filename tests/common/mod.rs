@@ -146,6 +146,15 @@ pub fn value(metrics: &str, metric: &str, labels: &[(&str, &str)]) -> Option<f64
         .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
 }
 
+/// `proxy_exporter_poll_errors_total` of `endpoint` for `reason`.
+pub fn poll_errors(metrics: &str, endpoint: &str, reason: &str) -> Option<f64> {
+    value(
+        metrics,
+        "proxy_exporter_poll_errors_total",
+        &[("endpoint", endpoint), ("reason", reason)],
+    )
+}
+
 /// The calendar date at `offset_days` from today in +08:00, as the provider writes it.
 pub fn provider_date(offset_days: i64) -> String {
     let now = chrono::Utc::now() + chrono::Duration::hours(8) + chrono::Duration::days(offset_days);
