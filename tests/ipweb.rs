@@ -108,22 +108,28 @@ async fn the_trailing_space_residual_flow_key_is_ignored() {
     exporter.stop().await;
 }
 
-#[tokio::test]
-async fn usage_today_and_yesterday_are_upload_plus_download() {
-    let server = MockServer::start().await;
+/// The document's daily answer `fixture` at `api` (under `/api/agent/`), its two
+/// days made yesterday and today, asked for exactly those two days.
+async fn mount_daily(server: &MockServer, fixture: &str, api: &str) {
     let (yesterday, today) = (provider_date(-1), provider_date(0));
-    let mut body = fixture_json("ipweb/consume_detail.json");
+    let mut body = fixture_json(&format!("ipweb/{fixture}.json"));
     body["data"][0]["date"] = json!(yesterday);
     body["data"][1]["date"] = json!(today);
     Mock::given(method("GET"))
-        .and(path("/prod-api/api/agent/getFlowConsumeDetail"))
+        .and(path(format!("/prod-api/api/agent/{api}")))
         .and(header("token", TOKEN))
         .and(query_param("startDate", yesterday.as_str()))
         .and(query_param("endDate", today.as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .expect(1..)
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+#[tokio::test]
+async fn usage_today_and_yesterday_are_upload_plus_download() {
+    let server = MockServer::start().await;
+    mount_daily(&server, "consume_detail", "getFlowConsumeDetail").await;
     let exporter = Exporter::start(&config(&server, "[usage]")).await;
     let m = exporter.metrics().await;
     // The document's days: 21889.75 + 6529.83 and 32335.47 + 11423.92 MB.
@@ -417,19 +423,7 @@ async fn customer_rows_of_other_days_are_not_counted_as_today() {
 #[tokio::test]
 async fn nni_usage_today_and_yesterday_from_the_documents_example() {
     let server = MockServer::start().await;
-    let (yesterday, today) = (provider_date(-1), provider_date(0));
-    let mut body = fixture_json("ipweb/nni_consume_detail.json");
-    body["data"][0]["date"] = json!(yesterday);
-    body["data"][1]["date"] = json!(today);
-    Mock::given(method("GET"))
-        .and(path("/prod-api/api/agent/getNNIFlowConsumeDetail"))
-        .and(header("token", TOKEN))
-        .and(query_param("startDate", yesterday.as_str()))
-        .and(query_param("endDate", today.as_str()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .expect(1..)
-        .mount(&server)
-        .await;
+    mount_daily(&server, "nni_consume_detail", "getNNIFlowConsumeDetail").await;
     let exporter = Exporter::start(&config(&server, "[nni_usage]")).await;
     let m = exporter.metrics().await;
     let labels = [("provider", "ipweb"), ("target", "reseller")];

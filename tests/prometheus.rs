@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, Guard};
+use common::{demo_command, free_port, Guard};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
@@ -79,18 +79,7 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
     let dir = tempfile::tempdir().unwrap();
     let exporter_port = free_port();
     let prometheus_port = free_port();
-    let _exporter = Guard(
-        Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
-            .args(["--demo", "--demo.interval", "2s"])
-            .args([
-                "--web.listen-address",
-                &format!("127.0.0.1:{exporter_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _exporter = Guard(demo_command(exporter_port).spawn().unwrap());
     let rules = repo().join("alerts/proxy-quota.rules.yml");
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -283,18 +272,7 @@ async fn prometheus_scrapes_each_target_through_probe_as_documented() {
     let dir = tempfile::tempdir().unwrap();
     let exporter_port = free_port();
     let prometheus_port = free_port();
-    let _exporter = Guard(
-        Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
-            .args(["--demo", "--demo.interval", "2s"])
-            .args([
-                "--web.listen-address",
-                &format!("127.0.0.1:{exporter_port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _exporter = Guard(demo_command(exporter_port).spawn().unwrap());
     let documented = documented_probe_config();
     let scrape = documented
         .replace(

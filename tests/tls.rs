@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, Guard};
+use common::{demo_command, free_port, Guard};
 use serde_json::Value;
 
 #[tokio::test]
@@ -32,18 +32,11 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_is_refused_without() {
 
     let exporter_port = free_port();
     let _exporter = Guard(
-        Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"))
-            .args(["--demo", "--demo.interval", "2s"])
-            .args([
-                "--web.listen-address",
-                &format!("127.0.0.1:{exporter_port}"),
-            ])
+        demo_command(exporter_port)
             .args([
                 "--web.config.file",
                 dir.path().join("web.yml").to_str().unwrap(),
             ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );

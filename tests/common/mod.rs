@@ -92,6 +92,18 @@ impl Drop for Guard {
     }
 }
 
+/// The built binary running `--demo` (polled every 2 s) on loopback `port`,
+/// its output discarded; add flags, then spawn it under a [`Guard`].
+pub fn demo_command(port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"));
+    command
+        .args(["--demo", "--demo.interval", "2s"])
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
