@@ -430,8 +430,9 @@ fn transport_error(path: &str, error: reqwest::Error) -> PollError {
         Reason::Timeout
     } else if error.is_connect() {
         Reason::Connect
-    } else if error.is_decode() || error.is_body() {
-        // A body cut off mid-way is a broken connection, not bad JSON.
+    } else if error.is_decode() || error.is_body() || broken_connection(&error) {
+        // A body cut off mid-way is a broken connection, not bad JSON; so is a
+        // kept-alive connection the server closed under the next request.
         Reason::Connect
     } else {
         Reason::Http
@@ -445,4 +446,31 @@ fn transport_error(path: &str, error: reqwest::Error) -> PollError {
         source = cause.source();
     }
     PollError::new(reason, message)
+}
+
+/// Whether `error` says the connection broke under the request rather than that
+/// the server answered wrongly: hyper's incomplete message (a pooled keep-alive
+/// connection the server closed, or an answer cut off before its headers ended),
+/// a request canceled or a connection closed under it, or a reset, aborted or
+/// ended socket. Looks through the whole chain of causes.
+fn broken_connection(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() || hyper.is_closed() {
+                return true;
+            }
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        cause = error.source();
+    }
+    false
 }
