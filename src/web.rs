@@ -251,9 +251,11 @@ const DUMMY_PASSWORD: &str = "proxy-quota-exporter: no such user";
 
 fn decode_basic(header: &[u8]) -> Option<(String, String)> {
     let text = std::str::from_utf8(header).ok()?;
-    let encoded = text
-        .strip_prefix("Basic ")
-        .or_else(|| text.strip_prefix("basic "))?;
+    // The scheme is case-insensitive (RFC 7235 section 2.1).
+    let (scheme, encoded) = text.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
@@ -316,6 +318,8 @@ mod tests {
         assert!(!allows("someone", "s3cret").await);
         assert!(!allows("someone", DUMMY_PASSWORD).await, "the dummy hash");
         assert_eq!(auth.verified().len(), 1, "failures are not cached");
+        let shouted = header("prometheus", "s3cret").replacen("Basic", "BASIC", 1);
+        assert!(auth.allows(Some(shouted.as_bytes())).await, "{shouted}");
         assert!(!auth.allows(Some(b"Bearer abc")).await);
         assert!(!auth.allows(None).await);
         assert!(BasicAuth::disabled().allows(None).await);

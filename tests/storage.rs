@@ -1,7 +1,8 @@
 //! The embedded store on real SQLite files in temporary directories: schema
 //! migration and refusal of a newer one, history written by a running exporter
 //! and read back, no double rows, retention, alert state across a restart, and
-//! an exporter that keeps serving when its store cannot be opened.
+//! an exporter that keeps serving when its store cannot be opened (a path that
+//! names a file, a database file it cannot write).
 
 mod common;
 
@@ -179,6 +180,21 @@ fn a_corrupt_file_and_a_second_opener_are_clear_errors() {
         error.to_string().contains("locked by another process"),
         "{error}"
     );
+}
+
+#[test]
+fn a_storage_path_that_names_a_file_is_not_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("store.db");
+    std::fs::write(&file, "someone's file").unwrap();
+    let error = Storage::open(&options(&file)).err().unwrap();
+    let text = error.to_string();
+    assert!(text.contains(&file.display().to_string()), "{text}");
+    assert!(text.contains("is not a directory"), "{text}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "someone's file");
+    // A file further up the path says so too.
+    let error = Storage::open(&options(&file.join("data"))).err().unwrap();
+    assert!(error.to_string().contains("ot a directory"), "{error}");
 }
 
 #[test]
@@ -592,4 +608,120 @@ fn names_of_sub_accounts_without_history_are_forgotten_once_a_day() {
     write(now + 86_400, "stays");
     assert_eq!(storage.prune(now + 87_400).unwrap().account_rows, 1);
     assert_eq!(names(), 1);
+}
+
+/// Set in the child process that runs the read-only test as an unprivileged user.
+const READ_ONLY_DIR: &str = "PQE_TEST_READ_ONLY_STORE";
+/// What that child prints once it ran the checks, so that a child that ran no
+/// test cannot pass for one that did.
+const READ_ONLY_CHECKED: &str = "read-only store checked";
+/// The user and group the child runs as when the test runs as root: `nobody`.
+const NOBODY: u32 = 65534;
+
+/// A database file the exporter cannot write, in a directory it can: SQLite
+/// would open it read-only without a word. The store refuses it at open, with the
+/// path and the reason, and the exporter runs without a store
+/// (`proxy_exporter_storage_open` 0). Root writes a read-only file all the same,
+/// so as root the checks run in a child process of this test as `nobody`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_file_is_refused_at_open() {
+    if let Some(dir) = std::env::var_os(READ_ONLY_DIR) {
+        check_read_only_store(Path::new(&dir)).await;
+        println!("{READ_ONLY_CHECKED}");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let storage = Storage::open(&options(&dir)).unwrap();
+    storage
+        .write_pools("bestproxy", "t", 100, &[pool("p", 5.0)])
+        .unwrap();
+    drop(storage);
+    let file = dir.join(DB_FILE);
+    set_mode(&file, 0o444);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        check_read_only_store(&dir).await;
+        return;
+    }
+    for path in [tmp.path(), &dir, &file, &dir.join(storage_lock())] {
+        std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        use std::os::unix::process::CommandExt as _;
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "a_read_only_database_file_is_refused_at_open",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(READ_ONLY_DIR, &dir)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the check as nobody failed:\n{report}"
+    );
+    assert!(
+        report.contains(READ_ONLY_CHECKED),
+        "the child ran no check:\n{report}"
+    );
+}
+
+fn storage_lock() -> &'static str {
+    proxy_quota_exporter::storage::LOCK_FILE
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The checks of [`a_read_only_database_file_is_refused_at_open`], in a process
+/// that cannot write `dir`'s database file.
+async fn check_read_only_store(dir: &Path) {
+    let file = dir.join(DB_FILE);
+    let denied = std::fs::OpenOptions::new().write(true).open(&file);
+    assert!(
+        denied
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied),
+        "this process can write {}, so the test would not exercise a read-only store: {denied:?}",
+        file.display()
+    );
+    let error = Storage::open(&options(dir))
+        .err()
+        .expect("a read-only database is refused");
+    let text = error.to_string();
+    assert!(matches!(error, StorageError::Open { .. }), "{text}");
+    assert!(text.contains(&file.display().to_string()), "{text}");
+    assert!(text.contains("read-only"), "{text}");
+
+    let server = summary_upstream().await;
+    let yaml = gateway_config("bestproxy", &server.uri(), "[summary]");
+    let exporter = Running::start(&yaml, options(dir)).await;
+    let metrics = exporter.metrics().await;
+    assert_eq!(value(&metrics, "proxy_up", &[]), Some(1.0), "{metrics}");
+    assert_eq!(
+        value(&metrics, "proxy_exporter_storage_open", &[]),
+        Some(0.0),
+        "{metrics}"
+    );
+    exporter.stop().await;
+    // Nothing was written: the history is the one from before.
+    let reader = Storage::open_read_only(dir).unwrap().unwrap();
+    assert_eq!(
+        reader.pool_history("bestproxy", "t", "p", 0).unwrap().len(),
+        1
+    );
 }

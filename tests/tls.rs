@@ -75,6 +75,23 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_is_refused_without() {
         .await
         .unwrap();
     assert_eq!(right.status(), 200);
+    // A reload from the exporter's own origin is https://, not http://; the demo
+    // has no configuration file, so one that passes the origin check is a 400.
+    let reload = format!("https://127.0.0.1:{exporter_port}/-/reload");
+    for (origin, expected) in [
+        (format!("https://127.0.0.1:{exporter_port}"), 400),
+        (format!("http://127.0.0.1:{exporter_port}"), 403),
+    ] {
+        let response = client
+            .post(&reload)
+            .basic_auth("prometheus", Some(password))
+            .header("origin", &origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "Origin: {origin}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
     let plain = reqwest::get(format!("http://127.0.0.1:{exporter_port}/metrics")).await;
     assert!(
         !plain.is_ok_and(|r| r.status().is_success()),

@@ -1,14 +1,16 @@
 //! Request routing and the handlers: authorization, `/metrics` and `/probe`
 //! with gzip negotiation, the front page and its assets, `/api/v1/status`, the
-//! health endpoints and `/-/reload`.
+//! health endpoints and `/-/reload` (refused to a browser's cross-origin request);
+//! 404 for an unknown path, 405 with `Allow` for a method a path does not take,
+//! `nosniff` on every answer.
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY,
-    WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE,
+    HOST, ORIGIN, VARY, WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
 };
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::sync::oneshot;
 
 use super::landing;
@@ -17,7 +19,18 @@ use crate::encoder;
 use crate::exposition::Probe;
 use crate::shard;
 
+/// Answers one request. Every answer, errors included, carries
+/// `X-Content-Type-Options: nosniff`, so that no browser takes a plain-text
+/// answer that quotes the request (a probe's unknown target) for HTML.
 pub(super) async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks> {
+    let mut response = route(app, req).await;
+    response
+        .headers_mut()
+        .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn route(app: &App, req: Request<Incoming>) -> Response<Chunks> {
     let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
     if !app.basic_auth.allows(authorization).await {
         let mut response = text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
@@ -27,34 +40,130 @@ pub(super) async fn handle(app: &App, req: Request<Incoming>) -> Response<Chunks
         );
         return response;
     }
-    if req.uri().path() == "/-/reload" {
-        return reload(app, req.method()).await;
-    }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed\n");
+    // An unknown path is 404 whatever the method; a known one answers 405 with
+    // `Allow` to a method it does not take.
+    let Some(route) = Route::of(req.uri().path()) else {
+        return text(StatusCode::NOT_FOUND, "Not found\n");
+    };
+    if !route.allows(req.method()) {
+        let mut response = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            match route {
+                Route::Reload => "Use POST to reload\n",
+                _ => "Method not allowed\n",
+            },
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(route.methods()));
+        return response;
     }
     let gzip = accepts_gzip(req.headers().get(ACCEPT_ENCODING));
-    match req.uri().path() {
-        "/metrics" => metrics_response(app, gzip),
-        "/probe" => probe_response(app, req.uri().query(), gzip),
-        "/" => front_page(app).await,
-        "/api/v1/status" => status_api(app).await,
-        "/static/page.css" => asset(landing::STYLESHEET, "text/css; charset=utf-8"),
-        "/static/page.js" => asset(landing::SCRIPT, "text/javascript; charset=utf-8"),
-        "/-/healthy" => text(StatusCode::OK, "Healthy\n"),
-        "/-/ready" if app.exposition.ready() => text(StatusCode::OK, "Ready\n"),
-        "/-/ready" => text(
+    match route {
+        Route::Metrics => metrics_response(app, gzip),
+        Route::Probe => probe_response(app, req.uri().query(), gzip),
+        Route::FrontPage => front_page(app).await,
+        Route::Status => status_api(app).await,
+        Route::Stylesheet => asset(landing::STYLESHEET, "text/css; charset=utf-8"),
+        Route::Script => asset(landing::SCRIPT, "text/javascript; charset=utf-8"),
+        Route::Healthy => text(StatusCode::OK, "Healthy\n"),
+        Route::Ready if app.exposition.ready() => text(StatusCode::OK, "Ready\n"),
+        Route::Ready => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "Not ready: first poll of every target not finished\n",
         ),
-        _ => text(StatusCode::NOT_FOUND, "Not found\n"),
+        Route::Reload => {
+            let scheme = if app.tls.is_some() { "https" } else { "http" };
+            if cross_origin(req.headers(), req.uri(), scheme) {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "Refused: a cross-origin request (a web page of another origin) cannot reload the configuration\n",
+                );
+            }
+            reload(app).await
+        }
     }
 }
 
-async fn reload(app: &App, method: &Method) -> Response<Chunks> {
-    if method != Method::POST && method != Method::PUT {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "Use POST to reload\n");
+/// The paths the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Metrics,
+    Probe,
+    FrontPage,
+    Status,
+    Stylesheet,
+    Script,
+    Healthy,
+    Ready,
+    Reload,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<Route> {
+        Some(match path {
+            "/metrics" => Route::Metrics,
+            "/probe" => Route::Probe,
+            "/" => Route::FrontPage,
+            "/api/v1/status" => Route::Status,
+            "/static/page.css" => Route::Stylesheet,
+            "/static/page.js" => Route::Script,
+            "/-/healthy" => Route::Healthy,
+            "/-/ready" => Route::Ready,
+            "/-/reload" => Route::Reload,
+            _ => return None,
+        })
     }
+
+    /// The methods the path takes, as the `Allow` header of a 405 lists them.
+    fn methods(self) -> &'static str {
+        match self {
+            // As Prometheus' own `/-/reload`.
+            Route::Reload => "POST, PUT",
+            _ => "GET, HEAD",
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Route::Reload => method == Method::POST || method == Method::PUT,
+            _ => method == Method::GET || method == Method::HEAD,
+        }
+    }
+}
+
+/// Whether a request was sent by a browser for a page of another origin, as Go's
+/// `net/http.CrossOriginProtection` decides: by `Sec-Fetch-Site` when the browser
+/// sends it (only `same-origin` and `none`, a request the user made, pass; a page
+/// on another port of the same host is `same-site` and refused), otherwise by
+/// `Origin`, which must be the server's own (`scheme://Host`; `null` is not).
+/// A request with neither header is not a browser's cross-origin request (curl,
+/// Prometheus, scripts) and passes.
+fn cross_origin(headers: &HeaderMap, uri: &Uri, scheme: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(ORIGIN) else {
+        return false;
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    let (Ok(origin), Some(host)) = (origin.to_str(), host) else {
+        return true;
+    };
+    let (Ok(origin), Ok(own)) = (
+        url::Url::parse(origin),
+        url::Url::parse(&format!("{scheme}://{host}")),
+    ) else {
+        return true;
+    };
+    let (origin, own) = (origin.origin(), own.origin());
+    !(origin.is_tuple() && origin == own)
+}
+
+async fn reload(app: &App) -> Response<Chunks> {
     let Some(requests) = &app.reload else {
         return text(
             StatusCode::BAD_REQUEST,
@@ -67,13 +176,10 @@ async fn reload(app: &App, method: &Method) -> Response<Chunks> {
     }
     match outcome.await {
         Ok(Ok(())) => text(StatusCode::OK, "Configuration reloaded\n"),
-        Ok(Err(reason)) => {
-            let mut response = Response::new(Chunks::one(Bytes::from(format!(
-                "Reload refused, the running configuration stays: {reason}\n"
-            ))));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-        }
+        Ok(Err(reason)) => owned_text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Reload refused, the running configuration stays: {reason}\n"),
+        ),
         Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "Shutting down\n"),
     }
 }
@@ -216,10 +322,6 @@ fn with_policy(mut response: Response<Chunks>) -> Response<Chunks> {
     response.headers_mut().insert(
         hyper::header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(landing::CONTENT_SECURITY_POLICY),
-    );
-    response.headers_mut().insert(
-        hyper::header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
     );
     response
 }

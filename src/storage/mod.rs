@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
 use crate::store::StorageStatus;
 
@@ -90,6 +90,13 @@ impl Storage {
             path: path.to_owned(),
             reason,
         };
+        if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(open_error(
+                dir,
+                "is not a directory (--storage.path names the directory the store lives in)"
+                    .to_owned(),
+            ));
+        }
         std::fs::create_dir_all(dir).map_err(|e| open_error(dir, e.to_string()))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = File::options()
@@ -111,6 +118,14 @@ impl Storage {
             open_error(&lock_path, reason)
         })?;
         let mut conn = Connection::open(&file).map_err(|e| open_error(&file, e.to_string()))?;
+        // SQLite opens a file it cannot write read-only without a word; every
+        // write would then fail.
+        if conn.is_readonly(MAIN_DB).unwrap_or(true) {
+            return Err(open_error(
+                &file,
+                "the database file is read-only for this process (check its owner and permissions, and that the file system is mounted read-write)".to_owned(),
+            ));
+        }
         configure(&conn).map_err(|e| open_error(&file, e.to_string()))?;
         schema::migrate(&mut conn, &file)?;
         Ok(Storage {
