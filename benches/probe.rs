@@ -36,6 +36,7 @@ fn snapshot(i: usize) -> TargetSnapshot {
         last_success_unix: Some(1.7e9),
         errors: [0; Reason::COUNT],
         requests: [60; Outcome::COUNT],
+        labels_truncated: 0,
         reading: Some(Arc::new(reading)),
         stale_at: None,
         last_error: None,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::alerting::{Alerting, RawAlerting};
+use crate::bounded::{DEFAULT_LABEL_VALUE_LENGTH_LIMIT, MIN_LABEL_VALUE_LENGTH_LIMIT};
 use crate::providers::{self, Connection, Endpoint, Options, OptionsError, ProviderSpec};
 use crate::secret::{expand_env, Secret};
 use crate::shard::Shard;
@@ -64,6 +65,9 @@ pub struct Target {
     pub body_size_limit: usize,
     /// The most series the target's readings may produce together.
     pub sample_limit: usize,
+    /// The most bytes of a label value that came from the provider
+    /// (`label_value_length_limit`).
+    pub label_value_length_limit: usize,
     /// The most requests a second sent to the provider for this target (pages
     /// and retries included); `None` does not pace them.
     pub max_requests_per_second: Option<f64>,
@@ -250,6 +254,7 @@ struct Defaults {
     unit_base: u32,
     body_size_limit: usize,
     sample_limit: usize,
+    label_value_length_limit: usize,
     interval: Duration,
     timeout: Duration,
     max_requests_per_second: Option<f64>,
@@ -280,6 +285,11 @@ impl Defaults {
         if sample_limit == 0 {
             return Err(source.refuse("sample_limit", "must be at least 1"));
         }
+        let label_value_length_limit = raw
+            .label_value_length_limit
+            .unwrap_or(DEFAULT_LABEL_VALUE_LENGTH_LIMIT);
+        check_label_value_length_limit(label_value_length_limit)
+            .map_err(|m| source.refuse("label_value_length_limit", m))?;
         let interval = raw.interval.unwrap_or(DEFAULT_INTERVAL);
         let timeout = raw.timeout.unwrap_or(DEFAULT_TIMEOUT);
         check_interval(interval, timeout).map_err(|(key, m)| source.refuse(key, m))?;
@@ -295,6 +305,7 @@ impl Defaults {
             unit_base,
             body_size_limit,
             sample_limit,
+            label_value_length_limit,
             interval,
             timeout,
             max_requests_per_second: raw.max_requests_per_second,
@@ -349,6 +360,11 @@ fn target(
     if sample_limit == 0 {
         return Err(at.refuse("sample_limit", "must be at least 1"));
     }
+    let label_value_length_limit = t
+        .label_value_length_limit
+        .unwrap_or(defaults.label_value_length_limit);
+    check_label_value_length_limit(label_value_length_limit)
+        .map_err(|m| at.refuse("label_value_length_limit", m))?;
     let interval = t.interval.unwrap_or(defaults.interval);
     let timeout = t.timeout.unwrap_or(defaults.timeout);
     check_interval(interval, timeout).map_err(|(key, m)| at.refuse(key, m))?;
@@ -395,8 +411,20 @@ fn target(
         options,
         body_size_limit,
         sample_limit,
+        label_value_length_limit,
         max_requests_per_second,
     })
+}
+
+/// `label_value_length_limit`: room for a readable start and the hash that
+/// keeps cut values apart.
+fn check_label_value_length_limit(limit: usize) -> Result<(), String> {
+    if limit < MIN_LABEL_VALUE_LENGTH_LIMIT {
+        return Err(format!(
+            "must be at least {MIN_LABEL_VALUE_LENGTH_LIMIT} (bytes), not {limit}"
+        ));
+    }
+    Ok(())
 }
 
 /// `max_requests_per_second`: a number above 0 (fractions allowed).
@@ -678,6 +706,7 @@ struct RawConfig {
     max_concurrent_requests: Option<usize>,
     body_size_limit: Option<Size>,
     sample_limit: Option<usize>,
+    label_value_length_limit: Option<usize>,
     max_requests_per_second: Option<f64>,
     #[serde(default)]
     targets: Vec<RawTarget>,
@@ -702,6 +731,7 @@ struct RawTarget {
     unit_base: Option<u32>,
     body_size_limit: Option<Size>,
     sample_limit: Option<usize>,
+    label_value_length_limit: Option<usize>,
     max_requests_per_second: Option<f64>,
 }
 
@@ -718,6 +748,7 @@ const COMMON_KEYS: &[&str] = &[
     "unit_base",
     "body_size_limit",
     "sample_limit",
+    "label_value_length_limit",
     "max_requests_per_second",
 ];
 
@@ -747,6 +778,7 @@ struct Settings<'a> {
     options: &'a Options,
     body_size_limit: usize,
     sample_limit: usize,
+    label_value_length_limit: usize,
     max_requests_per_second: Option<f64>,
 }
 
@@ -766,6 +798,7 @@ impl<'a> Settings<'a> {
             options,
             body_size_limit,
             sample_limit,
+            label_value_length_limit,
             max_requests_per_second,
         } = target;
         Settings {
@@ -782,6 +815,7 @@ impl<'a> Settings<'a> {
             options,
             body_size_limit: *body_size_limit,
             sample_limit: *sample_limit,
+            label_value_length_limit: *label_value_length_limit,
             max_requests_per_second: *max_requests_per_second,
         }
     }

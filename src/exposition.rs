@@ -306,6 +306,7 @@ mod tests {
             last_success_unix: Some(1.7e9),
             errors: [0; Reason::COUNT],
             requests: [1; Outcome::COUNT],
+            labels_truncated: 0,
             reading: Some(Arc::new(reading)),
             stale_at,
             last_error: None,

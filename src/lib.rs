@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod alerting;
 pub mod alerts;
+pub mod bounded;
 pub mod budget;
 pub mod check;
 pub mod config;

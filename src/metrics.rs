@@ -90,6 +90,8 @@ metrics! {
         "Failed background polls of the endpoint, by reason.";
     UPSTREAM_REQUESTS = "proxy_exporter_upstream_requests_total", Counter, ["provider", "target", "endpoint", "outcome"],
         "HTTP requests sent to the provider for the endpoint, every page and retry included, by outcome (success, rate_limited, error).";
+    LABEL_VALUES_TRUNCATED = "proxy_exporter_label_values_truncated_total", Counter, ["provider", "target"],
+        "Label values from the provider's answers cut to label_value_length_limit bytes (a hash of the whole kept at the end), counted at every poll.";
     BUILD_INFO = "proxy_exporter_build_info", Gauge, ["version", "revision"],
         "Build information of proxy-quota-exporter; always 1.";
     SHARD_INFO = "proxy_exporter_shard_info", Gauge, ["shard", "total_shards"],

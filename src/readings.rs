@@ -222,6 +222,55 @@ impl Reading {
         }
     }
 
+    /// Cleans and bounds every label value that came from the provider
+    /// ([`crate::bounded::label_value`]) to `limit` bytes, and returns how many
+    /// were cut. Done once per poll, before anything else sees the reading, so
+    /// that `/metrics`, the front page, the status API, notifications and the
+    /// store all show the same value.
+    pub fn bound_labels(&mut self, limit: usize) -> u64 {
+        let mut cut = 0;
+        self.for_each_label(&mut |value| {
+            cut += u64::from(crate::bounded::bound_label_value(value, limit))
+        });
+        cut
+    }
+
+    /// Calls `f` on every label value of this reading that the provider gave.
+    fn for_each_label(&mut self, f: &mut dyn FnMut(&mut String)) {
+        match self {
+            Reading::Usage(_) | Reading::NniUsage(_) | Reading::Recharges(_) => {}
+            Reading::Summary(pools) => pools.iter_mut().for_each(|p| f(&mut p.pool)),
+            Reading::Packages(packages) => packages.iter_mut().for_each(|p| {
+                f(&mut p.package_id);
+                f(&mut p.product);
+            }),
+            Reading::Accounts(accounts) => accounts.iter_mut().for_each(|a| {
+                f(&mut a.account);
+                f(&mut a.product);
+                f(&mut a.remark);
+            }),
+            Reading::StaticIps(reading) => {
+                reading.ips.iter_mut().for_each(|ip| {
+                    f(&mut ip.ip);
+                    f(&mut ip.product);
+                    f(&mut ip.country);
+                });
+                reading.status_counts.iter_mut().for_each(|(p, _)| f(p));
+            }
+            Reading::Customers(customers) => {
+                customers.iter_mut().for_each(|c| f(&mut c.customer_id))
+            }
+            Reading::Allowlist(products) => products.iter_mut().for_each(|p| f(&mut p.product)),
+            Reading::Stock(stock) => {
+                stock
+                    .static_ips
+                    .iter_mut()
+                    .for_each(|s| f(&mut s.stock.country));
+                stock.host_pool.iter_mut().for_each(|c| f(&mut c.country));
+            }
+        }
+    }
+
     /// How many series this reading adds to `/metrics` (what `sample_limit` counts).
     pub fn series(&self) -> usize {
         let mut count = 0;

@@ -24,6 +24,8 @@ struct EndpointState {
     errors: [u64; Reason::COUNT],
     /// Requests sent so far, by [`Outcome::index`].
     requests: [u64; Outcome::COUNT],
+    /// Label values cut to `label_value_length_limit` so far.
+    labels_truncated: u64,
     last_good: Option<Arc<Reading>>,
     /// When `last_good` stops being served: `max_staleness` after the start of
     /// the first poll that did not replace it.
@@ -45,6 +47,7 @@ impl EndpointState {
             endpoint,
             errors: previous.map_or([0; Reason::COUNT], |e| e.errors),
             requests: previous.map_or([0; Outcome::COUNT], |e| e.requests),
+            labels_truncated: previous.map_or(0, |e| e.labels_truncated),
             last_good: previous.and_then(|e| e.reading.clone()),
             stale_at: previous.and_then(|e| e.stale_at),
             last_success_unix: previous.and_then(|e| e.last_success_unix),
@@ -137,11 +140,14 @@ pub struct EndpointPoll {
     pub duration: Duration,
     pub result: Result<Reading, PollError>,
     pub requests: [u64; Outcome::COUNT],
+    /// Label values of the reading cut to `label_value_length_limit`.
+    pub labels_truncated: u64,
 }
 
 /// Polls `endpoints` of a target concurrently, each within the poll deadline
 /// (the longer of `interval` and `timeout`), and returns each one's outcome in
-/// order.
+/// order. Every label value a reading took from the provider is cleaned and
+/// bounded here, before anything else sees it.
 pub async fn poll_endpoints(
     target: &Target,
     client: &Client,
@@ -152,7 +158,7 @@ pub async fn poll_endpoints(
         let started = Instant::now();
         let tally = Arc::new(Tally::default());
         let poll = budget::counting(Arc::clone(&tally), client.poll(endpoint));
-        let result = match tokio::time::timeout(deadline, poll).await {
+        let mut result = match tokio::time::timeout(deadline, poll).await {
             Ok(result) => result,
             Err(_) => Err(PollError::new(
                 Reason::Timeout,
@@ -162,10 +168,18 @@ pub async fn poll_endpoints(
                 ),
             )),
         };
+        let labels_truncated = match &mut result {
+            Ok(reading) => reading.bound_labels(target.label_value_length_limit),
+            Err(_) => 0,
+        };
+        if labels_truncated > 0 {
+            tracing::debug!(target = %target.name, %endpoint, labels_truncated, "label values cut to label_value_length_limit");
+        }
         EndpointPoll {
             duration: started.elapsed(),
             result,
             requests: tally.counts(),
+            labels_truncated,
         }
     }))
     .await
@@ -224,6 +238,7 @@ async fn poll_once(
         for (total, sent) in state.requests.iter_mut().zip(poll.requests) {
             *total += sent;
         }
+        state.labels_truncated += poll.labels_truncated;
         state.duration_seconds = poll.duration.as_secs_f64();
         match poll.result {
             Ok(reading) => {
@@ -264,6 +279,7 @@ async fn poll_once(
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
                 requests: state.requests,
+                labels_truncated: state.labels_truncated,
                 reading: state.last_good.clone(),
                 stale_at: state.stale_at,
                 last_error: state.last_error.clone(),
@@ -340,6 +356,7 @@ pub fn crashed(
                 last_success_unix: state.last_success_unix,
                 errors: state.errors,
                 requests: state.requests,
+                labels_truncated: state.labels_truncated,
                 reading: state.last_good,
                 stale_at: state.stale_at,
                 last_error: Some(error.clone()),

@@ -37,34 +37,195 @@ impl fmt::Display for Secret {
 /// ordinary words, and no provider issues credentials that short.
 const SHORTEST_REDACTED: usize = 6;
 
-/// `text` with each secret of `secrets` replaced by `<redacted>`: a last guard
-/// for texts that come from elsewhere (a server's answer, a library's error). A
-/// secret's URL-encoded form is redacted too, and a secret URL's path and query
-/// on their own, as a server may echo them. Forms shorter than
-/// [`SHORTEST_REDACTED`] characters are left alone.
-pub fn redact(text: &str, secrets: &[&Secret]) -> String {
-    let mut text = text.to_owned();
-    for secret in secrets {
+/// How much of a secret's form must precede a `…` (where a text was cut short)
+/// for that remnant to be redacted too.
+const SHORTEST_REMNANT: usize = 4;
+
+/// What marks a text cut short (as `bounded::shorten` and every other
+/// shortener of error texts write it); kept here so that `secret` imports nothing.
+const ELLIPSIS: char = '…';
+
+/// Every form in which some credentials go on the wire, to take out of texts
+/// that came from elsewhere (a server's answer, a library's error): the value as
+/// given, percent-encoded (`+` or `%20` for a space), JSON-escaped, in base64,
+/// a secret URL's path and query and its user information, HTTP Basic's
+/// `base64(user:password)` and SMTP's `AUTH PLAIN`. A form cut short just
+/// before a `…` is redacted too, so that shortening a text before redacting it
+/// leaks no prefix of a secret. Forms shorter than [`SHORTEST_REDACTED`]
+/// characters are left alone.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// Longest first, so that a form inside another does not break its match.
+    forms: Vec<Secret>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} forms)", self.forms.len())
+    }
+}
+
+impl Redactor {
+    /// A redactor of `secrets`, each in every form it may take on the wire
+    /// alone ([`Redactor::secret`]).
+    pub fn of(secrets: &[&Secret]) -> Self {
+        secrets
+            .iter()
+            .fold(Redactor::default(), |redactor, secret| {
+                redactor.secret(secret)
+            })
+    }
+
+    /// Adds `secret` as given, percent-encoded, JSON-escaped and in base64;
+    /// for a URL, also its path and query, and the Basic header that its user
+    /// information turns into.
+    pub fn secret(mut self, secret: &Secret) -> Self {
         let value = secret.expose();
-        let mut forms = vec![
-            value.to_owned(),
-            url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
-        ];
+        self.add(value.to_owned());
+        self.add(url::form_urlencoded::byte_serialize(value.as_bytes()).collect());
+        self.add(percent_encoded(value, false));
+        self.add(percent_encoded(value, true));
+        if let Ok(json) = serde_json::to_string(value) {
+            self.add(json[1..json.len() - 1].to_owned());
+        }
+        self.add_base64(value.as_bytes());
         if let Ok(url) = url::Url::parse(value) {
-            forms.push(url.as_str().to_owned());
+            self.add(url.as_str().to_owned());
             let path_and_query = &url[url::Position::BeforePath..];
             if path_and_query.len() > 1 {
-                forms.push(path_and_query.to_owned());
+                self.add(path_and_query.to_owned());
+            }
+            if let Some(password) = url.password() {
+                self.add(password.to_owned());
+                let decoded = |text: &str| {
+                    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_default()
+                };
+                let password = Secret::new(decoded(password));
+                self = self.basic(&decoded(url.username()), &password);
             }
         }
-        for form in forms
-            .iter()
-            .filter(|f| f.chars().count() >= SHORTEST_REDACTED)
+        self.sort();
+        self
+    }
+
+    /// Adds HTTP Basic authentication of `username` with `password`: the
+    /// password in all its forms, and `base64(username:password)`.
+    pub fn basic(mut self, username: &str, password: &Secret) -> Self {
+        self = self.secret(password);
+        self.add_base64(format!("{username}:{}", password.expose()).as_bytes());
+        self.sort();
+        self
+    }
+
+    /// Adds SMTP authentication of `username` with `password`: the password in
+    /// all its forms, and `AUTH PLAIN`'s `base64(\0username\0password)`.
+    pub fn smtp(mut self, username: &str, password: &Secret) -> Self {
+        self = self.secret(password);
+        self.add_base64(format!("\0{username}\0{}", password.expose()).as_bytes());
+        self.sort();
+        self
+    }
+
+    /// `text` with every form replaced by `<redacted>`, and any form's first
+    /// [`SHORTEST_REMNANT`] or more characters that stand right before a `…`.
+    pub fn apply(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for form in &self.forms {
+            if text.contains(form.expose()) {
+                text = text.replace(form.expose(), REDACTED);
+            }
+        }
+        if text.contains(ELLIPSIS) {
+            text = self.redact_remnants(&text);
+        }
+        text
+    }
+
+    /// Redacts what is left of a form that a cut ended (`…` right after it).
+    fn redact_remnants(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(ELLIPSIS) {
+            let before = &rest[..at];
+            let remnant = self
+                .forms
+                .iter()
+                .filter_map(|form| longest_prefix_ending(before, form.expose()))
+                .max()
+                .unwrap_or(0);
+            out.push_str(&before[..before.len() - remnant]);
+            if remnant > 0 {
+                out.push_str(REDACTED);
+            }
+            out.push(ELLIPSIS);
+            rest = &rest[at + ELLIPSIS.len_utf8()..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn add(&mut self, form: String) {
+        if form.chars().count() >= SHORTEST_REDACTED
+            && !self.forms.iter().any(|f| f.expose() == form)
         {
-            text = text.replace(form.as_str(), "<redacted>");
+            self.forms.push(Secret::new(form));
         }
     }
-    text
+
+    /// Base64 as HTTP Basic and SMTP write it, and without padding, and its
+    /// URL-safe alphabet.
+    fn add_base64(&mut self, bytes: &[u8]) {
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        use base64::Engine as _;
+        for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
+            self.add(engine.encode(bytes));
+        }
+    }
+
+    fn sort(&mut self) {
+        self.forms
+            .sort_by_key(|form| std::cmp::Reverse(form.expose().len()));
+    }
+}
+
+/// What a secret is replaced by.
+const REDACTED: &str = "<redacted>";
+
+/// The length in bytes of the longest start of `form`, at least
+/// [`SHORTEST_REMNANT`] characters and shorter than the whole, that `text` ends with.
+fn longest_prefix_ending(text: &str, form: &str) -> Option<usize> {
+    form.char_indices()
+        .map(|(at, _)| at)
+        .skip(SHORTEST_REMNANT)
+        .filter(|&at| text.ends_with(&form[..at]))
+        .max()
+}
+
+/// Every byte but RFC 3986's unreserved characters as `%XX`, in upper or
+/// lower case hex.
+fn percent_encoded(value: &str, lower: bool) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else if lower {
+            out.push_str(&format!("%{byte:02x}"));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `text` with each secret of `secrets`, in every form it takes on the wire
+/// alone, replaced by `<redacted>` ([`Redactor::of`]).
+pub fn redact(text: &str, secrets: &[&Secret]) -> String {
+    Redactor::of(secrets).apply(text)
 }
 
 /// Reads a secret from `file` (relative to `base_dir` unless absolute): the
@@ -117,7 +278,8 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::{redact, Secret};
+    use super::{redact, Redactor, Secret};
+    use base64::Engine as _;
 
     #[test]
     fn texts_lose_secrets_in_every_form_but_not_short_words() {
@@ -129,6 +291,62 @@ mod tests {
         );
         let short = Secret::new("k");
         assert_eq!(redact("app_key rejected", &[&short]), "app_key rejected");
+    }
+
+    #[test]
+    fn every_wire_form_is_redacted() {
+        let key = Secret::new("s3cret pass/+");
+        let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let basic = Redactor::default().basic("bob", &key);
+        for form in [
+            b64("bob:s3cret pass/+"),
+            "s3cret%20pass%2F%2B".into(),
+            "s3cret%20pass%2f%2b".into(),
+            "s3cret+pass%2F%2B".into(),
+            b64("s3cret pass/+"),
+        ] {
+            let text = format!("401: Authorization: Basic {form} refused");
+            assert_eq!(
+                basic.apply(&text),
+                "401: Authorization: Basic <redacted> refused",
+                "{form}"
+            );
+        }
+        let smtp = Redactor::default().smtp("bob", &key);
+        let plain = b64("\0bob\0s3cret pass/+");
+        assert_eq!(smtp.apply(&format!("535 {plain}")), "535 <redacted>");
+        let json = Redactor::of(&[&Secret::new("quote\"d-key")]);
+        assert_eq!(
+            json.apply(r#"{"key":"quote\"d-key"}"#),
+            r#"{"key":"<redacted>"}"#
+        );
+    }
+
+    #[test]
+    fn a_url_with_user_information_is_redacted_as_its_basic_header() {
+        let url = Secret::new("https://hook:pa%20ss-word@hooks.example/x");
+        let header = base64::engine::general_purpose::STANDARD.encode("hook:pa ss-word");
+        assert_eq!(
+            redact(&format!("echo {header}; pa ss-word"), &[&url]),
+            "echo <redacted>; <redacted>"
+        );
+    }
+
+    #[test]
+    fn a_secret_cut_short_loses_its_remnant() {
+        let key = Secret::new("abcdef-123456-key");
+        assert_eq!(
+            redact("bad key abcdef-12…, retry", &[&key]),
+            "bad key <redacted>…, retry"
+        );
+        // Three characters are not enough to tell a secret from a word.
+        assert_eq!(redact("bad key abc…", &[&key]), "bad key abc…");
+        assert_eq!(redact("nothing … here", &[&key]), "nothing … here");
+    }
+
+    #[test]
+    fn the_cut_mark_is_the_one_shorteners_write() {
+        assert_eq!(super::ELLIPSIS, crate::bounded::ELLIPSIS);
     }
 
     #[test]

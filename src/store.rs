@@ -47,12 +47,16 @@ impl TargetSnapshot {
     }
 
     /// Writes the target's poll status samples of `family` (`proxy_up`, the
-    /// `proxy_exporter_poll_*` families and the upstream requests): label values
+    /// `proxy_exporter_poll_*` families, the upstream requests and the label
+    /// values cut): label values
     /// after `provider` and `target`.
     pub fn status_samples(&self, family: &MetricDef, emit: &mut Emit) {
         let flag = |b: bool| if b { 1.0 } else { 0.0 };
         if family.is(&metrics::UP) {
             emit(&[], flag(self.up()));
+        } else if family.is(&metrics::LABEL_VALUES_TRUNCATED) {
+            let cut: u64 = self.endpoints.iter().map(|e| e.labels_truncated).sum();
+            emit(&[], cut as f64);
         }
         for e in &self.endpoints {
             let endpoint = e.endpoint.as_str();
@@ -94,6 +98,8 @@ pub struct EndpointSnapshot {
     pub errors: [u64; Reason::COUNT],
     /// Requests sent to the provider so far, indexed by [`Outcome::index`].
     pub requests: [u64; Outcome::COUNT],
+    /// Label values cut to `label_value_length_limit` so far.
+    pub labels_truncated: u64,
     /// The last good reading, while it is younger than `max_staleness`.
     pub reading: Option<Arc<Reading>>,
     /// When `reading` becomes older than `max_staleness` and stops being served.

@@ -30,6 +30,7 @@ fn endpoint(
         last_success_unix: Some(NOW),
         errors: [0; Reason::COUNT],
         requests: Default::default(),
+        labels_truncated: 0,
         reading: reading.map(Arc::new),
         stale_at: None,
         last_error: error,

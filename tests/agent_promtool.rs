@@ -122,6 +122,7 @@ fn snapshot(m: i64) -> Arc<TargetSnapshot> {
         last_success_unix: Some((m * 60) as f64),
         errors: [0; Reason::COUNT],
         requests: Default::default(),
+        labels_truncated: 0,
         reading: Some(Arc::new(reading)),
         stale_at: None,
         last_error: None,

@@ -336,6 +336,51 @@ async fn an_envelope_that_says_failure_is_an_api_or_auth_error_never_data() {
 }
 
 #[tokio::test]
+async fn every_wire_form_of_the_credential_is_redacted_even_when_cut_short() {
+    use base64::Engine as _;
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let basic = b64(&format!("user:{CREDENTIAL}"));
+    // An API that echoes the Authorization header it got, one that echoes the
+    // credential in base64, and one whose long message is cut (to 400 bytes)
+    // in the middle of the credential.
+    let cut = format!("{}{CREDENTIAL}", "x".repeat(390));
+    for echoed in [
+        format!("rejected Authorization: Basic {basic}"),
+        format!("rejected key (base64) {}", b64(CREDENTIAL)),
+        cut,
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/flow"))
+            .respond_with(answer(json!({"code": 10001, "msg": echoed})))
+            .mount(&server)
+            .await;
+        let keys = ENVELOPE.replace("auth: {header: X-Api-Key}", "auth: {basic_username: user}");
+        let exporter = Exporter::start(&config(&server, &keys)).await;
+        let m = exporter.metrics().await;
+        assert_eq!(poll_errors(&m, "summary", "auth"), Some(1.0), "{m}");
+        let status = status_text(&exporter).await;
+        let page = exporter.get("/").await.text().await.unwrap();
+        for text in [&status, &page] {
+            assert!(
+                text.contains("<redacted>") || text.contains("&lt;redacted&gt;"),
+                "{text}"
+            );
+            assert!(
+                !text.contains(&basic[..12]),
+                "base64 of user:credential: {text}"
+            );
+            assert!(
+                !text.contains(&CREDENTIAL[..8]),
+                "(part of) the credential: {text}"
+            );
+            assert!(!text.contains(&b64(CREDENTIAL)[..12]), "base64: {text}");
+        }
+        exporter.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn numbered_pages_end_at_the_item_total_or_an_empty_page_and_may_count_from_zero() {
     let server = MockServer::start().await;
     let item = |n: u32| json!({"name": format!("a{n}"), "used": n});

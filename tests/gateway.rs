@@ -344,15 +344,95 @@ async fn unlimited_accounts_have_no_limit_and_remarks_are_escaped() {
         ),
         Some(10752.0)
     );
-    assert!(
-        m.contains(r#"remark="say \"hi\" \\ then\nnew line""#),
-        "{m}"
-    );
+    assert!(m.contains(r#"remark="say \"hi\" \\ then new line""#), "{m}");
     assert!(!m.contains("pw-never-exported"));
     let report = promtool_check_metrics(&m);
     assert!(
         !report.contains("error") && !report.contains("exit"),
         "{report}"
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn provider_label_values_are_cut_with_a_hash_and_cleaned_the_same_everywhere() {
+    let server = MockServer::start().await;
+    // A 1 MB name, two long names that differ only after the cut, a remark and
+    // an IP of 1 MB, and a name holding NUL, CR and an escape sequence.
+    let huge = "n".repeat(1 << 20);
+    let twin = |end: char| format!("{}{end}", "t".repeat(5000));
+    let accounts = json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"id": 1, "username": huge, "password": "pw", "remark": "r".repeat(1 << 20),
+         "product_type": 9, "usage_flow": 1040001, "limit_flow": 1, "status": 1},
+        {"id": 2, "username": twin('1'), "password": "pw", "remark": null,
+         "product_type": 9, "usage_flow": 1040002, "limit_flow": 1, "status": 1},
+        {"id": 3, "username": twin('2'), "password": "pw", "remark": null,
+         "product_type": 9, "usage_flow": 1040003, "limit_flow": 1, "status": 1},
+        {"id": 4, "username": "ctl\u{0}na\rme\u{1b}[31m", "password": "pw", "remark": null,
+         "product_type": 9, "usage_flow": 1040004, "limit_flow": 1, "status": 1},
+    ]}});
+    mount(&server, "/gateway/whitelist-account/list", accounts).await;
+    let ips = json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"ip": "i".repeat(1 << 20), "product_type": 25, "status": 1, "country": "US",
+         "expired_at": "2030-01-01 00:00:00"},
+    ], "total": 1}});
+    mount(&server, "/gateway/ip/get-static-ip", ips).await;
+    let exporter = exporter("bestproxy", &server, "[accounts, static_ips]").await;
+    let m = exporter.metrics().await;
+    assert!(m.len() < 32 * 1024, "/metrics is {} bytes", m.len());
+    assert!(!m.contains('\0') && !m.contains('\r') && !m.contains('\u{1b}'));
+    assert_eq!(
+        value(
+            &m,
+            "proxy_account_used_bytes",
+            &[("account", "ctlna me[31m")]
+        ),
+        Some(1040004.0 * 1024.0),
+        "control characters removed: {m}"
+    );
+    // Every long value: cut to 1024 bytes at most, ending in `…` and a hash.
+    let used = samples(&m, "proxy_account_used_bytes");
+    let label = |line: &str, name: &str| -> String {
+        let start = line.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        line[start..].split('"').next().unwrap().to_owned()
+    };
+    let names: Vec<String> = used.iter().map(|l| label(l, "account")).collect();
+    assert_eq!(names.len(), 4, "no two values collide: {names:?}");
+    for name in names.iter().filter(|n| n.len() > 100) {
+        assert!(name.len() <= 1024, "{} bytes", name.len());
+        let (_, hash) = name
+            .rsplit_once('…')
+            .expect("a cut value ends in … and a hash");
+        assert!(
+            hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+            "{hash}"
+        );
+    }
+    let ip = label(
+        samples(&m, "proxy_static_ip_expiry_timestamp_seconds")[0],
+        "ip",
+    );
+    assert!(ip.len() <= 1024 && ip.contains('…'), "{ip}");
+    // 3 accounts' names, 1 remark, 1 IP: cut at each poll.
+    let cut = value(&m, "proxy_exporter_label_values_truncated_total", &[]).unwrap();
+    assert!(cut >= 5.0 && cut % 5.0 == 0.0, "{cut}");
+
+    // The same cut value on the status API and the front page (which list the
+    // accounts nearest their limit: all four are over 99 %), both bounded.
+    let status = exporter.get("/api/v1/status").await.text().await.unwrap();
+    let page = exporter.get("/").await.text().await.unwrap();
+    for (what, text) in [("status", &status), ("page", &page)] {
+        assert!(text.len() < 256 * 1024, "{what} is {} bytes", text.len());
+        assert!(!text.contains('\0') && !text.contains('\r'), "{what}");
+        assert!(
+            text.contains(&names[0][..40]) || text.contains(&names[1][..40]),
+            "{what}"
+        );
+    }
+    let longest = names.iter().max_by_key(|n| n.len()).unwrap();
+    assert!(
+        status.contains(longest.as_str()),
+        "the status API shows /metrics' value"
     );
     exporter.stop().await;
 }

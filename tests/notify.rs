@@ -432,7 +432,7 @@ async fn log_writes_one_line_per_alert() {
         "alertname=\"ProxyTrafficLow\"",
         "severity=\"critical\"",
         "status=\"firing\"",
-        "labels=pool=residential, provider=ipweb, target=main",
+        "labels=\"pool=residential, provider=ipweb, target=main\"",
         "summary=\"Residential traffic is low\"",
         "runbook_url=\"https://docs.example.test/runbook#proxytrafficlow\"",
     ] {
@@ -791,4 +791,170 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
             "the echo was not redacted: {echoed}"
         );
     }
+}
+
+// ---------------------------------------------------------------- provider text
+
+/// What a provider may name a sub-account: Slack's mention and link markup,
+/// Markdown, HTML, and a line break that would start a mail header.
+const HOSTILE: &str = "<!channel> <https://evil.example/pay|Renew your plan here> \
+                       [pay](https://evil.example) *now* <b>x</b> & co\r\nBcc: evil@example.test";
+
+/// A firing alert whose label and annotations carry [`HOSTILE`] as a
+/// receiver would get it if nothing upstream had cleaned it.
+fn hostile_batch() -> Vec<AlertEvent> {
+    let mut event = alert("ProxyAccountNearLimit", "warning", Status::Firing);
+    event.labels.insert("account".into(), HOSTILE.into());
+    event.annotations.insert(
+        "summary".into(),
+        format!("Sub-account {HOSTILE} is near its limit"),
+    );
+    vec![event]
+}
+
+#[tokio::test]
+async fn slack_shows_provider_text_as_written_never_as_a_mention_or_a_link() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let yaml = format!(
+        "{{name: chat, slack: {{webhook_url: '{}/services/T/B/X'}}}}",
+        server.uri()
+    );
+    build(&yaml, Path::new("."))
+        .send(&hostile_batch())
+        .await
+        .unwrap();
+    let body: Value = requests(&server).await[0].body_json().unwrap();
+    let text = body["text"].as_str().unwrap();
+    // Slack reads only `<…>` as links and mentions, and `&` as the start of an
+    // entity: none of them may reach it from a provider.
+    assert!(!text.contains('<') && !text.contains('>'), "{text}");
+    assert!(
+        text.contains("&lt;!channel&gt; &lt;https://evil.example/pay|Renew your plan here&gt;"),
+        "{text}"
+    );
+    assert!(text.contains("&lt;b&gt;x&lt;/b&gt; &amp; co"), "{text}");
+}
+
+#[tokio::test]
+async fn ntfy_and_telegram_send_provider_text_as_plain_text() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true, "result": {}})),
+        )
+        .mount(&server)
+        .await;
+    let ntfy = format!("{{name: phone, ntfy: {{url: '{}/topic'}}}}", server.uri());
+    build(&ntfy, Path::new("."))
+        .send(&hostile_batch())
+        .await
+        .unwrap();
+    let telegram = raw("{name: tg, telegram: {bot_token: '123456:tg-token', chat_id: -1001234}}")
+        .build(Path::new("."), &options(&server.uri()))
+        .unwrap();
+    telegram.send(&hostile_batch()).await.unwrap();
+    let seen = requests(&server).await;
+
+    // ntfy renders Markdown only when asked (`Markdown: yes`) and acts on
+    // headers (click, actions, attachments, icons, e-mail forwarding): the
+    // provider's text goes only into the plain-text body.
+    let ntfy = &seen[0];
+    assert!(header_of(ntfy, "content-type").starts_with("text/plain"));
+    for name in [
+        "markdown",
+        "x-markdown",
+        "md",
+        "click",
+        "actions",
+        "attach",
+        "icon",
+        "email",
+        "call",
+        "template",
+        "x-template",
+    ] {
+        assert!(ntfy.headers.get(name).is_none(), "ntfy got a {name} header");
+    }
+    for (name, value) in ntfy.headers.iter() {
+        let value = value.to_str().unwrap_or("");
+        assert!(
+            !value.contains("evil"),
+            "provider text in ntfy header {name}: {value}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&ntfy.body).contains(HOSTILE));
+
+    // Telegram parses HTML or Markdown only with `parse_mode`, and shows no
+    // link preview when told not to.
+    let telegram: Value = seen[1].body_json().unwrap();
+    assert!(telegram.get("parse_mode").is_none(), "{telegram}");
+    assert!(telegram.get("entities").is_none(), "{telegram}");
+    assert_eq!(telegram["disable_web_page_preview"], true);
+    assert!(telegram["text"].as_str().unwrap().contains(HOSTILE));
+}
+
+#[tokio::test]
+async fn email_keeps_provider_text_out_of_the_headers() {
+    let (addr, transcript) = smtp_server().await;
+    let yaml = format!(
+        "{{name: mail, email: {{smarthost: '{addr}', from: exporter@example.test, \
+         to: [ops@example.test], require_tls: false}}}}"
+    );
+    build(&yaml, Path::new("."))
+        .send(&hostile_batch())
+        .await
+        .unwrap();
+    let transcript = transcript.lock().unwrap();
+    assert!(
+        !transcript.commands.iter().any(|c| c.contains("evil")),
+        "no recipient from provider text: {:?}",
+        transcript.commands
+    );
+    let mail = &transcript.mails[0];
+    let (headers, body) = mail.split_once("\n\n").unwrap();
+    assert!(
+        !headers.contains("evil") && !headers.to_ascii_lowercase().contains("bcc"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("Content-Type: text/plain; charset=utf-8"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains("Subject: [FIRING:1] ProxyAccountNearLimit\n"),
+        "{headers}"
+    );
+    assert!(
+        body.contains("evil.example"),
+        "the text itself is kept, in the body: {body}"
+    );
+}
+
+#[tokio::test]
+async fn webhook_and_log_carry_provider_text_escaped_for_json_and_one_line() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let yaml = format!("{{name: hook, webhook: {{url: '{}/hook'}}}}", server.uri());
+    build(&yaml, Path::new("."))
+        .send(&hostile_batch())
+        .await
+        .unwrap();
+    let body: Value = requests(&server).await[0].body_json().unwrap();
+    assert_eq!(body["alerts"][0]["labels"]["account"], HOSTILE);
+
+    let (logs, _guard) = Logs::capture();
+    build("{name: console, log: {}}", Path::new("."))
+        .send(&hostile_batch())
+        .await
+        .unwrap();
+    let text = logs.text();
+    assert_eq!(text.lines().count(), 1, "one line per alert: {text}");
+    assert!(!text.contains("\nBcc"), "{text}");
 }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use super::config::{one_secret, optional_secret, BuildOptions};
 use super::{text, AlertEvent, NotifyError, Receiver};
-use crate::secret::Secret;
+use crate::secret::{Redactor, Secret};
 
 /// The port where SMTP starts with TLS (RFC 8314) rather than STARTTLS.
 const SUBMISSIONS_PORT: u16 = 465;
@@ -148,8 +148,8 @@ pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
-    /// Kept only to scrub it from error texts.
-    password: Option<Secret>,
+    /// Takes the password, and the `AUTH` lines that carry it, out of errors.
+    redactor: Redactor,
 }
 
 impl Email {
@@ -176,7 +176,12 @@ impl Email {
             transport: builder.build(),
             from: settings.from.clone(),
             to: settings.to.clone(),
-            password: settings.credentials.as_ref().map(|(_, p)| p.clone()),
+            redactor: settings
+                .credentials
+                .as_ref()
+                .map_or_else(Redactor::default, |(user, password)| {
+                    Redactor::default().smtp(user, password)
+                }),
         })
     }
 
@@ -221,8 +226,7 @@ impl Receiver for Email {
             } else {
                 NotifyError::transient(text)
             };
-            let secrets: Vec<&Secret> = self.password.iter().collect();
-            Err(error.redacted(&secrets))
+            Err(error.redacted_by(&self.redactor))
         })
     }
 }

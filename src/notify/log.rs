@@ -40,7 +40,7 @@ impl Receiver for Log {
                     alertname = alert.name(),
                     severity = text::label(alert, "severity"),
                     status = alert.status.as_str(),
-                    labels = %text::other_labels(alert),
+                    labels = text::other_labels(alert).as_str(),
                     summary = annotation("summary"),
                     description = annotation("description"),
                     runbook_url = annotation("runbook_url"),

@@ -30,7 +30,7 @@ pub use crate::agent::event::{AlertEvent, Status};
 pub use config::{BuildOptions, RawReceiver, ReceiverSpec};
 pub use dispatch::{DispatchSettings, Dispatcher};
 
-use crate::secret::{redact, Secret};
+use crate::secret::{Redactor, Secret};
 
 /// Something that delivers a batch of alerts somewhere, one attempt at a time.
 pub trait Receiver: Send + Sync {
@@ -92,9 +92,15 @@ impl NotifyError {
         &self.message
     }
 
-    /// The same error with every secret in `secrets` replaced by `<redacted>`.
-    fn redacted(mut self, secrets: &[&Secret]) -> Self {
-        self.message = redact(&self.message, secrets);
+    /// The same error with every secret in `secrets`, in every form it takes
+    /// on the wire, replaced by `<redacted>`.
+    fn redacted(self, secrets: &[&Secret]) -> Self {
+        self.redacted_by(&Redactor::of(secrets))
+    }
+
+    /// The same error with what `redactor` knows replaced by `<redacted>`.
+    fn redacted_by(mut self, redactor: &Redactor) -> Self {
+        self.message = redactor.apply(&self.message);
         self
     }
 }

@@ -46,20 +46,55 @@ impl SlackConfig {
     }
 }
 
-/// The incoming webhook's message: plain text.
+/// The incoming webhook's message: `mrkdwn` text, in which Slack reads `<…>`
+/// as a link or a mention (`<!channel>`) and `&…;` as an entity.
 #[derive(Debug, Serialize)]
 pub struct Message {
     pub text: String,
 }
 
 impl Message {
-    /// The title, then one block per alert.
+    /// The title in bold, then one block per alert; every text escaped, so that
+    /// what a provider named an account is shown as written, never as a link
+    /// or a mention.
     pub fn new(alerts: &[AlertEvent]) -> Self {
-        let text = format!("*{}*\n\n{}", text::title(alerts), text::body(alerts));
+        let text = format!(
+            "*{}*\n\n{}",
+            escape(&text::title(alerts)),
+            escape(&text::body(alerts))
+        );
         Message {
-            text: text::truncate(&text, MAX_TEXT),
+            text: without_cut_entity(text::truncate(&text, MAX_TEXT)),
         }
     }
+}
+
+/// `text` with `&`, `<` and `>` as Slack's message formatting asks
+/// (`&amp;`, `&lt;`, `&gt;`): the three characters it reads as markup.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A text cut by [`text::truncate`] without an escape the cut split (`&am…`).
+fn without_cut_entity(mut text: String) -> String {
+    let Some(body) = text.strip_suffix('…') else {
+        return text;
+    };
+    if let Some(at) = body.rfind('&') {
+        if !body[at..].contains(';') {
+            text = format!("{}…", &body[..at]);
+        }
+    }
+    text
 }
 
 /// Posts to one Slack incoming webhook.
@@ -93,5 +128,42 @@ impl Receiver for Slack {
                 .await
                 .map(drop)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::text::tests::alert;
+    use crate::notify::Status;
+
+    #[test]
+    fn provider_text_cannot_mention_or_link() {
+        let mut event = alert("ProxyAccountNearLimit", "warning", Status::Firing);
+        let name = "<!channel> <https://evil.example/pay|Renew your plan here> & co";
+        event.labels.insert("account".into(), name.into());
+        event.annotations.insert(
+            "summary".into(),
+            format!("Sub-account {name} is near its limit"),
+        );
+        let text = Message::new(&[event]).text;
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
+        assert!(
+            text.contains(
+                "&lt;!channel&gt; &lt;https://evil.example/pay|Renew your plan here&gt; &amp; co"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("*[FIRING:1] ProxyAccountNearLimit*"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_cut_never_splits_an_escape() {
+        assert_eq!(without_cut_entity("a &am…".into()), "a …");
+        assert_eq!(without_cut_entity("a &amp; b…".into()), "a &amp; b…");
+        assert_eq!(without_cut_entity("a & b".into()), "a & b");
     }
 }

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use crate::http::{CredentialPlacement, HttpClient, PollError};
 use crate::readings::Reading;
-use crate::secret::Secret;
+use crate::secret::{Redactor, Secret};
 use crate::units::Zone;
 use crate::units::{optional_number, Number};
 use crate::yaml;
@@ -199,8 +199,9 @@ impl ProviderSpec {
 /// A configured provider, ready to poll.
 pub struct Client {
     provider: Box<dyn Provider>,
-    /// To redact from error texts, which may quote the provider's answers.
-    credential: Secret,
+    /// Takes the credential, in every form it goes on the wire, out of error
+    /// texts, which may quote the provider's answers.
+    redactor: Redactor,
 }
 
 impl Client {
@@ -217,29 +218,39 @@ impl Client {
         if let Some(rate) = target.max_requests_per_second {
             http = http.with_pacing(rate);
         }
+        let placement = (spec.credential_placement)(target.options);
+        let redactor = match &placement {
+            CredentialPlacement::Basic { username } => {
+                Redactor::default().basic(username, target.credential)
+            }
+            _ => Redactor::of(&[target.credential]),
+        };
         let api = Api::new(
             http,
             base_url(target.base_url, spec.path_prefix),
-            (
-                (spec.credential_placement)(target.options),
-                target.credential.clone(),
-            ),
+            (placement, target.credential.clone()),
         );
         Ok(Client {
             provider: (spec.build)(target, api),
-            credential: target.credential.clone(),
+            redactor,
         })
     }
 
     /// Polls one endpoint once (all pages) and returns its reading. An error's
-    /// text never holds the credential, even where the provider echoed it.
+    /// text never holds the credential, even where the provider echoed it, and
+    /// is at most [`MAX_ERROR_TEXT`] bytes without control characters.
     pub async fn poll(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
         self.provider.poll(endpoint).await.map_err(|mut e| {
-            e.message = crate::secret::redact(&e.message, &[&self.credential]);
+            let redacted = self.redactor.apply(&e.message);
+            e.message = crate::bounded::shorten(&redacted, MAX_ERROR_TEXT);
             e
         })
     }
 }
+
+/// The most bytes of a poll error's text (on the log, the front page, the
+/// status API and in `check`).
+pub const MAX_ERROR_TEXT: usize = 1024;
 
 /// The base URL endpoint paths are joined to: ending with `/`, and with
 /// `prefix` appended unless the configured URL already ends with it.
@@ -376,19 +387,16 @@ pub(crate) fn message_suffix(message: &str) -> String {
     }
 }
 
-/// An upstream `msg` as error text: shortened to 200 characters and stripped of
-/// control characters; a non-string message in its JSON form.
+/// An upstream `msg` as error text: shortened to 400 bytes (ending with `…`
+/// when cut, so that a credential it quotes is redacted even cut short) and
+/// stripped of control characters; a non-string message in its JSON form.
 pub(crate) fn upstream_message(msg: Option<Value>) -> String {
     let message = match msg {
         Some(Value::String(s)) => s,
         None | Some(Value::Null) => String::new(),
         Some(other) => other.to_string(),
     };
-    message
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect()
+    crate::bounded::shorten(&message, 400)
 }
 
 /// One provider API as a target reaches it: the base URL (ending with `/`), the

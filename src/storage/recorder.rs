@@ -146,6 +146,7 @@ mod tests {
             last_success_unix: None,
             errors: Default::default(),
             requests: Default::default(),
+            labels_truncated: 0,
             reading: Some(Arc::new(reading)),
             stale_at: None,
             last_error: None,
