@@ -492,6 +492,39 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         "alerting: receivers[0] (x): ",
     ),
     (
+        "alerting: a bearer token with a line break",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - name: x\n\
+         \x20     webhook: {url: \"https://hooks.example/x\", bearer_token: \"SECRET\\nTOK\"}\n",
+        5,
+        "alerting: receivers[0] (x): receiver \"x\": webhook.bearer_token: secret contains control characters",
+    ),
+    (
+        "alerting: a URL with a line break",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - name: x\n\
+         \x20     alertmanager: {url: \"http://am.example:9093/\\napi\"}\n",
+        5,
+        "alerting: receivers[0] (x): receiver \"x\": alertmanager.url: contains control characters",
+    ),
+    (
+        "alerting: an SMTP password with a line break",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - name: x\n\
+         \x20     email: {smarthost: \"smtp.example:587\", from: a@example.test, to: [b@example.test], auth_username: a, auth_password: \"pw\\r\\n\"}\n",
+        5,
+        "alerting: receivers[0] (x): receiver \"x\": email.auth_password: secret contains control characters",
+    ),
+    (
         "alerting: an unknown key",
         "targets:\n\
          \x20 - {name: lite, provider: proxylite, app_key: k}\n\
@@ -662,6 +695,42 @@ const CUSTOM_CASES: &[(&str, &str, usize, &str)] = &[
         "    auth: {header: \"X Key\"}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
         6,
         "\"X Key\" is not a valid HTTP header name",
+    ),
+    (
+        "a framing or hop-by-hop header: Host",
+        "    auth: {header: Host}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "targets[0].auth: \"Host\" frames the request or steers its connection",
+    ),
+    (
+        "a framing or hop-by-hop header: content-length",
+        "    auth: {header: content-length}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "targets[0].auth: \"content-length\" frames the request or steers its connection",
+    ),
+    (
+        "a framing or hop-by-hop header: Transfer-Encoding",
+        "    auth: {header: Transfer-Encoding}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "targets[0].auth: \"Transfer-Encoding\" frames the request or steers its connection",
+    ),
+    (
+        "a framing or hop-by-hop header: Connection",
+        "    auth: {header: Connection}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "targets[0].auth: \"Connection\" frames the request or steers its connection",
+    ),
+    (
+        "a framing or hop-by-hop header: Proxy-Authorization",
+        "    auth: {header: Proxy-Authorization}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "targets[0].auth: \"Proxy-Authorization\" frames the request or steers its connection",
+    ),
+    (
+        "a framing or hop-by-hop header: TE",
+        "    auth: {header: TE}\n    unit: GB\n    pools: [{path: /me, pool: p, remaining: /r}]\n",
+        6,
+        "targets[0].auth: \"TE\" frames the request or steers its connection",
     ),
     (
         "no section",

@@ -180,7 +180,9 @@ impl ReceiverSpec {
 
 /// Exactly one of `<key>` and `<key>_file` (when `required`), or at most one:
 /// the secret, read from the file relative to `base_dir` with its trailing
-/// newline trimmed.
+/// newline trimmed. A secret with a control character (a line break inside a
+/// token, say) is refused here, at load, as target credentials are, rather
+/// than at the first notification.
 pub(crate) fn one_secret(
     kind: &str,
     key: &str,
@@ -189,7 +191,7 @@ pub(crate) fn one_secret(
     base_dir: &Path,
     required: bool,
 ) -> Result<Option<Secret>, String> {
-    match (value, file) {
+    let secret = match (value, file) {
         (Some(_), Some(_)) => Err(format!("{kind}: set either {key} or {key}_file, not both")),
         (Some(value), None) if value.expose().trim().is_empty() => {
             Err(format!("{kind}.{key}: must not be empty"))
@@ -200,11 +202,31 @@ pub(crate) fn one_secret(
             .map_err(|m| format!("{kind}.{key}_file: {m}")),
         (None, None) if required => Err(format!("{kind}: missing secret: set {key} or {key}_file")),
         (None, None) => Ok(None),
+    }?;
+    if let Some(secret) = &secret {
+        if secret.expose().chars().any(char::is_control) {
+            let key = if file.is_some() {
+                format!("{key}_file")
+            } else {
+                key.to_owned()
+            };
+            return Err(format!(
+                "{kind}.{key}: secret contains control characters (a line break?)"
+            ));
+        }
     }
+    Ok(secret)
 }
 
 /// An `http://` or `https://` URL with a host; the error never quotes it.
 pub(crate) fn http_url(kind: &str, key: &str, url: &Secret) -> Result<url::Url, String> {
+    // The URL parser drops tabs and line breaks silently: a URL holding one
+    // is a mistake to point at, not to mend.
+    if url.expose().trim().chars().any(char::is_control) {
+        return Err(format!(
+            "{kind}.{key}: contains control characters (a line break?)"
+        ));
+    }
     let parsed = url::Url::parse(url.expose().trim())
         .map_err(|e| format!("{kind}.{key}: not a valid URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {

@@ -396,7 +396,7 @@ pub(crate) fn upstream_message(msg: Option<Value>) -> String {
         None | Some(Value::Null) => String::new(),
         Some(other) => other.to_string(),
     };
-    crate::bounded::shorten(&message, 400)
+    crate::bounded::shorten(message.trim(), 400)
 }
 
 /// One provider API as a target reaches it: the base URL (ending with `/`), the

@@ -407,10 +407,35 @@ impl<'de> Deserialize<'de> for Auth {
     }
 }
 
+/// Headers that frame the request or steer its connection (RFC 9110 and 9112's
+/// hop-by-hop and framing fields): set by the HTTP client, never by a target,
+/// as a credential there would desynchronise a kept-alive connection or go to
+/// the wrong host. `Proxy-*` is refused too.
+const RESERVED_HEADERS: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "content-encoding",
+];
+
 /// A header placement, its name and prefix checked as HTTP will take them.
 fn header(name: String, prefix: String) -> Result<CredentialPlacement, String> {
     if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
         return Err(format!("{name:?} is not a valid HTTP header name"));
+    }
+    let lower = name.to_ascii_lowercase();
+    if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+        return Err(format!(
+            "{name:?} frames the request or steers its connection (Host, Content-Length, \
+             Transfer-Encoding, Connection, Proxy-* and the like): the credential must go \
+             in another header"
+        ));
     }
     if reqwest::header::HeaderValue::from_str(&prefix).is_err() {
         return Err(format!(
