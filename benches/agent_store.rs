@@ -15,8 +15,8 @@ use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use proxy_quota_exporter::agent::evaluate::{evaluate, Active, Input};
-use proxy_quota_exporter::agent::rules::RuleSet;
 use proxy_quota_exporter::agent::state::{fingerprint, States};
+use proxy_quota_exporter::alerts::rules::RuleSet;
 use proxy_quota_exporter::alerts::DEFAULT_RUNBOOK_BASE_URL;
 use proxy_quota_exporter::forecast::{History, NoHistory, FORECAST_WINDOW};
 use proxy_quota_exporter::providers::Endpoint;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::agent::rules::{Figure, Override, RuleSet};
+use crate::alerts::rules::{Figure, Override, RuleSet};
 use crate::notify::{RawReceiver, ReceiverSpec};
 
 /// Defaults of the contract.

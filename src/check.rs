@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::agent::rules::RuleSet;
+use crate::alerts::rules::RuleSet;
 use crate::alerts::{self, Threshold};
 use crate::config::{Config, Target};
 use crate::forecast::{self, History};

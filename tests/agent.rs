@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proxy_quota_exporter::agent::evaluate::{evaluate, Active, Input};
-use proxy_quota_exporter::agent::rules::RuleSet;
 use proxy_quota_exporter::agent::state::States;
+use proxy_quota_exporter::alerts::rules::RuleSet;
 use proxy_quota_exporter::forecast::{History, NoHistory, Point as PoolPoint};
 use proxy_quota_exporter::http::{PollError, Reason};
 use proxy_quota_exporter::providers::Endpoint;

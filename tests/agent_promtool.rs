@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use proxy_quota_exporter::agent::evaluate::{evaluate, Active, Input};
-use proxy_quota_exporter::agent::event::AlertEvent;
-use proxy_quota_exporter::agent::rules::RuleSet;
 use proxy_quota_exporter::agent::state::States;
 use proxy_quota_exporter::alerts;
+use proxy_quota_exporter::alerts::rules::RuleSet;
 use proxy_quota_exporter::forecast::{History, Point as PoolPoint};
 use proxy_quota_exporter::http::{PollError, Reason};
+use proxy_quota_exporter::notify::AlertEvent;
 use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::{
     AccountReading, PackageReading, PoolReading, Reading, StaticIp, StaticIpReading,

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::agent::rules::RuleSet;
 use crate::agent::template;
+use crate::alerts::rules::RuleSet;
 use crate::alerts::{self, Alert, Severity, Threshold, Variant};
 use crate::forecast::{self, History};
 use crate::http::Reason;

@@ -3,8 +3,6 @@
 //! hands firing and resolved alerts to the receivers ([`crate::notify`]).
 
 pub mod evaluate;
-pub mod event;
-pub mod rules;
 pub mod run;
 pub mod state;
 mod template;

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use crate::agent::evaluate::{evaluate, Active, Input};
-use crate::agent::event::{AlertEvent, Status};
-use crate::agent::rules::RuleSet;
 use crate::agent::state::{fingerprint, AlertState, States};
 use crate::alerting::Alerting;
+use crate::alerts::rules::RuleSet;
 use crate::forecast::{History, NoHistory};
+use crate::notify::{AlertEvent, Status};
 use crate::notify::{BuildOptions, DispatchSettings, Dispatcher};
 use crate::storage::{self, Storage};
 use crate::store::{ActiveAlert, AgentStatus, Store};
@@ -251,8 +251,11 @@ impl Agent {
         let mut sent = HashMap::new();
         let mut states = Vec::new();
         for s in saved.into_iter().filter(|s| !s.resolved()) {
+            // Recomputed: a store written before fingerprints were Alertmanager's
+            // holds another kind.
+            let fp = fingerprint(&s.labels);
             for (receiver, at) in &s.last_sent {
-                sent.insert((s.fingerprint.clone(), receiver.clone()), *at);
+                sent.insert((fp.clone(), receiver.clone()), *at);
             }
             states.push(AlertState {
                 labels: s.labels,

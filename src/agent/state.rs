@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::agent::evaluate::Active;
-pub use crate::agent::event::fingerprint;
-use crate::agent::event::{AlertEvent, Status};
+pub use crate::notify::fingerprint;
+use crate::notify::{AlertEvent, Status};
 
 /// One alert instance's state, keyed by the fingerprint of its labels.
 #[derive(Debug, Clone, PartialEq)]

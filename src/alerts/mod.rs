@@ -17,6 +17,7 @@
 
 mod catalogue;
 pub mod rule_file;
+pub mod rules;
 
 use std::time::Duration;
 

@@ -26,9 +26,10 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use reqwest::header::RETRY_AFTER;
 
-pub use crate::agent::event::{AlertEvent, Status};
+mod event;
 pub use config::{BuildOptions, RawReceiver, ReceiverSpec};
 pub use dispatch::{DispatchSettings, Dispatcher};
+pub use event::{fingerprint, AlertEvent, Status};
 
 use crate::secret::{Redactor, Secret};
 
