@@ -154,13 +154,31 @@ pub struct AgentStatus {
 /// One alert the agent holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveAlert {
-    /// `alertname`, `severity`, `provider`, `target` and the alert's own labels.
+    /// `alertname`, `severity`, `provider`, `target` and the alert's own labels
+    /// (without the external labels).
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Alertmanager's fingerprint of `labels` ([`crate::notify::fingerprint`]).
+    pub fingerprint: String,
     /// `pending` or `firing`.
     pub state: &'static str,
     /// Unix seconds: since when it has been pending, or firing.
     pub since: f64,
     pub summary: String,
+    /// `summary`, `description`, `runbook_url`.
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// The IDs of the active silences that mute it (empty: not silenced).
+    pub silenced_by: Vec<String>,
+    /// The fingerprints of the firing alerts that inhibit it (empty: not inhibited).
+    pub inhibited_by: Vec<String>,
+    /// The receivers its route sends it to (Alertmanager receivers included).
+    pub receivers: Vec<String>,
+}
+
+impl ActiveAlert {
+    /// Whether a silence or an inhibition mutes it (Alertmanager's `suppressed`).
+    pub fn suppressed(&self) -> bool {
+        !self.silenced_by.is_empty() || !self.inhibited_by.is_empty()
+    }
 }
 
 impl View {

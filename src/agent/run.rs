@@ -345,6 +345,11 @@ impl Agent {
             .states
             .all()
             .map(|s| ActiveAlert {
+                fingerprint: fingerprint(&s.labels),
+                annotations: s.annotations.clone(),
+                silenced_by: Vec::new(),
+                inhibited_by: Vec::new(),
+                receivers: Vec::new(),
                 labels: s.labels.clone(),
                 state: if s.firing_since.is_some() {
                     "firing"
