@@ -22,6 +22,11 @@ pub struct Error {
     pub message: String,
 }
 
+/// The deepest nesting of collections read; a configuration needs under ten.
+const MAX_DEPTH: usize = 32;
+/// The most parser events aliases may replay in one document.
+const MAX_REPLAYED_EVENTS: usize = 50_000;
+
 /// Parses `text` and reads a `T` from it; returns the tree too, for the lines
 /// of keys.
 pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<(Node, T), Error> {
@@ -30,6 +35,14 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<(Node, T), Error>
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         // `<<` stays an ordinary key, and so an unknown one, as before.
         merge_keys: serde_saphyr::MergeKeyPolicy::AsOrdinary,
+        // Bounds far above any configuration's, far below harm: the tree is
+        // built recursively, some 35 KiB of stack a level in a debug build, on
+        // a 2 MiB worker thread for a reload; and an alias bomb stops at about
+        // 15 MB of tree instead of the default's 80 MB.
+        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_REPLAYED_EVENTS,
+        },
     };
     let tree: Node = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let message = match e.without_snippet() {

@@ -407,7 +407,11 @@ impl Gateway {
                 .await?;
             let data: &RawValue = decode_gateway(url.path(), &body)?;
             for item in pager.read(url.path(), data)? {
-                on_item(item)?;
+                // An item's error names its field; the path says which list.
+                on_item(item).map_err(|mut e| {
+                    e.message = format!("GET {}: {}", url.path(), e.message);
+                    e
+                })?;
             }
         }
         Ok(())
