@@ -228,21 +228,39 @@ pub fn redact(text: &str, secrets: &[&Secret]) -> String {
     Redactor::of(secrets).apply(text)
 }
 
+/// The largest secret file read: far above any credential, far below what
+/// would hurt (`app_key_file: /dev/zero` is refused, not read forever).
+pub const MAX_SECRET_FILE: u64 = 64 * 1024;
+
 /// Reads a secret from `file` (relative to `base_dir` unless absolute): the
-/// trailing line break is removed; a missing, unreadable or empty file is an
-/// error that names the file, never its content.
+/// trailing line break is removed; a missing, unreadable, empty or larger than
+/// [`MAX_SECRET_FILE`] file is an error that names the file, never its content.
 pub fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
     if file.trim().is_empty() {
         return Err("must not be empty".into());
     }
     let path = base_dir.join(PathBuf::from(file));
-    let text = std::fs::read_to_string(&path)
+    let text = read_bounded(&path, MAX_SECRET_FILE)
         .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
     let secret = text.trim_end_matches(['\r', '\n']).to_owned();
     if secret.trim().is_empty() {
         return Err(format!("secret file {} is empty", path.display()));
     }
     Ok(secret)
+}
+
+/// Reads the text file at `path`, refusing one longer than `limit` bytes
+/// (a device or a pipe that never ends included) without reading further.
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {limit} bytes")));
+    }
+    Ok(text)
 }
 
 /// Replaces `${NAME}` using `lookup` (`$${` stands for a literal `${`).
@@ -342,6 +360,12 @@ mod tests {
         // Three characters are not enough to tell a secret from a word.
         assert_eq!(redact("bad key abc…", &[&key]), "bad key abc…");
         assert_eq!(redact("nothing … here", &[&key]), "nothing … here");
+    }
+
+    #[test]
+    fn an_endless_secret_file_is_refused_not_read() {
+        let error = super::read_secret_file(std::path::Path::new("/"), "/dev/zero").unwrap_err();
+        assert!(error.contains("larger than 65536 bytes"), "{error}");
     }
 
     #[test]
