@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// Whether an alert fires or has just resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Firing,
     Resolved,
@@ -21,8 +22,9 @@ impl Status {
     }
 }
 
-/// One alert as receivers see it.
-#[derive(Debug, Clone, PartialEq)]
+/// One alert as receivers see it (kept in the store while a notification
+/// waits to be delivered).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlertEvent {
     pub status: Status,
     /// `alertname`, `severity`, `provider`, `target` and the alert's own labels

@@ -12,6 +12,7 @@ pub mod alertmanager;
 pub mod config;
 pub mod dispatch;
 pub mod email;
+pub mod group;
 pub mod log;
 pub mod ntfy;
 pub mod slack;
