@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod email;
 pub mod group;
 pub mod log;
+pub mod matchers;
 pub mod ntfy;
 pub mod slack;
 pub mod telegram;
