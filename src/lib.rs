@@ -27,6 +27,7 @@ pub mod scheduler;
 pub mod secret;
 pub mod server;
 pub mod shard;
+pub mod silences;
 pub mod simulator;
 pub mod status;
 pub mod storage;
