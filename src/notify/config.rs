@@ -67,16 +67,23 @@ pub struct BuildOptions {
     pub timeout: Duration,
     /// The Telegram Bot API's base URL (tests point it at a local server).
     pub telegram_api_url: String,
+    /// `alerting.resend_interval`: an `alertmanager` receiver sends a firing
+    /// alert with `endsAt` 4 of these ahead.
+    pub resend_interval: Duration,
 }
 
 /// The default per-request timeout of a receiver.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default `resend_interval` (the contract's, as in `alerting`).
+pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             timeout: DEFAULT_TIMEOUT,
             telegram_api_url: telegram::DEFAULT_API_URL.to_owned(),
+            resend_interval: DEFAULT_RESEND_INTERVAL,
         }
     }
 }
@@ -102,7 +109,7 @@ impl RawReceiver {
             )));
         }
         let kind = if let Some(c) = &self.alertmanager {
-            c.validate().map(Kind::Alertmanager)
+            c.validate(base_dir).map(Kind::Alertmanager)
         } else if let Some(c) = &self.webhook {
             c.validate(base_dir).map(Kind::Webhook)
         } else if let Some(c) = &self.ntfy {
@@ -166,7 +173,7 @@ impl ReceiverSpec {
     pub fn build(&self, options: &BuildOptions) -> Result<Box<dyn Receiver>, String> {
         let name = &self.name;
         let built: Box<dyn Receiver> = match &self.kind {
-            Kind::Alertmanager(s) => Box::new(alertmanager::Alertmanager::new(s, options)?),
+            Kind::Alertmanager(s) => Box::new(alertmanager::Alertmanager::new(name, s, options)?),
             Kind::Webhook(s) => Box::new(webhook::Webhook::new(name, s, options)?),
             Kind::Ntfy(s) => Box::new(ntfy::Ntfy::new(s, options)?),
             Kind::Slack(s) => Box::new(slack::Slack::new(s, options)?),
