@@ -1,5 +1,6 @@
 //! The `email` receiver: a plain-text mail per batch, subject
-//! `[FIRING:n] alertname …`, through an SMTP smarthost (lettre, rustls).
+//! `[FIRING:n] alertname …`, the digest of the alerts as the body (at most
+//! 100 alerts listed, 256 KiB), through an SMTP smarthost (lettre, rustls).
 //!
 //! Transport security: port 465 speaks TLS from the first byte; any other port
 //! must offer STARTTLS, or nothing is sent (`require_tls: true`, the default).
@@ -25,6 +26,22 @@ use crate::secret::{Redactor, Secret};
 
 /// The port where SMTP starts with TLS (RFC 8314) rather than STARTTLS.
 const SUBMISSIONS_PORT: u16 = 465;
+
+/// Mail has no hard limit, but a mail of 2,000 alerts helps nobody and
+/// servers refuse large mails (often from 10 MB): the body is at most 256 KiB
+/// of UTF-8 text (before transfer encoding) and lists at most 100 alerts; the
+/// rest are counted and on the front page.
+const MAX_BODY: usize = 256 * 1024;
+/// The most alerts one mail lists.
+const MAX_LISTED: usize = 100;
+
+/// What a mail's body holds (one byte is kept for the final line break).
+const LIMIT: text::Limit = text::Limit {
+    max: MAX_BODY - 1,
+    unit: text::Unit::Bytes,
+    max_listed: MAX_LISTED,
+    escape: text::plain,
+};
 
 /// `email: {smarthost, from, to, auth_username, auth_password,
 /// auth_password_file, require_tls}` as written.
@@ -189,13 +206,13 @@ impl Email {
     fn message(&self, alerts: &[AlertEvent]) -> Result<lettre::Message, NotifyError> {
         let mut builder = lettre::Message::builder()
             .from(self.from.clone())
-            .subject(text::title(alerts))
+            .subject(text::title_within(alerts, text::TITLE_MAX))
             .header(ContentType::TEXT_PLAIN);
         for to in &self.to {
             builder = builder.to(to.clone());
         }
         builder
-            .body(format!("{}\n", text::body(alerts)))
+            .body(format!("{}\n", text::digest(alerts, "", &LIMIT)))
             .map_err(|e| NotifyError::permanent(format!("email: cannot build the mail: {e}")))
     }
 }

@@ -12,8 +12,21 @@ use super::config::{http_url, one_secret, optional_secret, secret, BuildOptions}
 use super::{bearer, text, AlertEvent, HttpPost, NotifyError, Receiver, Status};
 use crate::secret::Secret;
 
-/// ntfy turns a longer message into an attachment: bodies are cut below it.
-const MAX_BODY: usize = 4000;
+/// ntfy's message limit: the server peeks at most `message-size-limit`
+/// bytes of the body (default 4096, `DefaultMessageLengthLimit` in its
+/// `server/config.go`) and turns a body that reaches it into an attachment
+/// (`handlePublishBody`: a text message only when `!body.LimitReached`, and
+/// the limit counts as reached at exactly 4096 bytes). So a body is at most
+/// 4095 bytes of UTF-8.
+const MAX_BODY: usize = 4095;
+
+/// What an ntfy message holds: 4095 bytes of plain text.
+const LIMIT: text::Limit = text::Limit {
+    max: MAX_BODY,
+    unit: text::Unit::Bytes,
+    max_listed: usize::MAX,
+    escape: text::plain,
+};
 
 /// `ntfy: {url, token, token_file}` as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -129,12 +142,15 @@ impl Receiver for Ntfy {
 
     fn send<'a>(&'a self, alerts: &'a [AlertEvent]) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(async move {
-            let body = text::truncate(&text::body(alerts), MAX_BODY);
+            let body = text::digest(alerts, "", &LIMIT);
             let mut request = self
                 .http
                 .request(self.url.expose())
                 .header(CONTENT_TYPE, "text/plain; charset=utf-8")
-                .header("Title", ascii_header(&text::title(alerts)))
+                .header(
+                    "Title",
+                    ascii_header(&text::title_within(alerts, text::TITLE_MAX)),
+                )
                 .header("Priority", priority(alerts))
                 .header("Tags", tags(alerts))
                 .body(body);

@@ -2,6 +2,7 @@
 //! webhook URL, which is itself the credential (read from `webhook_url` or
 //! `webhook_url_file`).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use futures::future::BoxFuture;
@@ -11,8 +12,21 @@ use super::config::{http_url, one_secret, optional_secret, BuildOptions};
 use super::{text, AlertEvent, HttpPost, NotifyError, Receiver};
 use crate::secret::Secret;
 
-/// Slack cuts messages longer than this many characters.
-const MAX_TEXT: usize = 39_000;
+/// Slack truncates a message whose `text` is longer than 40,000 characters
+/// (chat.postMessage's documentation; api.slack.com/changelog/2018-04-truncating-really-long-messages).
+/// Measured here in UTF-8 bytes of the escaped text as sent, which are never
+/// fewer than its characters however Slack counts them (code points or
+/// UTF-16 code units), so a message is never cut by Slack.
+const MAX_TEXT: usize = 40_000;
+
+/// What a Slack message holds: 40,000 bytes of escaped text, as many alerts
+/// as fit.
+const LIMIT: text::Limit = text::Limit {
+    max: MAX_TEXT,
+    unit: text::Unit::Bytes,
+    max_listed: usize::MAX,
+    escape: escaped,
+};
 
 /// `slack: {webhook_url, webhook_url_file}` as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -54,17 +68,15 @@ pub struct Message {
 }
 
 impl Message {
-    /// The title in bold, then one block per alert; every text escaped, so that
-    /// what a provider named an account is shown as written, never as a link
-    /// or a mention.
+    /// The title in bold, then the digest of the alerts ([`text::digest`]),
+    /// at most [`MAX_TEXT`] bytes; every text escaped, so that what a
+    /// provider named an account is shown as written, never as a link or a
+    /// mention, and measured once escaped.
     pub fn new(alerts: &[AlertEvent]) -> Self {
-        let text = format!(
-            "*{}*\n\n{}",
-            escape(&text::title(alerts)),
-            escape(&text::body(alerts))
-        );
+        let title = text::title_within(alerts, text::TITLE_MAX);
+        let head = format!("*{}*\n\n", escape(&title));
         Message {
-            text: without_cut_entity(text::truncate(&text, MAX_TEXT)),
+            text: text::digest(alerts, &head, &LIMIT),
         }
     }
 }
@@ -84,17 +96,14 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A text cut by [`text::truncate`] without an escape the cut split (`&am…`).
-fn without_cut_entity(mut text: String) -> String {
-    let Some(body) = text.strip_suffix('…') else {
-        return text;
-    };
-    if let Some(at) = body.rfind('&') {
-        if !body[at..].contains(';') {
-            text = format!("{}…", &body[..at]);
-        }
+/// [`escape`] for the digest, which escapes piece by piece and never cuts
+/// inside what one character became.
+fn escaped(text: &str) -> Cow<'_, str> {
+    if text.contains(['&', '<', '>']) {
+        Cow::Owned(escape(text))
+    } else {
+        Cow::Borrowed(text)
     }
-    text
 }
 
 /// Posts to one Slack incoming webhook.
@@ -161,9 +170,24 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_never_splits_an_escape() {
-        assert_eq!(without_cut_entity("a &am…".into()), "a …");
-        assert_eq!(without_cut_entity("a &amp; b…".into()), "a &amp; b…");
-        assert_eq!(without_cut_entity("a & b".into()), "a & b");
+    fn a_long_message_fits_and_never_splits_an_escape() {
+        let alerts: Vec<AlertEvent> = (0..3000)
+            .map(|i| {
+                let mut event = alert("ProxyAccountNearLimit", "warning", Status::Firing);
+                event
+                    .labels
+                    .insert("account".into(), format!("{i} {}", "<&>".repeat(400)));
+                event
+            })
+            .collect();
+        let text = Message::new(&alerts).text;
+        assert!(text.len() <= MAX_TEXT, "{}", text.len());
+        assert!(!text.contains('<') && !text.contains('>'));
+        let rest = text
+            .replace("&amp;", "")
+            .replace("&lt;", "")
+            .replace("&gt;", "");
+        assert!(!rest.contains('&'), "an escape was cut");
+        assert!(text.contains("\n+"), "left out alerts are counted");
     }
 }

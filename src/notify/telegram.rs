@@ -14,8 +14,22 @@ use crate::secret::Secret;
 
 /// The Bot API's base URL.
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
-/// Telegram refuses messages longer than 4096 characters.
-const MAX_TEXT: usize = 4000;
+/// `sendMessage` takes "1-4096 characters after entities parsing" (the Bot
+/// API's documentation). The Bot API server (TDLib, `MessageContent.cpp`)
+/// refuses a bot's text longer than `message_text_length_max` (4096) Unicode
+/// code points with "Message is too long"; Telegram's own offsets count
+/// UTF-16 code units. We count UTF-16 code units: the same number for text of
+/// the Basic Multilingual Plane, never fewer, so the text fits either way.
+/// Sent without `parse_mode`, the text is its own result of entity parsing.
+const MAX_TEXT: usize = 4096;
+
+/// What a Telegram message holds: 4096 UTF-16 code units of plain text.
+const LIMIT: text::Limit = text::Limit {
+    max: MAX_TEXT,
+    unit: text::Unit::Utf16,
+    max_listed: usize::MAX,
+    escape: text::plain,
+};
 
 /// `telegram: {bot_token, bot_token_file, chat_id}` as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -137,10 +151,10 @@ impl Receiver for Telegram {
 
     fn send<'a>(&'a self, alerts: &'a [AlertEvent]) -> BoxFuture<'a, Result<(), NotifyError>> {
         Box::pin(async move {
-            let text = format!("{}\n\n{}", text::title(alerts), text::body(alerts));
+            let head = format!("{}\n\n", text::title_within(alerts, text::TITLE_MAX));
             let message = SendMessage {
                 chat_id: &self.chat_id,
-                text: text::truncate(&text, MAX_TEXT),
+                text: text::digest(alerts, &head, &LIMIT),
                 disable_web_page_preview: true,
             };
             let request = self.http.json(self.endpoint.expose(), &message)?;
