@@ -24,6 +24,7 @@ fn status(agent: &AgentStatus) -> ExporterStatus<'_> {
         agent,
         storage: Default::default(),
         shard: Shard::ALL,
+        silences: Default::default(),
     }
 }
 

@@ -168,6 +168,7 @@ fn bench(c: &mut Criterion) {
         agent: &agent,
         storage: Default::default(),
         shard: Shard::ALL,
+        silences: Default::default(),
     };
     group.bench_function(BenchmarkId::new("encode-one-target", TARGETS), |b| {
         b.iter(|| encoder::encode(std::slice::from_ref(&one), &status, Instant::now()))

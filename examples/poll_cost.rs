@@ -51,6 +51,7 @@ fn main() {
         agent: &agent,
         storage: Default::default(),
         shard: proxy_quota_exporter::shard::Shard::ALL,
+        silences: Default::default(),
     };
     let plain = encoder::encode(&[snapshot], &status, std::time::Instant::now());
     let gzip = proxy_quota_exporter::exposition::gzip(&plain);

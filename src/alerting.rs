@@ -1,6 +1,8 @@
 //! The configuration's optional `alerting` section: evaluation and notification
-//! intervals, per-alert overrides of the catalogue, and the receivers. Read by
-//! the configuration module; run by the agent ([`crate::agent`]).
+//! intervals, per-alert overrides of the catalogue, external labels, the
+//! runbook's address, the receivers, and Alertmanager's route tree and
+//! inhibition rules. Read by the configuration module; run by the agent
+//! ([`crate::agent`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +12,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::alerts::rules::{Figure, Override, RuleSet};
+use crate::notify::inhibit::{validate_rules, InhibitRule, Inhibitor, RawInhibitRule};
+use crate::notify::route::{RawRoute, Route, Timing};
 use crate::notify::{RawReceiver, ReceiverSpec};
 
 /// Defaults of the contract.
@@ -25,6 +29,18 @@ pub struct Alerting {
     pub repeat_interval: Duration,
     pub rules: RuleSet,
     pub receivers: Vec<ReceiverSpec>,
+    /// Added to every alert the agent sends (an alert's own label wins).
+    pub external_labels: BTreeMap<String, String>,
+    /// `runbook_url` = this + `#anchor`.
+    pub runbook_base_url: String,
+    /// The route tree: as written, or the contract's default (every alert to
+    /// every receiver, grouped by alertname and target, today's timing).
+    pub route: Route,
+    /// The inhibition rules: as written, or the default (a critical alert
+    /// mutes its warning twin).
+    pub inhibitor: Inhibitor,
+    /// Per receiver: `send_resolved`.
+    pub send_resolved: BTreeMap<String, bool>,
 }
 
 /// The section as written.
@@ -41,6 +57,11 @@ pub struct RawAlerting {
     rules: BTreeMap<String, RawRule>,
     #[serde(default)]
     receivers: Vec<RawReceiver>,
+    #[serde(default)]
+    external_labels: BTreeMap<String, String>,
+    runbook_base_url: Option<String>,
+    route: Option<RawRoute>,
+    inhibit_rules: Option<Vec<RawInhibitRule>>,
 }
 
 /// One alert's overrides as written.
@@ -144,12 +165,62 @@ impl RawAlerting {
             })?;
             receivers.push(spec);
         }
+        for name in self.external_labels.keys() {
+            if !crate::notify::route::is_classic_label_name(name) || name.starts_with("__") {
+                return Err((
+                    vec!["alerting".into(), "external_labels".into(), name.clone()],
+                    format!("external_labels: {name:?} is not a label name"),
+                ));
+            }
+        }
+        let runbook_base_url = match self.runbook_base_url {
+            None => crate::alerts::DEFAULT_RUNBOOK_BASE_URL.to_owned(),
+            Some(url) if url.trim().is_empty() || url.contains('#') || url.chars().any(char::is_control) => {
+                return Err((
+                    vec!["alerting".into(), "runbook_base_url".into()],
+                    "runbook_base_url: must be a URL without `#` (each alert appends `#` and its anchor)".into(),
+                ))
+            }
+            Some(url) => url,
+        };
+        let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+        let located = |e: crate::notify::route::RouteError| {
+            let mut path = vec!["alerting".to_owned()];
+            path.extend(e.path.iter().cloned());
+            (path, e.to_string())
+        };
+        let route = match &self.route {
+            Some(raw) => raw
+                .validate(&names, Timing::ALERTMANAGER)
+                .map_err(located)?,
+            None => Route::without_config(
+                &names,
+                Timing {
+                    group_wait: Duration::ZERO,
+                    group_interval: evaluation_interval,
+                    repeat_interval,
+                },
+            ),
+        };
+        let inhibitor = Inhibitor::new(match &self.inhibit_rules {
+            Some(raw) => validate_rules(raw).map_err(located)?,
+            None => InhibitRule::default_rules(),
+        });
+        let send_resolved = receivers
+            .iter()
+            .map(|r| (r.name.clone(), r.send_resolved))
+            .collect();
         Ok(Alerting {
             evaluation_interval,
             resend_interval,
             repeat_interval,
             rules,
             receivers,
+            external_labels: self.external_labels,
+            runbook_base_url,
+            route,
+            inhibitor,
+            send_resolved,
         })
     }
 }

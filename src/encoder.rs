@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use crate::metrics::{self, Kind, MetricDef, CATALOGUE};
 use crate::shard::Shard;
-use crate::store::{AgentStatus, ReloadStatus, StorageStatus, TargetSnapshot};
+use crate::store::{AgentStatus, ReloadStatus, SilenceCounts, StorageStatus, TargetSnapshot};
 
 /// The Content-Type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -34,6 +34,7 @@ pub struct ExporterStatus<'a> {
     pub agent: &'a AgentStatus,
     pub storage: StorageStatus,
     pub shard: Shard,
+    pub silences: SilenceCounts,
 }
 
 /// Where the sample lines of one family of one target are in a page.
@@ -181,7 +182,7 @@ static HEADERS: LazyLock<Vec<Bytes>> = LazyLock::new(|| {
 const MAX_LABELS: usize = 8;
 
 /// The exporter's own series: build information, its shard, the last reload,
-/// what the alerting agent counts and the store's health.
+/// what the alerting agent counts, the silences and the store's health.
 fn exporter_samples(
     family: &MetricDef,
     exporter: &ExporterStatus,
@@ -209,6 +210,15 @@ fn exporter_samples(
             emit(&[receiver, "success"], *success as f64);
             emit(&[receiver, "failure"], *failure as f64);
         }
+    } else if family.is(&metrics::NOTIFICATIONS_PENDING) {
+        for (receiver, pending) in &agent.pending {
+            emit(&[receiver], *pending as f64);
+        }
+    } else if family.is(&metrics::SILENCES) {
+        let silences = exporter.silences;
+        emit(&["active"], silences.active as f64);
+        emit(&["pending"], silences.pending as f64);
+        emit(&["expired"], silences.expired as f64);
     } else if family.is(&metrics::STORAGE_OPEN) {
         match storage {
             StorageStatus::Off => {}

@@ -215,6 +215,7 @@ impl Encoder {
             agent: &view.agent,
             storage: view.storage,
             shard: self.shard,
+            silences: view.silences,
         };
         let page = {
             let sources: Vec<Source> = view
@@ -354,6 +355,7 @@ mod tests {
             agent: &view.agent,
             storage: Default::default(),
             shard: Shard::ALL,
+            silences: view.silences,
         };
         encoder::encode(&view.snapshots, &status, now)
     }

@@ -60,6 +60,13 @@ pub struct Options {
     /// The share of the configuration's targets this process polls and serves,
     /// at start and after every reload (default: all of them).
     pub shard: shard::Shard,
+    /// `--web.external-url`: where people reach the exporter (behind a proxy,
+    /// say); alerts' `generatorURL` and the `Watchdog`'s `instance` come from
+    /// it. `None`: `http://` and the listen address (the host name when it
+    /// listens on every address).
+    pub external_url: Option<String>,
+    /// How the alerting agent delivers notifications (tests shorten the backoff).
+    pub dispatch: Option<notify::DispatchSettings>,
 }
 
 /// A request to reload the configuration, answered with the outcome.
@@ -98,21 +105,47 @@ pub async fn run_with(
     let _recording = storage
         .clone()
         .map(|s| AbortOnDrop(tokio::spawn(storage::record(Arc::clone(&store), s))));
+    let silences = open_silences(storage.as_ref()).await;
+    let _silence_upkeep = AbortOnDrop(tokio::spawn(Arc::clone(&silences).maintain({
+        let store = Arc::clone(&store);
+        move |(active, pending, expired)| {
+            store.set_silence_counts(store::SilenceCounts {
+                active: active as u64,
+                pending: pending as u64,
+                expired: expired as u64,
+            })
+        }
+    })));
     let (alerting, alerting_changes) = tokio::sync::watch::channel(config.alerting.clone());
-    let _agent = AbortOnDrop(tokio::spawn(agent::run::run(
+    let external_url = options
+        .external_url
+        .clone()
+        .unwrap_or_else(|| default_external_url(&listener));
+    let (stop_agent, agent_stopping) = tokio::sync::watch::channel(false);
+    let agent = tokio::spawn(agent::run::run(
         alerting_changes,
-        Arc::clone(&store),
-        storage.clone(),
-    )));
-    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
-    let app = Arc::new(server::App::new(
-        Arc::clone(&store),
-        exposition,
-        config.notice.clone(),
-        storage.clone(),
-        options.config_file.is_some().then_some(reload_tx),
-        options.web,
+        agent::run::Context {
+            store: Arc::clone(&store),
+            storage: storage.clone(),
+            silences: Arc::clone(&silences),
+            instance: agent::run::instance_of(&external_url),
+            external_url: external_url.trim_end_matches('/').to_owned(),
+            dispatch: options.dispatch.clone().unwrap_or_default(),
+            shutdown: agent_stopping,
+        },
     ));
+    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let app = Arc::new(
+        server::App::new(
+            Arc::clone(&store),
+            exposition,
+            config.notice.clone(),
+            storage.clone(),
+            options.config_file.is_some().then_some(reload_tx),
+            options.web,
+        )
+        .with_silences(Arc::clone(&silences)),
+    );
     let supervisor = supervisor::supervise(
         config,
         options.config_file,
@@ -125,10 +158,45 @@ pub async fn run_with(
         () = server::serve(listener, app, shutdown) => {}
         () = supervisor => {}
     }
-    drop((_agent, _recording));
+    // The agent delivers what is due and saves the rest before the store closes.
+    let _ = stop_agent.send(true);
+    let mut agent = AbortOnDrop(agent);
+    let grace = agent::run::SHUTDOWN_GRACE + std::time::Duration::from_secs(5);
+    if tokio::time::timeout(grace, &mut agent.0).await.is_err() {
+        tracing::warn!("the alerting agent did not stop in time");
+    }
+    drop((agent, _recording, _silence_upkeep, silences));
     if let Some(storage) = storage {
         close(storage).await;
     }
+}
+
+/// Where the exporter is reached when `--web.external-url` is not given:
+/// `http://` and the listen address, with the machine's host name in place of
+/// an address that means every interface.
+fn default_external_url(listener: &TcpListener) -> String {
+    let Ok(address) = listener.local_addr() else {
+        return "http://localhost".to_owned();
+    };
+    if address.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("http://{host}:{}", address.port())
+    } else {
+        format!("http://{address}")
+    }
+}
+
+/// The silences, kept in `storage` when there is one (read from it off the
+/// async workers), else in memory.
+async fn open_silences(storage: Option<&Arc<storage::Storage>>) -> Arc<silences::Silences> {
+    let kept = storage.map(|s| Arc::clone(s) as Arc<dyn silences::SilenceStore>);
+    tokio::task::spawn_blocking(move || silences::Silences::new(kept))
+        .await
+        .unwrap_or_else(|_| silences::Silences::in_memory())
 }
 
 /// Waits (at most 5 s) until the tasks that used the store have wound down, so

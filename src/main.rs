@@ -49,9 +49,11 @@ struct Cli {
     #[arg(long = "config.check")]
     config_check: bool,
 
-    /// Run on simulated data: start the built-in simulator of all three provider
+    /// Run on simulated data: start the built-in simulator of the provider
     /// APIs on loopback and poll it. Needs no configuration and no account.
-    #[arg(long = "demo", conflicts_with_all = ["config_file", "config_check"])]
+    /// With --config.file, that file holds only an `alerting` section (your
+    /// receivers and routes), used instead of the demo's, which logs alerts.
+    #[arg(long = "demo", conflicts_with = "config_check")]
     demo: bool,
 
     /// Poll period in demo mode (at least 1s).
@@ -72,6 +74,18 @@ struct Cli {
         value_name = "ADDRESS"
     )]
     listen_address: String,
+
+    /// The URL under which the exporter is reached (behind a reverse proxy,
+    /// say), as Prometheus' flag: alerts' generatorURL, the webhook's
+    /// externalURL and the Watchdog's instance label point there. [default:
+    /// http:// and the listen address]
+    #[arg(
+        long = "web.external-url",
+        env = "PROXY_QUOTA_EXPORTER_WEB_EXTERNAL_URL",
+        value_parser = parse_external_url,
+        value_name = "URL"
+    )]
+    external_url: Option<String>,
 
     /// Web configuration file (Prometheus exporter-toolkit format): TLS and
     /// bcrypt basic authentication for every HTTP path.
@@ -237,13 +251,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.demo {
         return runtime.block_on(async {
             let simulator = start_simulator().await?;
-            let config = demo_config(&simulator, cli.demo_interval)?;
+            let config = match cli.config_file.as_deref() {
+                Some(file) => demo_config_with_alerting(&simulator, cli.demo_interval, file)?,
+                None => demo_config(&simulator, cli.demo_interval)?,
+            };
             tracing::warn!(simulator = %simulator.url(), "{DEMO_NOTICE}");
             let options = Options {
                 config_file: None,
                 web,
                 storage,
                 shard,
+                external_url: cli.external_url.clone(),
+                dispatch: None,
             };
             serve(address, config, options).await
         });
@@ -276,8 +295,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         web,
         storage,
         shard,
+        external_url: cli.external_url.clone(),
+        dispatch: None,
     };
     runtime.block_on(serve(address, config, options))
+}
+
+/// `--web.external-url`: an absolute http(s) URL without query or fragment.
+fn parse_external_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no query or fragment".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// `--storage.path` when not given (as Prometheus and Alertmanager).
@@ -304,7 +337,48 @@ fn demo_config(simulator: &Simulator, interval: Duration) -> anyhow::Result<Conf
         simulator.demo_config_yaml(interval),
         proxy_quota_exporter::simulator::DEMO_ALERTING_YAML
     );
-    let mut config = Config::parse(&yaml, Path::new("")).map_err(|e| {
+    generated_demo_config(&yaml)
+}
+
+/// The demo's configuration with the `alerting` section of `file` (receivers a
+/// user wants to try on simulated data) in place of the demo's own. The file
+/// holds only that section; its errors name it and its lines.
+fn demo_config_with_alerting(
+    simulator: &Simulator,
+    interval: Duration,
+    file: &Path,
+) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read configuration", file.display()))?;
+    let keys: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+        serde_saphyr::from_str(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    if let Some(other) = keys.keys().find(|k| k.as_str() != "alerting") {
+        bail!(
+            "{}: under --demo the file may hold only an `alerting` section (the targets are \
+             the simulator's); it has `{other}`",
+            file.display()
+        );
+    }
+    if !keys.contains_key("alerting") {
+        bail!(
+            "{}: under --demo the file must hold an `alerting` section",
+            file.display()
+        );
+    }
+    // The file first, so that its lines keep their numbers in errors.
+    let yaml = format!(
+        "{}\n{}",
+        text.trim_end(),
+        simulator.demo_config_yaml(interval)
+    );
+    let mut config = Config::parse(&yaml, file)?;
+    config.notice = Some(DEMO_NOTICE.to_owned());
+    Ok(config)
+}
+
+/// Reads the generated demo configuration `yaml`.
+fn generated_demo_config(yaml: &str) -> anyhow::Result<Config> {
+    let mut config = Config::parse(yaml, Path::new("")).map_err(|e| {
         let message = match e {
             ConfigError::Invalid { message, .. } | ConfigError::Read { message, .. } => message,
         };

@@ -101,9 +101,13 @@ metrics! {
     CONFIG_RELOAD_TIMESTAMP = "proxy_exporter_config_last_reload_success_timestamp_seconds", Gauge, [],
         "Time of the last successful configuration load or reload, in Unix seconds.";
     AGENT_ALERTS = "proxy_exporter_alerts", Gauge, ["alertname", "severity", "state"],
-        "Alerts the in-process alerting agent holds, by state (pending, firing).";
+        "Alerts the in-process alerting agent holds, by state (pending, firing; suppressed: firing and muted by a silence or an inhibition).";
     NOTIFICATIONS = "proxy_exporter_notifications_total", Counter, ["receiver", "result"],
-        "Notification batches the alerting agent delivered (success) or gave up on (failure), by receiver.";
+        "Attempts of the alerting agent to deliver a notification, by receiver and result: accepted (success) or not (failure: refused, unreachable, or dropped from a full queue).";
+    NOTIFICATIONS_PENDING = "proxy_exporter_notifications_pending", Gauge, ["receiver"],
+        "Notifications the alerting agent has not yet had accepted by the receiver (waiting, being sent or retried).";
+    SILENCES = "proxy_exporter_silences", Gauge, ["state"],
+        "Silences by state (active, pending, expired), as Alertmanager counts them; expired silences are kept 5 days.";
     STORAGE_OPEN = "proxy_exporter_storage_open", Gauge, [],
         "Whether the embedded store is open (1) or could not be opened (0); absent when the store is turned off.";
     STORAGE_ERRORS = "proxy_exporter_storage_errors_total", Counter, [],

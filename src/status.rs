@@ -1,6 +1,6 @@
 //! What runs out next, per target: the figures of the front page (`/`) and of
-//! `GET /api/v1/status`, built from the snapshot store, the agent's alerts and
-//! the stored history. Every figure is the one `/metrics` serves (the same
+//! `GET /api/v1/status`, built from the snapshot store, the agent's alerts, the
+//! silences and the stored history. Every figure is the one `/metrics` serves (the same
 //! fresh readings); "days left" is the forecast alert's ([`crate::forecast`]).
 
 use std::collections::BTreeMap;
@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::forecast::{self, History};
 use crate::readings::{Reading, StaticIp};
+use crate::silences::{self, Silence};
 use crate::store::{TargetSnapshot, View};
 
 /// How many packages, static IPs and customers a list shows.
@@ -36,7 +37,26 @@ pub struct Status {
     pub agent: bool,
     /// Whether a store holds history (for days left and charts).
     pub store: bool,
+    /// The active and pending silences: active ones first, the soonest to
+    /// end first, then pending ones, the soonest to start first.
+    pub silences: Vec<SilenceStatus>,
     pub targets: Vec<TargetStatus>,
+}
+
+/// An active or pending silence.
+#[derive(Debug, Clone, Serialize)]
+pub struct SilenceStatus {
+    pub id: String,
+    /// `active` or `pending`.
+    pub state: &'static str,
+    /// As Alertmanager writes them: `alertname="X", target=~"lite-.*"`.
+    pub matchers: String,
+    /// Unix seconds.
+    pub starts_at: f64,
+    /// Unix seconds.
+    pub ends_at: f64,
+    pub created_by: String,
+    pub comment: String,
 }
 
 /// One target.
@@ -131,6 +151,10 @@ pub struct AlertStatus {
     /// Unix seconds since it has been in this state.
     pub since: f64,
     pub summary: String,
+    /// The IDs of the silences that mute it (empty: not silenced).
+    pub silenced_by: Vec<String>,
+    /// The fingerprints of the alerts that inhibit it (empty: not inhibited).
+    pub inhibited_by: Vec<String>,
 }
 
 /// The last poll of one endpoint.
@@ -149,6 +173,8 @@ pub struct Sources<'a> {
     pub history: &'a dyn History,
     pub has_store: bool,
     pub notice: Option<&'a str>,
+    /// Every silence (expired ones are left out of the status).
+    pub silences: &'a [Silence],
     pub shard: Option<String>,
     /// Unix seconds, and the same moment for readings' staleness.
     pub now: f64,
@@ -171,6 +197,7 @@ pub fn build(view: &View, sources: &Sources) -> Status {
         shard: sources.shard.clone(),
         agent: view.agent.running,
         store: sources.has_store,
+        silences: silence_list(sources.silences, sources.now),
         targets,
     }
 }
@@ -334,6 +361,29 @@ fn alerts(view: &View, target: &str) -> Vec<AlertStatus> {
             labels: a.labels.clone(),
             since: a.since,
             summary: a.summary.clone(),
+            silenced_by: a.silenced_by.clone(),
+            inhibited_by: a.inhibited_by.clone(),
+        })
+        .collect()
+}
+
+/// The silences that are not expired at `now`, in the order given.
+fn silence_list(all: &[Silence], now: f64) -> Vec<SilenceStatus> {
+    all.iter()
+        .filter_map(|s| {
+            let state = match s.state(now) {
+                silences::State::Expired => return None,
+                state => state.as_str(),
+            };
+            Some(SilenceStatus {
+                id: s.id.clone(),
+                state,
+                matchers: s.matchers_text(),
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+                created_by: s.created_by.clone(),
+                comment: s.comment.clone(),
+            })
         })
         .collect()
 }

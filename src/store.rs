@@ -124,6 +124,15 @@ pub struct View {
     pub reload: ReloadStatus,
     pub agent: AgentStatus,
     pub storage: StorageStatus,
+    pub silences: SilenceCounts,
+}
+
+/// How many silences there are in each state, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SilenceCounts {
+    pub active: u64,
+    pub pending: u64,
+    pub expired: u64,
 }
 
 /// The embedded store's health, for `/metrics`.
@@ -143,8 +152,10 @@ pub enum StorageStatus {
 pub struct AgentStatus {
     /// (alertname, severity, `pending`/`firing`, count).
     pub alerts: Vec<(String, String, &'static str, u64)>,
-    /// (receiver, successful batches, failed batches).
+    /// (receiver, accepted attempts, failed attempts).
     pub notifications: Vec<(String, u64, u64)>,
+    /// (receiver, notifications not yet accepted).
+    pub pending: Vec<(String, u64)>,
     /// Every pending and firing alert, for the front page and the status API.
     pub active: Vec<ActiveAlert>,
     /// Whether an agent runs (an `alerting` section is configured).
@@ -202,6 +213,7 @@ struct Inner {
     reload: ReloadStatus,
     agent: AgentStatus,
     storage: StorageStatus,
+    silences: SilenceCounts,
 }
 
 impl Store {
@@ -217,6 +229,7 @@ impl Store {
                 },
                 agent: AgentStatus::default(),
                 storage: StorageStatus::default(),
+                silences: SilenceCounts::default(),
             }),
             changes: watch::Sender::new(0),
         })
@@ -236,6 +249,7 @@ impl Store {
             reload: inner.reload,
             agent: inner.agent.clone(),
             storage: inner.storage,
+            silences: inner.silences,
         }
     }
 
@@ -280,6 +294,13 @@ impl Store {
     pub fn set_storage_status(&self, status: StorageStatus) {
         if self.lock().storage != status {
             self.update(|inner| inner.storage = status);
+        }
+    }
+
+    /// Records how many silences there are in each state, when it changed.
+    pub fn set_silence_counts(&self, counts: SilenceCounts) {
+        if self.lock().silences != counts {
+            self.update(|inner| inner.silences = counts);
         }
     }
 

@@ -50,7 +50,12 @@ async fn a_low_pool_reaches_a_webhook_receiver_and_is_counted() {
         .filter(|a| a["labels"]["alertname"] == "ProxyTrafficLow")
         .map(|a| a["labels"]["severity"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(severities, ["warning", "critical"], "{body}");
+    // The default inhibition: the critical alert mutes its warning twin.
+    assert_eq!(severities, ["critical"], "{body}");
+    assert_eq!(
+        body["groupLabels"]["alertname"], "ProxyTrafficLow",
+        "{body}"
+    );
     let critical = alerts
         .iter()
         .find(|a| a["labels"]["severity"] == "critical")
@@ -79,7 +84,25 @@ async fn a_low_pool_reaches_a_webhook_receiver_and_is_counted() {
             "proxy_exporter_notifications_total",
             &[("receiver", "hook"), ("result", "success")],
         );
-        if firing == Some(1.0) && sent.is_some_and(|n| n >= 1.0) {
+        let suppressed = value(
+            &m,
+            "proxy_exporter_alerts",
+            &[
+                ("alertname", "ProxyTrafficLow"),
+                ("severity", "warning"),
+                ("state", "suppressed"),
+            ],
+        );
+        let pending = value(
+            &m,
+            "proxy_exporter_notifications_pending",
+            &[("receiver", "hook")],
+        );
+        if firing == Some(1.0)
+            && sent.is_some_and(|n| n >= 1.0)
+            && suppressed == Some(1.0)
+            && pending == Some(0.0)
+        {
             break;
         }
         assert!(

@@ -14,7 +14,7 @@ use proxy_quota_exporter::simulator::SimulatorConfig;
 
 /// Every metric family the contract names (CONTRACT.md, "Metrics", "More of
 /// the providers' read endpoints", "Alerting agent" and "Scale-out").
-const CONTRACT_FAMILIES: [&str; 35] = [
+const CONTRACT_FAMILIES: &[&str] = &[
     "proxy_traffic_remaining_bytes",
     "proxy_traffic_purchased_bytes",
     "proxy_traffic_used_bytes",
@@ -49,6 +49,10 @@ const CONTRACT_FAMILIES: [&str; 35] = [
     // The alerting agent's.
     "proxy_exporter_alerts",
     "proxy_exporter_notifications_total",
+    // Label values from providers (issue 21).
+    "proxy_exporter_label_values_truncated_total",
+    // Silences (issue 22).
+    "proxy_exporter_silences",
     // Scale-out.
     "proxy_exporter_upstream_requests_total",
     "proxy_exporter_shard_info",

@@ -181,6 +181,7 @@ async fn a_receiver_on_a_stale_connection_fails_transiently() {
             &BuildOptions {
                 timeout: Duration::from_secs(5),
                 telegram_api_url: "http://unused.test".into(),
+                ..BuildOptions::default()
             },
         )
         .unwrap();

@@ -3,6 +3,7 @@
 //! hands firing and resolved alerts to the receivers ([`crate::notify`]).
 
 pub mod evaluate;
+pub mod pipeline;
 pub mod run;
 pub mod state;
 mod template;

@@ -1,85 +1,133 @@
 //! The agent's loop: every `evaluation_interval` it evaluates the rules against
 //! the snapshot store (and the stored history, for the forecast), advances the
-//! alert states, hands notifications to the receivers, saves the state, and
-//! publishes its counts for `/metrics`. Alertmanager receivers get every firing
-//! alert (and the `Watchdog`) every `resend_interval`; other receivers get an
-//! alert when it fires, every `repeat_interval` while it fires, and when it
-//! resolves. A reload's `alerting` section replaces rules, intervals and
-//! receivers and keeps the alert states.
+//! alert states and hands notifications over, as Prometheus and Alertmanager
+//! would together:
+//!
+//! - `alertmanager` receivers get every firing alert every `resend_interval`
+//!   (and the `Watchdog`), and a resolved alert once, as Prometheus sends them;
+//!   Alertmanager groups, inhibits and silences by itself.
+//! - Other receivers get what the route tree sends them, grouped, with
+//!   silenced and inhibited alerts left out ([`crate::notify::group`]).
+//!
+//! Alerts carry the external labels, `generatorURL` points at the front page.
+//! The alert states, what receivers accepted and what waits are saved in the
+//! store after every evaluation; at shutdown what is due is delivered within
+//! [`SHUTDOWN_GRACE`] and the rest is saved for the next start. A reload's
+//! `alerting` section replaces rules, intervals, routes and receivers and keeps
+//! the alert states, the ledger and what waits.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use tokio::sync::watch;
+
 use crate::agent::evaluate::{evaluate, Active, Input};
+use crate::agent::pipeline::Pipeline;
 use crate::agent::state::{fingerprint, AlertState, States};
 use crate::alerting::Alerting;
-use crate::alerts::rules::RuleSet;
 use crate::forecast::{History, NoHistory};
-use crate::notify::{AlertEvent, Status};
-use crate::notify::{BuildOptions, DispatchSettings, Dispatcher};
+use crate::notify::group::{Flushed, Groups, Ledger, Notification};
+use crate::notify::{
+    fingerprint_u64, AlertEvent, BuildOptions, DispatchSettings, Dispatcher, Status,
+};
+use crate::silences::Silences;
 use crate::storage::{self, Storage};
 use crate::store::{ActiveAlert, AgentStatus, Store};
 use crate::units::unix_now;
-use tokio::sync::watch;
 
-/// How the agent runs: `alerting` of the configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub evaluation_interval: Duration,
-    pub resend_interval: Duration,
-    pub repeat_interval: Duration,
-    pub rules: RuleSet,
-    pub runbook_base_url: String,
+/// The longest the agent delivers what is due at shutdown before it exits.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How an Alertmanager receiver's notifications are keyed: one per receiver.
+const ALERTMANAGER_KEY: &str = "alertmanager";
+
+/// The receiver kind that gets alerts as Prometheus sends them.
+const ALERTMANAGER: &str = "alertmanager";
+
+/// What the agent gets from the process, beside the configuration.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<Store>,
+    pub storage: Option<Arc<Storage>>,
+    pub silences: Arc<Silences>,
+    /// `--web.external-url`, or the listen address as a URL; no trailing `/`.
+    pub external_url: String,
+    /// The `instance` label of the `Watchdog`: the external URL's host and port.
+    pub instance: String,
+    pub dispatch: DispatchSettings,
+    /// Becomes true when the process shuts down.
+    pub shutdown: watch::Receiver<bool>,
 }
 
-/// The receiver kind that gets every firing alert every `resend_interval`.
-const ALERTMANAGER: &str = "alertmanager";
+impl Context {
+    /// A context for `store` with no storage, fresh silences, the default
+    /// delivery settings and the given external URL, and never a shutdown
+    /// (for tests and embedding).
+    pub fn new(store: Arc<Store>, external_url: &str) -> Context {
+        let (_, shutdown) = watch::channel(false);
+        Context {
+            store,
+            storage: None,
+            silences: Silences::in_memory(),
+            external_url: external_url.trim_end_matches('/').to_owned(),
+            instance: instance_of(external_url),
+            dispatch: DispatchSettings::default(),
+            shutdown,
+        }
+    }
+}
+
+/// The `host:port` of `url`, as Prometheus' `instance` label.
+pub fn instance_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            _ => url.to_owned(),
+        },
+        Err(_) => url.to_owned(),
+    }
+}
 
 /// The agent's state between evaluations.
 struct Agent {
-    settings: Settings,
+    section: Alerting,
     states: States,
-    /// When each alert (by fingerprint) was last sent to each receiver.
-    sent: HashMap<(String, String), f64>,
-    watchdog_sent: HashMap<String, f64>,
+    groups: Groups,
+    /// Per Alertmanager receiver: resolved alerts it heard fire and has not
+    /// yet accepted the resolve of.
+    resolved_for_alertmanager: HashMap<String, BTreeMap<u64, AlertEvent>>,
     /// When the agent started: the `Watchdog`'s `startsAt`.
     started: f64,
 }
 
-/// How long a receiver replaced by a reload may go on delivering what it holds.
-const RETIRE_WITHIN: Duration = Duration::from_secs(30);
-
 /// The agent of one `alerting` section, running.
 struct Running {
-    section: Alerting,
     agent: Agent,
-    dispatcher: Arc<Dispatcher>,
+    dispatcher: Dispatcher,
     ticker: tokio::time::Interval,
 }
 
 /// Runs the agent for the configuration's `alerting` section, now and after
 /// every reload (`alerting` announces each new section; `None` runs no agent),
-/// until the task is aborted. A reload keeps the alert states (pending `for`
-/// windows go on, firing alerts are not sent again before their interval) and
-/// swaps the rules, intervals and receivers; a replaced receiver may deliver
-/// what it still holds for a while.
-pub async fn run(
-    mut alerting: watch::Receiver<Option<Alerting>>,
-    store: Arc<Store>,
-    storage: Option<Arc<Storage>>,
-) {
+/// until the context's shutdown, when it delivers what is due within
+/// [`SHUTDOWN_GRACE`] and saves the rest.
+pub async fn run(mut alerting: watch::Receiver<Option<Alerting>>, context: Context) {
+    let mut shutdown = context.shutdown.clone();
     let mut running: Option<Running> = None;
     let mut reloads_possible = true;
     loop {
         let section = alerting.borrow_and_update().clone();
-        running = configure(running.take(), section, storage.as_ref()).await;
+        running = configure(running.take(), section, &context).await;
         match &running {
-            None => store.set_agent_status(AgentStatus::default()),
-            Some(_) if !store.view().agent.running => store.set_agent_status(AgentStatus {
-                running: true,
-                ..AgentStatus::default()
-            }),
+            None => context.store.set_agent_status(AgentStatus::default()),
+            Some(_) if !context.store.view().agent.running => {
+                context.store.set_agent_status(AgentStatus {
+                    running: true,
+                    ..AgentStatus::default()
+                })
+            }
             Some(_) => {}
         }
         loop {
@@ -101,7 +149,7 @@ pub async fn run(
             tokio::select! {
                 () = tick => {
                     if let Some(r) = running.as_mut() {
-                        r.evaluate(&store, storage.as_ref()).await;
+                        r.evaluate(&context).await;
                     }
                 }
                 changed = reload => match changed {
@@ -109,67 +157,88 @@ pub async fn run(
                     // The supervisor is gone: no more reloads.
                     Err(_) => reloads_possible = false,
                 },
+                () = stopping(&mut shutdown) => {
+                    if let Some(r) = running.take() {
+                        r.stop(&context).await;
+                    }
+                    return;
+                }
             }
         }
     }
 }
 
+/// Returns once the process shuts down (or the sender is gone).
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|down| *down).await.map(|_| ());
+}
+
 /// The agent for `section`: `previous` as it was when the section is the same;
-/// with its states and new settings and receivers when it changed; resumed
-/// from the store when there was none.
+/// with its states, groups, ledger and waiting notifications and the new
+/// settings and receivers when it changed; resumed from the store when there
+/// was none.
 async fn configure(
     previous: Option<Running>,
     section: Option<Alerting>,
-    storage: Option<&Arc<Storage>>,
+    context: &Context,
 ) -> Option<Running> {
-    if previous.as_ref().map(|r| &r.section) == section.as_ref() {
+    if previous.as_ref().map(|r| &r.agent.section) == section.as_ref() {
         return previous;
     }
-    let agent = match previous {
-        Some(previous) => {
-            retire(previous.dispatcher);
-            Some(previous.agent)
+    let Some(section) = section else {
+        if let Some(previous) = previous {
+            previous.stop(context).await;
         }
-        None => None,
+        return None;
     };
-    let section = section?;
-    let settings = Settings {
-        evaluation_interval: section.evaluation_interval,
-        resend_interval: section.resend_interval,
-        repeat_interval: section.repeat_interval,
-        rules: section.rules.clone(),
-        runbook_base_url: crate::alerts::DEFAULT_RUNBOOK_BASE_URL.to_owned(),
-    };
-    let agent = match agent {
-        Some(mut agent) => {
-            agent.settings = settings;
-            agent
+    let (agent, ledger, pending) = match previous {
+        Some(previous) => {
+            let ledger = previous.dispatcher.ledger().clone();
+            let pending = previous.dispatcher.pending();
+            let mut agent = previous.agent;
+            agent.section = section.clone();
+            (agent, ledger, pending)
         }
         None => {
-            let saved = match storage {
-                Some(s) => s
-                    .blocking(|s| s.load_alert_states())
-                    .await
-                    .unwrap_or_default(),
-                None => Vec::new(),
+            let (saved, notifications) = match &context.storage {
+                Some(s) => (
+                    s.blocking(|s| s.load_alert_states())
+                        .await
+                        .unwrap_or_default(),
+                    s.blocking(|s| s.load_notifications())
+                        .await
+                        .unwrap_or_default(),
+                ),
+                None => Default::default(),
             };
-            Agent::resume(settings, saved)
+            (
+                Agent::resume(section.clone(), saved),
+                notifications.ledger,
+                notifications.pending,
+            )
         }
     };
     let mut ticker = tokio::time::interval(section.evaluation_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     Some(Running {
-        dispatcher: Arc::new(receivers(&section)),
-        section,
+        dispatcher: receivers(&section, context, ledger, pending),
         agent,
         ticker,
     })
 }
 
-/// The dispatcher of a section's receivers; a receiver that cannot be built
-/// is logged and left out.
-fn receivers(section: &Alerting) -> Dispatcher {
-    let options = BuildOptions::default();
+/// The dispatcher of a section's receivers, with what was accepted and what
+/// waits; a receiver that cannot be built is logged and left out.
+fn receivers(
+    section: &Alerting,
+    context: &Context,
+    ledger: Ledger,
+    pending: Vec<Notification>,
+) -> Dispatcher {
+    let options = BuildOptions {
+        resend_interval: section.resend_interval,
+        ..BuildOptions::default()
+    };
     let receivers = section
         .receivers
         .iter()
@@ -181,30 +250,23 @@ fn receivers(section: &Alerting) -> Dispatcher {
             }
         })
         .collect();
-    Dispatcher::new(receivers, DispatchSettings::default())
-}
-
-/// Lets a replaced dispatcher deliver what it holds, for a while, then drops it.
-fn retire(dispatcher: Arc<Dispatcher>) {
-    tokio::spawn(async move {
-        dispatcher.flush(RETIRE_WITHIN).await;
-    });
+    Dispatcher::restore(receivers, context.dispatch.clone(), ledger, pending)
 }
 
 impl Running {
     /// One evaluation: the states advanced, notifications handed over, the
     /// state saved and the counts published.
-    async fn evaluate(&mut self, store: &Store, storage: Option<&Arc<Storage>>) {
+    async fn evaluate(&mut self, context: &Context) {
         // Until every target has finished its first poll an alert could look
         // resolved, and a resumed `for` window would start over.
-        let view = store.view();
+        let view = context.store.view();
         if !view.complete() {
             return;
         }
         let snapshots = view.snapshots;
-        let rules = self.agent.settings.rules.clone();
-        let base = self.agent.settings.runbook_base_url.clone();
-        let history = storage.cloned();
+        let rules = self.agent.section.rules.clone();
+        let base = self.agent.section.runbook_base_url.clone();
+        let history = context.storage.clone();
         let now = unix_now();
         let evaluated = tokio::task::spawn_blocking(move || {
             let history: &dyn History = match &history {
@@ -225,132 +287,185 @@ impl Running {
             tracing::error!("alert evaluation failed");
             return;
         };
-        self.agent.evaluate(active, now, &self.dispatcher);
-        store.set_agent_status(AgentStatus {
-            alerts: self.agent.status(),
+        let statuses = self.agent.evaluate(active, now, &self.dispatcher, context);
+        context.store.set_agent_status(AgentStatus {
+            alerts: self.agent.status(&statuses),
             notifications: self.dispatcher.counts(),
-            active: self.agent.active(),
+            pending: self.dispatcher.pending_counts(),
+            active: statuses,
             running: true,
         });
-        if let Some(storage) = storage {
-            let saved = self.agent.saved();
-            let saving = Arc::clone(storage);
-            let outcome =
-                tokio::task::spawn_blocking(move || saving.save_alert_states(&saved)).await;
-            if !matches!(outcome, Ok(Ok(()))) {
-                tracing::warn!("saving the alert state failed; it is kept in memory");
-            }
-            store.set_storage_status(storage.status());
+        self.save(context).await;
+    }
+
+    /// Saves the alert states, the ledger and what waits.
+    async fn save(&self, context: &Context) {
+        let Some(storage) = &context.storage else {
+            return;
+        };
+        let states = self.agent.saved();
+        let ledger = self.dispatcher.ledger().clone();
+        let pending = self.dispatcher.pending();
+        let saving = Arc::clone(storage);
+        let outcome = tokio::task::spawn_blocking(move || {
+            saving.save_alert_states(&states)?;
+            saving.save_notifications(&ledger, &pending)
+        })
+        .await;
+        if !matches!(outcome, Ok(Ok(()))) {
+            tracing::warn!("saving the alert state failed; it is kept in memory");
         }
+        context.store.set_storage_status(storage.status());
+    }
+
+    /// At shutdown: delivers what is due within [`SHUTDOWN_GRACE`], saves the rest.
+    async fn stop(self, context: &Context) {
+        if !self.dispatcher.drain(SHUTDOWN_GRACE).await {
+            let left: u64 = self
+                .dispatcher
+                .pending_counts()
+                .iter()
+                .map(|(_, n)| n)
+                .sum();
+            tracing::warn!(
+                notifications = left,
+                "notifications not delivered at shutdown; kept for the next start"
+            );
+        }
+        self.save(context).await;
     }
 }
 
 impl Agent {
-    /// The agent as the store left it: `for` timers and intervals continue.
-    fn resume(settings: Settings, saved: Vec<storage::AlertState>) -> Self {
-        let mut sent = HashMap::new();
-        let mut states = Vec::new();
-        for s in saved.into_iter().filter(|s| !s.resolved()) {
-            // Recomputed: a store written before fingerprints were Alertmanager's
-            // holds another kind.
-            let fp = fingerprint(&s.labels);
-            for (receiver, at) in &s.last_sent {
-                sent.insert((fp.clone(), receiver.clone()), *at);
-            }
-            states.push(AlertState {
+    /// The agent as the store left it: `for` timers continue.
+    fn resume(section: Alerting, saved: Vec<storage::AlertState>) -> Self {
+        let states = saved
+            .into_iter()
+            .filter(|s| !s.resolved())
+            .map(|s| AlertState {
                 labels: s.labels,
                 annotations: s.annotations,
                 value: s.value,
                 active_since: s.pending_since,
                 firing_since: s.firing_since,
-            });
-        }
+            })
+            .collect::<Vec<_>>();
         Agent {
-            settings,
+            section,
             states: States::resume(states),
-            sent,
-            watchdog_sent: HashMap::new(),
+            groups: Groups::default(),
+            resolved_for_alertmanager: HashMap::new(),
             started: unix_now(),
         }
     }
 
-    /// Advances the states and hands what is due to each receiver.
-    fn evaluate(&mut self, active: Vec<Active>, now: f64, dispatcher: &Dispatcher) {
-        let rules = &self.settings.rules;
+    /// Advances the states, hands what is due to each receiver, and returns
+    /// every pending and firing alert as the front page and the API show it.
+    fn evaluate(
+        &mut self,
+        active: Vec<Active>,
+        now: f64,
+        dispatcher: &Dispatcher,
+        context: &Context,
+    ) -> Vec<ActiveAlert> {
+        let rules = &self.section.rules;
         let step = self.states.step(active, now, |a| {
             rules
                 .variant(a.alert.name, a.severity)
                 .map_or(Duration::ZERO, |v| v.for_)
         });
-        let receivers: Vec<(String, &'static str)> = dispatcher
+        let firing: Vec<AlertEvent> = step
+            .firing
+            .iter()
+            .map(|e| self.outgoing(e, context))
+            .collect();
+        let resolved: Vec<AlertEvent> = step
+            .resolved
+            .iter()
+            .map(|e| self.outgoing(e, context))
+            .collect();
+
+        // Direct receivers: muted alerts left out, routed, grouped.
+        let kinds: BTreeMap<String, &'static str> = dispatcher
             .receivers()
             .map(|(n, k)| (n.to_owned(), k))
             .collect();
-        for (receiver, kind) in receivers {
-            let interval = if kind == ALERTMANAGER {
-                self.settings.resend_interval
-            } else {
-                self.settings.repeat_interval
+        let direct = |name: &str| kinds.get(name).is_some_and(|k| *k != ALERTMANAGER);
+        let (flushed, mutes) = {
+            let ledger = dispatcher.ledger();
+            let pipeline = Pipeline {
+                section: &self.section,
+                silences: &context.silences,
+                direct: &direct,
             };
-            let mut batch: Vec<AlertEvent> = step.resolved.clone();
-            for event in &step.firing {
-                let key = (fingerprint(&event.labels), receiver.clone());
-                let due = self
-                    .sent
-                    .get(&key)
-                    .is_none_or(|at| now - at >= interval.as_secs_f64());
-                if due {
-                    self.sent.insert(key, now);
-                    batch.push(event.clone());
+            pipeline.run(&mut self.groups, &ledger, &firing, &resolved, now)
+        };
+        for flushed in flushed {
+            match flushed {
+                Flushed::Notify(notification) => {
+                    dispatcher.enqueue(notification);
                 }
+                Flushed::Quiet { receiver, key } => dispatcher.withdraw(&receiver, &key),
             }
-            if kind == ALERTMANAGER {
-                let last = self.watchdog_sent.get(&receiver).copied();
-                if last.is_none_or(|at| now - at >= interval.as_secs_f64()) {
-                    self.watchdog_sent.insert(receiver.clone(), now);
-                    batch.push(watchdog(self.started));
-                }
-            }
-            for event in &step.resolved {
-                self.sent
-                    .remove(&(fingerprint(&event.labels), receiver.clone()));
-            }
-            dispatcher.send(&receiver, batch);
         }
-    }
+        let route = &self.section.route;
 
-    /// How many alerts are pending and firing, by alert name and severity.
-    fn status(&self) -> Vec<(String, String, &'static str, u64)> {
-        let mut counts = BTreeMap::<(String, String, &'static str), u64>::new();
+        // Alertmanager receivers: everything, as Prometheus sends it.
+        for (receiver, kind) in &kinds {
+            if *kind == ALERTMANAGER {
+                let waiting = self
+                    .resolved_for_alertmanager
+                    .entry(receiver.clone())
+                    .or_default();
+                let due = AlertmanagerDue {
+                    section: &self.section,
+                    started: self.started,
+                    context,
+                };
+                if let Some(n) =
+                    due.notification(receiver, waiting, &firing, &resolved, now, dispatcher)
+                {
+                    dispatcher.enqueue(n);
+                }
+            }
+        }
+
+        // What the front page and the API show.
+        let mut shown = Vec::new();
+        let by_fp: HashMap<String, usize> = step
+            .firing
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (fingerprint(&e.labels), i))
+            .collect();
         for s in self.states.all() {
-            let state = if s.firing_since.is_some() {
-                "firing"
-            } else {
-                "pending"
+            let fp = fingerprint(&s.labels);
+            let (silenced_by, inhibited_by, receivers) = match by_fp.get(&fp) {
+                Some(&i) => {
+                    let labels = &firing[i].labels;
+                    let mut receivers: BTreeSet<String> = route
+                        .matching(labels)
+                        .into_iter()
+                        .map(|n| n.receiver().to_owned())
+                        .collect();
+                    receivers.extend(
+                        kinds
+                            .iter()
+                            .filter(|(_, k)| **k == ALERTMANAGER)
+                            .map(|(n, _)| n.clone()),
+                    );
+                    (
+                        mutes[i].0.clone(),
+                        mutes[i].1.clone(),
+                        receivers.into_iter().collect(),
+                    )
+                }
+                None => Default::default(),
             };
-            let name = s.labels.get("alertname").cloned().unwrap_or_default();
-            let severity = s.labels.get("severity").cloned().unwrap_or_default();
-            *counts.entry((name, severity, state)).or_default() += 1;
-        }
-        counts
-            .into_iter()
-            .map(|((n, s, st), c)| (n, s, st, c))
-            .collect()
-    }
-
-    /// Every pending and firing alert: firing before pending, critical before
-    /// warning, then the longest held first.
-    fn active(&self) -> Vec<ActiveAlert> {
-        let mut active: Vec<ActiveAlert> = self
-            .states
-            .all()
-            .map(|s| ActiveAlert {
-                fingerprint: fingerprint(&s.labels),
-                annotations: s.annotations.clone(),
-                silenced_by: Vec::new(),
-                inhibited_by: Vec::new(),
-                receivers: Vec::new(),
+            shown.push(ActiveAlert {
+                fingerprint: fp,
                 labels: s.labels.clone(),
+                annotations: s.annotations.clone(),
                 state: if s.firing_since.is_some() {
                     "firing"
                 } else {
@@ -358,60 +473,158 @@ impl Agent {
                 },
                 since: s.firing_since.unwrap_or(s.active_since),
                 summary: s.annotations.get("summary").cloned().unwrap_or_default(),
-            })
-            .collect();
+                silenced_by,
+                inhibited_by,
+                receivers,
+            });
+        }
         let rank = |a: &ActiveAlert| {
             (
                 a.state != "firing",
                 a.labels.get("severity").map(String::as_str) != Some("critical"),
             )
         };
-        active.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.since.total_cmp(&b.since)));
-        active
+        shown.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.since.total_cmp(&b.since)));
+        shown
+    }
+
+    /// An alert as it leaves the agent: with the external labels (an alert's
+    /// own label wins, as in Prometheus) and a link to the front page.
+    fn outgoing(&self, event: &AlertEvent, context: &Context) -> AlertEvent {
+        let mut event = event.clone();
+        for (name, value) in &self.section.external_labels {
+            event
+                .labels
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+        event.generator_url = format!(
+            "{}/#alert-{}",
+            context.external_url,
+            fingerprint(&event.labels)
+        );
+        event
+    }
+
+    /// How many alerts are pending, firing and suppressed, by alert name and
+    /// severity.
+    fn status(&self, shown: &[ActiveAlert]) -> Vec<(String, String, &'static str, u64)> {
+        let mut counts = BTreeMap::<(String, String, &'static str), u64>::new();
+        for a in shown {
+            let name = a.labels.get("alertname").cloned().unwrap_or_default();
+            let severity = a.labels.get("severity").cloned().unwrap_or_default();
+            *counts
+                .entry((name.clone(), severity.clone(), a.state))
+                .or_default() += 1;
+            if a.suppressed() {
+                *counts.entry((name, severity, "suppressed")).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .map(|((n, s, st), c)| (n, s, st, c))
+            .collect()
     }
 
     /// The states as the store keeps them.
     fn saved(&self) -> Vec<storage::AlertState> {
-        // One pass over `sent`, not one per alert: alerts × receivers entries.
-        let mut sent_by_alert: HashMap<&str, Vec<(String, f64)>> = HashMap::new();
-        for ((fp, receiver), at) in &self.sent {
-            sent_by_alert
-                .entry(fp.as_str())
-                .or_default()
-                .push((receiver.clone(), *at));
-        }
         self.states
             .all()
-            .map(|s| {
-                let fp = fingerprint(&s.labels);
-                let last_sent = sent_by_alert
-                    .get(fp.as_str())
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect();
-                storage::AlertState {
-                    alertname: s.labels.get("alertname").cloned().unwrap_or_default(),
-                    fingerprint: fp,
-                    labels: s.labels.clone(),
-                    annotations: s.annotations.clone(),
-                    value: s.value,
-                    pending_since: s.active_since,
-                    firing_since: s.firing_since,
-                    ended_at: None,
-                    last_sent,
-                }
+            .map(|s| storage::AlertState {
+                alertname: s.labels.get("alertname").cloned().unwrap_or_default(),
+                fingerprint: fingerprint(&s.labels),
+                labels: s.labels.clone(),
+                annotations: s.annotations.clone(),
+                value: s.value,
+                pending_since: s.active_since,
+                firing_since: s.firing_since,
+                ended_at: None,
+                last_sent: Default::default(),
             })
             .collect()
     }
 }
 
-/// The always-firing alert that shows Alertmanager the agent is alive.
-fn watchdog(started: f64) -> AlertEvent {
-    let labels = BTreeMap::from([
-        ("alertname".to_owned(), "Watchdog".to_owned()),
-        ("severity".to_owned(), "none".to_owned()),
-    ]);
+/// What decides an Alertmanager receiver's due alerts.
+struct AlertmanagerDue<'a> {
+    section: &'a Alerting,
+    started: f64,
+    context: &'a Context,
+}
+
+impl AlertmanagerDue<'_> {
+    /// What an Alertmanager receiver is due: firing alerts it has not accepted
+    /// within `resend_interval` (new ones at once), resolved alerts it heard
+    /// fire, and the `Watchdog`; `None` when nothing is due.
+    fn notification(
+        &self,
+        receiver: &str,
+        waiting: &mut BTreeMap<u64, AlertEvent>,
+        firing: &[AlertEvent],
+        resolved: &[AlertEvent],
+        now: f64,
+        dispatcher: &Dispatcher,
+    ) -> Option<Notification> {
+        let context = self.context;
+        let resend = self.section.resend_interval.as_secs_f64();
+        let ledger = dispatcher.ledger();
+        let entry = ledger.get(receiver, ALERTMANAGER_KEY);
+        let heard = |fp: &u64| entry.is_some_and(|e| e.firing.contains_key(fp));
+        // A resolve is kept until the receiver accepted it.
+        waiting.retain(|fp, _| heard(fp));
+        for event in resolved {
+            let fp = fingerprint_u64(&event.labels);
+            if heard(&fp) {
+                waiting.insert(fp, event.clone());
+            }
+        }
+        let due = |fp: &u64| {
+            entry
+                .and_then(|e| e.firing.get(fp))
+                .is_none_or(|at| now - at >= resend)
+        };
+        let mut watchdog = watchdog(
+            self.started,
+            &self.section.external_labels,
+            &context.instance,
+        );
+        watchdog.generator_url = format!("{}/", context.external_url);
+        let mut alerts: Vec<AlertEvent> = firing
+            .iter()
+            .chain(std::iter::once(&watchdog))
+            .filter(|e| due(&fingerprint_u64(&e.labels)))
+            .cloned()
+            .collect();
+        if alerts.is_empty() && waiting.is_empty() {
+            return None;
+        }
+        let firing_fps = alerts.iter().map(|e| fingerprint_u64(&e.labels)).collect();
+        let resolved_fps = waiting.keys().copied().collect();
+        alerts.extend(waiting.values().cloned());
+        Some(Notification {
+            receiver: receiver.to_owned(),
+            key: ALERTMANAGER_KEY.to_owned(),
+            group_labels: BTreeMap::new(),
+            alerts,
+            firing: firing_fps,
+            resolved: resolved_fps,
+            partial: true,
+            created: now,
+        })
+    }
+}
+
+/// The always-firing alert that shows Alertmanager the agent is alive: one
+/// per replica, told apart by `instance` and the external labels.
+fn watchdog(
+    started: f64,
+    external_labels: &BTreeMap<String, String>,
+    instance: &str,
+) -> AlertEvent {
+    let mut labels = external_labels.clone();
+    labels.insert("alertname".to_owned(), "Watchdog".to_owned());
+    labels.insert("severity".to_owned(), "none".to_owned());
+    labels.insert("instance".to_owned(), instance.to_owned());
     let annotations = BTreeMap::from([(
         "summary".to_owned(),
         "The proxy-quota-exporter alerting agent is alive; this alert always fires.".to_owned(),
@@ -422,6 +635,6 @@ fn watchdog(started: f64) -> AlertEvent {
         annotations,
         starts_at: UNIX_EPOCH + Duration::from_secs_f64(started.max(0.0)),
         ends_at: None,
-        generator_url: "/".to_owned(),
+        generator_url: String::new(),
     }
 }

@@ -27,6 +27,9 @@ pub struct RawReceiver {
     pub telegram: Option<telegram::TelegramConfig>,
     pub email: Option<email::EmailConfig>,
     pub log: Option<log::LogConfig>,
+    /// Whether the receiver is told when an alert it heard fire resolves
+    /// (default true); Alertmanager receivers always are.
+    pub send_resolved: Option<bool>,
 }
 
 /// A validated receiver: its name and its kind's settings, secrets read.
@@ -35,6 +38,8 @@ pub struct RawReceiver {
 pub struct ReceiverSpec {
     pub name: String,
     pub kind: Kind,
+    /// `send_resolved` (default true).
+    pub send_resolved: bool,
 }
 
 /// A receiver kind's validated settings.
@@ -125,9 +130,16 @@ impl RawReceiver {
         } else {
             return Err(at(format!("no kind: set one of {}", KINDS.join(", "))));
         };
+        let kind = kind.map_err(at)?;
+        if matches!(kind, Kind::Alertmanager(_)) && self.send_resolved == Some(false) {
+            return Err(at(
+                "send_resolved: an alertmanager receiver always gets resolved alerts (Alertmanager decides whom to tell)".into(),
+            ));
+        }
         Ok(ReceiverSpec {
             name: name.to_owned(),
-            kind: kind.map_err(at)?,
+            kind,
+            send_resolved: self.send_resolved.unwrap_or(true),
         })
     }
 

@@ -10,21 +10,12 @@
 //! notified only to receivers that were told it fired.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::event::fingerprint_u64;
+pub use super::route::Timing;
 use super::{AlertEvent, Status};
-
-/// A route's timing, as Alertmanager's `group_wait`, `group_interval` and
-/// `repeat_interval`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    pub group_wait: Duration,
-    pub group_interval: Duration,
-    pub repeat_interval: Duration,
-}
 
 /// Where one alert goes: one receiver's group of one route.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,8 +68,15 @@ impl Ledger {
         self.entries.get(&(receiver.to_owned(), key.to_owned()))
     }
 
-    /// Records that `notification` was accepted at `now`.
+    /// Records that `notification` was accepted at `now` (a one-off
+    /// notification that tells of no alert by fingerprint leaves no entry).
     pub fn accept(&mut self, notification: &Notification, now: f64) {
+        if notification.partial
+            && notification.firing.is_empty()
+            && notification.resolved.is_empty()
+        {
+            return;
+        }
         let entry = self
             .entries
             .entry((notification.receiver.clone(), notification.key.clone()))
@@ -218,8 +216,7 @@ impl Groups {
             // A resolved alert its receiver never heard fire is of no interest
             // to it.
             group.alerts.retain(|fp, alert| {
-                alert.status == Status::Firing
-                    || entry.is_some_and(|e| e.firing.contains_key(fp))
+                alert.status == Status::Firing || entry.is_some_and(|e| e.firing.contains_key(fp))
             });
             if group.alerts.is_empty() {
                 flushed.push(Flushed::Quiet {
@@ -329,7 +326,7 @@ impl Group {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     fn alert(name: &str, status: Status) -> AlertEvent {
         AlertEvent {
@@ -358,7 +355,10 @@ mod tests {
 
     /// The notifications of a flush.
     fn notify(flushed: Vec<Flushed>) -> Vec<Notification> {
-        flushed.into_iter().filter_map(Flushed::notification).collect()
+        flushed
+            .into_iter()
+            .filter_map(Flushed::notification)
+            .collect()
     }
 
     fn names(n: &Notification) -> Vec<String> {
@@ -380,14 +380,21 @@ mod tests {
         ledger.accept(&first[0], 31.0);
         // A second alert joins: told at the next group_interval tick, not before.
         let b = alert("B", Status::Firing);
-        groups.update([(&a, to("r", 30, 300, 3600)), (&b, to("r", 30, 300, 3600))], 40.0);
+        groups.update(
+            [(&a, to("r", 30, 300, 3600)), (&b, to("r", 30, 300, 3600))],
+            40.0,
+        );
         assert!(notify(groups.flush(100.0, &ledger)).is_empty());
         let second = notify(groups.flush(330.0, &ledger));
         assert_eq!(names(&second[0]), ["A:firing", "B:firing"]);
         ledger.accept(&second[0], 330.0);
         // Nothing new: quiet until repeat_interval.
         assert!(notify(groups.flush(630.0, &ledger)).is_empty());
-        assert_eq!(notify(groups.flush(3930.0, &ledger)).len(), 1, "repeat_interval");
+        assert_eq!(
+            notify(groups.flush(3930.0, &ledger)).len(),
+            1,
+            "repeat_interval"
+        );
     }
 
     #[test]
@@ -406,7 +413,13 @@ mod tests {
         let mut groups = Groups::default();
         let mut ledger = Ledger::default();
         let a = alert("A", Status::Firing);
-        groups.update([(&a, to("told", 0, 60, 3600)), (&a, to("never", 0, 60, 3600))], 0.0);
+        groups.update(
+            [
+                (&a, to("told", 0, 60, 3600)),
+                (&a, to("never", 0, 60, 3600)),
+            ],
+            0.0,
+        );
         for n in notify(groups.flush(0.0, &ledger)) {
             if n.receiver == "told" {
                 ledger.accept(&n, 1.0);
@@ -455,11 +468,17 @@ mod tests {
         let mut ledger = Ledger::default();
         let a = alert("A", Status::Firing);
         let b = alert("B", Status::Firing);
-        groups.update([(&a, to("r", 0, 60, 3600)), (&b, to("r", 0, 60, 3600))], 0.0);
+        groups.update(
+            [(&a, to("r", 0, 60, 3600)), (&b, to("r", 0, 60, 3600))],
+            0.0,
+        );
         let first = notify(groups.flush(0.0, &ledger));
         ledger.accept(&first[0], 0.0);
         // B is silenced: missing from the evaluation; A still fires.
         groups.update([(&a, to("r", 0, 60, 3600))], 30.0);
-        assert!(notify(groups.flush(60.0, &ledger)).is_empty(), "no resolved notice for B");
+        assert!(
+            notify(groups.flush(60.0, &ledger)).is_empty(),
+            "no resolved notice for B"
+        );
     }
 }

@@ -12,8 +12,8 @@ pub mod alertmanager;
 pub mod config;
 pub mod dispatch;
 pub mod email;
-pub mod inhibit;
 pub mod group;
+pub mod inhibit;
 pub mod log;
 pub mod matchers;
 pub mod ntfy;
@@ -33,7 +33,7 @@ use reqwest::header::RETRY_AFTER;
 mod event;
 pub use config::{BuildOptions, RawReceiver, ReceiverSpec};
 pub use dispatch::{DispatchSettings, Dispatcher};
-pub use event::{fingerprint, AlertEvent, Status};
+pub use event::{fingerprint, fingerprint_u64, AlertEvent, Status};
 
 use crate::secret::{Redactor, Secret};
 
@@ -45,6 +45,16 @@ pub trait Receiver: Send + Sync {
     /// Delivers `alerts` once. Retrying a transient failure is the caller's job
     /// ([`Dispatcher`]).
     fn send<'a>(&'a self, alerts: &'a [AlertEvent]) -> BoxFuture<'a, Result<(), NotifyError>>;
+
+    /// Delivers one notification of a group once: by default its alerts, as
+    /// [`Receiver::send`]; a receiver that shows the group (the webhook's
+    /// `groupKey` and `groupLabels`) uses it.
+    fn send_notification<'a>(
+        &'a self,
+        notification: &'a group::Notification,
+    ) -> BoxFuture<'a, Result<(), NotifyError>> {
+        self.send(&notification.alerts)
+    }
 }
 
 /// A failed delivery: whether trying again may help, and a message for people

@@ -352,7 +352,7 @@ pub(crate) fn deprecated_matchers(
 }
 
 /// Prometheus' classic label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_classic_label_name(name: &str) -> bool {
+pub fn is_classic_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

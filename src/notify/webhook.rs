@@ -10,6 +10,7 @@ use reqwest::header::AUTHORIZATION;
 use serde::{Deserialize, Serialize};
 
 use super::config::{http_url, one_secret, optional_secret, secret, BuildOptions};
+use super::group::Notification;
 use super::{bearer, rfc3339, AlertEvent, HttpPost, NotifyError, Receiver, Status};
 use crate::secret::Secret;
 
@@ -90,13 +91,39 @@ impl<'a> Message<'a> {
     /// grouped by `alertname` when all alerts share it.
     pub fn new(receiver: &'a str, alerts: &'a [AlertEvent]) -> Self {
         let common_labels = common(alerts.iter().map(|a| &a.labels));
-        let common_annotations = common(alerts.iter().map(|a| &a.annotations));
         let group_labels: BTreeMap<&str, &str> = common_labels
             .iter()
             .filter(|(k, _)| **k == "alertname")
             .map(|(k, v)| (*k, *v))
             .collect();
         let group_key = format!("{{}}/{{receiver={receiver:?}}}:{}", braces(&group_labels));
+        Message::of_group(receiver, group_key, group_labels, alerts)
+    }
+
+    /// The message for one notification of a route's group: its key and
+    /// labels as the route made them.
+    pub fn for_notification(receiver: &'a str, notification: &'a Notification) -> Self {
+        let group_labels = notification
+            .group_labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Message::of_group(
+            receiver,
+            notification.key.clone(),
+            group_labels,
+            &notification.alerts,
+        )
+    }
+
+    fn of_group(
+        receiver: &'a str,
+        group_key: String,
+        group_labels: BTreeMap<&'a str, &'a str>,
+        alerts: &'a [AlertEvent],
+    ) -> Self {
+        let common_labels = common(alerts.iter().map(|a| &a.labels));
+        let common_annotations = common(alerts.iter().map(|a| &a.annotations));
         let firing = alerts.iter().any(|a| a.status == Status::Firing);
         Message {
             version: "4",
@@ -156,8 +183,14 @@ fn braces(labels: &BTreeMap<&str, &str>) -> String {
     format!("{{{}}}", pairs.join(","))
 }
 
-/// The scheme, host and port of `url`, or `""`.
+/// The exporter's external URL that an alert's `generatorURL` (`{external
+/// URL}/#alert-…`) starts with, path included; else the URL's origin, or `""`.
 fn origin(url: &str) -> String {
+    if let Some((external, _)) = url.split_once("/#") {
+        if url::Url::parse(external).is_ok_and(|u| u.has_host()) {
+            return external.to_owned();
+        }
+    }
     match url::Url::parse(url) {
         Ok(url) if url.has_host() => url.origin().ascii_serialization(),
         _ => String::new(),
@@ -190,8 +223,24 @@ impl Receiver for Webhook {
     }
 
     fn send<'a>(&'a self, alerts: &'a [AlertEvent]) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(async move {
-            let message = Message::new(&self.name, alerts);
+        Box::pin(self.post(Message::new(&self.name, alerts)))
+    }
+
+    fn send_notification<'a>(
+        &'a self,
+        notification: &'a Notification,
+    ) -> BoxFuture<'a, Result<(), NotifyError>> {
+        if notification.group_labels.is_empty() && notification.key.starts_with("one-off:") {
+            return self.send(&notification.alerts);
+        }
+        Box::pin(self.post(Message::for_notification(&self.name, notification)))
+    }
+}
+
+impl Webhook {
+    /// Posts `message`.
+    async fn post(&self, message: Message<'_>) -> Result<(), NotifyError> {
+        {
             let mut request = self.http.json(self.url.expose(), &message)?;
             let mut secrets = vec![&self.url];
             if let Some(token) = &self.bearer_token {
@@ -199,7 +248,7 @@ impl Receiver for Webhook {
                 secrets.push(token);
             }
             self.http.send(request, &secrets).await.map(drop)
-        })
+        }
     }
 }
 

@@ -71,6 +71,7 @@ pub fn render(status: &Status, histories: &Histories) -> String {
     if !status.store {
         html.push_str("<p class=\"note\">No store (<code>--storage.path</code>): days left and charts need the history it keeps.</p>");
     }
+    silences(&mut html, status);
     if status.targets.is_empty() {
         html.push_str("<p>No poll has finished yet.</p>");
     }
@@ -247,6 +248,35 @@ fn chart(html: &mut String, caption: &str, history: &[Point], from: f64) {
     );
 }
 
+/// The active and pending silences (`amtool silence add|query|expire`).
+fn silences(html: &mut String, status: &Status) {
+    if status.silences.is_empty() {
+        if status.agent {
+            html.push_str("<section class=\"target\"><h2>Silences</h2><p class=\"quiet\">No active or pending silence (<code>amtool silence add</code> adds one).</p></section>");
+        }
+        return;
+    }
+    html.push_str("<section class=\"target\"><h2>Silences</h2><div class=\"scroll\"><table><tr><th>state</th><th>matchers</th><th>until</th><th>comment</th><th>by</th><th>id</th></tr>");
+    for s in &status.silences {
+        let until = if s.state == "pending" {
+            format!("{} from {}", time(s.ends_at), time(s.starts_at))
+        } else {
+            time(s.ends_at)
+        };
+        let _ = write!(
+            html,
+            "<tr><td><span class=\"badge {}\">{}</span></td><td><code>{}</code></td><td>{until}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            if s.state == "active" { "ok" } else { "quiet" },
+            escape(s.state),
+            escape(&s.matchers),
+            escape(&s.comment),
+            escape(&s.created_by),
+            escape(&s.id),
+        );
+    }
+    html.push_str("</table></div></section>");
+}
+
 fn alerts(html: &mut String, t: &TargetStatus, status: &Status) {
     if !status.agent {
         return;
@@ -264,9 +294,20 @@ fn alerts(html: &mut String, t: &TargetStatus, status: &Status) {
         };
         // Summaries start with provider and target, which the section names.
         let prefix = format!("{} {}: ", t.provider, t.name);
+        let mut muted = String::new();
+        if !a.silenced_by.is_empty() {
+            let _ = write!(
+                muted,
+                " <span class=\"badge quiet\" title=\"{}\">silenced</span>",
+                escape(&a.silenced_by.join(", "))
+            );
+        }
+        if !a.inhibited_by.is_empty() {
+            muted.push_str(" <span class=\"badge quiet\">inhibited</span>");
+        }
         let _ = write!(
             html,
-            "<tr><td><span class=\"badge {state_class}\">{} {}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><span class=\"badge {state_class}\">{} {}</span>{muted}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             a.state,
             escape(&a.severity),
             escape(&a.alertname),

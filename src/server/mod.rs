@@ -1,11 +1,12 @@
-//! The HTTP server: `/metrics` from the cached exposition, the landing page and
-//! the health endpoints. Nothing here touches the network upstream. Every
+//! The HTTP server: `/metrics` from the cached exposition, the landing page,
+//! the health endpoints and Alertmanager's API v2 for silences. Nothing here touches the network upstream. Every
 //! connection is bounded ([`ServerLimits`]): a cap on how many are served at once,
 //! a time limit for a request header and for an idle keep-alive connection.
 //!
 //! This file owns the server state ([`App`]), the accept loop and the serving of
 //! one connection; the rest lives beside it, one concern a file.
 
+mod api_v2;
 mod body;
 mod landing;
 mod process;
@@ -27,6 +28,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::exposition::ExpositionCache;
 use crate::forecast::{History, NoHistory};
+use crate::silences::Silences;
 use crate::status::{Sources, Status};
 use crate::storage::Storage;
 use crate::store::Store;
@@ -50,6 +52,10 @@ pub struct App {
     storage: Option<Arc<Storage>>,
     /// Where `POST /-/reload` sends its request; `None` without a config file.
     reload: Option<mpsc::Sender<ReloadRequest>>,
+    /// The silences of Alertmanager's API v2 and the front page.
+    silences: Arc<Silences>,
+    /// Unix seconds the server was set up at (the API's `uptime`).
+    started_at: f64,
     tls: Option<TlsAcceptor>,
     basic_auth: BasicAuth,
     limits: ServerLimits,
@@ -84,6 +90,8 @@ impl App {
             notice,
             storage,
             reload,
+            silences: Silences::in_memory(),
+            started_at: crate::units::unix_now(),
             tls,
             basic_auth,
             limits,
@@ -92,12 +100,20 @@ impl App {
 }
 
 impl App {
+    /// The silences the API changes and the page shows (without this, the
+    /// server has silences of its own, in memory).
+    pub fn with_silences(mut self, silences: Arc<Silences>) -> Self {
+        self.silences = silences;
+        self
+    }
+
     /// The status of every target, and with `histories` the last 7 days of
     /// every pool, read off the async workers (the store is on disk).
     async fn status(&self, histories: bool) -> Option<(Status, landing::Histories)> {
         let view = self.store.view();
         let storage = self.storage.clone();
         let notice = self.notice.clone();
+        let silences = self.silences.list(crate::units::unix_now());
         let shard = self.exposition.shard();
         let shard = (shard.total() > 1).then(|| shard.to_string());
         let built = tokio::task::spawn_blocking(move || {
@@ -112,6 +128,7 @@ impl App {
                     history,
                     has_store: storage.is_some(),
                     notice: notice.as_deref(),
+                    silences: &silences,
                     shard,
                     now,
                     instant: Instant::now(),

@@ -1,8 +1,9 @@
 //! Request routing and the handlers: authorization, `/metrics` and `/probe`
 //! with gzip negotiation, the front page and its assets, `/api/v1/status`, the
-//! health endpoints and `/-/reload` (refused to a browser's cross-origin request);
-//! 404 for an unknown path, 405 with `Allow` for a method a path does not take,
-//! `nosniff` on every answer.
+//! health endpoints, `/-/reload`, Alertmanager's API v2 subset (`api_v2.rs`;
+//! reloads and silence changes are refused to a browser's cross-origin
+//! request); 404 for an unknown path, 405 with `Allow` for a method a path does
+//! not take, `nosniff` on every answer.
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -13,6 +14,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::sync::oneshot;
 
+use super::api_v2;
 use super::landing;
 use super::{App, Chunks};
 use crate::encoder;
@@ -82,6 +84,23 @@ async fn route(app: &App, req: Request<Incoming>) -> Response<Chunks> {
             }
             reload(app).await
         }
+        Route::AmStatus => api_v2::status(app),
+        Route::AmAlerts => api_v2::alerts(app, req.uri().query()),
+        Route::AmSilences | Route::AmSilence => {
+            let scheme = if app.tls.is_some() { "https" } else { "http" };
+            let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
+            if changes && cross_origin(req.headers(), req.uri(), scheme) {
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "Refused: a cross-origin request (a web page of another origin) cannot change silences\n",
+                );
+            }
+            if route == Route::AmSilences {
+                api_v2::silences(app, req).await
+            } else {
+                api_v2::silence(app, req).await
+            }
+        }
     }
 }
 
@@ -97,6 +116,14 @@ enum Route {
     Healthy,
     Ready,
     Reload,
+    /// Alertmanager's `GET /api/v2/status`.
+    AmStatus,
+    /// Alertmanager's `GET /api/v2/alerts`.
+    AmAlerts,
+    /// Alertmanager's `GET|POST /api/v2/silences`.
+    AmSilences,
+    /// Alertmanager's `GET|DELETE /api/v2/silence/{id}`.
+    AmSilence,
 }
 
 impl Route {
@@ -111,7 +138,13 @@ impl Route {
             "/-/healthy" => Route::Healthy,
             "/-/ready" => Route::Ready,
             "/-/reload" => Route::Reload,
-            _ => return None,
+            "/api/v2/status" => Route::AmStatus,
+            "/api/v2/alerts" => Route::AmAlerts,
+            "/api/v2/silences" => Route::AmSilences,
+            _ => match path.strip_prefix(api_v2::SILENCE_PREFIX) {
+                Some(id) if !id.is_empty() && !id.contains('/') => Route::AmSilence,
+                _ => return None,
+            },
         })
     }
 
@@ -120,6 +153,8 @@ impl Route {
         match self {
             // As Prometheus' own `/-/reload`.
             Route::Reload => "POST, PUT",
+            Route::AmSilences => "GET, HEAD, POST",
+            Route::AmSilence => "GET, HEAD, DELETE",
             _ => "GET, HEAD",
         }
     }
@@ -127,6 +162,8 @@ impl Route {
     fn allows(self, method: &Method) -> bool {
         match self {
             Route::Reload => method == Method::POST || method == Method::PUT,
+            Route::AmSilences if method == Method::POST => true,
+            Route::AmSilence if method == Method::DELETE => true,
             _ => method == Method::GET || method == Method::HEAD,
         }
     }

@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file (`proxy-quota-exporter.db`) in the
 //! `--storage.path` directory, holding the history of every pool's figures, the
-//! sub-accounts' usage at a coarser step, and the alerting agent's state.
+//! sub-accounts' usage at a coarser step, the alerting agent's state and the
+//! silences.
 //!
 //! Every method here blocks on disk: async code calls them through
 //! [`Storage::blocking`], never on a runtime worker. A store that cannot be
@@ -11,8 +12,10 @@
 
 mod alerts;
 mod history;
+mod notifications;
 mod recorder;
 mod schema;
+mod silences;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -26,6 +29,7 @@ use crate::store::StorageStatus;
 
 pub use alerts::AlertState;
 pub use history::{AccountPoint, PoolPoint, Pruned, ACCOUNT_STEP};
+pub use notifications::SavedNotifications;
 pub use recorder::record;
 pub use schema::SCHEMA_VERSION;
 

@@ -61,6 +61,36 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (alertname, fingerprint)
     ) WITHOUT ROWID;
     ",
+    // 2: notifications: what each receiver accepted per group (the ledger), and
+    // what waits to be delivered; both as JSON.
+    "
+    CREATE TABLE notification_ledger (
+        receiver TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        PRIMARY KEY (receiver, group_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE notification_pending (
+        receiver TEXT NOT NULL,
+        group_key TEXT NOT NULL,
+        notification TEXT NOT NULL,
+        PRIMARY KEY (receiver, group_key)
+    ) WITHOUT ROWID;
+    ",
+    // 3: silences (Alertmanager's; times in unix seconds, matchers and
+    // annotations as JSON in the API's form).
+    "
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        matchers TEXT NOT NULL,
+        starts_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        annotations TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this exporter writes.
@@ -137,6 +167,7 @@ mod tests {
             "accounts",
             "account_usage",
             "alert_state",
+            "silences",
         ] {
             let n: i64 = conn
                 .query_row(
