@@ -49,6 +49,7 @@ const CONTRACT_FAMILIES: &[&str] = &[
     // The alerting agent's.
     "proxy_exporter_alerts",
     "proxy_exporter_notifications_total",
+    "proxy_exporter_notifications_pending",
     // Label values from providers (issue 21).
     "proxy_exporter_label_values_truncated_total",
     // Silences (issue 22).
