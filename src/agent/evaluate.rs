@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::agent::template;
 use crate::alerts::rules::RuleSet;
-use crate::alerts::{self, Alert, Severity, Threshold, Variant};
+use crate::alerts::{self, Alert, AlertId, Severity, Threshold, Variant};
 use crate::forecast::{self, History};
 use crate::http::Reason;
 use crate::readings::{Reading, STATIC_IP_STATUSES};
@@ -72,8 +72,8 @@ fn conditions(
     found: &mut Vec<Found>,
 ) {
     let met = |value: f64| variant.threshold.is_none_or(|th| th.met(value));
-    match alert.name {
-        "ProxyTrafficLow" => {
+    match alert.id {
+        AlertId::TrafficLow => {
             for p in pools(t, input.instant) {
                 if let (Some(left), Some(bought)) = (p.remaining_bytes, p.purchased_bytes) {
                     if bought > 0.0 && met(left / bought) {
@@ -82,15 +82,15 @@ fn conditions(
                 }
             }
         }
-        "ProxyTrafficExhaustionForecast" => forecast(variant, t, input, found),
-        "ProxyTrafficExpiringSoon" => {
+        AlertId::TrafficExhaustionForecast => forecast(variant, t, input, found),
+        AlertId::TrafficExpiringSoon => {
             for p in pools(t, input.instant) {
                 if let Some(expiring) = p.expiring_bytes.filter(|e| *e > 0.0) {
                     found.push((vec![("pool", p.pool.clone())], expiring, false));
                 }
             }
         }
-        "ProxyPackageExpiringSoon" => {
+        AlertId::PackageExpiringSoon => {
             for reading in t.readings(input.instant) {
                 if let Reading::Packages(packages) = reading {
                     for p in packages {
@@ -109,7 +109,7 @@ fn conditions(
                 }
             }
         }
-        "ProxyAccountNearLimit" => {
+        AlertId::AccountNearLimit => {
             for reading in t.readings(input.instant) {
                 if let Reading::Accounts(accounts) = reading {
                     for a in accounts {
@@ -128,7 +128,7 @@ fn conditions(
                 }
             }
         }
-        "ProxyStaticIPExpiringSoon" => {
+        AlertId::StaticIpExpiringSoon => {
             for reading in t.readings(input.instant) {
                 if let Reading::StaticIps(ips) = reading {
                     for ip in &ips.ips {
@@ -145,7 +145,7 @@ fn conditions(
                 }
             }
         }
-        "ProxyStaticIPUnhealthy" => {
+        AlertId::StaticIpUnhealthy => {
             for reading in t.readings(input.instant) {
                 if let Reading::StaticIps(ips) = reading {
                     for (product, counts) in &ips.status_counts {
@@ -162,7 +162,7 @@ fn conditions(
                 }
             }
         }
-        "ProxyTargetDown" if !t.up() => {
+        AlertId::TargetDown if !t.up() => {
             let auth = t.endpoints.iter().any(|e| {
                 e.last_error
                     .as_ref()
@@ -170,9 +170,10 @@ fn conditions(
             });
             found.push((Vec::new(), 0.0, auth));
         }
+        AlertId::TargetDown => {}
         // ProxyExporterDown watches the exporter from outside: the Watchdog
         // alert stands in for it.
-        _ => {}
+        AlertId::ExporterDown => {}
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Alert, Cmp, RecordingRule, Severity, Threshold, Variant};
+use super::{Alert, AlertId, Cmp, RecordingRule, Severity, Threshold, Variant};
 
 const fn minutes(n: u64) -> Duration {
     Duration::from_secs(n * 60)
@@ -68,6 +68,7 @@ proxy_account_used_bytes
 
 /// Remaining traffic of a pool below a share of what was purchased.
 pub const TRAFFIC_LOW: Alert = Alert {
+    id: AlertId::TrafficLow,
     name: "ProxyTrafficLow",
     expr: "\
 proxy_traffic_remaining_bytes
@@ -94,6 +95,7 @@ proxy_traffic_remaining_bytes
 /// At the trend of the last [`FORECAST_WINDOW`], the pool runs dry within the
 /// threshold.
 pub const TRAFFIC_EXHAUSTION_FORECAST: Alert = Alert {
+    id: AlertId::TrafficExhaustionForecast,
     name: "ProxyTrafficExhaustionForecast",
     expr: "\
 (
@@ -128,6 +130,7 @@ pub const TRAFFIC_EXHAUSTION_FORECAST: Alert = Alert {
 /// Unused traffic in packages that expire within 7 days (the window of
 /// `proxy_traffic_expiring_bytes`, not a threshold of the alert).
 pub const TRAFFIC_EXPIRING_SOON: Alert = Alert {
+    id: AlertId::TrafficExpiringSoon,
     name: "ProxyTrafficExpiringSoon",
     expr: "proxy_traffic_expiring_bytes > 0",
     note: None,
@@ -142,6 +145,7 @@ pub const TRAFFIC_EXPIRING_SOON: Alert = Alert {
 
 /// A package expires within the threshold.
 pub const PACKAGE_EXPIRING_SOON: Alert = Alert {
+    id: AlertId::PackageExpiringSoon,
     name: "ProxyPackageExpiringSoon",
     expr: "\
 (proxy_package_expiry_timestamp_seconds - time() < {threshold})
@@ -158,6 +162,7 @@ pub const PACKAGE_EXPIRING_SOON: Alert = Alert {
 
 /// A sub-account has used a share of its limit.
 pub const ACCOUNT_NEAR_LIMIT: Alert = Alert {
+    id: AlertId::AccountNearLimit,
     name: "ProxyAccountNearLimit",
     expr: "proxy:account_used:ratio {cmp} {threshold}",
     note: None,
@@ -181,6 +186,7 @@ pub const ACCOUNT_NEAR_LIMIT: Alert = Alert {
 
 /// A static IP expires within the threshold.
 pub const STATIC_IP_EXPIRING_SOON: Alert = Alert {
+    id: AlertId::StaticIpExpiringSoon,
     name: "ProxyStaticIPExpiringSoon",
     expr: "\
 (proxy_static_ip_expiry_timestamp_seconds - time() < {threshold})
@@ -206,6 +212,7 @@ pub const STATIC_IP_EXPIRING_SOON: Alert = Alert {
 
 /// Static IPs in one of [`UNHEALTHY_STATIC_IP_STATUSES`].
 pub const STATIC_IP_UNHEALTHY: Alert = Alert {
+    id: AlertId::StaticIpUnhealthy,
     name: "ProxyStaticIPUnhealthy",
     expr: "proxy_static_ips{status=~\"{statuses}\"} > 0",
     note: None,
@@ -221,6 +228,7 @@ pub const STATIC_IP_UNHEALTHY: Alert = Alert {
 /// A target's polls fail; the description says so when the credential is
 /// rejected.
 pub const TARGET_DOWN: Alert = Alert {
+    id: AlertId::TargetDown,
     name: "ProxyTargetDown",
     expr: "proxy_up == 0",
     note: None,
@@ -235,6 +243,7 @@ pub const TARGET_DOWN: Alert = Alert {
 
 /// Prometheus cannot scrape the exporter (scrape job `proxy-quota-exporter`).
 pub const EXPORTER_DOWN: Alert = Alert {
+    id: AlertId::ExporterDown,
     name: "ProxyExporterDown",
     expr: r#"up{job="proxy-quota-exporter"} == 0 or absent(up{job="proxy-quota-exporter"})"#,
     note: None,

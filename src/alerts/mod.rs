@@ -32,6 +32,20 @@ pub use catalogue::{
 /// appends `#` and its anchor.
 pub const DEFAULT_RUNBOOK_BASE_URL: &str = "docs/runbook.md";
 
+/// The contract's alerts, one variant each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertId {
+    TrafficLow,
+    TrafficExhaustionForecast,
+    TrafficExpiringSoon,
+    PackageExpiringSoon,
+    AccountNearLimit,
+    StaticIpExpiringSoon,
+    StaticIpUnhealthy,
+    TargetDown,
+    ExporterDown,
+}
+
 /// An alert's severity label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -156,6 +170,9 @@ impl Variant {
 /// One contract alert.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Alert {
+    /// Which alert of the contract it is: what code that treats alerts one by
+    /// one matches on (exhaustively), never the name.
+    pub id: AlertId,
     /// The `alertname`.
     pub name: &'static str,
     /// The PromQL expression's template, shared by every variant.
