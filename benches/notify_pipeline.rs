@@ -28,7 +28,7 @@ fn alerts() -> Vec<AlertEvent> {
                 ("alertname".to_owned(), "ProxyAccountNearLimit".to_owned()),
                 ("severity".to_owned(), severity.to_owned()),
                 ("provider".to_owned(), "bestproxy".to_owned()),
-                ("target".to_owned(), format!("target-{}", i % 10)),
+                ("target".to_owned(), format!("target-{}", (i / 2) % 10)),
                 ("account".to_owned(), format!("user-{}", i / 2)),
                 ("product".to_owned(), "dynamic_residential".to_owned()),
             ]);

@@ -10,6 +10,7 @@
 //! notified only to receivers that were told it fired.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -158,16 +159,19 @@ impl Flushed {
 struct Group {
     destination: Destination,
     /// Non-muted firing alerts of the last evaluation, and resolved alerts the
-    /// receiver may still have to hear of, by fingerprint.
-    alerts: BTreeMap<u64, AlertEvent>,
+    /// receiver may still have to hear of, by fingerprint; each with the
+    /// evaluation that last brought it.
+    alerts: BTreeMap<u64, (Arc<AlertEvent>, u64)>,
     /// When the group is flushed next (Unix seconds).
     next_flush: f64,
 }
 
-/// Every group of every receiver.
+/// Every group of every receiver: receiver → group key → group.
 #[derive(Debug, Default)]
 pub struct Groups {
-    groups: BTreeMap<(String, String), Group>,
+    groups: BTreeMap<String, BTreeMap<String, Group>>,
+    /// Counts the evaluations, to tell which alerts the last one brought.
+    generation: u64,
 }
 
 impl Groups {
@@ -180,27 +184,39 @@ impl Groups {
         alerts: impl IntoIterator<Item = (&'a AlertEvent, Vec<Destination>)>,
         now: f64,
     ) {
-        let mut seen: BTreeSet<(String, String, u64)> = BTreeSet::new();
+        self.generation += 1;
+        let generation = self.generation;
         for (alert, destinations) in alerts {
+            if destinations.is_empty() {
+                continue;
+            }
             let fp = fingerprint_u64(&alert.labels);
+            let alert = Arc::new(alert.clone());
             for destination in destinations {
-                let id = (destination.receiver.clone(), destination.key.clone());
-                seen.insert((id.0.clone(), id.1.clone(), fp));
-                let group = self.groups.entry(id).or_insert_with(|| Group {
-                    next_flush: now + destination.timing.group_wait.as_secs_f64(),
-                    destination: destination.clone(),
-                    alerts: BTreeMap::new(),
-                });
-                // A reload may have changed the route's timing.
-                group.destination = destination;
-                group.alerts.insert(fp, alert.clone());
+                let groups = match self.groups.get_mut(destination.receiver.as_str()) {
+                    Some(groups) => groups,
+                    None => self.groups.entry(destination.receiver.clone()).or_default(),
+                };
+                let group = match groups.get_mut(destination.key.as_str()) {
+                    Some(group) => {
+                        // A reload may have changed the route's timing.
+                        group.destination.timing = destination.timing;
+                        group.destination.send_resolved = destination.send_resolved;
+                        group
+                    }
+                    None => groups.entry(destination.key.clone()).or_insert(Group {
+                        next_flush: now + destination.timing.group_wait.as_secs_f64(),
+                        destination,
+                        alerts: BTreeMap::new(),
+                    }),
+                };
+                group.alerts.insert(fp, (Arc::clone(&alert), generation));
             }
         }
-        for ((receiver, key), group) in &mut self.groups {
-            group.alerts.retain(|fp, alert| {
-                alert.status == Status::Resolved
-                    || seen.contains(&(receiver.clone(), key.clone(), *fp))
-            });
+        for group in self.groups.values_mut().flat_map(|g| g.values_mut()) {
+            group
+                .alerts
+                .retain(|_, (alert, seen)| alert.status == Status::Resolved || *seen == generation);
         }
     }
 
@@ -211,11 +227,14 @@ impl Groups {
     /// of a state that is gone). Groups with nothing left are dropped, and say so.
     pub fn flush(&mut self, now: f64, ledger: &Ledger) -> Vec<Flushed> {
         let mut flushed = Vec::new();
-        for ((receiver, key), group) in &mut self.groups {
+        let groups = self.groups.iter_mut().flat_map(|(receiver, groups)| {
+            groups.iter_mut().map(move |(key, g)| (receiver, key, g))
+        });
+        for (receiver, key, group) in groups {
             let entry = ledger.get(receiver, key);
             // A resolved alert its receiver never heard fire is of no interest
             // to it.
-            group.alerts.retain(|fp, alert| {
+            group.alerts.retain(|fp, (alert, _)| {
                 alert.status == Status::Firing || entry.is_some_and(|e| e.firing.contains_key(fp))
             });
             if group.alerts.is_empty() {
@@ -240,13 +259,16 @@ impl Groups {
                 },
             });
         }
-        self.groups.retain(|_, g| !g.alerts.is_empty());
+        for groups in self.groups.values_mut() {
+            groups.retain(|_, g| !g.alerts.is_empty());
+        }
+        self.groups.retain(|_, groups| !groups.is_empty());
         flushed
     }
 
     /// How many groups there are.
     pub fn len(&self) -> usize {
-        self.groups.len()
+        self.groups.values().map(BTreeMap::len).sum()
     }
 
     /// Whether there is no group.
@@ -262,13 +284,13 @@ impl Group {
         let firing: BTreeSet<u64> = self
             .alerts
             .iter()
-            .filter(|(_, a)| a.status == Status::Firing)
+            .filter(|(_, (a, _))| a.status == Status::Firing)
             .map(|(fp, _)| *fp)
             .collect();
         let resolved: BTreeSet<u64> = self
             .alerts
             .iter()
-            .filter(|(_, a)| a.status == Status::Resolved)
+            .filter(|(_, (a, _))| a.status == Status::Resolved)
             .map(|(fp, _)| *fp)
             .collect();
         let send_resolved = self.destination.send_resolved;
@@ -292,23 +314,20 @@ impl Group {
         if !needed {
             return None;
         }
-        let mut alerts: Vec<AlertEvent> = self
-            .alerts
-            .values()
-            .filter(|a| a.status == Status::Firing)
-            .cloned()
-            .collect();
-        // In the order of their label sets, as Alertmanager's dispatcher sorts them.
-        alerts.sort_by(|a, b| a.labels.cmp(&b.labels));
-        if send_resolved {
-            let mut resolved: Vec<AlertEvent> = self
+        let of = |status: Status| {
+            let mut alerts: Vec<&Arc<AlertEvent>> = self
                 .alerts
                 .values()
-                .filter(|a| a.status == Status::Resolved)
-                .cloned()
+                .map(|(a, _)| a)
+                .filter(|a| a.status == status)
                 .collect();
-            resolved.sort_by(|a, b| a.labels.cmp(&b.labels));
-            alerts.extend(resolved);
+            // In the order of their label sets, as Alertmanager's dispatcher sorts them.
+            alerts.sort_by(|a, b| a.labels.cmp(&b.labels));
+            alerts.into_iter().map(|a| AlertEvent::clone(a))
+        };
+        let mut alerts: Vec<AlertEvent> = of(Status::Firing).collect();
+        if send_resolved {
+            alerts.extend(of(Status::Resolved));
         }
         Some(Notification {
             receiver: self.destination.receiver.clone(),

@@ -190,18 +190,18 @@ pub struct Inhibitor {
 /// `equal` values; built by [`Inhibitor::sources`] once per set of firing
 /// alerts, then asked about each alert.
 #[derive(Debug)]
-pub struct Sources<'a> {
+pub struct Sources<'a, 'f> {
     rules: &'a [InhibitRule],
-    by_rule: Vec<HashMap<Vec<u8>, Bucket>>,
+    by_rule: Vec<HashMap<Vec<u8>, Bucket<'f>>>,
 }
 
 /// The first source (in the order given) with one `equal` key, and the first
 /// that does not also match the rule's target side, which is the one that
 /// may mute an alert matching both sides.
 #[derive(Debug)]
-struct Bucket {
-    first: String,
-    first_source_only: Option<String>,
+struct Bucket<'f> {
+    first: &'f BTreeMap<String, String>,
+    first_source_only: Option<&'f BTreeMap<String, String>>,
 }
 
 impl Inhibitor {
@@ -218,22 +218,20 @@ impl Inhibitor {
     /// Indexes the alerts that fire now (only firing alerts mute), in O(n ×
     /// rules). When several sources could mute an alert, the first in
     /// `firing` order is named.
-    pub fn sources(&self, firing: &[&BTreeMap<String, String>]) -> Sources<'_> {
+    pub fn sources<'f>(&self, firing: &[&'f BTreeMap<String, String>]) -> Sources<'_, 'f> {
         let by_rule = self
             .rules
             .iter()
             .map(|rule| {
-                let mut index: HashMap<Vec<u8>, Bucket> = HashMap::new();
+                let mut index: HashMap<Vec<u8>, Bucket<'f>> = HashMap::new();
                 for &alert in firing.iter().filter(|a| rule.source.matches(a)) {
                     let source_only = !rule.target.matches(alert);
-                    let bucket = index
-                        .entry(rule.equal_key(alert))
-                        .or_insert_with(|| Bucket {
-                            first: fingerprint(alert),
-                            first_source_only: None,
-                        });
+                    let bucket = index.entry(rule.equal_key(alert)).or_insert(Bucket {
+                        first: alert,
+                        first_source_only: None,
+                    });
                     if source_only && bucket.first_source_only.is_none() {
-                        bucket.first_source_only = Some(fingerprint(alert));
+                        bucket.first_source_only = Some(alert);
                     }
                 }
                 index
@@ -256,7 +254,7 @@ impl Inhibitor {
     }
 }
 
-impl Sources<'_> {
+impl Sources<'_, '_> {
     /// The fingerprints of the firing alerts that mute an alert with labels
     /// `target`; empty when nothing mutes it. As Alertmanager's `Mutes`: the
     /// rules are tried in order, the first whose target side matches and that
@@ -274,12 +272,13 @@ impl Sources<'_> {
                 continue;
             };
             let source = if rule.source.matches(target) {
-                bucket.first_source_only.as_ref()
+                bucket.first_source_only
             } else {
-                Some(&bucket.first)
+                Some(bucket.first)
             };
             if let Some(source) = source {
-                return vec![source.clone()];
+                // Named only when it mutes: most sources never do.
+                return vec![fingerprint(source)];
             }
         }
         Vec::new()
