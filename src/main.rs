@@ -182,6 +182,36 @@ enum Command {
         )]
         output: OutputFormat,
     },
+    /// Fetch one answer of a provider's API and list the JSON pointers of every
+    /// number, timestamp and list in it: a start for a custom target.
+    ///
+    /// The credential is read from --credential-file or from the environment
+    /// variable PROXY_QUOTA_EXPORTER_DISCOVER_CREDENTIAL (never from the command
+    /// line, where other users could see it), sent as --header, --query or HTTP
+    /// Basic's password, and never printed, in any form. One GET, nothing else.
+    Discover {
+        /// The URL to GET (http or https), with any fixed query parameters.
+        #[arg(long = "url")]
+        url: String,
+        /// Send the credential in this header.
+        #[arg(long = "header", conflicts_with_all = ["query", "basic_username"])]
+        header: Option<String>,
+        /// Text before the credential in the header (`Bearer `).
+        #[arg(long = "prefix", requires = "header")]
+        prefix: Option<String>,
+        /// Send the credential as this query parameter.
+        #[arg(long = "query", conflicts_with = "basic_username")]
+        query: Option<String>,
+        /// Send the credential as HTTP Basic's password for this user.
+        #[arg(long = "basic-username")]
+        basic_username: Option<String>,
+        /// A file holding the credential (its first line).
+        #[arg(long = "credential-file")]
+        credential_file: Option<PathBuf>,
+        /// The zone of zone-less timestamps.
+        #[arg(long = "timezone", default_value = "+08:00")]
+        timezone: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -208,6 +238,33 @@ enum LogFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_level, cli.log_format);
+    if let Some(Command::Discover {
+        url,
+        header,
+        prefix,
+        query,
+        basic_username,
+        credential_file,
+        timezone,
+    }) = cli.command
+    {
+        let args = DiscoverArgs {
+            url,
+            header,
+            prefix,
+            query,
+            basic_username,
+            credential_file,
+            timezone,
+        };
+        return match discover(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     if let Some(Command::Check { demo, output }) = &cli.command {
         let result = if *demo || cli.demo {
             check_demo(*output, cli.demo_interval)
@@ -233,6 +290,67 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The `discover` subcommand's arguments, taken out of the command line.
+struct DiscoverArgs {
+    url: String,
+    header: Option<String>,
+    prefix: Option<String>,
+    query: Option<String>,
+    basic_username: Option<String>,
+    credential_file: Option<PathBuf>,
+    timezone: String,
+}
+
+/// `discover`: one GET with the credential, the pointers of its figures.
+fn discover(args: DiscoverArgs) -> anyhow::Result<()> {
+    use proxy_quota_exporter::http::CredentialPlacement;
+    use proxy_quota_exporter::providers::custom::discover::{run, Request};
+    use proxy_quota_exporter::secret::Secret;
+    let url = url::Url::parse(&args.url).with_context(|| format!("--url {:?}", args.url))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        bail!("--url must be http or https");
+    }
+    let placement = match (args.header, args.query, args.basic_username) {
+        (Some(name), None, None) => CredentialPlacement::Header {
+            name: name.into(),
+            prefix: args.prefix.unwrap_or_default().into(),
+        },
+        (None, Some(name), None) => CredentialPlacement::Query(name.into()),
+        (None, None, Some(username)) => CredentialPlacement::Basic { username },
+        _ => bail!("say where the credential goes: --header NAME [--prefix TEXT], --query NAME or --basic-username USER"),
+    };
+    let credential = match (args.credential_file, std::env::var("PROXY_QUOTA_EXPORTER_DISCOVER_CREDENTIAL")) {
+        (Some(file), _) => {
+            let text = proxy_quota_exporter::secret::read_secret_file(Path::new(""), &file.to_string_lossy())
+                .map_err(|m| anyhow!("--credential-file: {m}"))?;
+            text
+        }
+        (None, Ok(value)) if !value.trim().is_empty() => value.trim().to_owned(),
+        _ => bail!("give the credential in --credential-file FILE or in PROXY_QUOTA_EXPORTER_DISCOVER_CREDENTIAL"),
+    };
+    let zone = args
+        .timezone
+        .parse()
+        .map_err(|e| anyhow!("--timezone: {e}"))?;
+    let request = Request {
+        url,
+        placement,
+        credential: Secret::new(credential),
+        timeout: Duration::from_secs(10),
+        zone,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match runtime.block_on(run(request)) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        Err(text) => Err(anyhow!(text)),
     }
 }
 

@@ -44,6 +44,15 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     gateway::PROXYLITE,
     ipweb::IPWEB,
     custom::CUSTOM,
+    // Presets: custom targets shipped with the exporter (src/providers/presets/).
+    custom::presets::IPROYAL,
+    custom::presets::WEBSHARE,
+    custom::presets::THORDATA,
+    custom::presets::GOPROXY,
+    custom::presets::GEONODE,
+    custom::presets::ASOCKS,
+    custom::presets::INFINITEPROXIES,
+    custom::presets::WEPROXIES,
 ];
 
 /// A provider: what the configuration and the scheduler need to know about it.

@@ -214,6 +214,71 @@ pub fn shorten(text: &str) -> String {
     short
 }
 
+/// What `discover` lists of one place in an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The RFC 6901 pointer to it.
+    pub pointer: String,
+    /// `number`, `numeric string`, `timestamp`, `list of N`.
+    pub kind: String,
+    /// The value as it reads (a number, a time); empty for a list.
+    pub value: String,
+}
+
+/// Every number, numeric string, timestamp and list in `answer`, by pointer,
+/// in the answer's order. A list's items are described by its first item only
+/// (`/data/0/…`), so that a long list stays a short listing. Other strings,
+/// booleans and nulls are left out: they are not figures, and a string may be
+/// a secret.
+pub fn discover(answer: &Value, zone: Zone) -> Vec<Found> {
+    let mut found = Vec::new();
+    walk(answer, &mut String::new(), zone, &mut found);
+    found
+}
+
+fn walk(value: &Value, at: &mut String, zone: Zone, found: &mut Vec<Found>) {
+    let mut push = |kind: String, value: String| {
+        found.push(Found {
+            pointer: if at.is_empty() {
+                "\"\" (the whole answer)".into()
+            } else {
+                at.clone()
+            },
+            kind,
+            value,
+        })
+    };
+    match value {
+        Value::Number(n) => push("number".into(), n.to_string()),
+        Value::String(s) => {
+            if s.trim().parse::<f64>().is_ok_and(f64::is_finite) {
+                push("numeric string".into(), shorten(s));
+            } else if let Some(t) = zone.parse_timestamp(s) {
+                push("timestamp".into(), format!("{s} = {t} (Unix seconds)"));
+            }
+        }
+        Value::Array(items) => {
+            push(format!("list of {}", items.len()), String::new());
+            if let Some(first) = items.first() {
+                let len = at.len();
+                at.push_str("/0");
+                walk(first, at, zone, found);
+                at.truncate(len);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, child) in fields {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                walk(child, at, zone, found);
+                at.truncate(len);
+            }
+        }
+        Value::Bool(_) | Value::Null => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +364,28 @@ mod tests {
                 let _ = same(found, &answer);
             }
         }
+    }
+
+    #[test]
+    fn discover_lists_figures_times_and_lists() {
+        let answer = json!({"code": 200, "msg": "ok", "token": "s3cret-token", "data": {
+            "a/b": "12.5", "expire": "2025-03-13 14:21", "list": [{"used": 1}, {"used": 2}], "on": true}});
+        let zone: Zone = "+08:00".parse().unwrap();
+        let found: Vec<(String, String)> = discover(&answer, zone)
+            .into_iter()
+            .map(|f| (f.pointer, f.kind))
+            .collect();
+        let expect = |p: &str, k: &str| (p.to_owned(), k.to_owned());
+        assert_eq!(
+            found,
+            vec![
+                expect("/code", "number"),
+                expect("/data/a~1b", "numeric string"),
+                expect("/data/expire", "timestamp"),
+                expect("/data/list", "list of 2"),
+                expect("/data/list/0/used", "number"),
+            ]
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! providers. A pointer that finds nothing, or not what it should, is a decode
 //! error naming the pointer, never a 0.
 
-mod json;
+pub mod discover;
+pub mod json;
+pub mod presets;
 pub mod settings;
 
 use std::collections::hash_map::Entry;
@@ -16,11 +18,14 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use self::json::{describe, number, same, shorten};
-use self::settings::{Accounts, CustomSettings, List, Paging, Pool, StaticIps, Success, Traffic};
+use self::settings::{
+    Accounts, CustomSettings, Figure, List, Paging, Pool, PoolLabel, StaticIps, Success,
+};
 use super::pager::{End, Items, Page, Pager};
 use super::{message_suffix, upstream_message, Api, Connection, Endpoint, Provider, ProviderSpec};
 use crate::http::{PollError, Reason};
 use crate::readings::{AccountReading, PoolReading, Reading, StaticIp, StaticIpReading};
+use crate::secret::{Redactor, Secret};
 use crate::units::{to_bytes, Number, Zone};
 
 pub const CUSTOM: ProviderSpec = ProviderSpec {
@@ -49,23 +54,64 @@ pub struct Custom {
     unit_base: u32,
     /// The target's `sample_limit`, bounding the items of a list.
     item_limit: usize,
+    /// Takes the second credential, if any, out of error texts (the client
+    /// takes out the first).
+    redactor: Redactor,
 }
 
 impl Provider for Custom {
     fn poll(&self, endpoint: Endpoint) -> BoxFuture<'_, Result<Reading, PollError>> {
-        Box::pin(self.read(endpoint))
+        Box::pin(async move {
+            self.read(endpoint).await.map_err(|mut e| {
+                e.message = self.redactor.apply(&e.message);
+                e
+            })
+        })
     }
 }
 
 impl Custom {
-    fn new(target: &Connection, api: Api) -> Self {
+    pub(crate) fn new(target: &Connection, api: Api) -> Self {
+        let settings = settings::of(target.options).clone();
+        let redactor = match &settings.second {
+            Some((_, secret)) => Redactor::of(&[secret]),
+            None => Redactor::default(),
+        };
         Custom {
+            zone: settings.timezone.unwrap_or(target.timezone),
+            unit_base: settings.unit_base.unwrap_or(target.unit_base),
             api,
-            settings: settings::of(target.options).clone(),
-            zone: target.timezone,
-            unit_base: target.unit_base,
+            settings,
             item_limit: target.sample_limit,
+            redactor,
         }
+    }
+
+    /// The second credential's query parameter, for every request.
+    fn second(&self) -> Option<(&str, &Secret)> {
+        self.settings
+            .second
+            .as_ref()
+            .map(|(name, secret)| (name.as_str(), secret))
+    }
+
+    /// A next-page link with the second credential's parameter set (replacing
+    /// one the link carries).
+    fn with_second(&self, url: &url::Url) -> url::Url {
+        let Some((name, secret)) = self.second() else {
+            return url.clone();
+        };
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| k != name)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut url = url.clone();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(kept)
+            .append_pair(name, secret.expose());
+        url
     }
 
     async fn read(&self, endpoint: Endpoint) -> Result<Reading, PollError> {
@@ -98,8 +144,12 @@ impl Custom {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<(url::Url, Value), PollError> {
+        let mut query = query.to_vec();
+        if let Some((name, secret)) = self.second() {
+            query.push((name, secret.expose().to_owned()));
+        }
         // `./me`: under the base URL's path, whatever the rest of the path holds.
-        let (url, body) = self.api.fetch(&format!(".{path}"), query).await?;
+        let (url, body) = self.api.fetch(&format!(".{path}"), &query).await?;
         let answer = self.answer(url.path(), &body)?;
         Ok((url, answer))
     }
@@ -114,39 +164,77 @@ impl Custom {
         Ok(answer)
     }
 
-    fn bytes(&self, traffic: &Traffic, value: &Value) -> Result<f64, String> {
-        let n = traffic.pointer.number(value)?;
-        Ok(to_bytes(n, traffic.unit, self.unit_base))
+    /// A figure in bytes: read, or computed from figures each in bytes.
+    fn bytes(&self, figure: &Figure, value: &Value) -> Result<f64, String> {
+        match figure {
+            Figure::Read(traffic) => {
+                let n = traffic.pointer.number(value)?;
+                Ok(to_bytes(n, traffic.unit, self.unit_base))
+            }
+            Figure::Sum(parts) => parts.iter().map(|p| self.bytes(p, value)).sum(),
+            Figure::Difference(a, b) => Ok(self.bytes(a, value)? - self.bytes(b, value)?),
+        }
     }
 
-    /// Every pool, each distinct path fetched once.
+    /// A pool's figures from `value` (the answer, or an item of a pool list).
+    fn pool_reading(
+        &self,
+        pool: &Pool,
+        name: String,
+        value: &Value,
+    ) -> Result<PoolReading, String> {
+        let figure =
+            |figure: &Option<Figure>| figure.as_ref().map(|f| self.bytes(f, value)).transpose();
+        Ok(PoolReading {
+            remaining_bytes: figure(&pool.remaining)?,
+            purchased_bytes: figure(&pool.purchased)?,
+            used_bytes: figure(&pool.used)?,
+            expiring_bytes: figure(&pool.expiring)?,
+            expired_bytes: figure(&pool.expired)?,
+            pool: name,
+            ..PoolReading::default()
+        })
+    }
+
+    /// Every pool, each distinct path fetched once; a pool list gives a pool
+    /// per item. A pool name found twice fails the endpoint.
     async fn pools(&self, pools: &[Pool]) -> Result<Vec<PoolReading>, PollError> {
         let mut answers: HashMap<&str, (String, Value)> = HashMap::new();
-        let mut readings = Vec::with_capacity(pools.len());
+        let mut readings: Vec<PoolReading> = Vec::with_capacity(pools.len());
+        let mut seen = HashSet::new();
         for pool in pools {
-            let (shown, answer) = match answers.entry(&pool.path) {
-                Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => {
-                    let (url, answer) = self.get(&pool.path, &[]).await?;
-                    slot.insert((url.path().to_owned(), answer))
+            let (name, list) = match (&pool.pool, &pool.list) {
+                (PoolLabel::From(label), Some(list)) => (label, list),
+                (PoolLabel::Literal(name), _) => {
+                    if !seen.insert(name.clone()) {
+                        return Err(PollError::decode(format!(
+                            "pool {name:?} appears twice (a pool list named one like it)"
+                        )));
+                    }
+                    let (shown, answer) = match answers.entry(&pool.path) {
+                        Entry::Occupied(known) => known.into_mut(),
+                        Entry::Vacant(slot) => {
+                            let (url, answer) = self.get(&pool.path, &[]).await?;
+                            slot.insert((url.path().to_owned(), answer))
+                        }
+                    };
+                    let reading = self
+                        .pool_reading(pool, name.clone(), answer)
+                        .map_err(|e| PollError::decode(format!("GET {shown}: pool {name}: {e}")))?;
+                    readings.push(reading);
+                    continue;
                 }
+                (PoolLabel::From(_), None) => continue,
             };
-            let figure = |traffic: &Option<Traffic>| {
-                traffic
-                    .as_ref()
-                    .map(|t| self.bytes(t, answer))
-                    .transpose()
-                    .map_err(|e| PollError::decode(format!("GET {shown}: pool {}: {e}", pool.pool)))
-            };
-            readings.push(PoolReading {
-                pool: pool.pool.clone(),
-                remaining_bytes: figure(&pool.remaining)?,
-                purchased_bytes: figure(&pool.purchased)?,
-                used_bytes: figure(&pool.used)?,
-                expiring_bytes: figure(&pool.expiring)?,
-                expired_bytes: figure(&pool.expired)?,
-                ..PoolReading::default()
-            });
+            let (path, items) = self.list(Endpoint::Summary, list).await?;
+            for (i, item) in items.iter().enumerate() {
+                let decode = |e: String| PollError::decode(format!("GET {path}: items[{i}]: {e}"));
+                let label = name.label(item).map_err(decode)?;
+                if !seen.insert(label.clone()) {
+                    return Err(decode(format!("pool {label:?} appears twice")));
+                }
+                readings.push(self.pool_reading(pool, label, item).map_err(decode)?);
+            }
         }
         Ok(readings)
     }
@@ -177,7 +265,7 @@ impl Custom {
         while let Some(page) = pager.next_page()? {
             let (url, mut answer) = match next.take() {
                 Some(url) => {
-                    let body = self.api.fetch_url(&url).await?;
+                    let body = self.api.fetch_url(&self.with_second(&url)).await?;
                     let answer = self.answer(url.path(), &body)?;
                     (url, answer)
                 }
@@ -282,14 +370,16 @@ impl Custom {
             }
             let limit_bytes = match &spec.limit {
                 None => None,
-                Some(limit) => {
+                Some(Figure::Read(limit)) => {
                     let found = limit.pointer.get(item).map_err(decode)?;
                     let unlimited = number(found) == Some(0.0)
                         || spec.unlimited_values.iter().any(|u| same(found, u));
                     if unlimited {
                         None
                     } else {
-                        let bytes = self.bytes(limit, item).map_err(decode)?;
+                        let bytes = self
+                            .bytes(&Figure::Read(limit.clone()), item)
+                            .map_err(decode)?;
                         if bytes < 0.0 {
                             return Err(decode(format!(
                                 "{} is negative; list it in unlimited_values if it means no limit",
@@ -298,6 +388,15 @@ impl Custom {
                         }
                         Some(bytes)
                     }
+                }
+                Some(computed) => {
+                    let bytes = self.bytes(computed, item).map_err(decode)?;
+                    if bytes < 0.0 {
+                        return Err(decode(format!(
+                            "the computed limit is negative ({bytes} bytes)"
+                        )));
+                    }
+                    (bytes != 0.0).then_some(bytes)
                 }
             };
             accounts.push(AccountReading {
@@ -324,11 +423,27 @@ impl Custom {
         let (path, items) = self.list(Endpoint::StaticIps, &spec.list).await?;
         let mut ips: Vec<StaticIp> = Vec::with_capacity(items.len());
         let mut seen = HashSet::with_capacity(items.len());
+        let mut counts = [0u64; 4];
         for (i, item) in items.iter().enumerate() {
             let decode = |e: String| PollError::decode(format!("GET {path}: items[{i}]: {e}"));
             let ip = spec.ip.label(item).map_err(decode)?;
             if !seen.insert(ip.clone()) {
                 return Err(decode(format!("ip {ip:?} appears twice in the list")));
+            }
+            if let Some((pointer, values)) = &spec.status {
+                let found = pointer.get(item).map_err(decode)?;
+                let index = values
+                    .lists()
+                    .iter()
+                    .position(|list| list.iter().any(|v| same(found, v)))
+                    .ok_or_else(|| {
+                        decode(format!(
+                            "{} is {}, a status not listed in status_values",
+                            pointer.shown(),
+                            describe(found)
+                        ))
+                    })?;
+                counts[index] += 1;
             }
             ips.push(StaticIp {
                 expiry_timestamp: spec.expires_at.timestamp(item, self.zone).map_err(decode)?,
@@ -340,10 +455,11 @@ impl Custom {
                 ip,
             });
         }
-        Ok(StaticIpReading {
-            ips,
-            status_counts: Vec::new(),
-        })
+        let status_counts = match &spec.status {
+            Some(_) => vec![(spec.product.clone(), counts)],
+            None => Vec::new(),
+        };
+        Ok(StaticIpReading { ips, status_counts })
     }
 }
 

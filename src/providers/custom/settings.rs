@@ -15,14 +15,30 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use std::path::Path;
+
 use super::json::{Checked, Pointer};
 use crate::http::CredentialPlacement;
 use crate::providers::{Endpoint, Options, OptionsError};
-use crate::units::TrafficUnit;
+use crate::secret::Secret;
+use crate::units::{TrafficUnit, Zone};
 use crate::yaml;
 
 /// The keys a custom target has besides the common ones and its credential.
-pub const OWN_KEYS: &[&str] = &["auth", "success", "unit", "pools", "accounts", "static_ips"];
+pub const OWN_KEYS: &[&str] = &[
+    "auth",
+    "success",
+    "unit",
+    "pools",
+    "accounts",
+    "static_ips",
+    "second_credential",
+    "second_credential_file",
+];
+
+/// The sections a preset's data may hold and a target may override, in the
+/// order they are merged (see [`read_preset`]).
+const SECTIONS: &[&str] = &["auth", "success", "unit", "pools", "accounts", "static_ips"];
 
 /// Page size asked for when `size_param` is set without `size`.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -33,10 +49,17 @@ pub const DEFAULT_PRODUCT: &str = "default";
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomSettings {
     pub auth: CredentialPlacement,
+    /// A second secret, sent as this query parameter on every request
+    /// (`auth.second_query` with `second_credential` or its `_file`).
+    pub second: Option<(String, Secret)>,
     pub success: Option<Success>,
     pub pools: Vec<Pool>,
     pub accounts: Option<Accounts>,
     pub static_ips: Option<StaticIps>,
+    /// A preset's own `unit_base`, used unless the target sets one.
+    pub unit_base: Option<u32>,
+    /// A preset's own `timezone`, used unless the target sets one.
+    pub timezone: Option<Zone>,
 }
 
 /// The envelope check every answer must pass before it is read.
@@ -55,21 +78,42 @@ pub struct Success {
     pub auth_values: Vec<Value>,
 }
 
-/// A traffic figure: where it is and its unit.
+/// A traffic figure read from the answer: where it is and its unit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Traffic {
     pub pointer: Pointer,
     pub unit: TrafficUnit,
 }
 
-/// One pool of the `summary` endpoint; its figures as written (`Field`), then
-/// with their units (`Traffic`).
+/// A traffic figure: read at a pointer, or computed from others (each in
+/// bytes first, so that operands may have different units).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pool<T = Traffic> {
+pub enum Figure {
+    Read(Traffic),
+    /// `{sum: [a, b, …]}`: purchased = used + remaining.
+    Sum(Vec<Figure>),
+    /// `{difference: [a, b]}`: remaining = limit − used.
+    Difference(Box<Figure>, Box<Figure>),
+}
+
+/// The `pool` label: written literally, or read from each item of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PoolLabel {
+    Literal(String),
+    From(Pointer),
+}
+
+/// One pool of the `summary` endpoint (or, with `list`, one pool per item of a
+/// list); its figures as written (`Field`), then with their units (`Figure`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool<T = Figure> {
     /// The request path under `base_url`.
     pub path: String,
-    /// The `pool` label.
-    pub pool: String,
+    /// The `pool` label, or where each item has it.
+    pub pool: PoolLabel,
+    /// The list whose items are pools (`items` or `paging`); `None` for one
+    /// pool read from the whole answer.
+    pub list: Option<List>,
     pub remaining: Option<T>,
     pub purchased: Option<T>,
     pub used: Option<T>,
@@ -139,9 +183,9 @@ fn path_query_names(path: &str) -> Vec<String> {
 }
 
 /// The `accounts` endpoint: sub-accounts; their figures as written (`Field`),
-/// then with their units (`Traffic`).
+/// then with their units (`Figure`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Accounts<T = Traffic> {
+pub struct Accounts<T = Figure> {
     pub list: List,
     pub product: String,
     pub account: Pointer,
@@ -161,6 +205,36 @@ pub struct StaticIps {
     pub ip: Pointer,
     pub expires_at: Pointer,
     pub country: Option<Pointer>,
+    /// Where each IP's status is, and which values mean which of the
+    /// contract's four statuses.
+    pub status: Option<(Pointer, StatusValues)>,
+}
+
+/// `status_values`: the values of an IP's status that mean each of the
+/// contract's statuses (active, invalid, expiring, maintenance).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusValues {
+    #[serde(default)]
+    pub active: Vec<Value>,
+    #[serde(default)]
+    pub invalid: Vec<Value>,
+    #[serde(default)]
+    pub expiring: Vec<Value>,
+    #[serde(default)]
+    pub maintenance: Vec<Value>,
+}
+
+impl StatusValues {
+    /// The values of each status, in the order of `STATIC_IP_STATUSES`.
+    pub fn lists(&self) -> [&[Value]; 4] {
+        [
+            &self.active,
+            &self.invalid,
+            &self.expiring,
+            &self.maintenance,
+        ]
+    }
 }
 
 impl CustomSettings {
@@ -180,22 +254,204 @@ impl CustomSettings {
     }
 }
 
+/// A custom target's sections as written, before units and cross-checks.
+#[derive(Deserialize, Default)]
+struct Keys {
+    auth: Option<Auth>,
+    success: Option<Success>,
+    unit: Option<Unit>,
+    pools: Option<Vec<Pool<Field>>>,
+    accounts: Option<Accounts<Field>>,
+    static_ips: Option<StaticIps>,
+}
+
 /// Reads and checks a custom target's keys.
 pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
-    #[derive(Deserialize)]
-    struct Keys {
-        auth: Option<Auth>,
-        success: Option<Success>,
-        unit: Option<Unit>,
-        pools: Option<Vec<Pool<Field>>>,
-        accounts: Option<Accounts<Field>>,
-        static_ips: Option<StaticIps>,
-    }
     let keys: Keys = entry.read().map_err(OptionsError::Read)?;
+    let second = second_credential(entry)?;
+    settings(keys, second, None, None).map(Options::new)
+}
+
+/// Reads a preset target's keys: the preset's data (`preset`, YAML: a custom
+/// target without name and credential) with the target's own sections laid
+/// over it. Mappings merge key by key (a target's `accounts: {limit: /x}`
+/// replaces only the preset's `limit`); anything else, a list included,
+/// replaces the preset's value; `null` removes it. The preset's `unit_base` and
+/// `timezone` apply unless the target sets its own.
+pub fn read_preset(preset: &str, entry: &yaml::Entry) -> Result<Options, OptionsError> {
+    let mut data = preset_data(preset).map_err(|message| OptionsError::Invalid {
+        key: "provider",
+        message: format!("the preset's own data is broken (a bug): {message}"),
+    })?;
+    let target_keys: Vec<&str> = entry.keys().into_iter().map(|(k, _)| k).collect();
+    let unit_base = match data.remove("unit_base") {
+        Some(v) if !target_keys.contains(&"unit_base") => v.as_u64().map(|n| n as u32),
+        _ => None,
+    };
+    let timezone = match data.remove("timezone") {
+        Some(Value::String(zone)) if !target_keys.contains(&"timezone") => {
+            Some(zone.parse().map_err(|e| OptionsError::Invalid {
+                key: "timezone",
+                message: format!("the preset's timezone: {e}"),
+            })?)
+        }
+        _ => None,
+    };
+    for (key, value) in &mut data {
+        if !SECTIONS.contains(&key.as_str()) {
+            return Err(OptionsError::Invalid {
+                key: "provider",
+                message: format!("the preset's data has a key {key:?} that no target has (a bug)"),
+            });
+        }
+        if let Some(own) = entry.read_key::<Value>(key).map_err(OptionsError::Read)? {
+            merge(value, own);
+        }
+    }
+    for key in SECTIONS {
+        if !data.contains_key(*key) {
+            if let Some(own) = entry.read_key::<Value>(key).map_err(OptionsError::Read)? {
+                data.insert((*key).to_owned(), own);
+            }
+        }
+    }
+    data.retain(|_, v| !v.is_null());
+    // Each section on its own, so that a mistake names the target's key.
+    let mut keys = Keys::default();
+    for (key, value) in data {
+        let key: &'static str = SECTIONS
+            .iter()
+            .find(|k| **k == key)
+            .copied()
+            .unwrap_or("provider");
+        let read = |e: serde_json::Error| OptionsError::Invalid {
+            key,
+            message: format!("{e} (as laid over the preset's {key})"),
+        };
+        match key {
+            "auth" => keys.auth = Some(serde_json::from_value(value).map_err(read)?),
+            "success" => keys.success = Some(serde_json::from_value(value).map_err(read)?),
+            "unit" => keys.unit = Some(serde_json::from_value(value).map_err(read)?),
+            "pools" => keys.pools = Some(serde_json::from_value(value).map_err(read)?),
+            "accounts" => keys.accounts = Some(serde_json::from_value(value).map_err(read)?),
+            _ => keys.static_ips = Some(serde_json::from_value(value).map_err(read)?),
+        }
+    }
+    let second = second_credential(entry)?;
+    settings(keys, second, unit_base, timezone).map(Options::new)
+}
+
+/// A preset's data as a JSON object: its YAML, without `base_url` and
+/// `display_name` (which its `ProviderSpec` carries).
+pub fn preset_data(preset: &str) -> Result<serde_json::Map<String, Value>, String> {
+    let (_, value) =
+        yaml::parse::<Value>(preset).map_err(|e| format!("line {}: {}", e.line, e.message))?;
+    let Value::Object(mut data) = value else {
+        return Err("not a mapping".into());
+    };
+    data.remove("base_url");
+    data.remove("display_name");
+    Ok(data)
+}
+
+/// Lays `own` over `base`: objects key by key (a `null` removes the key),
+/// anything else replaces.
+fn merge(base: &mut Value, own: Value) {
+    match (base, own) {
+        (Value::Object(base), Value::Object(own)) => {
+            for (key, value) in own {
+                if value.is_null() {
+                    base.remove(&key);
+                } else if let Some(slot) = base.get_mut(&key) {
+                    merge(slot, value);
+                } else {
+                    base.insert(key, value);
+                }
+            }
+        }
+        (base, own) => *base = own,
+    }
+}
+
+/// `second_credential` or `second_credential_file`: the value (`${VAR}`
+/// expanded) or the file's first line; the file's path must be absolute.
+fn second_credential(entry: &yaml::Entry) -> Result<Option<Secret>, OptionsError> {
+    let value = entry
+        .read_key::<String>("second_credential")
+        .map_err(OptionsError::Read)?;
+    let file = entry
+        .read_key::<String>("second_credential_file")
+        .map_err(OptionsError::Read)?;
+    let invalid = |key: &'static str, message: String| OptionsError::Invalid { key, message };
+    let text = match (value, file) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "second_credential",
+                "set either second_credential or second_credential_file, not both".into(),
+            ))
+        }
+        (Some(v), None) => crate::secret::expand_env(&v, |n| std::env::var(n).ok())
+            .map_err(|m| invalid("second_credential", m))?,
+        (None, Some(f)) => {
+            let f = crate::secret::expand_env(&f, |n| std::env::var(n).ok())
+                .map_err(|m| invalid("second_credential_file", m))?;
+            absolute_file(&f)
+                .and_then(|path| crate::secret::read_secret_file(Path::new("/"), path))
+                .map_err(|m| invalid("second_credential_file", m))?
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(invalid("second_credential", "secret is empty".into()));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(invalid(
+            "second_credential",
+            "secret contains control characters (a line break?)".into(),
+        ));
+    }
+    Ok(Some(Secret::new(text)))
+}
+
+/// A secret file's path, which must be absolute: a provider's own keys are
+/// read without the configuration file's directory.
+fn absolute_file(path: &str) -> Result<&str, String> {
+    if Path::new(path).is_absolute() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{path:?} must be an absolute path (this key does not resolve paths against the configuration's directory)"
+        ))
+    }
+}
+
+/// Checks the sections together and gives each figure its unit.
+fn settings(
+    keys: Keys,
+    second: Option<Secret>,
+    unit_base: Option<u32>,
+    timezone: Option<Zone>,
+) -> Result<CustomSettings, OptionsError> {
     let auth = keys.auth.ok_or_else(|| OptionsError::Invalid {
         key: "auth",
         message: "required for provider custom: {header: NAME, prefix: \"Bearer \"}, {query: NAME} or {basic_username: USER}".into(),
     })?;
+    let second = match (auth.second_query.clone(), second) {
+        (None, None) => None,
+        (Some(name), Some(secret)) => Some((name, secret)),
+        (Some(_), None) => {
+            return Err(OptionsError::Invalid {
+                key: "second_credential",
+                message: "missing secret: auth.second_query needs second_credential or second_credential_file".into(),
+            })
+        }
+        (None, Some(_)) => {
+            return Err(OptionsError::Invalid {
+                key: "second_credential",
+                message: "set auth.second_query, the query parameter that carries it".into(),
+            })
+        }
+    };
     let raw_pools = keys.pools.unwrap_or_default();
     if raw_pools.is_empty() && keys.accounts.is_none() && keys.static_ips.is_none() {
         return Err(OptionsError::Invalid {
@@ -207,11 +463,13 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
     let mut pools: Vec<Pool> = Vec::with_capacity(raw_pools.len());
     for (i, p) in raw_pools.into_iter().enumerate() {
         let at = |key: &str| vec!["pools".to_owned(), format!("[{i}]"), key.to_owned()];
-        if pools.iter().any(|known| known.pool == p.pool) {
-            return Err(OptionsError::InvalidAt {
-                message: format!("{}: {:?} is listed twice", dotted(&at("pool")), p.pool),
-                path: at("pool"),
-            });
+        if let PoolLabel::Literal(name) = &p.pool {
+            if pools.iter().any(|known| known.pool == p.pool) {
+                return Err(OptionsError::InvalidAt {
+                    message: format!("{}: {name:?} is listed twice", dotted(&at("pool"))),
+                    path: at("pool"),
+                });
+            }
         }
         let field = |f: Option<Field>, key: &str| traffic(f, unit, &at(key));
         pools.push(Pool {
@@ -222,15 +480,23 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
             expired: field(p.expired, "expired")?,
             path: p.path,
             pool: p.pool,
+            list: p.list,
         });
     }
     let accounts = match keys.accounts {
         None => None,
         Some(a) => {
             let at = |key: &str| vec!["accounts".to_owned(), key.to_owned()];
+            let limit = traffic(a.limit, unit, &at("limit"))?;
+            if !a.unlimited_values.is_empty() && !matches!(limit, Some(Figure::Read(_))) {
+                return Err(OptionsError::InvalidAt {
+                    path: at("unlimited_values"),
+                    message: "accounts.unlimited_values: goes with a limit read at a pointer, not a computed one (a computed limit of 0 already means no limit)".into(),
+                });
+            }
             Some(Accounts {
                 used: with_unit(a.used, unit, &at("used"))?,
-                limit: traffic(a.limit, unit, &at("limit"))?,
+                limit,
                 list: a.list,
                 product: a.product,
                 account: a.account,
@@ -240,39 +506,55 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
             })
         }
     };
-    if let Some(name) = auth.0.query_name() {
-        // Every request's own query parameters, by the key that sets them.
-        let mut parameters: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-        for (i, p) in pools.iter().enumerate() {
-            let at = vec!["pools".to_owned(), format!("[{i}]"), "path".to_owned()];
-            parameters.push((at, path_query_names(&p.path)));
+    // Every request's own query parameters, by the key that sets them.
+    let mut parameters: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    for (i, p) in pools.iter().enumerate() {
+        let at = vec!["pools".to_owned(), format!("[{i}]"), "path".to_owned()];
+        match &p.list {
+            Some(list) => parameters.push((at, list.parameters())),
+            None => parameters.push((at, path_query_names(&p.path))),
         }
-        if let Some(a) = &accounts {
-            parameters.push((vec!["accounts".to_owned()], a.list.parameters()));
-        }
-        if let Some(s) = &keys.static_ips {
-            parameters.push((vec!["static_ips".to_owned()], s.list.parameters()));
-        }
+    }
+    if let Some(a) = &accounts {
+        parameters.push((vec!["accounts".to_owned()], a.list.parameters()));
+    }
+    if let Some(s) = &keys.static_ips {
+        parameters.push((vec!["static_ips".to_owned()], s.list.parameters()));
+    }
+    let credential_parameters = auth
+        .placement
+        .query_name()
+        .map(|name| (name, "the credential"))
+        .into_iter()
+        .chain(
+            second
+                .as_ref()
+                .map(|(name, _)| (name.as_str(), "the second credential")),
+        );
+    for (name, which) in credential_parameters {
         if let Some((at, _)) = parameters
-            .into_iter()
+            .iter()
             .find(|(_, names)| names.iter().any(|n| n == name))
         {
             return Err(OptionsError::InvalidAt {
                 message: format!(
-                    "{}: sets the query parameter `{name}`, which auth uses for the credential",
-                    dotted(&at)
+                    "{}: sets the query parameter `{name}`, which auth uses for {which}",
+                    dotted(at)
                 ),
-                path: at,
+                path: at.clone(),
             });
         }
     }
-    Ok(Options::new(CustomSettings {
-        auth: auth.0,
+    Ok(CustomSettings {
+        auth: auth.placement,
+        second,
         success: keys.success,
         pools,
         accounts,
         static_ips: keys.static_ips,
-    }))
+        unit_base,
+        timezone,
+    })
 }
 
 /// A key's path within the target as people read it: `pools[0].used`.
@@ -285,30 +567,39 @@ fn traffic(
     field: Option<Field>,
     target_unit: Option<TrafficUnit>,
     at: &[String],
-) -> Result<Option<Traffic>, OptionsError> {
+) -> Result<Option<Figure>, OptionsError> {
     field.map(|f| with_unit(f, target_unit, at)).transpose()
 }
 
 /// A traffic field with its unit: its own, else the target's; without either
-/// it is refused at the field's line.
+/// it is refused at the field's line. A computed field's operands each get
+/// theirs.
 fn with_unit(
     field: Field,
     target_unit: Option<TrafficUnit>,
     at: &[String],
-) -> Result<Traffic, OptionsError> {
-    match field.unit.or(target_unit) {
-        Some(unit) => Ok(Traffic {
-            pointer: field.pointer,
-            unit,
-        }),
-        None => Err(OptionsError::InvalidAt {
-            path: at.to_vec(),
-            message: format!(
-                "{}: a traffic figure without a unit: set `unit` (B, KB, MB or GB) on the target, or write {{pointer: {}, unit: GB}}",
-                dotted(at),
-                field.pointer.shown()
-            ),
-        }),
+) -> Result<Figure, OptionsError> {
+    match field {
+        Field::Read { pointer, unit } => match unit.or(target_unit) {
+            Some(unit) => Ok(Figure::Read(Traffic { pointer, unit })),
+            None => Err(OptionsError::InvalidAt {
+                path: at.to_vec(),
+                message: format!(
+                    "{}: a traffic figure without a unit: set `unit` (B, KB, MB or GB) on the target, or write {{pointer: {}, unit: GB}}",
+                    dotted(at),
+                    pointer.shown()
+                ),
+            }),
+        },
+        Field::Sum(parts) => parts
+            .into_iter()
+            .map(|p| with_unit(p, target_unit, at))
+            .collect::<Result<_, _>>()
+            .map(Figure::Sum),
+        Field::Difference(a, b) => Ok(Figure::Difference(
+            Box::new(with_unit(*a, target_unit, at)?),
+            Box::new(with_unit(*b, target_unit, at)?),
+        )),
     }
 }
 
@@ -318,10 +609,13 @@ fn with_unit(
 pub fn of(options: &Options) -> &CustomSettings {
     static NONE: CustomSettings = CustomSettings {
         auth: CredentialPlacement::Withheld,
+        second: None,
         success: None,
         pools: Vec::new(),
         accounts: None,
         static_ips: None,
+        unit_base: None,
+        timezone: None,
     };
     options.get::<CustomSettings>().unwrap_or(&NONE)
 }
@@ -361,8 +655,12 @@ where
 }
 
 /// `auth`: exactly one of a header (with an optional prefix), a query parameter
-/// or HTTP Basic.
-struct Auth(CredentialPlacement);
+/// or HTTP Basic (its user name written or read from a file); and, for a
+/// second credential, the query parameter that carries it.
+struct Auth {
+    placement: CredentialPlacement,
+    second_query: Option<String>,
+}
 
 impl<'de> Deserialize<'de> for Auth {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -373,13 +671,29 @@ impl<'de> Deserialize<'de> for Auth {
             prefix: Option<String>,
             query: Option<String>,
             basic_username: Option<String>,
+            basic_username_file: Option<String>,
+            second_query: Option<String>,
         }
         checked(
             d,
-            "{header: NAME, prefix: TEXT}, {query: NAME} or {basic_username: USER}",
+            "{header: NAME, prefix: TEXT}, {query: NAME}, {basic_username: USER} or {basic_username_file: FILE}",
             |raw: Raw| {
                 let has_prefix = raw.prefix.is_some();
-                let placement = match (raw.header, raw.query, raw.basic_username) {
+                let basic = match (raw.basic_username, raw.basic_username_file) {
+                    (Some(_), Some(_)) => {
+                        return Err("set either basic_username or basic_username_file, not both".into())
+                    }
+                    (Some(name), None) => Some(name),
+                    (None, Some(file)) => {
+                        let file = crate::secret::expand_env(&file, |n| std::env::var(n).ok())?;
+                        let path = absolute_file(&file).map_err(|m| format!("basic_username_file: {m}"))?;
+                        let name = crate::secret::read_secret_file(Path::new("/"), path)
+                            .map_err(|m| format!("basic_username_file: {m}"))?;
+                        Some(name.trim().to_owned())
+                    }
+                    (None, None) => None,
+                };
+                let placement = match (raw.header, raw.query, basic) {
                     (Some(name), None, None) => header(name, raw.prefix.unwrap_or_default())?,
                     (None, Some(name), None) if !name.trim().is_empty() => {
                         CredentialPlacement::Query(name.into())
@@ -401,7 +715,19 @@ impl<'de> Deserialize<'de> for Auth {
                 if has_prefix && !matches!(placement, CredentialPlacement::Header { .. }) {
                     return Err("prefix goes with header only".into());
                 }
-                Ok(Auth(placement))
+                let second_query = match raw.second_query {
+                    Some(name) if name.trim().is_empty() => {
+                        return Err("second_query must name a parameter".into())
+                    }
+                    Some(name) if placement.query_name() == Some(name.as_str()) => {
+                        return Err("second_query must differ from query".into())
+                    }
+                    other => other,
+                };
+                Ok(Auth {
+                    placement,
+                    second_query,
+                })
             },
         )
     }
@@ -463,10 +789,15 @@ impl<'de> Deserialize<'de> for Unit {
     }
 }
 
-/// A traffic field as written: a pointer, or `{pointer, unit}`.
-struct Field {
-    pointer: Pointer,
-    unit: Option<TrafficUnit>,
+/// A traffic field as written: a pointer, `{pointer, unit}`, or a figure
+/// computed from others: `{sum: [a, b, …]}` or `{difference: [a, b]}`.
+enum Field {
+    Read {
+        pointer: Pointer,
+        unit: Option<TrafficUnit>,
+    },
+    Sum(Vec<Field>),
+    Difference(Box<Field>, Box<Field>),
 }
 
 impl<'de> Deserialize<'de> for Field {
@@ -475,10 +806,10 @@ impl<'de> Deserialize<'de> for Field {
         impl<'de> Visitor<'de> for FieldVisitor {
             type Value = Field;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON pointer, or {pointer: /…, unit: GB}")
+                f.write_str("a JSON pointer, {pointer: /…, unit: GB}, {sum: [A, B]} or {difference: [A, B]}")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Field, E> {
-                Ok(Field {
+                Ok(Field::Read {
                     pointer: Pointer::parse(text).map_err(E::custom)?,
                     unit: None,
                 })
@@ -487,14 +818,39 @@ impl<'de> Deserialize<'de> for Field {
                 #[derive(Deserialize)]
                 #[serde(deny_unknown_fields)]
                 struct Raw {
-                    pointer: Pointer,
+                    pointer: Option<Pointer>,
                     unit: Option<Unit>,
+                    sum: Option<Vec<Field>>,
+                    difference: Option<Vec<Field>>,
                 }
                 let raw = Raw::deserialize(MapAccessDeserializer::new(map))?;
-                Ok(Field {
-                    pointer: raw.pointer,
-                    unit: raw.unit.map(|u| u.0),
-                })
+                let unit = raw.unit.map(|u| u.0);
+                match (raw.pointer, raw.sum, raw.difference) {
+                    (Some(pointer), None, None) => Ok(Field::Read { pointer, unit }),
+                    (None, Some(parts), None) if unit.is_none() => {
+                        if parts.len() < 2 {
+                            return Err(de::Error::custom("sum needs at least two figures"));
+                        }
+                        Ok(Field::Sum(parts))
+                    }
+                    (None, None, Some(parts)) if unit.is_none() => {
+                        let mut parts = parts.into_iter();
+                        match (parts.next(), parts.next(), parts.next()) {
+                            (Some(a), Some(b), None) => {
+                                Ok(Field::Difference(Box::new(a), Box::new(b)))
+                            }
+                            _ => Err(de::Error::custom(
+                                "difference needs exactly two figures: [from, minus]",
+                            )),
+                        }
+                    }
+                    (None, _, _) | (_, None, None) if unit.is_some() => Err(de::Error::custom(
+                        "unit goes with pointer; give each figure of a sum or difference its own",
+                    )),
+                    _ => Err(de::Error::custom(
+                        "set exactly one of pointer, sum or difference",
+                    )),
+                }
             }
         }
         d.deserialize_any(FieldVisitor)
@@ -502,6 +858,7 @@ impl<'de> Deserialize<'de> for Field {
 }
 
 /// A request path under `base_url`: not a URL, not empty.
+#[derive(Clone)]
 struct ApiPath(String);
 
 impl<'de> Deserialize<'de> for ApiPath {
@@ -545,14 +902,45 @@ impl ApiPath {
     }
 }
 
-/// One entry of `pools` as written: a path, a label and at least one figure.
+/// The `pool` key as written: a label, or `{pointer: /…}` for a pool list.
+struct RawPoolLabel(PoolLabel);
+
+impl<'de> Deserialize<'de> for RawPoolLabel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct LabelVisitor;
+        impl<'de> Visitor<'de> for LabelVisitor {
+            type Value = RawPoolLabel;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a pool name, or {pointer: /…} with items or paging")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<RawPoolLabel, E> {
+                Ok(RawPoolLabel(PoolLabel::Literal(text.to_owned())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPoolLabel, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Raw {
+                    pointer: Pointer,
+                }
+                let raw = Raw::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(RawPoolLabel(PoolLabel::From(raw.pointer)))
+            }
+        }
+        d.deserialize_any(LabelVisitor)
+    }
+}
+
+/// One entry of `pools` as written: a path, a label and at least one figure;
+/// with `items` or `paging`, one pool per item, its label read from the item.
 impl<'de> Deserialize<'de> for Pool<Field> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
             path: ApiPath,
-            pool: String,
+            pool: RawPoolLabel,
+            items: Option<Pointer>,
+            paging: Option<PagingKeys>,
             remaining: Option<Field>,
             purchased: Option<Field>,
             used: Option<Field>,
@@ -570,9 +958,25 @@ impl<'de> Deserialize<'de> for Pool<Field> {
                         .into(),
                 );
                 }
+                let is_list = r.items.is_some() || r.paging.is_some();
+                let (pool, list) = match (r.pool.0, is_list) {
+                    (PoolLabel::Literal(name), false) => {
+                        (PoolLabel::Literal(label_value(Some(name), "", "pool")?), None)
+                    }
+                    (PoolLabel::From(pointer), true) => {
+                        (PoolLabel::From(pointer), Some(list(r.path.clone(), r.paging, r.items)?))
+                    }
+                    (PoolLabel::Literal(_), true) => {
+                        return Err("a pool list (items or paging) reads each pool's name: write pool: {pointer: /name}".into())
+                    }
+                    (PoolLabel::From(_), false) => {
+                        return Err("pool: {pointer: …} names each item's pool: set items (or paging) to the list".into())
+                    }
+                };
                 Ok(Pool {
                     path: r.path.0,
-                    pool: label_value(Some(r.pool), "", "pool")?,
+                    pool,
+                    list,
                     remaining: r.remaining,
                     purchased: r.purchased,
                     used: r.used,
@@ -772,14 +1176,28 @@ impl<'de> Deserialize<'de> for StaticIps {
             ip: Pointer,
             expires_at: Pointer,
             country: Option<Pointer>,
+            status: Option<Pointer>,
+            status_values: Option<StatusValues>,
         }
         checked(d, "the static_ips section", |r: Raw| {
+            let status = match (r.status, r.status_values) {
+                (None, None) => None,
+                (Some(p), Some(values)) => {
+                    if values.lists().iter().all(|l| l.is_empty()) {
+                        return Err("status_values must list at least one value".into());
+                    }
+                    Some((p, values))
+                }
+                (Some(_), None) => return Err("status needs status_values: {active: [1], invalid: [2], expiring: [3], maintenance: [4]}".into()),
+                (None, Some(_)) => return Err("status_values goes with status, the pointer to each IP's status".into()),
+            };
             Ok(StaticIps {
                 list: list(r.path, r.paging, r.items)?,
                 product: label_value(r.product, DEFAULT_PRODUCT, "product")?,
                 ip: r.ip,
                 expires_at: r.expires_at,
                 country: r.country,
+                status,
             })
         })
     }
