@@ -525,6 +525,56 @@ const CASES: &[(&str, &str, usize, &str)] = &[
         "alerting: receivers[0] (x): receiver \"x\": email.auth_password: secret contains control characters",
     ),
     (
+        "alerting: a route to an unknown receiver",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - {name: chat, log: {}}\n\
+         \x20 route:\n\
+         \x20   receiver: chat\n\
+         \x20   routes:\n\
+         \x20     - receiver: phone\n",
+        9,
+        "route.routes[0].receiver: unknown receiver \"phone\"",
+    ),
+    (
+        "alerting: a bad matcher in a route",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - {name: chat, log: {}}\n\
+         \x20 route:\n\
+         \x20   receiver: chat\n\
+         \x20   routes:\n\
+         \x20     - matchers: ['severity=~\"(\"']\n\
+         \x20       receiver: chat\n",
+        9,
+        "route.routes[0].matchers[0]",
+    ),
+    (
+        "alerting: a zero group_interval",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 receivers:\n\
+         \x20   - {name: chat, log: {}}\n\
+         \x20 route: {receiver: chat, group_interval: 0s}\n",
+        6,
+        "group_interval",
+    ),
+    (
+        "alerting: an inhibition rule with a bad matcher",
+        "targets:\n\
+         \x20 - {name: lite, provider: proxylite, app_key: k}\n\
+         alerting:\n\
+         \x20 inhibit_rules:\n\
+         \x20   - source_matchers: ['severity=~\"(\"']\n",
+        5,
+        "inhibit_rules[0].source_matchers[0]",
+    ),
+    (
         "alerting: an unknown key",
         "targets:\n\
          \x20 - {name: lite, provider: proxylite, app_key: k}\n\
