@@ -1,8 +1,10 @@
 //! A real Prometheus (Debian's `prometheus` package) loads the alert rules and
-//! scrapes the exporter in demo mode: the rules load and evaluate, every dashboard
-//! query evaluates without error and nearly all return data (those of the
-//! recharges, NNI, allow-list and stock panels all do), and the demo's expiring
-//! static IPs raise `ProxyStaticIPExpiringSoon`.
+//! scrapes the exporter in demo mode (with a store): the rules load and evaluate,
+//! every dashboard query evaluates without error and nearly all return data (those
+//! of the recharges, NNI, allow-list and stock panels all do, and every one of the
+//! exporter's own dashboard but those the demo cannot fill, each with its reason),
+//! the demo's expiring static IPs raise `ProxyStaticIPExpiringSoon`, and none of
+//! the rules watching the healthy exporter fires.
 
 use std::path::{Path, PathBuf};
 mod common;
@@ -53,13 +55,36 @@ fn dashboard_queries(dashboard: &Value) -> Vec<(String, String)> {
     out
 }
 
-/// Replaces Grafana's variables the way a dashboard with "All" selected sends them.
-fn substitute(expr: &str) -> String {
+/// The dashboard's variables that hold a value rather than a label filter
+/// (textbox and constant), with their default value.
+fn value_variables(dashboard: &Value) -> Vec<(String, String)> {
+    dashboard["templating"]["list"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| matches!(v["type"].as_str(), Some("textbox" | "constant")))
+        .map(|v| {
+            let name = v["name"].as_str().unwrap().to_owned();
+            let value = v["query"].as_str().unwrap_or_default().to_owned();
+            assert!(!value.is_empty(), "variable {name} has no default value");
+            (name, value)
+        })
+        .collect()
+}
+
+/// Replaces Grafana's variables the way a dashboard with "All" selected sends
+/// them, `values` (textbox and constant variables) by their default.
+fn substitute(expr: &str, values: &[(String, String)]) -> String {
     let mut out = expr
         .replace("${__rate_interval}", "1m")
         .replace("$__rate_interval", "1m")
         .replace("$__interval", "1m")
         .replace("$__range", "1h");
+    for (name, value) in values {
+        out = out
+            .replace(&format!("${{{name}}}"), value)
+            .replace(&format!("${name}"), value);
+    }
     // Every other variable is a label filter with All selected.
     while let Some(start) = out.find('$') {
         let rest = &out[start + 1..];
@@ -74,12 +99,38 @@ fn substitute(expr: &str) -> String {
     out
 }
 
+/// The exporter's own dashboard: every query returns data from the demo but
+/// these, which the demo cannot fill, each with the reason.
+const EXPORTER_DASHBOARD: &str = "proxy-quota-exporter.json";
+const EMPTY_IN_THE_DEMO: &[(&str, &str)] = &[(
+    "Poll errors by endpoint and reason",
+    "the demo's simulated providers never fail a poll, and the panel shows only the \
+     endpoints and reasons that have errors (`> 0`); \"Failed polls by reason\" shows \
+     the zeros",
+)];
+
+/// The rules that watch the exporter itself: the demo's exporter (with a store,
+/// a log receiver that takes every notification, a configuration loaded once)
+/// fires none of them.
+const WATCHING_THE_EXPORTER: [&str; 3] = [
+    "ProxyExporterReloadFailed",
+    "ProxyExporterNotificationsFailing",
+    "ProxyExporterStoreDown",
+];
+
 #[tokio::test]
 async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
     let dir = tempfile::tempdir().unwrap();
     let exporter_port = free_port();
     let prometheus_port = free_port();
-    let _exporter = Guard(demo_command(exporter_port).spawn().unwrap());
+    // With a store, so that the store's panels have its series.
+    let _exporter = Guard(
+        demo_command(exporter_port)
+            .arg("--storage.path")
+            .arg(dir.path().join("store"))
+            .spawn()
+            .unwrap(),
+    );
     let rules = repo().join("alerts/proxy-quota.rules.yml");
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -92,17 +143,30 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
     .unwrap();
     let _prometheus = start_prometheus(dir.path(), &config, prometheus_port);
 
-    // Wait for a few scrapes and rule evaluations: the demo target is up and the
-    // recording rules have data (deriv needs two samples).
+    // Wait for a few scrapes and rule evaluations: the demo target is up, the
+    // recording rules have data (deriv needs two samples), the agent has
+    // evaluated its alerts and its counters have been scraped twice (a rate needs
+    // two samples too).
+    let ready = "count(proxy:traffic_days_left:6h) and count(proxy_exporter_alerts) \
+                 and count(rate(proxy_exporter_notifications_total[1m]))";
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(r) = reqwest::get(format!(
-            "http://127.0.0.1:{prometheus_port}/api/v1/query?query=count(proxy:traffic_days_left:6h)"
-        ))
-        .await
+        if let Ok(r) = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{prometheus_port}/api/v1/query"))
+            .query(&[("query", ready)])
+            .send()
+            .await
         {
-            if let Some(v) = r.text().await.ok().and_then(|b| serde_json::from_str::<Value>(&b).ok()) {
-                if v["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
+            if let Some(v) = r
+                .text()
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_str::<Value>(&b).ok())
+            {
+                if v["data"]["result"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty())
+                {
                     break;
                 }
             }
@@ -141,16 +205,24 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     assert!(
-        dashboards.len() >= 4,
-        "expected the four dashboards, found {dashboards:?}"
+        dashboards.len() >= 5,
+        "expected the five dashboards, found {dashboards:?}"
     );
+    assert!(
+        dashboards
+            .iter()
+            .any(|p| file_name(p) == EXPORTER_DASHBOARD),
+        "no dashboards/{EXPORTER_DASHBOARD}"
+    );
+    let mut exporter_empty = Vec::new();
     for path in &dashboards {
         let dashboard: Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let queries = dashboard_queries(&dashboard);
         assert!(!queries.is_empty(), "{} has no queries", path.display());
+        let values = value_variables(&dashboard);
         for (panel, expr) in queries {
-            let query = substitute(&expr);
+            let query = substitute(&expr, &values);
             let answer = api(prometheus_port, "/api/v1/query", &[("query", &query)]).await;
             assert_eq!(
                 answer["status"],
@@ -164,9 +236,35 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
                 .is_none_or(|r| r.is_empty());
             if no_data {
                 empty.push(format!("{}: {panel}: {query}", file_name(path)));
+                if file_name(path) == EXPORTER_DASHBOARD
+                    && !EMPTY_IN_THE_DEMO.iter().any(|(p, _)| *p == panel)
+                {
+                    exporter_empty.push(format!("{panel}: {query}"));
+                }
             }
             queried.push((query, no_data));
         }
+    }
+    assert!(
+        exporter_empty.is_empty(),
+        "{EXPORTER_DASHBOARD}: queries without data from the demo (list a panel the demo \
+         cannot fill in EMPTY_IN_THE_DEMO, with the reason):\n{}",
+        exporter_empty.join("\n")
+    );
+    // The exporter's own health is on a dashboard: every `proxy_exporter_*`
+    // family of the metric catalogue, and the scrape itself.
+    for family in proxy_quota_exporter::metrics::CATALOGUE
+        .iter()
+        .map(|f| f.name)
+        .filter(|n| n.starts_with("proxy_exporter_"))
+        .chain(["scrape_duration_seconds", "process_start_time_seconds"])
+    {
+        assert!(
+            queried.iter().any(|(q, _)| q
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|word| word == family)),
+            "no dashboard panel shows {family}"
+        );
     }
     assert!(
         empty.len() * 10 <= total,
@@ -218,6 +316,22 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
     // The demo's static IPs expiring within 7 days raise the alert (pending: the
     // rule waits 10 minutes before firing).
     let alerts = api(prometheus_port, "/api/v1/alerts", &[]).await;
+    // The healthy exporter raises none of the rules watching it (not even
+    // pending: their conditions do not hold).
+    let watching: Vec<_> = alerts["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            WATCHING_THE_EXPORTER
+                .iter()
+                .any(|name| a["labels"]["alertname"] == *name)
+        })
+        .collect();
+    assert!(
+        watching.is_empty(),
+        "the demo's exporter is healthy: {watching:?}"
+    );
     let expiring: Vec<_> = alerts["data"]["alerts"]
         .as_array()
         .unwrap()
@@ -249,8 +363,16 @@ fn file_name(path: &Path) -> String {
 #[test]
 fn grafana_variables_are_substituted() {
     assert_eq!(
-        substitute(r#"rate(x{provider=~"$provider",target=~"${target}"}[$__rate_interval])"#),
+        substitute(
+            r#"rate(x{provider=~"$provider",target=~"${target}"}[$__rate_interval])"#,
+            &[]
+        ),
         r#"rate(x{provider=~".*",target=~".*"}[1m])"#
+    );
+    let budget = [("budget".to_owned(), "3600".to_owned())];
+    assert_eq!(
+        substitute(r#"vector($budget) or x{target=~"$target"}"#, &budget),
+        r#"vector(3600) or x{target=~".*"}"#
     );
 }
 
