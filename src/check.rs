@@ -250,15 +250,17 @@ impl Context<'_> {
                 Reading::Accounts(accounts) => self.check_accounts(&mut report, accounts),
                 Reading::StaticIps(ips) => self.check_static_ips(&mut report, ips),
                 Reading::Packages(packages) => self.check_packages(&mut report, packages),
-                // Nothing here runs out: a recharge is something a person does
-                // (an old one is no fault while the pools last, which the summary
-                // already tells), and the allow-list and the stock have no bound.
+                // Nothing here runs out: a recharge or an order is something a
+                // person does (an old one is no fault while the pools last, which
+                // the summary already tells), and the allow-list and the stock
+                // have no bound.
                 Reading::Usage(_)
                 | Reading::Customers(_)
                 | Reading::NniUsage(_)
                 | Reading::Recharges(_)
                 | Reading::Allowlist(_)
-                | Reading::Stock(_) => {}
+                | Reading::Stock(_)
+                | Reading::Orders(_) => {}
             }
         }
         report

@@ -78,6 +78,12 @@ metrics! {
         "Static IPs the provider has available to buy, by country and kind (datacenter, residential). Polled in the background every interval, at most once an hour.";
     HOST_POOL_IPS = "proxy_host_pool_ips", Gauge, ["provider", "target", "country"],
         "Datacenter IPs available in the provider's host pool, by country. Polled in the background every interval, at most once an hour.";
+    ORDERS = "proxy_orders", Gauge, ["provider", "target", "product", "status"],
+        "Orders created in the last 30 provider days (today and the 29 days before), by product and status (pending, paid, cancelled, refunded). Polled in the background every interval, at most once an hour.";
+    ORDER_PAID_30D = "proxy_order_paid_30d", Gauge, ["provider", "target", "product"],
+        "Amount paid (pay_fee) for the paid orders created in the last 30 provider days, by product, in the account's currency as the provider reports it. Polled in the background every interval, at most once an hour.";
+    ORDER_LAST_PAID = "proxy_order_last_paid_timestamp_seconds", Gauge, ["provider", "target", "product"],
+        "Payment time of the newest paid order created in the last 30 provider days, by product, in Unix seconds; absent when there was none. Polled in the background every interval, at most once an hour.";
     UP = "proxy_up", Gauge, ["provider", "target"],
         "1 when the last poll of every enabled endpoint of the target succeeded, else 0. Polled in the background every interval.";
     POLL_SUCCESS = "proxy_exporter_poll_success", Gauge, ["provider", "target", "endpoint"],

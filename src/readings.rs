@@ -24,6 +24,8 @@ pub enum Reading {
     Recharges(Vec<RechargeReading>),
     Allowlist(Vec<AllowlistReading>),
     Stock(StockReading),
+    /// The orders of the last 30 provider days (gateway family).
+    Orders(OrderReading),
 }
 
 /// Traffic used on the provider's calendar days.
@@ -203,6 +205,53 @@ pub struct CountryStock {
     pub ips: f64,
 }
 
+/// The orders created in the last 30 provider days: what was bought, what it
+/// cost and what still waits for payment. Nothing of an order's invoice or
+/// payment method is ever read into it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OrderReading {
+    /// Per product, in the order of their slugs.
+    pub products: Vec<ProductOrders>,
+    /// The newest paid order that says when it was paid.
+    pub last_paid: Option<Order>,
+    /// Orders waiting for payment, the newest first, at most
+    /// [`OrderReading::PENDING_KEPT`] (`proxy_orders{status="pending"}` counts all).
+    pub pending: Vec<Order>,
+}
+
+impl OrderReading {
+    /// The most orders waiting for payment a reading keeps.
+    pub const PENDING_KEPT: usize = 20;
+}
+
+/// Names of order statuses 0–3, in the order of [`ProductOrders::counts`].
+pub const ORDER_STATUSES: [&str; 4] = ["pending", "paid", "cancelled", "refunded"];
+
+/// One product's orders of the last 30 provider days.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProductOrders {
+    pub product: String,
+    /// Orders by status, in the order of [`ORDER_STATUSES`].
+    pub counts: [u64; 4],
+    /// The sum of `pay_fee` of the paid orders, in the account's currency (0
+    /// when none was paid).
+    pub paid: f64,
+    /// When the newest paid order was paid; `None` when no paid order says.
+    pub last_paid_timestamp: Option<i64>,
+}
+
+/// One order, as the front page and the status API show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub product: String,
+    /// The provider's order number (`trade_no`), empty when it gives none.
+    pub trade_no: String,
+    /// `pay_fee`, in the account's currency; `None` when the order has none.
+    pub fee: Option<f64>,
+    pub created_timestamp: Option<i64>,
+    pub paid_timestamp: Option<i64>,
+}
+
 impl Reading {
     /// Writes this reading's samples of `family` (none if it fills another).
     pub fn samples(&self, family: &MetricDef, emit: &mut Emit) {
@@ -214,6 +263,7 @@ impl Reading {
             Reading::Recharges(recharges) => recharge_samples(recharges, family, emit),
             Reading::Allowlist(products) => allowlist_samples(products, family, emit),
             Reading::Stock(stock) => stock.samples(family, emit),
+            Reading::Orders(orders) => orders.samples(family, emit),
             Reading::Summary(pools) => pool_samples(pools, family, emit),
             Reading::Packages(packages) => package_samples(packages, family, emit),
             Reading::Accounts(accounts) => account_samples(accounts, family, emit),
@@ -267,6 +317,13 @@ impl Reading {
                     .iter_mut()
                     .for_each(|s| f(&mut s.stock.country));
                 stock.host_pool.iter_mut().for_each(|c| f(&mut c.country));
+            }
+            Reading::Orders(orders) => {
+                orders.products.iter_mut().for_each(|p| f(&mut p.product));
+                for order in orders.last_paid.iter_mut().chain(&mut orders.pending) {
+                    f(&mut order.product);
+                    f(&mut order.trade_no);
+                }
             }
         }
     }
@@ -425,6 +482,72 @@ impl StockReading {
             for s in &self.host_pool {
                 emit(&[&s.country], s.ips);
             }
+        }
+    }
+}
+
+impl OrderReading {
+    fn samples(&self, family: &MetricDef, emit: &mut Emit) {
+        if family.is(&ORDERS) {
+            for p in &self.products {
+                for (status, count) in ORDER_STATUSES.iter().zip(p.counts) {
+                    emit(&[&p.product, status], count as f64);
+                }
+            }
+        } else if family.is(&ORDER_PAID_30D) {
+            for p in &self.products {
+                emit(&[&p.product], p.paid);
+            }
+        } else if family.is(&ORDER_LAST_PAID) {
+            for p in &self.products {
+                if let Some(at) = p.last_paid_timestamp {
+                    emit(&[&p.product], at as f64);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(product: &str, trade_no: &str) -> Order {
+        Order {
+            product: product.to_owned(),
+            trade_no: trade_no.to_owned(),
+            fee: Some(1.0),
+            created_timestamp: None,
+            paid_timestamp: None,
+        }
+    }
+
+    /// Every text of an order reading is a provider's and is bounded: the
+    /// products and the order numbers of the last purchase and the pending ones.
+    #[test]
+    fn every_text_of_an_order_reading_is_bounded() {
+        let long = "x".repeat(300);
+        let mut reading = Reading::Orders(OrderReading {
+            products: vec![ProductOrders {
+                product: long.clone(),
+                ..ProductOrders::default()
+            }],
+            last_paid: Some(order(&long, &long)),
+            pending: vec![order(&long, &long), order("balance", "a\u{7}b")],
+        });
+        assert_eq!(reading.bound_labels(64), 5);
+        let Reading::Orders(orders) = reading else {
+            unreachable!()
+        };
+        let texts = orders.products.iter().map(|p| &p.product).chain(
+            orders
+                .last_paid
+                .iter()
+                .chain(&orders.pending)
+                .flat_map(|o| [&o.product, &o.trade_no]),
+        );
+        for text in texts {
+            assert!(text.len() <= 64 && !text.contains('\u{7}'), "{text:?}");
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::forecast::{self, History};
-use crate::readings::{Reading, StaticIp};
+use crate::readings::{Order, OrderReading, Reading, StaticIp, ORDER_STATUSES};
 use crate::silences::{self, Silence};
 use crate::store::{TargetSnapshot, View};
 
@@ -82,6 +82,9 @@ pub struct TargetStatus {
     pub accounts_total: usize,
     /// An IPWeb agent's customers by today's traffic, the largest first.
     pub top_customers: Vec<CustomerStatus>,
+    /// What a gateway-family target bought in the last 30 provider days;
+    /// `null` without a fresh `orders` reading.
+    pub orders: Option<OrdersStatus>,
     pub alerts: Vec<AlertStatus>,
     pub endpoints: Vec<EndpointStatus>,
 }
@@ -138,6 +141,47 @@ pub struct CustomerStatus {
     pub upload_bytes: f64,
     pub download_bytes: f64,
     pub total_bytes: f64,
+}
+
+/// The orders created in the last 30 provider days, as `proxy_orders`,
+/// `proxy_order_paid_30d` and `proxy_order_last_paid_timestamp_seconds` say.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrdersStatus {
+    /// Every product of the reading, the largest spend first.
+    pub spend_30d: Vec<ProductSpend>,
+    /// The newest paid order (by payment time, else by creation time).
+    pub last_purchase: Option<OrderStatus>,
+    /// Orders waiting for payment, the newest first (at most 20 listed).
+    pub pending: Vec<OrderStatus>,
+    /// Every order waiting for payment, listed or not.
+    pub pending_total: u64,
+}
+
+/// What was paid for one product in the last 30 provider days.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductSpend {
+    pub product: String,
+    /// The sum of `pay_fee` of its paid orders, in the account's currency.
+    pub paid: f64,
+    /// Its orders by status: `pending`, `paid`, `cancelled`, `refunded`.
+    pub orders: BTreeMap<&'static str, u64>,
+    /// Unix seconds of the newest payment; `null` when none says.
+    pub last_paid_at: Option<i64>,
+}
+
+/// One order: the last purchase, or one waiting for payment. Its invoice and
+/// payment method are never read.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderStatus {
+    pub product: String,
+    /// The provider's order number.
+    pub trade_no: String,
+    /// `pay_fee`, in the account's currency.
+    pub fee: Option<f64>,
+    /// Unix seconds.
+    pub created_at: Option<i64>,
+    /// Unix seconds.
+    pub paid_at: Option<i64>,
 }
 
 /// A pending or firing alert of the in-process agent.
@@ -220,6 +264,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
         accounts_near_limit: Vec::new(),
         accounts_total: 0,
         top_customers: Vec::new(),
+        orders: None,
         alerts: alerts(view, &t.target),
         endpoints: endpoints(t),
     };
@@ -307,6 +352,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                 top.truncate(LIST_LENGTH);
                 status.top_customers = top;
             }
+            Reading::Orders(orders) => status.orders = Some(orders_status(orders)),
             Reading::NniUsage(_)
             | Reading::Recharges(_)
             | Reading::Allowlist(_)
@@ -314,6 +360,33 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
         }
     }
     status
+}
+
+fn orders_status(reading: &OrderReading) -> OrdersStatus {
+    let mut spend: Vec<ProductSpend> = reading
+        .products
+        .iter()
+        .map(|p| ProductSpend {
+            product: p.product.clone(),
+            paid: p.paid,
+            orders: ORDER_STATUSES.iter().copied().zip(p.counts).collect(),
+            last_paid_at: p.last_paid_timestamp,
+        })
+        .collect();
+    spend.sort_by(|a, b| b.paid.total_cmp(&a.paid).then(a.product.cmp(&b.product)));
+    let order = |o: &Order| OrderStatus {
+        product: o.product.clone(),
+        trade_no: o.trade_no.clone(),
+        fee: o.fee,
+        created_at: o.created_timestamp,
+        paid_at: o.paid_timestamp,
+    };
+    OrdersStatus {
+        spend_30d: spend,
+        last_purchase: reading.last_paid.as_ref().map(order),
+        pending: reading.pending.iter().map(order).collect(),
+        pending_total: reading.products.iter().map(|p| p.counts[0]).sum(),
+    }
 }
 
 /// Days left at the trend of the last [`forecast::FORECAST_WINDOW`], as the forecast

@@ -1,6 +1,7 @@
-//! The compiled binary against wiremock at `--log.level trace`: the app_key and the
-//! sub-account passwords appear nowhere in its output, logs, metrics or pages, and
-//! it sends only GETs to the contract's read endpoints.
+//! The compiled binary against wiremock at `--log.level trace`: the app_key, the
+//! sub-account passwords and the orders' invoices and payment methods appear
+//! nowhere in its output, logs, metrics or pages, and it sends only GETs to the
+//! contract's read endpoints.
 
 mod common;
 
@@ -32,7 +33,7 @@ const IPWEB_READ_PATHS: [&str; 6] = [
 ];
 
 /// The gateway family's read endpoints of the contract, under either prefix.
-const READ_PATHS: [&str; 8] = [
+const READ_PATHS: [&str; 9] = [
     "/user-usage-flow/total",
     "/user-product/summary",
     "/user-product/list",
@@ -41,6 +42,7 @@ const READ_PATHS: [&str; 8] = [
     "/proxy-ip/list",
     "/ip/static-ip-region",
     "/host-pool/regions",
+    "/order/list",
 ];
 
 struct Running {
@@ -161,8 +163,25 @@ async fn upstream() -> MockServer {
         {"id": 2, "username": "bob", "password": PASSWORDS[1], "remark": "r", "product_type": 9,
          "usage_flow": 10, "limit_flow": 0, "status": 1},
     ]}});
+    // ProxyLite's example order, paid yesterday, its invoice and payment
+    // method filled with the leak marker.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut orders: serde_json::Value = serde_json::from_str(
+        &fixture("gateway/orders_proxylite.json").replace("2019-08-24T14:15:22Z", &yesterday),
+    )
+    .unwrap();
+    let order = &mut orders["data"]["list"][0];
+    order["status"] = json!(1);
+    order["pm_title"] = json!("LEAKCHECK-payment-method");
+    for (key, text) in order["invoice"].as_object_mut().unwrap() {
+        if text.is_string() {
+            *text = json!(format!("LEAKCHECK-invoice-{key}"));
+        }
+    }
     for (api, body) in [
         ("/gateway/whitelist-account/list", accounts),
+        ("/gateway/order/list", orders),
         (
             "/gateway/user-product/summary",
             fixture_json("gateway/summary.json"),

@@ -621,7 +621,7 @@ const CASES: &[(&str, &str, usize, &str)] = &[
          \x20   app_key: k\n\
          \x20   max_requests_per_second: 0.05\n",
         5,
-        "targets[0] (lite): max_requests_per_second: 0.05 allows 3.00 requests per interval (1m), fewer than the 6 a poll needs at least",
+        "targets[0] (lite): max_requests_per_second: 0.05 allows 3.00 requests per interval (1m), fewer than the 7 a poll needs at least",
     ),
     (
         "the top-level pace too slow for a target",
@@ -1110,7 +1110,8 @@ fn defaults_are_filled_in() {
             "packages",
             "accounts",
             "static_ips",
-            "allowlist"
+            "allowlist",
+            "orders"
         ]
     );
 }
@@ -1140,7 +1141,7 @@ fn the_optional_stock_endpoint_is_polled_only_when_listed() {
     .to_string();
     assert!(
         err.contains("recharges is not an endpoint of provider proxylite")
-            && err.contains("static_ips, allowlist, stock)"),
+            && err.contains("static_ips, allowlist, orders, stock)"),
         "{err}"
     );
 }

@@ -13,7 +13,7 @@ use proxy_quota_exporter::simulator::data::{Dataset, Sizes};
 use proxy_quota_exporter::simulator::SimulatorConfig;
 
 /// Every metric family the contract names (CONTRACT.md, "Metrics", "More of
-/// the providers' read endpoints", "Alerting agent" and "Scale-out").
+/// the providers' read endpoints", "Alerting agent", "Scale-out" and "Orders").
 const CONTRACT_FAMILIES: &[&str] = &[
     "proxy_traffic_remaining_bytes",
     "proxy_traffic_purchased_bytes",
@@ -40,6 +40,10 @@ const CONTRACT_FAMILIES: &[&str] = &[
     "proxy_allowlist_ips",
     "proxy_static_ip_stock",
     "proxy_host_pool_ips",
+    // Orders (issue 25).
+    "proxy_orders",
+    "proxy_order_paid_30d",
+    "proxy_order_last_paid_timestamp_seconds",
     "proxy_up",
     "proxy_exporter_poll_success",
     "proxy_exporter_poll_duration_seconds",

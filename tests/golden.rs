@@ -98,6 +98,40 @@ async fn gateway_upstream() -> MockServer {
         ]}}),
     )
     .await;
+    // `orders`: the document's example order shape, a month of orders.
+    let order = |trade_no: &str,
+                 product_type: u32,
+                 status: u32,
+                 pay_fee: serde_json::Value,
+                 day: i64,
+                 time: &str| {
+        let mut o = fixture_json("gateway/orders_bestproxy.json")["data"]["list"][0].clone();
+        let created = format!("{} {time}", provider_date(day));
+        o["trade_no"] = json!(trade_no);
+        o["product_type"] = json!(product_type);
+        o["status"] = json!(status);
+        o["pay_fee"] = pay_fee;
+        o["created_at"] = json!(created);
+        if status == 1 {
+            // Paid a minute after it was made.
+            o["pay_timestamp"] = json!(provider_unix(&created) + 60);
+        }
+        o
+    };
+    mount(
+        &server,
+        &format!("{prefix}/order/list"),
+        None,
+        json!({"code": 0, "message": "Operation successful", "data": {"list": [
+            order("G-1", 9, 1, json!(350), -1, "10:29:00"),
+            order("G-2", 9, 0, json!(175.5), 0, "08:00:00"),
+            order("G-3", 3, 1, json!("99.5"), -3, "09:00:00"),
+            order("G-4", 12, 2, json!(120), -5, "12:00:00"),
+            order("G-5", 25, 3, json!(6), -7, "18:30:00"),
+            order("G-6", 9, 1, json!(350), -20, "23:59:00"),
+        ], "pagination": {"total": 6, "page_no": 1, "page_size": 100, "total_pages": 1}}}),
+    )
+    .await;
     // `stock`, for the ProxyLite target that lists it.
     mount(
         &server,
@@ -177,6 +211,15 @@ async fn mount_ipweb(server: &MockServer) {
     }
 }
 
+/// Unix seconds of a zone-less provider time (+08:00).
+fn provider_unix(local: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_local_timezone(chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .unwrap()
+        .timestamp()
+}
+
 /// A recharge time as the day relative to the provider's today and the time
 /// of day, both in +08:00: `<day -1, 10:30:00>`.
 fn provider_time(unix: &str) -> String {
@@ -206,7 +249,9 @@ fn normalize(metrics: &str) -> String {
             format!("{} <varies>", line.rsplit_once(' ').unwrap().0)
         } else if line.starts_with("proxy_exporter_config_last_reload_success_timestamp_seconds ") {
             "proxy_exporter_config_last_reload_success_timestamp_seconds <varies>".to_owned()
-        } else if line.starts_with("proxy_recharge_last_timestamp_seconds{") {
+        } else if line.starts_with("proxy_recharge_last_timestamp_seconds{")
+            || line.starts_with("proxy_order_last_paid_timestamp_seconds{")
+        {
             let (series, value) = line.rsplit_once(' ').unwrap();
             format!("{series} {}", provider_time(value))
         } else if line.starts_with("proxy_exporter_build_info{") {

@@ -1,8 +1,9 @@
 //! The BestProxy / ProxyLite API family: one API under `/gateway` resp.
 //! `/end-point`, the `app_key` as a query parameter, usage in KB, limits in GB.
-//! Reads the account's traffic, packages, sub-accounts, static IPs and
-//! allow-list, and what the provider has in stock. Only the read endpoints of
-//! the contract are ever called, always with GET.
+//! Reads the account's traffic, packages, sub-accounts, static IPs,
+//! allow-list and orders, and what the provider has in stock. Only the read
+//! endpoints of the contract are ever called, always with GET (the order list,
+//! never an endpoint that creates, checks, closes or pays an order).
 
 use std::collections::BTreeMap;
 
@@ -19,8 +20,9 @@ use super::{
 };
 use crate::http::{CredentialPlacement, PollError, Reason};
 use crate::readings::{
-    AccountReading, AllowlistReading, CountryStock, DailyUsage, PackageReading, PoolReading,
-    Reading, StaticIp, StaticIpReading, StaticIpStock, StockKind, StockReading,
+    AccountReading, AllowlistReading, CountryStock, DailyUsage, Order, OrderReading,
+    PackageReading, PoolReading, ProductOrders, Reading, StaticIp, StaticIpReading, StaticIpStock,
+    StockKind, StockReading,
 };
 use crate::units::{optional_number, to_bytes, Number, TrafficUnit, Zone};
 use crate::yaml;
@@ -33,6 +35,7 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint::Accounts,
     Endpoint::StaticIps,
     Endpoint::Allowlist,
+    Endpoint::Orders,
 ];
 
 /// Polled only when a target lists it: the provider's stock concerns people who
@@ -144,8 +147,14 @@ impl Provider for Gateway {
 /// Items requested per page of the paged lists.
 pub const PAGE_SIZE: usize = 100;
 
+/// The provider days the order figures cover: today and the days before.
+pub const ORDER_DAYS: u64 = 30;
+
 /// API codes that mean the credential or account cannot be used.
 const CODE_SUCCESS: i64 = 200;
+/// The success codes of the order list: the family's 200, and the 0 that the
+/// order list's examples and the documents' `SuccessResponse` show.
+const ORDER_LIST_SUCCESS: &[i64] = &[CODE_SUCCESS, 0];
 const CODE_INVALID_APP_KEY: i64 = 3;
 const CODE_ACCOUNT_NOT_VERIFIED: i64 = 156;
 
@@ -187,6 +196,7 @@ impl Gateway {
             Endpoint::StaticIps => self.static_ips().await.map(Reading::StaticIps),
             Endpoint::Allowlist => self.allowlist().await.map(Reading::Allowlist),
             Endpoint::Stock => self.stock().await.map(Reading::Stock),
+            Endpoint::Orders => self.orders().await.map(Reading::Orders),
             other @ (Endpoint::Customers | Endpoint::NniUsage | Endpoint::Recharges) => {
                 Err(PollError::new(
                     Reason::Api,
@@ -318,6 +328,48 @@ impl Gateway {
         let data: ListData<RegionItem> = self.get("host-pool/regions", &[]).await?;
         stock.host_pool = by_country("host-pool/regions", data.list)?;
         Ok(stock)
+    }
+
+    /// The orders created in the last [`ORDER_DAYS`] provider days: every page
+    /// of `order/list` from `start_time` (midnight of the 29th day before
+    /// today, in the target's zone), added up per product as the pages
+    /// arrive. Only the last paid order and the newest pending ones are kept;
+    /// an order's invoice and payment method are never decoded.
+    async fn orders(&self) -> Result<OrderReading, PollError> {
+        const PATH: &str = "order/list";
+        let today = self.zone.date_at(Utc::now());
+        let first = today - Days::new(ORDER_DAYS - 1);
+        let start_time = format!("{} 00:00:00", first.format("%Y-%m-%d"));
+        let since = first
+            .and_hms_opt(0, 0, 0)
+            .and_then(|midnight| self.zone.unix_seconds(midnight))
+            .unwrap_or(i64::MIN);
+        let mut tally = OrderTally::new(&self.product_types, since);
+        // Orders are added up, not kept: the list is bounded by the pager's
+        // page cap, not by `sample_limit`. The order list pages with
+        // `page_no` and `page_size`, not the `page` and `size` of the others.
+        let mut pager = Pager::new(PATH, Items::List, PAGE_SIZE, End::EmptyPage);
+        while let Some(page) = pager.next_page()? {
+            let (url, body) = self
+                .api
+                .fetch(
+                    PATH,
+                    &[
+                        ("page_no", page.to_string()),
+                        ("page_size", pager.page_size().to_string()),
+                        ("start_time", start_time.clone()),
+                    ],
+                )
+                .await?;
+            let data: &RawValue = decode_answer(url.path(), &body, ORDER_LIST_SUCCESS)?;
+            for item in pager.read::<OrderItem>(url.path(), data)? {
+                tally.add(self, item).map_err(|mut e| {
+                    e.message = format!("GET {}: {}", url.path(), e.message);
+                    e
+                })?;
+            }
+        }
+        Ok(tally.finish())
     }
 
     fn package(&self, item: PackageItem) -> Result<PackageReading, PollError> {
@@ -476,10 +528,19 @@ fn by_country(path: &str, items: Vec<RegionItem>) -> Result<Vec<CountryStock>, P
 
 /// Maps the family's API codes to errors and decodes `data`.
 fn decode_gateway<'a, T: Deserialize<'a>>(path: &str, body: &'a [u8]) -> Result<T, PollError> {
+    decode_answer(path, body, &[CODE_SUCCESS])
+}
+
+/// Like [`decode_gateway`], with `success` as the codes that mean success.
+fn decode_answer<'a, T: Deserialize<'a>>(
+    path: &str,
+    body: &'a [u8],
+    success: &[i64],
+) -> Result<T, PollError> {
     let envelope = Envelope::parse(path, body)?;
     let message = envelope.message_suffix();
     match envelope.code {
-        CODE_SUCCESS => {}
+        code if success.contains(&code) => {}
         CODE_INVALID_APP_KEY => {
             return Err(PollError::new(
                 Reason::Auth,
@@ -520,6 +581,171 @@ fn unix_seconds(value: &Value, field: &str) -> Result<i64, PollError> {
         .map_err(|e| PollError::decode(format!("{field}: {e}")))?
         .0;
     Ok(if n > 1.0e11 { n / 1000.0 } else { n } as i64)
+}
+
+/// The `product` of an order: the gateway slugs, and 3 (a top-up of the
+/// account's balance) `balance`.
+pub fn order_product(product_type: Option<i64>) -> String {
+    match product_type {
+        Some(3) => "balance".into(),
+        other => product_slug(other),
+    }
+}
+
+/// An order list item: only the fields the figures need. The invoice (names,
+/// organisation, addresses, tax ID), the payment method (`pm_id`, `pm_title`,
+/// `pm_logo`), titles and descriptions are not named here, so serde skips them
+/// without keeping them anywhere.
+#[derive(Deserialize)]
+struct OrderItem {
+    #[serde(default)]
+    trade_no: Value,
+    #[serde(default)]
+    product_type: Option<Number>,
+    /// 0 pending, 1 paid, 2 cancelled (not paid in time), 3 refunded.
+    #[serde(default)]
+    status: Option<Number>,
+    /// What was (or is to be) paid, discounts and fees included.
+    #[serde(default)]
+    pay_fee: Option<Number>,
+    /// When it was paid, in Unix seconds; 0 or absent when unpaid.
+    #[serde(default)]
+    pay_timestamp: Option<Number>,
+    /// RFC 3339 in the documents' examples; a zone-less time is read in the
+    /// target's zone.
+    #[serde(default)]
+    created_at: Option<String>,
+}
+
+/// The orders of one poll, added up as the pages arrive.
+struct OrderTally {
+    /// Orders created before this Unix time are left out.
+    since: i64,
+    products: BTreeMap<String, ProductOrders>,
+    last_paid: Option<Order>,
+    pending: Vec<Order>,
+    /// Orders created before `since` (an API that ignores `start_time`).
+    outside: u64,
+    /// Orders with a status other than 0–3, or none.
+    unknown_status: u64,
+}
+
+impl OrderTally {
+    /// Every product of `product_types` is reported, with zeros when it had no
+    /// order, so that a month without purchases reads 0 and not "no data".
+    fn new(product_types: &[u32], since: i64) -> Self {
+        OrderTally {
+            since,
+            products: product_types
+                .iter()
+                .map(|&p| {
+                    let product = order_product(Some(i64::from(p)));
+                    (
+                        product.clone(),
+                        ProductOrders {
+                            product,
+                            ..ProductOrders::default()
+                        },
+                    )
+                })
+                .collect(),
+            last_paid: None,
+            pending: Vec::new(),
+            outside: 0,
+            unknown_status: 0,
+        }
+    }
+
+    /// Counts one order. A `created_at` that is not a time, a `pay_fee` or
+    /// `pay_timestamp` that is not a number, and a paid order without a
+    /// `pay_fee` are decode errors.
+    fn add(&mut self, gateway: &Gateway, item: OrderItem) -> Result<(), PollError> {
+        let created = gateway.timestamp(item.created_at.as_ref(), "created_at")?;
+        if created.is_some_and(|at| at < self.since) {
+            self.outside += 1;
+            return Ok(());
+        }
+        let Some(slot) = item
+            .status
+            .and_then(Number::as_i64)
+            .and_then(|s| usize::try_from(s).ok())
+            .filter(|s| *s < 4)
+        else {
+            self.unknown_status += 1;
+            return Ok(());
+        };
+        let product = order_product(item.product_type.and_then(Number::as_i64));
+        let paid_at = match item.pay_timestamp {
+            Some(Number(n)) if n > 1.0e11 => Some((n / 1000.0) as i64),
+            Some(Number(n)) if n > 0.0 => Some(n as i64),
+            _ => None,
+        };
+        let order = || Order {
+            product: product.clone(),
+            trade_no: label_text(&item.trade_no),
+            fee: item.pay_fee.map(|f| f.0),
+            created_timestamp: created,
+            paid_timestamp: paid_at,
+        };
+        let entry = self
+            .products
+            .entry(product.clone())
+            .or_insert_with(|| ProductOrders {
+                product: product.clone(),
+                ..ProductOrders::default()
+            });
+        entry.counts[slot] += 1;
+        match slot {
+            0 => {
+                self.pending.push(order());
+                if self.pending.len() >= 2 * OrderReading::PENDING_KEPT {
+                    self.keep_newest_pending();
+                }
+            }
+            1 => {
+                let fee = item
+                    .pay_fee
+                    .ok_or_else(|| PollError::decode("a paid order has no pay_fee".to_owned()))?;
+                entry.paid += fee.0;
+                entry.last_paid_timestamp = entry.last_paid_timestamp.max(paid_at);
+                // The newest purchase: by payment time, else by creation time.
+                let when = |o: &Order| o.paid_timestamp.or(o.created_timestamp);
+                let candidate = order();
+                if self
+                    .last_paid
+                    .as_ref()
+                    .is_none_or(|last| when(&candidate) > when(last))
+                {
+                    self.last_paid = Some(candidate);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The newest [`OrderReading::PENDING_KEPT`] pending orders, newest first.
+    fn keep_newest_pending(&mut self) {
+        self.pending
+            .sort_by_key(|o| std::cmp::Reverse(o.created_timestamp));
+        self.pending.truncate(OrderReading::PENDING_KEPT);
+    }
+
+    fn finish(mut self) -> OrderReading {
+        if self.outside > 0 || self.unknown_status > 0 {
+            tracing::debug!(
+                outside = self.outside,
+                unknown_status = self.unknown_status,
+                "order/list: skipped orders created before start_time or with a status outside 0-3"
+            );
+        }
+        self.keep_newest_pending();
+        OrderReading {
+            products: self.products.into_values().collect(),
+            last_paid: self.last_paid,
+            pending: self.pending,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -623,6 +849,89 @@ mod tests {
         assert_eq!(ok["a"], 1);
     }
 
+    /// ProxyLite's example order with an invoice and a payment method in it:
+    /// the reading holds the figures and the order number, and no trace of
+    /// the names, organisation, addresses or payment method.
+    #[test]
+    fn an_orders_invoice_and_payment_method_are_never_read() {
+        let body = include_str!("../../tests/fixtures/gateway/orders_proxylite.json")
+            .replace("2019-08-24T14:15:22Z", "2030-01-02T03:04:05Z")
+            .replace("\"status\": 0", "\"status\": 1")
+            .replace("\"pay_timestamp\": 0", "\"pay_timestamp\": 1893553505")
+            .replace("\"product_type\": 0", "\"product_type\": 3");
+        let personal = serde_json::json!({
+            "name": "Erika Mustermann", "org_name": "Musterfirma GmbH", "first_name": "Erika",
+            "last_name": "Mustermann", "phone": "+49 30 1234567", "email": "erika@example.com",
+            "role_type": 2, "vat_id": "DE123456789", "address_country": "DE",
+            "address_city": "Berlin", "address_line1": "Musterstrasse 1",
+            "address_line2": "Hinterhaus", "address_postal_code": "10115"});
+        let mut answer: Value = serde_json::from_str(&body).unwrap();
+        let order = &mut answer["data"]["list"][0];
+        order["invoice"] = personal.clone();
+        order["pm_title"] = "Musterbank transfer".into();
+        order["pm_logo"] = "https://pay.example/musterbank.png".into();
+        let body = answer.to_string();
+        let data: &RawValue = decode_answer("/o", body.as_bytes(), ORDER_LIST_SUCCESS).unwrap();
+        let mut pager = Pager::new("/o", Items::List, PAGE_SIZE, End::EmptyPage);
+        let items = pager.read::<OrderItem>("/o", data).unwrap();
+        let g = properties::gateway("expired_at");
+        let mut tally = OrderTally::new(&[9], 0);
+        for item in items {
+            tally.add(&g, item).unwrap();
+        }
+        let reading = tally.finish();
+        let balance = reading
+            .products
+            .iter()
+            .find(|p| p.product == "balance")
+            .unwrap();
+        assert_eq!(balance.counts, [0, 1, 0, 0]);
+        assert_eq!(balance.paid, 0.1);
+        assert_eq!(balance.last_paid_timestamp, Some(1893553505));
+        assert_eq!(reading.last_paid.as_ref().unwrap().trade_no, "string");
+        let kept = format!("{reading:?}");
+        for value in personal
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(Value::as_str)
+        {
+            assert!(!kept.contains(value), "{value} kept: {kept}");
+        }
+        for value in ["Musterbank", "pay.example"] {
+            assert!(!kept.contains(value), "{value} kept: {kept}");
+        }
+    }
+
+    /// The order list's success code is 0 in its examples; 200 works too, and
+    /// the family's other codes keep their meaning.
+    #[test]
+    fn the_order_list_succeeds_with_code_0_or_200() {
+        let decode = |body: &str| {
+            decode_answer::<ListData<Value>>("/o", body.as_bytes(), ORDER_LIST_SUCCESS)
+                .map(|data| data.list.len())
+        };
+        assert!(decode(r#"{"code":0,"message":"ok","data":{"list":[]}}"#).is_ok());
+        assert!(decode(r#"{"code":200,"msg":"ok","data":{"list":[]}}"#).is_ok());
+        assert_eq!(
+            decode(r#"{"code":3,"msg":"bad key"}"#).unwrap_err().reason,
+            Reason::Auth
+        );
+        assert_eq!(
+            decode(r#"{"code":400,"message":"Parameter error","errors":{}}"#)
+                .unwrap_err()
+                .reason,
+            Reason::Api
+        );
+        // Elsewhere 0 is still an error code.
+        assert_eq!(
+            decode_gateway::<Value>("/x", br#"{"code":0,"data":{}}"#)
+                .unwrap_err()
+                .reason,
+            Reason::Api
+        );
+    }
+
     mod properties {
         use super::super::super::arbitrary;
         use super::*;
@@ -631,7 +940,7 @@ mod tests {
         use proptest::prelude::*;
         use url::Url;
 
-        fn gateway(expiry_field: &str) -> Gateway {
+        pub(super) fn gateway(expiry_field: &str) -> Gateway {
             Gateway {
                 api: Api::new(
                     crate::http::HttpClient::new(
@@ -677,6 +986,13 @@ mod tests {
                 }
                 if let Ok(list) = decode_gateway::<ListData<RegionItem>>("/r", &body) {
                     let _ = by_country("/r", list.list);
+                }
+                if let Ok(data) = decode_answer::<&RawValue>("/o", &body, ORDER_LIST_SUCCESS) {
+                    let mut tally = OrderTally::new(&[9], 0);
+                    for item in pager().read::<OrderItem>("/o", data).unwrap_or_default() {
+                        let _ = tally.add(&g, item);
+                    }
+                    let _ = tally.finish();
                 }
             }
 

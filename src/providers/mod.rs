@@ -289,11 +289,16 @@ pub enum Endpoint {
     Recharges,
     Allowlist,
     Stock,
+    Orders,
 }
 
 /// The shortest time between two polls of the `stock` endpoint: what can still
 /// be bought changes slowly, and a poll costs three requests.
 pub const STOCK_MIN_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The shortest time between two polls of the `orders` endpoint: 30 days of
+/// purchases change a few times a day, and a poll reads every page of them.
+pub const ORDERS_MIN_INTERVAL: Duration = Duration::from_secs(3600);
 
 impl Endpoint {
     pub fn as_str(self) -> &'static str {
@@ -308,6 +313,7 @@ impl Endpoint {
             Endpoint::Recharges => "recharges",
             Endpoint::Allowlist => "allowlist",
             Endpoint::Stock => "stock",
+            Endpoint::Orders => "orders",
         }
     }
 
@@ -318,6 +324,7 @@ impl Endpoint {
     pub fn min_interval(self) -> Duration {
         match self {
             Endpoint::Stock => STOCK_MIN_INTERVAL,
+            Endpoint::Orders => ORDERS_MIN_INTERVAL,
             _ => Duration::ZERO,
         }
     }
@@ -556,6 +563,9 @@ pub(crate) mod arbitrary {
         "createTime",
         "number",
         "created_at",
+        "pay_fee",
+        "pay_timestamp",
+        "trade_no",
     ];
 
     fn leaf() -> impl Strategy<Value = Value> {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use crate::alerts::{self, Severity};
 use crate::forecast::Point;
-use crate::status::{Expiry, PoolStatus, Status, TargetStatus, NEAR_LIMIT};
+use crate::status::{Expiry, OrderStatus, PoolStatus, Status, TargetStatus, NEAR_LIMIT};
 use crate::units::{format_bytes, format_duration};
 
 /// The policy sent with the page and its assets: nothing from anywhere else.
@@ -128,6 +128,7 @@ fn target(html: &mut String, t: &TargetStatus, status: &Status, histories: &Hist
     );
     accounts(html, t);
     customers(html, t);
+    orders(html, t);
     endpoints(html, t);
     html.push_str("</section>");
 }
@@ -421,6 +422,96 @@ fn customers(html: &mut String, t: &TargetStatus) {
         );
     }
     html.push_str("</table></div>");
+}
+
+/// What the target bought in the last 30 provider days: orders waiting for
+/// payment first (their traffic does not arrive until they are paid), the
+/// last purchase, then the spend per product. Amounts are the provider's, in
+/// the account's currency, which the answer does not name.
+fn orders(html: &mut String, t: &TargetStatus) {
+    let Some(o) = &t.orders else {
+        return;
+    };
+    html.push_str("<h3>Orders, last 30 days</h3>");
+    if o.pending_total > 0 {
+        let _ = write!(
+            html,
+            "<p class=\"banner\">{} waiting for payment: the traffic arrives only once it is paid.</p><div class=\"scroll\"><table><tr><th>order</th><th>product</th><th>to pay</th><th>created</th></tr>",
+            if o.pending_total == 1 {
+                "1 order".to_owned()
+            } else {
+                format!("{} orders", o.pending_total)
+            }
+        );
+        for p in &o.pending {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&p.trade_no),
+                escape(&p.product),
+                fee(p.fee),
+                p.created_at.map_or_else(String::new, |at| time(at as f64)),
+            );
+        }
+        if o.pending.len() < o.pending_total as usize {
+            let _ = write!(
+                html,
+                "<tr><td colspan=\"4\" class=\"quiet\">{} more</td></tr>",
+                o.pending_total as usize - o.pending.len()
+            );
+        }
+        html.push_str("</table></div>");
+    }
+    match &o.last_purchase {
+        Some(last) => {
+            let _ = write!(
+                html,
+                "<p>Last purchase: <strong>{}</strong> for {}{}.</p>",
+                escape(&last.product),
+                fee(last.fee),
+                purchase_time(last),
+            );
+        }
+        None => html.push_str("<p class=\"quiet\">No paid order in the last 30 days.</p>"),
+    }
+    let bought: Vec<_> = o
+        .spend_30d
+        .iter()
+        .filter(|p| p.paid != 0.0 || p.orders.values().any(|n| *n > 0))
+        .collect();
+    if bought.is_empty() {
+        return;
+    }
+    html.push_str("<div class=\"scroll\"><table><tr><th>product</th><th>spent</th><th>paid</th><th>pending</th><th>cancelled</th><th>refunded</th><th>last paid</th></tr>");
+    for p in bought {
+        let count = |status: &str| p.orders.get(status).copied().unwrap_or(0);
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&p.product),
+            p.paid,
+            count("paid"),
+            count("pending"),
+            count("cancelled"),
+            count("refunded"),
+            p.last_paid_at.map_or_else(String::new, |at| time(at as f64)),
+        );
+    }
+    html.push_str("</table></div><p class=\"quiet\">Amounts in the account's currency, as the provider reports them.</p>");
+}
+
+/// An order's amount with two decimals, or a dash when it has none.
+fn fee(fee: Option<f64>) -> String {
+    fee.map_or_else(|| "–".to_owned(), |f| format!("{f:.2}"))
+}
+
+/// `, paid <time>`, else `, ordered <time>`, else nothing.
+fn purchase_time(order: &OrderStatus) -> String {
+    match (order.paid_at, order.created_at) {
+        (Some(at), _) => format!(", paid {}", time(at as f64)),
+        (None, Some(at)) => format!(", ordered {}", time(at as f64)),
+        (None, None) => String::new(),
+    }
 }
 
 /// Folded away while every endpoint is healthy; open, with the reasons, when not.

@@ -1,7 +1,8 @@
 //! The simulator's dataset: deterministic from a seed, anchored at the moment the
 //! simulator starts, and alive: traffic is consumed continuously, recharges and
-//! allow-listed IPs keep arriving and the stock moves, so every answer is
-//! computed from the time of the request.
+//! allow-listed IPs keep arriving, the stock moves and a top-up waiting for
+//! payment is ordered every day, so every answer is computed from the time of
+//! the request.
 
 use chrono::{DateTime, Days, FixedOffset, Utc};
 use serde_json::{json, Value};
@@ -48,6 +49,39 @@ pub struct RegionStock {
     pub host_pool: f64,
     pub phase: f64,
 }
+
+/// An order of a gateway-family account: each purchase the simulator makes (a
+/// package or a static IP) paid when it was made, or the daily top-up that
+/// waits for payment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    pub id: u64,
+    pub trade_no: String,
+    pub product_type: u32,
+    pub amount: u32,
+    pub unit_price: f64,
+    /// 0 pending, 1 paid, 2 cancelled (not paid in time), 3 refunded.
+    pub status: u32,
+    /// Seconds after the start (negative: before it).
+    pub created_in: i64,
+    /// When it was paid, seconds after the start; `None` while unpaid.
+    pub paid_in: Option<i64>,
+    /// The payment deadline of an unpaid order, seconds after the start.
+    pub deadline_in: Option<i64>,
+}
+
+impl Order {
+    /// What was paid, or is to be paid: no discount, no fee.
+    pub fn pay_fee(&self) -> f64 {
+        f64::from(self.amount) * self.unit_price
+    }
+}
+
+/// A top-up of the dynamic pool is ordered every day, 10 minutes before the
+/// day's mark since the start, and waits a day for payment, which never
+/// comes: at any time exactly one order is pending.
+pub const PENDING_TOP_UP_EVERY: i64 = DAY;
+const PENDING_TOP_UP_LEAD: i64 = 600;
 
 /// The kinds of stock a region list answers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -441,6 +475,18 @@ impl Clock {
         (self.now - self.start).num_milliseconds().max(0) as f64 / 1000.0
     }
 
+    /// RFC 3339 in UTC (`2026-11-30T01:02:03Z`), `offset` seconds after start,
+    /// as the order list writes its times.
+    pub fn rfc3339(&self, offset: i64) -> String {
+        (self.start + chrono::Duration::seconds(offset))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    /// Seconds since the start, whole (negative never: the clock starts there).
+    pub fn elapsed_seconds(&self) -> i64 {
+        self.elapsed() as i64
+    }
+
     /// A provider timestamp, `Y-m-d H:i:s` in +08:00, `offset` seconds after start.
     pub fn stamp(&self, offset: i64) -> String {
         (self.start + chrono::Duration::seconds(offset))
@@ -564,6 +610,123 @@ impl GatewayAccount {
 }
 
 impl GatewayAccount {
+    /// Every order made by the clock's now, the newest first: one paid order
+    /// per package and per static IP, made when it was bought (30 days before
+    /// it expires; a purchase still in the future has no order yet), and the
+    /// daily top-ups, of which the latest waits for payment and the earlier
+    /// ones were cancelled at their deadline.
+    pub fn orders(&self, clock: &Clock) -> Vec<Order> {
+        let now = clock.elapsed_seconds();
+        let paid =
+            |id: u64, product_type: u32, amount: u32, unit_price: f64, created_in: i64| Order {
+                id,
+                trade_no: format!("2026{id:020}"),
+                product_type,
+                amount,
+                unit_price,
+                status: 1,
+                created_in,
+                // Paid a minute and a half after ordering.
+                paid_in: Some(created_in + 90),
+                deadline_in: None,
+            };
+        let mut orders: Vec<Order> = self
+            .packages
+            .iter()
+            .map(|p| {
+                let (amount, unit_price) = if p.product_type == 12 {
+                    (100, 1.2)
+                } else {
+                    (100, 3.5)
+                };
+                paid(
+                    p.id,
+                    p.product_type,
+                    amount,
+                    unit_price,
+                    p.expires_in - 30 * DAY,
+                )
+            })
+            .chain(self.static_ips.iter().map(|ip| {
+                let unit_price = if ip.product_type == 14 { 4.5 } else { 6.0 };
+                paid(
+                    ip.id,
+                    ip.product_type,
+                    1,
+                    unit_price,
+                    ip.expires_in - 30 * DAY,
+                )
+            }))
+            .filter(|o| o.created_in <= now)
+            .collect();
+        let top_ups = (now + PENDING_TOP_UP_LEAD) / PENDING_TOP_UP_EVERY;
+        orders.extend((0..=top_ups).map(|k| {
+            let created_in = k * PENDING_TOP_UP_EVERY - PENDING_TOP_UP_LEAD;
+            let deadline_in = created_in + PENDING_TOP_UP_EVERY;
+            let id = 900_000 + k as u64;
+            Order {
+                id,
+                trade_no: format!("2026{id:020}"),
+                product_type: 9,
+                amount: 50,
+                unit_price: 3.5,
+                status: if now < deadline_in { 0 } else { 2 },
+                created_in,
+                paid_in: None,
+                deadline_in: Some(deadline_in),
+            }
+        }));
+        orders.sort_by_key(|o| (std::cmp::Reverse(o.created_in), o.id));
+        orders
+    }
+
+    /// An order list item as the documents show it, with an invoice and a
+    /// payment method, which the exporter must never read.
+    pub fn order_item(o: &Order, clock: &Clock) -> Value {
+        let fee = o.pay_fee();
+        json!({
+            "id": o.id,
+            "trade_no": o.trade_no,
+            "out_trade_no": "",
+            "product_id": o.product_type * 100 + 1,
+            "product_type": o.product_type,
+            "amount": o.amount,
+            "unit_price": o.unit_price,
+            "total_fee": fee,
+            "goods_fee": fee,
+            "pay_fee": fee,
+            "discount_fee": 0.0,
+            "handling_fee": 0.0,
+            "refund_fee": 0.0,
+            "pm_id": 2,
+            "pm_title": "Simulated Pay",
+            "pm_logo": "https://example.com/static/pay/simulated.png",
+            "status": o.status,
+            "title": format!("Simulated product {}", o.product_type),
+            "detail": "",
+            "region_desc": "",
+            "pay_at": o.paid_in.or(o.deadline_in).map(|at| clock.rfc3339(at)),
+            "pay_timestamp": o.paid_in.map_or(0, |at| (clock.start + chrono::Duration::seconds(at)).timestamp()),
+            "created_at": clock.rfc3339(o.created_in),
+            "pay_fee_status": 0,
+            "invoice": {
+                "name": "Simulated Buyer",
+                "org_name": "Simulated Trading Ltd",
+                "first_name": "Simulated",
+                "last_name": "Buyer",
+                "phone": "+1 555 0100",
+                "email": "billing@example.com",
+                "role_type": 2,
+                "vat_id": "XX000000000",
+                "address_country": "US",
+                "address_city": "Springfield",
+                "address_line1": "1 Simulated Street",
+                "address_line2": "Suite 42",
+                "address_postal_code": "00000"
+            }
+        })
+    }
+
     /// The `data` of `proxy-ip/list`: the IPs listed by now.
     pub fn allowlist(&self, clock: &Clock) -> Value {
         let elapsed = clock.elapsed();

@@ -370,6 +370,10 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
     };
     let body = match (provider, data) {
         (SimProvider::Ipweb, Some(data)) => json!({"msg": "操作成功", "code": 200, "data": data}),
+        // The order list answers as its examples show: `code` 0 and `message`.
+        (_, Some(data)) if resource == Resource::Orders => {
+            json!({"code": 0, "message": "Operation successful", "data": data})
+        }
         (_, Some(data)) => json!({"code": 200, "msg": "success", "data": data}),
         (_, None) => json!({"code": 400, "msg": "unsupported product_type", "data": null}),
     };
@@ -409,6 +413,8 @@ enum Resource {
     Accounts,
     StaticIps,
     Allowlist,
+    /// `order/list`.
+    Orders,
     /// `ip/static-ip-region`, for the kind its `isp` parameter asks.
     StaticIpRegions,
     HostPoolRegions,
@@ -428,6 +434,7 @@ impl Resource {
             Resource::Accounts => Endpoint::Accounts,
             Resource::StaticIps => Endpoint::StaticIps,
             Resource::Allowlist => Endpoint::Allowlist,
+            Resource::Orders => Endpoint::Orders,
             Resource::StaticIpRegions | Resource::HostPoolRegions => Endpoint::Stock,
             Resource::Customers => Endpoint::Customers,
             Resource::NniUsage => Endpoint::NniUsage,
@@ -467,6 +474,7 @@ fn route(path: &str) -> Option<(SimProvider, Endpoint, Resource)> {
         "/whitelist-account/list" => Resource::Accounts,
         "/ip/get-static-ip" => Resource::StaticIps,
         "/proxy-ip/list" => Resource::Allowlist,
+        "/order/list" => Resource::Orders,
         "/ip/static-ip-region" => Resource::StaticIpRegions,
         "/host-pool/regions" => Resource::HostPoolRegions,
         _ => return None,
@@ -512,6 +520,36 @@ fn gateway_data(
             |ip| GatewayAccount::static_ip_item(ip, clock),
         ),
         Resource::Allowlist => account.allowlist(clock),
+        Resource::Orders => {
+            // `start_time` is inclusive, zone-less, in the provider's zone.
+            let since = query
+                .get("start_time")
+                .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").ok())
+                .and_then(|t| t.and_local_timezone(data::provider_zone()).single())
+                .map(|t| (t.with_timezone(&Utc) - clock.start).num_seconds());
+            let orders: Vec<_> = account
+                .orders(clock)
+                .into_iter()
+                .filter(|o| since.is_none_or(|since| o.created_in >= since))
+                .collect();
+            let size = number("page_size", 20).clamp(1, 1000);
+            let page_no = number("page_no", 1).max(1);
+            let list: Vec<_> = orders
+                .iter()
+                .skip((page_no - 1).saturating_mul(size))
+                .take(size)
+                .map(|o| GatewayAccount::order_item(o, clock))
+                .collect();
+            json!({
+                "list": list,
+                "pagination": {
+                    "total": orders.len(),
+                    "page_no": page_no,
+                    "page_size": size,
+                    "total_pages": orders.len().div_ceil(size),
+                },
+            })
+        }
         // Without `isp` the document's sites answer residential stock.
         Resource::StaticIpRegions => match query.get("isp").map(String::as_str) {
             Some("0") => account.stock(StockList::Datacenter, clock),
