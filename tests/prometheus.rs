@@ -1,7 +1,7 @@
 //! A real Prometheus (Debian's `prometheus` package) loads the alert rules and
 //! scrapes the exporter in demo mode (with a store): the rules load and evaluate,
 //! every dashboard query evaluates without error and nearly all return data (those
-//! of the recharges, NNI, allow-list and stock panels all do, and every one of the
+//! of the recharges, NNI, allow-list, stock and orders panels all do, and every one of the
 //! exporter's own dashboard but those the demo cannot fill, each with its reason),
 //! the demo's expiring static IPs raise `ProxyStaticIPExpiringSoon`, and none of
 //! the rules watching the healthy exporter fires.
@@ -281,6 +281,11 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
         "proxy_allowlist_ips",
         "proxy_static_ip_stock",
         "proxy_host_pool_ips",
+        // Issue 25: the orders of the overview dashboard (the demo's simulated
+        // accounts have paid orders and one waiting for payment).
+        "proxy_orders",
+        "proxy_order_paid_30d",
+        "proxy_order_last_paid_timestamp_seconds",
     ] {
         let queries: Vec<_> = queried.iter().filter(|(q, _)| q.contains(family)).collect();
         assert!(!queries.is_empty(), "no dashboard panel shows {family}");
