@@ -577,10 +577,14 @@ fn number_field(
 
 /// A numeric expiry: Unix seconds, or milliseconds when it is too large for seconds.
 fn unix_seconds(value: &Value, field: &str) -> Result<i64, PollError> {
-    let n = Number::deserialize(value)
-        .map_err(|e| PollError::decode(format!("{field}: {e}")))?
-        .0;
-    Ok(if n > 1.0e11 { n / 1000.0 } else { n } as i64)
+    let n = Number::deserialize(value).map_err(|e| PollError::decode(format!("{field}: {e}")))?;
+    Ok(seconds_or_millis(n))
+}
+
+/// A numeric time in Unix seconds, or in milliseconds when it is too large
+/// for seconds (above 10¹¹, the year 5138).
+fn seconds_or_millis(n: Number) -> i64 {
+    (if n.0 > 1.0e11 { n.0 / 1000.0 } else { n.0 }) as i64
 }
 
 /// The `product` of an order: the gateway slugs, and 3 (a top-up of the
@@ -675,11 +679,11 @@ impl OrderTally {
             return Ok(());
         };
         let product = order_product(item.product_type.and_then(Number::as_i64));
-        let paid_at = match item.pay_timestamp {
-            Some(Number(n)) if n > 1.0e11 => Some((n / 1000.0) as i64),
-            Some(Number(n)) if n > 0.0 => Some(n as i64),
-            _ => None,
-        };
+        // 0 (the examples' value for an unpaid order) or absent: not paid.
+        let paid_at = item
+            .pay_timestamp
+            .filter(|n| n.0 > 0.0)
+            .map(seconds_or_millis);
         let order = || Order {
             product: product.clone(),
             trade_no: label_text(&item.trade_no),
