@@ -32,6 +32,7 @@ async fn the_exporter_reads_every_simulated_provider() {
     let agent = [
         "proxy_exporter_alerts",
         "proxy_exporter_notifications_total",
+        "proxy_exporter_notifications_pending",
         "proxy_exporter_storage_open",
         "proxy_exporter_storage_errors_total",
     ];
