@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::alerts::rules::{Figure, Override, RuleSet};
+use crate::alerts::rules::{Figure, Override, RuleSet, SpikeOverride};
 use crate::notify::inhibit::{validate_rules, InhibitRule, Inhibitor, RawInhibitRule};
 use crate::notify::route::{RawRoute, Route, Timing};
 use crate::notify::{RawReceiver, ReceiverSpec};
@@ -73,6 +73,42 @@ struct RawRule {
     #[serde(default, rename = "for", with = "humantime_serde")]
     for_: Option<Duration>,
     enabled: Option<bool>,
+    // ProxyUsageSpike's own figures.
+    factor: Option<f64>,
+    #[serde(default, with = "humantime_serde")]
+    window: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    baseline: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    min_history: Option<Duration>,
+    min_bytes: Option<RawSize>,
+}
+
+/// A size as written: bytes (`1073741824`) or with a unit (`1GiB`).
+struct RawSize(u64);
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl serde::de::Visitor<'_> for SizeVisitor {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as 1GiB or a number of bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawSize, E> {
+                Ok(RawSize(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawSize, E> {
+                u64::try_from(v)
+                    .map(RawSize)
+                    .map_err(|_| E::custom(format!("invalid size {v}: must not be negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawSize, E> {
+                crate::units::parse_size(v).map(RawSize).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(SizeVisitor)
+    }
 }
 
 /// A threshold as written: a number (a ratio) or a duration (`7d`).
@@ -140,6 +176,13 @@ impl RawAlerting {
                     critical: r.critical.map(|f| f.0),
                     for_: r.for_,
                     enabled: r.enabled,
+                    spike: SpikeOverride {
+                        factor: r.factor,
+                        window: r.window,
+                        baseline: r.baseline,
+                        min_history: r.min_history,
+                        min_bytes: r.min_bytes.map(|s| s.0 as f64),
+                    },
                 };
                 (name, o)
             })

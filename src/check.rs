@@ -283,10 +283,7 @@ impl Context<'_> {
         yesterday: Option<f64>,
     ) {
         for p in pools {
-            let ratio = p
-                .remaining_bytes
-                .zip(p.purchased_bytes.filter(|b| *b > 0.0))
-                .map(|(r, b)| r / b);
+            let ratio = p.remaining_share();
             if let (Some(ratio), Some(left)) = (ratio, p.remaining_bytes) {
                 if let Some(level) = self.level(&alerts::TRAFFIC_LOW, |t| t.met(ratio)) {
                     report.warn(
@@ -321,10 +318,7 @@ impl Context<'_> {
                 pool: p.pool.clone(),
                 remaining_bytes: p.remaining_bytes,
                 purchased_bytes: p.purchased_bytes,
-                used_ratio: p
-                    .used_bytes
-                    .zip(p.purchased_bytes.filter(|b| *b > 0.0))
-                    .map(|(u, b)| u / b),
+                used_ratio: p.used_share(),
                 days_left,
                 days_left_basis,
                 expiring_bytes: p.expiring_bytes,
@@ -358,7 +352,7 @@ impl Context<'_> {
         );
         let window = humantime::format_duration(forecast::FORECAST_WINDOW);
         if let Some(trend) = trend {
-            let days = trend.seconds_left(remaining).map(|s| s / SECONDS_PER_DAY);
+            let days = trend.days_left(remaining);
             let level = self.level(
                 &alerts::TRAFFIC_EXHAUSTION_FORECAST,
                 |t| matches!(t, Threshold::Within(horizon) if trend.runs_dry_within(horizon)),
@@ -395,8 +389,9 @@ impl Context<'_> {
     /// `ProxyAccountNearLimit`; unlimited sub-accounts have no limit to near.
     fn check_accounts(&self, report: &mut TargetReport, accounts: &[AccountReading]) {
         for a in accounts {
-            let Some(limit) = a.limit_bytes else { continue };
-            let ratio = a.used_bytes / limit;
+            let (Some(ratio), Some(limit)) = (a.used_share(), a.limit_bytes) else {
+                continue;
+            };
             if let Some(level) = self.level(&alerts::ACCOUNT_NEAR_LIMIT, |t| t.met(ratio)) {
                 report.warn(
                     level,

@@ -23,6 +23,19 @@ pub struct Point {
 pub trait History {
     /// The points of a pool since `since` (Unix seconds), oldest first.
     fn pool_points(&self, provider: &str, target: &str, pool: &str, since: f64) -> Vec<Point>;
+
+    /// A sub-account's used traffic since `since` (Unix seconds), oldest first,
+    /// as `(unix seconds, bytes)`; `ProxyUsageSpike` reads it. None by default.
+    fn account_used(
+        &self,
+        _provider: &str,
+        _target: &str,
+        _product: &str,
+        _account: &str,
+        _since: f64,
+    ) -> Vec<(f64, f64)> {
+        Vec::new()
+    }
 }
 
 /// No history: every forecast stays silent.
@@ -105,6 +118,13 @@ impl Trend {
     pub fn seconds_left(&self, remaining: f64) -> Option<f64> {
         let consumption = self.consumption();
         (consumption > 0.0).then(|| remaining / consumption)
+    }
+
+    /// Days until `remaining` bytes are gone at this trend's rate (what the
+    /// front page, the status API and `check` show); `None` while nothing is
+    /// consumed.
+    pub fn days_left(&self, remaining: f64) -> Option<f64> {
+        self.seconds_left(remaining).map(|s| s / 86_400.0)
     }
 
     /// The rule's condition: consumed, and the trend crosses zero within `horizon`.

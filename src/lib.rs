@@ -29,6 +29,7 @@ pub mod server;
 pub mod shard;
 pub mod silences;
 pub mod simulator;
+pub mod spike;
 pub mod status;
 pub mod storage;
 pub mod store;

@@ -79,6 +79,21 @@ pub struct PoolReading {
     pub packages_expired: Option<f64>,
 }
 
+impl PoolReading {
+    /// Remaining traffic as a share of the purchased (`ProxyTrafficLow`'s
+    /// ratio): `None` without both figures or with nothing purchased.
+    pub fn remaining_share(&self) -> Option<f64> {
+        let purchased = self.purchased_bytes.filter(|b| *b > 0.0)?;
+        Some(self.remaining_bytes? / purchased)
+    }
+
+    /// Used traffic as a share of the purchased, like [`Self::remaining_share`].
+    pub fn used_share(&self) -> Option<f64> {
+        let purchased = self.purchased_bytes.filter(|b| *b > 0.0)?;
+        Some(self.used_bytes? / purchased)
+    }
+}
+
 /// A purchased package.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageReading {
@@ -98,6 +113,15 @@ pub struct AccountReading {
     pub limit_bytes: Option<f64>,
     /// `None` when the provider does not say (a custom provider without `enabled`).
     pub enabled: Option<bool>,
+}
+
+impl AccountReading {
+    /// Used traffic as a share of the limit (`ProxyAccountNearLimit`'s ratio):
+    /// `None` for an unlimited account.
+    pub fn used_share(&self) -> Option<f64> {
+        let limit = self.limit_bytes.filter(|l| *l > 0.0)?;
+        Some(self.used_bytes / limit)
+    }
 }
 
 /// Static IPs and their counts by product and status.

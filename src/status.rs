@@ -278,10 +278,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                         remaining_bytes: p.remaining_bytes,
                         purchased_bytes: p.purchased_bytes,
                         used_bytes: p.used_bytes,
-                        remaining_ratio: p
-                            .remaining_bytes
-                            .zip(p.purchased_bytes.filter(|b| *b > 0.0))
-                            .map(|(r, b)| r / b),
+                        remaining_ratio: p.remaining_share(),
                         days_left: p.remaining_bytes.and_then(|remaining| {
                             days_left(sources.history, t, &p.pool, remaining, now)
                         }),
@@ -325,7 +322,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                     .iter()
                     .filter_map(|a| {
                         let limit = a.limit_bytes.filter(|l| *l > 0.0)?;
-                        let used_ratio = a.used_bytes / limit;
+                        let used_ratio = a.used_share()?;
                         (used_ratio >= NEAR_LIMIT).then(|| AccountStatus {
                             account: a.account.clone(),
                             product: a.product.clone(),
@@ -398,9 +395,7 @@ fn days_left(
     remaining: f64,
     now: f64,
 ) -> Option<f64> {
-    forecast::recent_trend(history, t.provider, &t.target, pool, now, None)?
-        .seconds_left(remaining)
-        .map(|s| s / 86_400.0)
+    forecast::recent_trend(history, t.provider, &t.target, pool, now, None)?.days_left(remaining)
 }
 
 fn expiry(name: &str, product: &str, country: &str, expires_at: i64, now: f64) -> Expiry {

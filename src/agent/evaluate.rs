@@ -13,6 +13,7 @@ use crate::alerts::{self, Alert, AlertId, Severity, Threshold, Variant};
 use crate::forecast::{self, History};
 use crate::http::Reason;
 use crate::readings::{Reading, STATIC_IP_STATUSES};
+use crate::spike;
 use crate::store::TargetSnapshot;
 
 /// An alert whose condition holds now.
@@ -75,8 +76,8 @@ fn conditions(
     match alert.id {
         AlertId::TrafficLow => {
             for p in pools(t, input.instant) {
-                if let (Some(left), Some(bought)) = (p.remaining_bytes, p.purchased_bytes) {
-                    if bought > 0.0 && met(left / bought) {
+                if let (Some(share), Some(left)) = (p.remaining_share(), p.remaining_bytes) {
+                    if met(share) {
                         found.push((vec![("pool", p.pool.clone())], left, false));
                     }
                 }
@@ -113,10 +114,9 @@ fn conditions(
             for reading in t.readings(input.instant) {
                 if let Reading::Accounts(accounts) = reading {
                     for a in accounts {
-                        let Some(limit) = a.limit_bytes.filter(|l| *l > 0.0) else {
+                        let Some(ratio) = a.used_share() else {
                             continue;
                         };
-                        let ratio = a.used_bytes / limit;
                         if met(ratio) {
                             let labels = vec![
                                 ("account", a.account.clone()),
@@ -171,9 +171,16 @@ fn conditions(
             found.push((Vec::new(), 0.0, auth));
         }
         AlertId::TargetDown => {}
+        AlertId::UsageSpike => usage_spike(variant, t, input, found),
         // ProxyExporterDown watches the exporter from outside: the Watchdog
         // alert stands in for it.
         AlertId::ExporterDown => {}
+        // Rules for Prometheus only (`Scope::PrometheusOnly`): they watch the
+        // agent's own reloads, deliveries and store, which it cannot report
+        // through itself. The default rule set never holds them.
+        AlertId::ExporterReloadFailed
+        | AlertId::ExporterNotificationsFailing
+        | AlertId::ExporterStoreDown => {}
     }
 }
 
@@ -198,6 +205,50 @@ fn forecast(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Ve
         if let Some(left) = trend.seconds_left(remaining) {
             if trend.runs_dry_within(horizon) {
                 found.push((vec![("pool", p.pool.clone())], left, false));
+            }
+        }
+    }
+}
+
+/// The rule's usage spikes ([`spike::read`]): each pool's consumed figure
+/// (purchased minus remaining) and each sub-account's used traffic, from the
+/// store's history and the snapshot's reading. A sub-account is read only once
+/// it has used `min_bytes` in all (its history is read one account at a time).
+fn usage_spike(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Vec<Found>) {
+    let Some(Threshold::Spike(rule)) = variant.threshold else {
+        return;
+    };
+    let since = spike::since(input.now, &rule);
+    let history = input.history;
+    for p in pools(t, input.instant) {
+        let stored = history.pool_points(t.provider, &t.target, &p.pool, since);
+        let samples = stored
+            .iter()
+            .map(|q| (q.at, q.purchased - q.remaining))
+            .filter(|s| s.1.is_finite())
+            .collect();
+        let latest = p
+            .purchased_bytes
+            .zip(p.remaining_bytes)
+            .map(|(bought, left)| (t.polled_at, bought - left));
+        let samples = spike::with_latest(samples, latest);
+        if let Some(r) = spike::read(&samples, input.now, &rule).filter(|r| r.spiking) {
+            found.push((vec![("pool", p.pool.clone())], r.consumed, false));
+        }
+    }
+    for reading in t.readings(input.instant) {
+        let Reading::Accounts(accounts) = reading else {
+            continue;
+        };
+        for a in accounts.iter().filter(|a| a.used_bytes >= rule.min_bytes) {
+            let stored = history.account_used(t.provider, &t.target, &a.product, &a.account, since);
+            let samples = spike::with_latest(stored, Some((t.polled_at, a.used_bytes)));
+            if let Some(r) = spike::read(&samples, input.now, &rule).filter(|r| r.spiking) {
+                let labels = vec![
+                    ("account", a.account.clone()),
+                    ("product", a.product.clone()),
+                ];
+                found.push((labels, r.consumed, false));
             }
         }
     }

@@ -2,7 +2,8 @@
 //! Prometheus renders them: `{{ $labels.x }}`, `{{ $value }}` and the
 //! `humanize1024`, `humanizeDuration` and `humanizePercentage` functions, plus
 //! the `{{ with … | query }}…{{ end }}` block of `ProxyTargetDown`, whose query
-//! the evaluator answers itself.
+//! the evaluator answers itself, and `{{ with $labels.x }}…{{ . }}…{{ end }}`,
+//! kept when the label is set (`ProxyUsageSpike` names a pool or a sub-account).
 
 use std::collections::BTreeMap;
 
@@ -28,7 +29,17 @@ pub fn render(
             let Some(close) = rest.find("{{ end }}") else {
                 return out;
             };
-            if with_block {
+            if let Some(name) = action.strip_prefix("with $labels.") {
+                // `{{ with $labels.x }}…{{ . }}…{{ end }}`: kept when the label
+                // is set (Go's `with` skips a missing or empty value).
+                if let Some(label) = labels.get(name.trim()).filter(|l| !l.is_empty()) {
+                    let pieces: Vec<_> = rest[..close]
+                        .split("{{ . }}")
+                        .map(|piece| render(piece, labels, value, false))
+                        .collect();
+                    out.push_str(&pieces.join(label));
+                }
+            } else if with_block {
                 out.push_str(&render(&rest[..close], labels, value, false));
             }
             rest = &rest[close + "{{ end }}".len()..];

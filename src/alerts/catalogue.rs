@@ -1,10 +1,10 @@
-//! The data of the alert catalogue: the nine contract alerts with their default
+//! The data of the alert catalogue: the contract alerts with their default
 //! thresholds, and the recording rules. The types and the placeholders are
 //! described in the parent module.
 
 use std::time::Duration;
 
-use super::{Alert, AlertId, Cmp, RecordingRule, Severity, Threshold, Variant};
+use super::{Alert, AlertId, Cmp, RecordingRule, Scope, Severity, Spike, Threshold, Variant};
 
 const fn minutes(n: u64) -> Duration {
     Duration::from_secs(n * 60)
@@ -17,6 +17,14 @@ const fn days(n: u64) -> Duration {
 /// The trend window of the exhaustion forecast and of the recording rules
 /// named `…:6h`.
 pub const FORECAST_WINDOW: Duration = Duration::from_secs(6 * 3600);
+
+/// The window of the rates the rules watching the exporter take
+/// (`{watch_window}`): long enough to hold a failing receiver's attempts (a retry
+/// at most 30 s after a transient failure, a refused notification again at the
+/// group's next flush, every 5 minutes by default) and a failing store's
+/// operations (at every poll and evaluation), shorter than their 15 minutes of
+/// `for`, so that one failure that is not repeated cannot fire them.
+pub const WATCH_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// The static IP statuses `ProxyStaticIPUnhealthy` fires for.
 pub const UNHEALTHY_STATIC_IP_STATUSES: [&str; 2] = ["invalid", "maintenance"];
@@ -31,7 +39,11 @@ pub const CATALOGUE: &[Alert] = &[
     STATIC_IP_EXPIRING_SOON,
     STATIC_IP_UNHEALTHY,
     TARGET_DOWN,
+    USAGE_SPIKE,
     EXPORTER_DOWN,
+    EXPORTER_RELOAD_FAILED,
+    EXPORTER_NOTIFICATIONS_FAILING,
+    EXPORTER_STORE_DOWN,
 ];
 
 /// Every recording rule, in the order of the rule file.
@@ -64,12 +76,30 @@ proxy_account_used_bytes
         help: "Share of its limit a sub-account has used; absent for unlimited accounts \
                (they have no proxy_account_limit_bytes series).",
     },
+    RecordingRule {
+        record: "proxy:traffic_consumed_bytes",
+        expr: "proxy_traffic_purchased_bytes - proxy_traffic_remaining_bytes",
+        help: "Traffic consumed of what was purchased: a counter that a top-up (purchased and \
+               remaining grow alike) leaves alone and a new package resets, which \
+               ProxyUsageSpike reads with increase().",
+    },
 ];
+
+/// `ProxyUsageSpike`'s default figures: the contract's
+/// `{factor: 3, window: 1h, baseline: 7d, min_history: 24h, min_bytes: 1GiB}`.
+pub const USAGE_SPIKE_DEFAULTS: Spike = Spike {
+    factor: 3.0,
+    window: Duration::from_secs(3600),
+    baseline: days(7),
+    min_history: days(1),
+    min_bytes: 1024.0 * 1024.0 * 1024.0,
+};
 
 /// Remaining traffic of a pool below a share of what was purchased.
 pub const TRAFFIC_LOW: Alert = Alert {
     id: AlertId::TrafficLow,
     name: "ProxyTrafficLow",
+    scope: Scope::Everywhere,
     expr: "\
 proxy_traffic_remaining_bytes
   and on(provider, target, pool) (proxy:traffic_remaining:ratio {cmp} {threshold})",
@@ -97,6 +127,7 @@ proxy_traffic_remaining_bytes
 pub const TRAFFIC_EXHAUSTION_FORECAST: Alert = Alert {
     id: AlertId::TrafficExhaustionForecast,
     name: "ProxyTrafficExhaustionForecast",
+    scope: Scope::Everywhere,
     expr: "\
 (
   proxy_traffic_remaining_bytes
@@ -132,6 +163,7 @@ pub const TRAFFIC_EXHAUSTION_FORECAST: Alert = Alert {
 pub const TRAFFIC_EXPIRING_SOON: Alert = Alert {
     id: AlertId::TrafficExpiringSoon,
     name: "ProxyTrafficExpiringSoon",
+    scope: Scope::Everywhere,
     expr: "proxy_traffic_expiring_bytes > 0",
     note: None,
     variants: &[Variant {
@@ -147,6 +179,7 @@ pub const TRAFFIC_EXPIRING_SOON: Alert = Alert {
 pub const PACKAGE_EXPIRING_SOON: Alert = Alert {
     id: AlertId::PackageExpiringSoon,
     name: "ProxyPackageExpiringSoon",
+    scope: Scope::Everywhere,
     expr: "\
 (proxy_package_expiry_timestamp_seconds - time() < {threshold})
   and (proxy_package_expiry_timestamp_seconds - time() > 0)",
@@ -164,6 +197,7 @@ pub const PACKAGE_EXPIRING_SOON: Alert = Alert {
 pub const ACCOUNT_NEAR_LIMIT: Alert = Alert {
     id: AlertId::AccountNearLimit,
     name: "ProxyAccountNearLimit",
+    scope: Scope::Everywhere,
     expr: "proxy:account_used:ratio {cmp} {threshold}",
     note: None,
     variants: &[
@@ -188,6 +222,7 @@ pub const ACCOUNT_NEAR_LIMIT: Alert = Alert {
 pub const STATIC_IP_EXPIRING_SOON: Alert = Alert {
     id: AlertId::StaticIpExpiringSoon,
     name: "ProxyStaticIPExpiringSoon",
+    scope: Scope::Everywhere,
     expr: "\
 (proxy_static_ip_expiry_timestamp_seconds - time() < {threshold})
   and (proxy_static_ip_expiry_timestamp_seconds - time() > 0)",
@@ -214,6 +249,7 @@ pub const STATIC_IP_EXPIRING_SOON: Alert = Alert {
 pub const STATIC_IP_UNHEALTHY: Alert = Alert {
     id: AlertId::StaticIpUnhealthy,
     name: "ProxyStaticIPUnhealthy",
+    scope: Scope::Everywhere,
     expr: "proxy_static_ips{status=~\"{statuses}\"} > 0",
     note: None,
     variants: &[Variant {
@@ -230,6 +266,7 @@ pub const STATIC_IP_UNHEALTHY: Alert = Alert {
 pub const TARGET_DOWN: Alert = Alert {
     id: AlertId::TargetDown,
     name: "ProxyTargetDown",
+    scope: Scope::Everywhere,
     expr: "proxy_up == 0",
     note: None,
     variants: &[Variant {
@@ -245,6 +282,7 @@ pub const TARGET_DOWN: Alert = Alert {
 pub const EXPORTER_DOWN: Alert = Alert {
     id: AlertId::ExporterDown,
     name: "ProxyExporterDown",
+    scope: Scope::PrometheusOnly,
     expr: r#"up{job="proxy-quota-exporter"} == 0 or absent(up{job="proxy-quota-exporter"})"#,
     note: None,
     variants: &[Variant {
@@ -253,5 +291,118 @@ pub const EXPORTER_DOWN: Alert = Alert {
         for_: minutes(5),
         summary: "proxy-quota-exporter is not scraped",
         description: "Prometheus cannot scrape proxy-quota-exporter (job proxy-quota-exporter): no proxy traffic, expiry or limit alert can fire.",
+    }],
+};
+
+/// A pool's or a sub-account's consumption over the last window is over
+/// `factor` times its average over the baseline before, and over `min_bytes`.
+pub const USAGE_SPIKE: Alert = Alert {
+    id: AlertId::UsageSpike,
+    name: "ProxyUsageSpike",
+    scope: Scope::Everywhere,
+    expr: "\
+(
+  increase(proxy:traffic_consumed_bytes[{spike_window}])
+    > {factor}
+      * increase(proxy:traffic_consumed_bytes[{baseline}] offset {spike_window})
+      / count_over_time(proxy:traffic_consumed_bytes[{baseline}] offset {spike_window})
+      * count_over_time(proxy:traffic_consumed_bytes[{spike_window}])
+  and increase(proxy:traffic_consumed_bytes[{spike_window}]) > {min_bytes}
+  and proxy:traffic_consumed_bytes offset {min_history}
+)
+or
+(
+  increase(proxy_account_used_bytes[{spike_window}])
+    > {factor}
+      * increase(proxy_account_used_bytes[{baseline}] offset {spike_window})
+      / count_over_time(proxy_account_used_bytes[{baseline}] offset {spike_window})
+      * count_over_time(proxy_account_used_bytes[{spike_window}])
+  and increase(proxy_account_used_bytes[{spike_window}]) > {min_bytes}
+  and proxy_account_used_bytes offset {min_history}
+)",
+    note: Some(
+        "Consumption is increase() of a figure that only grows with use: a pool's purchased \
+         minus remaining traffic (a top-up raises both), a sub-account's used traffic. A fall \
+         (a new package, a monthly reset of used) is a counter reset, never consumption. The \
+         baseline is the average per sample over the 7 days before the window, times the \
+         window's samples: with less than 7 days of history it is the average of what there \
+         is, and nothing is evaluated before 24 h of history (a sample 24 h ago).",
+    ),
+    variants: &[Variant {
+        severity: Severity::Warning,
+        threshold: Some(Threshold::Spike(USAGE_SPIKE_DEFAULTS)),
+        for_: minutes(15),
+        summary: "{{ $labels.provider }} {{ $labels.target }}: usage spike on {{ with $labels.pool }}pool {{ . }}{{ end }}{{ with $labels.account }}sub-account {{ . }}{{ end }}",
+        description: "{{ with $labels.pool }}Pool {{ . }}{{ end }}{{ with $labels.account }}Sub-account {{ . }} ({{ $labels.product }}){{ end }} of {{ $labels.provider }} target {{ $labels.target }} consumed {{ $value | humanize1024 }}B within {spike_window}, over {factor} times its usual consumption within {spike_window} (the average of the {baseline} before). A leaked credential, a runaway job or a retry storm? Find who uses it; rotate the sub-account's password or cap its limit.",
+    }],
+};
+
+/// The exporter refused its last configuration reload and runs on the
+/// configuration it had.
+pub const EXPORTER_RELOAD_FAILED: Alert = Alert {
+    id: AlertId::ExporterReloadFailed,
+    name: "ProxyExporterReloadFailed",
+    scope: Scope::PrometheusOnly,
+    expr: "proxy_exporter_config_last_reload_successful == 0",
+    note: None,
+    variants: &[Variant {
+        severity: Severity::Warning,
+        threshold: None,
+        for_: minutes(5),
+        summary: "proxy-quota-exporter {{ $labels.instance }}: configuration reload failed",
+        description: r#"proxy-quota-exporter {{ $labels.instance }} refused its last configuration reload and still runs on the configuration it loaded{{ with printf `time() - proxy_exporter_config_last_reload_success_timestamp_seconds{instance="%s"}` $labels.instance | query }} {{ . | first | value | humanizeDuration }} ago{{ end }}. The changes are not applied, and a restart would fail on the same file: its log says why ("configuration reload refused")."#,
+    }],
+};
+
+/// A receiver of the alerting agent refuses or does not take its notifications:
+/// a share of the attempts fail, or notifications wait.
+pub const EXPORTER_NOTIFICATIONS_FAILING: Alert = Alert {
+    id: AlertId::ExporterNotificationsFailing,
+    name: "ProxyExporterNotificationsFailing",
+    scope: Scope::PrometheusOnly,
+    expr: "\
+(
+  sum without (result) (rate(proxy_exporter_notifications_total{result=\"failure\"}[{watch_window}]))
+    / sum without (result) (rate(proxy_exporter_notifications_total[{watch_window}]))
+  {cmp} {threshold}
+)
+  or (proxy_exporter_notifications_pending > 0)",
+    note: Some(
+        "Every delivery attempt counts as a success or a failure (retries included), so the \
+         share is of attempts over the last 10 minutes: a transient failure is retried within \
+         30 s and a refused notification is tried again at its group's next flush, so a failing \
+         receiver fails in every window, while a single failure that the next attempt repairs \
+         leaves the window before the 15 minutes of `for`. Notifications still waiting after 15 \
+         minutes fire it too, whatever the share.",
+    ),
+    variants: &[Variant {
+        severity: Severity::Critical,
+        threshold: Some(Threshold::Ratio(Cmp::Above, 0.10)),
+        for_: minutes(15),
+        summary: "proxy-quota-exporter {{ $labels.instance }}: notifications to {{ $labels.receiver }} failing",
+        description: r#"The alerting agent of proxy-quota-exporter {{ $labels.instance }} fails to deliver to receiver {{ $labels.receiver }}: for {for}, over {threshold} of its attempts failed or notifications waited.{{ with printf `sum without (result) (rate(proxy_exporter_notifications_total{result="failure",instance="%s",receiver="%s"}[{watch_window}])) / sum without (result) (rate(proxy_exporter_notifications_total{instance="%s",receiver="%s"}[{watch_window}])) > 0` $labels.instance $labels.receiver $labels.instance $labels.receiver | query }} Failed attempts (rate over {watch_window}): {{ . | first | value | humanizePercentage }}.{{ end }}{{ with printf `proxy_exporter_notifications_pending{instance="%s",receiver="%s"} > 0` $labels.instance $labels.receiver | query }} Waiting: {{ . | first | value }}.{{ end }} Alerts routed only to this receiver reach nobody; the exporter's log says why ("notification failed")."#,
+    }],
+};
+
+/// The embedded store is configured but could not be opened, or its
+/// operations fail.
+pub const EXPORTER_STORE_DOWN: Alert = Alert {
+    id: AlertId::ExporterStoreDown,
+    name: "ProxyExporterStoreDown",
+    scope: Scope::PrometheusOnly,
+    expr: "proxy_exporter_storage_open == 0 or increase(proxy_exporter_storage_errors_total[{watch_window}]) > 0",
+    note: Some(
+        "The value is 0 when the store could not be opened and the number of failed operations \
+         of the last 10 minutes otherwise; the store is written at every poll and evaluation, so \
+         a broken one fails in every window, while one failed operation leaves the window \
+         before the 15 minutes of `for`. Without a store (`--storage.path \"\"`) neither series \
+         exists.",
+    ),
+    variants: &[Variant {
+        severity: Severity::Warning,
+        threshold: None,
+        for_: minutes(15),
+        summary: "proxy-quota-exporter {{ $labels.instance }}: store {{ if eq $value 0.0 }}not open{{ else }}failing{{ end }}",
+        description: r#"The embedded store of proxy-quota-exporter {{ $labels.instance }} {{ if eq $value 0.0 }}could not be opened{{ else }}failed {{ $value | printf "%.0f" }} operations in the last {watch_window}{{ end }}, for {for}: no pool history is kept (the forecast goes blind), and alert state and silences are not saved (a restart forgets them). The exporter's log names the failing operation ("store operation failed", "running without a store")."#,
     }],
 };

@@ -1,18 +1,23 @@
-//! The alert catalogue: the one definition of the nine contract alerts (names,
+//! The alert catalogue: the one definition of the contract alerts (names,
 //! severities, default thresholds, `for` durations, summary and description
 //! templates, runbook anchors) and of the recording rules they use.
 //!
 //! Everything else reads it: `check` takes its thresholds from here,
 //! [`rule_file`] generates `alerts/proxy-quota.rules.yml` from it (a test fails
 //! when the committed file differs), and the alerting agent evaluates it
-//! ([`crate::agent`]).
+//! ([`crate::agent`]). An alert's [`Scope`] says who evaluates it: the alerts
+//! that watch the exporter itself (`ProxyExporterDown` and the three of
+//! "Watching the exporter") are rules for Prometheus only, which the agent and
+//! `check` leave out: an exporter cannot report its own failure through itself.
 //!
 //! Templates hold placeholders filled from the variant they belong to. In an
 //! expression they render as PromQL: `{threshold}` (`0.1`, `3 * 86400`), `{cmp}`
-//! (`<`, `>`, `>=`), `{window}` ([`FORECAST_WINDOW`], `6h`) and `{statuses}`
-//! ([`UNHEALTHY_STATIC_IP_STATUSES`], `invalid|maintenance`). In a summary or
-//! description they render as words: `{threshold}` (`10 %`, `3 days`, `a day`)
-//! and `{for}` (`30 minutes`). `{{ … }}` is Prometheus' own template syntax and
+//! (`<`, `>`, `>=`), `{window}` ([`FORECAST_WINDOW`], `6h`), `{watch_window}`
+//! ([`WATCH_WINDOW`], `10m`) and `{statuses}` ([`UNHEALTHY_STATIC_IP_STATUSES`],
+//! `invalid|maintenance`). In a summary or description they render as words:
+//! `{threshold}` (`10 %`, `3 days`, `a day`) and `{for}` (`30 minutes`), except
+//! `{watch_window}`, which stays PromQL (`10m`) there too, as the query templates
+//! of the descriptions need it. `{{ … }}` is Prometheus' own template syntax and
 //! is left alone.
 
 mod catalogue;
@@ -22,9 +27,11 @@ pub mod rules;
 use std::time::Duration;
 
 pub use catalogue::{
-    ACCOUNT_NEAR_LIMIT, CATALOGUE, EXPORTER_DOWN, FORECAST_WINDOW, PACKAGE_EXPIRING_SOON,
+    ACCOUNT_NEAR_LIMIT, CATALOGUE, EXPORTER_DOWN, EXPORTER_NOTIFICATIONS_FAILING,
+    EXPORTER_RELOAD_FAILED, EXPORTER_STORE_DOWN, FORECAST_WINDOW, PACKAGE_EXPIRING_SOON,
     RECORDING_RULES, STATIC_IP_EXPIRING_SOON, STATIC_IP_UNHEALTHY, TARGET_DOWN,
     TRAFFIC_EXHAUSTION_FORECAST, TRAFFIC_EXPIRING_SOON, TRAFFIC_LOW, UNHEALTHY_STATIC_IP_STATUSES,
+    USAGE_SPIKE, USAGE_SPIKE_DEFAULTS, WATCH_WINDOW,
 };
 
 /// Where the shipped rule file's `runbook_url`s point unless another base is
@@ -44,6 +51,22 @@ pub enum AlertId {
     StaticIpUnhealthy,
     TargetDown,
     ExporterDown,
+    ExporterReloadFailed,
+    ExporterNotificationsFailing,
+    ExporterStoreDown,
+    UsageSpike,
+}
+
+/// Who evaluates an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Prometheus (the rule file) and the in-process agent alike; `check`
+    /// holds a poll against those of them that read a target's figures.
+    Everywhere,
+    /// Prometheus only: the alert watches the exporter itself (its scrape, its
+    /// reloads, its agent's deliveries, its store), which cannot report its own
+    /// failure through itself. The agent's rule set and `check` leave it out.
+    PrometheusOnly,
 }
 
 /// An alert's severity label.
@@ -102,6 +125,21 @@ pub enum Threshold {
     /// Met when the time left (until an expiry, or until the pool runs dry) is
     /// below this.
     Within(Duration),
+    /// `ProxyUsageSpike`'s figures: the consumption of the last `window` over
+    /// `factor` times the average over the `baseline` before it (scaled to the
+    /// window), once `min_history` exists, and over `min_bytes`.
+    Spike(Spike),
+}
+
+/// The figures of `ProxyUsageSpike` (each one an override of its own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spike {
+    pub factor: f64,
+    pub window: Duration,
+    pub baseline: Duration,
+    pub min_history: Duration,
+    /// Bytes.
+    pub min_bytes: f64,
 }
 
 impl Threshold {
@@ -110,6 +148,9 @@ impl Threshold {
         match *self {
             Threshold::Ratio(cmp, limit) => cmp.holds(value, limit),
             Threshold::Within(limit) => value < limit.as_secs_f64(),
+            // The value is the window's consumption; the rest of the condition
+            // is the evaluator's (`agent::evaluate`).
+            Threshold::Spike(s) => value > s.min_bytes,
         }
     }
 
@@ -122,6 +163,7 @@ impl Threshold {
                 secs if secs % 86_400 == 0 => format!("{} * 86400", secs / 86_400),
                 secs => secs.to_string(),
             },
+            Threshold::Spike(s) => format!("{}", s.factor),
         }
     }
 
@@ -130,6 +172,13 @@ impl Threshold {
         match *self {
             Threshold::Ratio(_, ratio) => format!("{} %", (ratio * 1000.0).round() / 10.0),
             Threshold::Within(limit) => duration_words(limit),
+            Threshold::Spike(s) => format!(
+                "{} × the hourly average of the {} before, over {}, after {} of history",
+                s.factor,
+                duration_words(s.baseline),
+                bytes_words(s.min_bytes),
+                duration_words(s.min_history),
+            ),
         }
     }
 }
@@ -161,9 +210,14 @@ impl Variant {
 
     fn fill_words(&self, template: &str) -> String {
         let threshold = self.threshold.map(|t| t.words()).unwrap_or_default();
-        template
+        let text = template
             .replace("{threshold}", &threshold)
             .replace("{for}", &duration_words(self.for_))
+            .replace("{watch_window}", &duration_promql(WATCH_WINDOW));
+        match self.threshold {
+            Some(Threshold::Spike(s)) => s.fill(&text, false),
+            _ => text,
+        }
     }
 }
 
@@ -175,6 +229,8 @@ pub struct Alert {
     pub id: AlertId,
     /// The `alertname`.
     pub name: &'static str,
+    /// Who evaluates it.
+    pub scope: Scope,
     /// The PromQL expression's template, shared by every variant.
     pub expr: &'static str,
     /// Why the expression is written as it is, for the rule file's readers.
@@ -201,14 +257,20 @@ impl Alert {
             Some(Threshold::Ratio(cmp, _)) => (cmp.promql(), variant.threshold),
             other => ("<", other),
         };
-        self.expr
+        let text = self
+            .expr
             .replace("{cmp}", cmp)
             .replace(
                 "{threshold}",
                 &threshold.map(|t| t.promql()).unwrap_or_default(),
             )
             .replace("{window}", &duration_promql(FORECAST_WINDOW))
-            .replace("{statuses}", &UNHEALTHY_STATIC_IP_STATUSES.join("|"))
+            .replace("{watch_window}", &duration_promql(WATCH_WINDOW))
+            .replace("{statuses}", &UNHEALTHY_STATIC_IP_STATUSES.join("|"));
+        match variant.threshold {
+            Some(Threshold::Spike(s)) => s.fill(&text, true),
+            _ => text,
+        }
     }
 
     /// The most severe variant whose threshold `value` meets (a ratio, or the
@@ -227,6 +289,31 @@ pub fn most_severe(variants: &[Variant], met: impl Fn(Threshold) -> bool) -> Opt
         .filter(|v| v.threshold.is_none_or(&met))
         .map(|v| v.severity)
         .max()
+}
+
+impl Spike {
+    /// Fills `{factor}`, `{spike_window}`, `{baseline}`, `{min_history}` and
+    /// `{min_bytes}`: as PromQL (`1h`, `1073741824`) or as words (`an hour`,
+    /// `1.00 GiB`).
+    fn fill(&self, text: &str, promql: bool) -> String {
+        let duration = |d: Duration| {
+            if promql {
+                duration_promql(d)
+            } else {
+                duration_words(d)
+            }
+        };
+        let bytes = if promql {
+            format!("{}", self.min_bytes)
+        } else {
+            bytes_words(self.min_bytes)
+        };
+        text.replace("{factor}", &format!("{}", self.factor))
+            .replace("{spike_window}", &duration(self.window))
+            .replace("{baseline}", &duration(self.baseline))
+            .replace("{min_history}", &duration(self.min_history))
+            .replace("{min_bytes}", &bytes)
+    }
 }
 
 /// A recording rule the alerts (and the dashboards) use.
@@ -263,6 +350,18 @@ pub fn duration_promql(d: Duration) -> String {
     }
 }
 
+/// Bytes in words, in the largest binary unit (`1 GiB`, `1.5 GiB`).
+fn bytes_words(bytes: f64) -> String {
+    let mut value = bytes;
+    let mut unit = 0;
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{} {}", (value * 100.0).round() / 100.0, UNITS[unit])
+}
+
 /// A duration in words, in its largest whole unit: `a day`, `3 days`,
 /// `30 minutes`.
 fn duration_words(d: Duration) -> String {
@@ -283,7 +382,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_catalogue_holds_the_nine_contract_alerts_once_each() {
+    fn the_catalogue_holds_the_contract_alerts_once_each() {
         let names: Vec<_> = CATALOGUE.iter().map(|a| a.name).collect();
         assert_eq!(
             names,
@@ -296,9 +395,17 @@ mod tests {
                 "ProxyStaticIPExpiringSoon",
                 "ProxyStaticIPUnhealthy",
                 "ProxyTargetDown",
+                "ProxyUsageSpike",
                 "ProxyExporterDown",
+                "ProxyExporterReloadFailed",
+                "ProxyExporterNotificationsFailing",
+                "ProxyExporterStoreDown",
             ]
         );
+        let mut ids: Vec<_> = CATALOGUE.iter().map(|a| a.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOGUE.len(), "an AlertId used twice");
         for a in CATALOGUE {
             let severities: Vec<_> = a.variants.iter().map(|v| v.severity).collect();
             assert!(
@@ -327,6 +434,10 @@ mod tests {
         assert_eq!(t(&PACKAGE_EXPIRING_SOON), ["3 * 86400"]);
         assert_eq!(t(&ACCOUNT_NEAR_LIMIT), ["0.9", "1"]);
         assert_eq!(t(&STATIC_IP_EXPIRING_SOON), ["7 * 86400", "2 * 86400"]);
+        assert_eq!(t(&EXPORTER_NOTIFICATIONS_FAILING), ["0.1"]);
+        assert!(EXPORTER_NOTIFICATIONS_FAILING
+            .expr(&EXPORTER_NOTIFICATIONS_FAILING.variants[0])
+            .contains("[10m]))\n  > 0.1\n"));
         assert_eq!(
             ACCOUNT_NEAR_LIMIT.expr(&ACCOUNT_NEAR_LIMIT.variants[1]),
             "proxy:account_used:ratio >= 1"
@@ -338,7 +449,19 @@ mod tests {
         for a in CATALOGUE {
             for v in a.variants {
                 for text in [a.expr(v), v.summary(), v.description()] {
-                    for placeholder in ["{threshold}", "{cmp}", "{window}", "{statuses}", "{for}"] {
+                    for placeholder in [
+                        "{threshold}",
+                        "{cmp}",
+                        "{window}",
+                        "{watch_window}",
+                        "{statuses}",
+                        "{for}",
+                        "{factor}",
+                        "{spike_window}",
+                        "{baseline}",
+                        "{min_history}",
+                        "{min_bytes}",
+                    ] {
                         assert!(
                             !text.contains(placeholder),
                             "{}: {placeholder} left in {text}",

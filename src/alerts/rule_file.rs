@@ -9,10 +9,16 @@
 
 use std::fmt::Write as _;
 
-use super::{duration_promql, Alert, RecordingRule, Variant, CATALOGUE, RECORDING_RULES};
+use super::{duration_promql, Alert, RecordingRule, Scope, Variant, CATALOGUE, RECORDING_RULES};
 
 /// Comments wrap at this column.
 const WIDTH: usize = 88;
+
+/// Said once, above the rules that watch the exporter itself.
+const PROMETHEUS_ONLY: &str =
+    "The rules from here on watch the exporter itself. They are for Prometheus \
+     only: the exporter's own alerting agent does not evaluate them, as it cannot report its own \
+     failure through itself (docs/alerts.md).";
 
 /// The command that regenerates the shipped file, named in its header.
 pub const COMMAND: &str = "cargo run --example generate-rules";
@@ -26,9 +32,16 @@ pub fn render(runbook_base_url: &str) -> String {
         recording_rule(&mut out, rule);
     }
     out.push_str("\n  - name: proxy-quota.alerts\n    rules:\n");
+    let mut scope = Scope::Everywhere;
     for (i, alert) in CATALOGUE.iter().enumerate() {
         if i > 0 {
             out.push('\n');
+        }
+        if alert.scope != scope {
+            scope = alert.scope;
+            if scope == Scope::PrometheusOnly {
+                comment(&mut out, 6, PROMETHEUS_ONLY);
+            }
         }
         if let Some(note) = alert.note {
             comment(&mut out, 6, note);
@@ -152,6 +165,32 @@ mod tests {
             shipped == render(DEFAULT_RUNBOOK_BASE_URL),
             "{SHIPPED} differs from the alert catalogue: run `{COMMAND} > {SHIPPED}` \
              and then deploy/kubernetes/generate.sh"
+        );
+    }
+
+    /// The comment above the rules for Prometheus only says "from here on".
+    #[test]
+    fn the_rules_for_prometheus_only_come_last() {
+        let first = CATALOGUE
+            .iter()
+            .position(|a| a.scope == Scope::PrometheusOnly)
+            .expect("ProxyExporterDown at least");
+        assert!(CATALOGUE[first..]
+            .iter()
+            .all(|a| a.scope == Scope::PrometheusOnly));
+        let file = render(DEFAULT_RUNBOOK_BASE_URL);
+        let said = file
+            .find("# The rules from here on watch the exporter itself.")
+            .unwrap();
+        assert!(
+            said < file
+                .find(&format!("alert: {}", CATALOGUE[first].name))
+                .unwrap()
+        );
+        assert!(
+            said > file
+                .find(&format!("alert: {}", CATALOGUE[first - 1].name))
+                .unwrap()
         );
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::alerts::{self, Alert, Severity, Threshold, Variant};
+use crate::alerts::{self, Alert, AlertId, Scope, Severity, Threshold, Variant};
 
 /// One alert as the agent evaluates it.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,13 +19,14 @@ pub struct Rule {
 pub struct RuleSet(pub Vec<Rule>);
 
 impl Default for RuleSet {
-    /// The catalogue as shipped, without `ProxyExporterDown` (which watches the
-    /// exporter from outside; the `Watchdog` alert stands in for it).
+    /// The catalogue as shipped, without the rules for Prometheus only
+    /// ([`Scope::PrometheusOnly`]: `ProxyExporterDown` and the others that watch
+    /// the exporter itself, which cannot report its own failure through itself).
     fn default() -> Self {
         RuleSet(
             alerts::CATALOGUE
                 .iter()
-                .filter(|a| a.name != EXPORTER_DOWN)
+                .filter(|a| a.scope == Scope::Everywhere)
                 .map(|alert| Rule {
                     alert,
                     variants: alert.variants.to_vec(),
@@ -34,9 +35,6 @@ impl Default for RuleSet {
         )
     }
 }
-
-/// The alert the agent cannot evaluate.
-pub const EXPORTER_DOWN: &str = "ProxyExporterDown";
 
 /// A configured threshold: a ratio, or a duration.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,6 +57,26 @@ pub struct Override {
     pub critical: Option<Figure>,
     pub for_: Option<Duration>,
     pub enabled: Option<bool>,
+    /// `ProxyUsageSpike`'s own figures (refused for other alerts).
+    pub spike: SpikeOverride,
+}
+
+/// `ProxyUsageSpike`'s figures as configured: `factor`, `window`, `baseline`,
+/// `min_history`, `min_bytes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpikeOverride {
+    pub factor: Option<f64>,
+    pub window: Option<Duration>,
+    pub baseline: Option<Duration>,
+    pub min_history: Option<Duration>,
+    /// Bytes.
+    pub min_bytes: Option<f64>,
+}
+
+impl SpikeOverride {
+    fn is_empty(&self) -> bool {
+        *self == SpikeOverride::default()
+    }
 }
 
 impl RuleSet {
@@ -77,9 +95,13 @@ impl RuleSet {
 
     /// Applies one alert's overrides.
     fn apply(&mut self, name: &str, o: &Override) -> Result<(), String> {
-        if name == EXPORTER_DOWN {
+        if let Some(alert) = alerts::alert(name).filter(|a| a.scope == Scope::PrometheusOnly) {
+            let stand_in = match alert.id {
+                AlertId::ExporterDown => "the Watchdog alert stands in for it",
+                _ => "Prometheus evaluates it from the rule file",
+            };
             return Err(format!(
-                "{name}: watches the exporter from outside and is not evaluated in-process (the Watchdog alert stands in for it)"
+                "{name}: watches the exporter from outside and is not evaluated in-process ({stand_in})"
             ));
         }
         let Some(index) = self.0.iter().position(|r| r.alert.name == name) else {
@@ -106,6 +128,9 @@ impl RuleSet {
         if let Some(for_) = o.for_ {
             rule.variants.iter_mut().for_each(|v| v.for_ = for_);
         }
+        if !o.spike.is_empty() {
+            override_spike(rule, &o.spike).map_err(|m| format!("{name}: {m}"))?;
+        }
         Ok(())
     }
 
@@ -126,6 +151,48 @@ impl RuleSet {
             .iter()
             .find(|v| v.severity == severity)
     }
+}
+
+fn override_spike(rule: &mut Rule, o: &SpikeOverride) -> Result<(), String> {
+    for variant in &mut rule.variants {
+        let Some(Threshold::Spike(spike)) = &mut variant.threshold else {
+            return Err(
+                "factor, window, baseline, min_history and min_bytes are ProxyUsageSpike's keys"
+                    .into(),
+            );
+        };
+        if let Some(factor) = o.factor {
+            if !(factor > 0.0 && factor.is_finite()) {
+                return Err(format!(
+                    "factor: must be a number greater than 0, not {factor}"
+                ));
+            }
+            spike.factor = factor;
+        }
+        for (key, value, slot) in [
+            ("window", o.window, &mut spike.window),
+            ("baseline", o.baseline, &mut spike.baseline),
+        ] {
+            if let Some(d) = value {
+                if d.is_zero() || d.subsec_nanos() != 0 {
+                    return Err(format!(
+                        "{key}: must be a whole number of seconds greater than 0"
+                    ));
+                }
+                *slot = d;
+            }
+        }
+        if let Some(d) = o.min_history {
+            if d.subsec_nanos() != 0 {
+                return Err("min_history: must be a whole number of seconds".into());
+            }
+            spike.min_history = d;
+        }
+        if let Some(bytes) = o.min_bytes {
+            spike.min_bytes = bytes;
+        }
+    }
+    Ok(())
 }
 
 fn override_threshold(rule: &mut Rule, severity: Severity, figure: Figure) -> Result<(), String> {
@@ -152,6 +219,12 @@ fn override_threshold(rule: &mut Rule, severity: Severity, figure: Figure) -> Re
         }
         (Some(Threshold::Within(_)), _) => {
             return Err("must be a duration greater than 0 such as 7d, not a number".into())
+        }
+        (Some(Threshold::Spike(_)), _) => {
+            return Err(
+                "this alert's figures are factor, window, baseline, min_history and min_bytes"
+                    .into(),
+            )
         }
     };
     Ok(())
@@ -232,5 +305,41 @@ mod tests {
         .contains("no threshold"));
         assert!(refuse("ProxyTrafficLw", Override::default()).starts_with("unknown alert"));
         assert!(refuse("ProxyExporterDown", Override::default()).contains("Watchdog"));
+        for name in [
+            "ProxyExporterReloadFailed",
+            "ProxyExporterNotificationsFailing",
+            "ProxyExporterStoreDown",
+        ] {
+            assert!(
+                refuse(name, Override::default()).contains("not evaluated in-process"),
+                "{name}"
+            );
+        }
+    }
+
+    /// The agent (and `check`, which reads the same rule set) evaluates every
+    /// alert but the rules for Prometheus only.
+    #[test]
+    fn the_default_rules_leave_out_the_rules_for_prometheus_only() {
+        let evaluated: Vec<_> = RuleSet::default().0.iter().map(|r| r.alert.name).collect();
+        let prometheus_only: Vec<_> = alerts::CATALOGUE
+            .iter()
+            .filter(|a| a.scope == Scope::PrometheusOnly)
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(
+            prometheus_only,
+            [
+                "ProxyExporterDown",
+                "ProxyExporterReloadFailed",
+                "ProxyExporterNotificationsFailing",
+                "ProxyExporterStoreDown",
+            ]
+        );
+        assert_eq!(
+            evaluated.len() + prometheus_only.len(),
+            alerts::CATALOGUE.len()
+        );
+        assert!(evaluated.iter().all(|n| !prometheus_only.contains(n)));
     }
 }

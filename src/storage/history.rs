@@ -277,4 +277,19 @@ impl forecast::History for Storage {
             })
             .collect()
     }
+
+    fn account_used(
+        &self,
+        provider: &str,
+        target: &str,
+        product: &str,
+        account: &str,
+        since: f64,
+    ) -> Vec<(f64, f64)> {
+        self.account_history(provider, target, product, account, since.ceil() as i64)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.at as f64, p.used))
+            .collect()
+    }
 }

@@ -1,0 +1,195 @@
+//! Usage spikes (`ProxyUsageSpike`): a pool's or a sub-account's consumption
+//! over the last window against its average over the baseline before, computed
+//! as the rule file's PromQL computes it, so that the agent, `check` and the
+//! front page agree with Prometheus on the same samples.
+//!
+//! Consumption is Prometheus 2's `increase()` of a figure that only grows with
+//! use (a pool's purchased minus remaining traffic, a sub-account's used
+//! traffic): a fall is a counter reset (a new package, a monthly reset of used),
+//! never consumption, and a top-up, which raises purchased and remaining alike,
+//! leaves the figure alone. Ranges are closed (`[t - range, t]`), as Prometheus
+//! 2's range selectors.
+
+use crate::alerts::Spike;
+
+/// Prometheus' lookback for an instant selector (`x offset 24h`).
+const LOOKBACK: f64 = 300.0;
+
+/// One sample: (Unix seconds, value).
+pub type Sample = (f64, f64);
+
+/// The samples in `[start, end]`.
+fn range(samples: &[Sample], start: f64, end: f64) -> &[Sample] {
+    let from = samples.partition_point(|s| s.0 < start);
+    let to = samples.partition_point(|s| s.0 <= end);
+    &samples[from..to.max(from)]
+}
+
+/// PromQL's `increase(x[end - start])` evaluated at `end` (offset included in
+/// `end`): the counter's growth over the samples in the range, a fall counted as
+/// a reset, extrapolated towards the range's edges as `extrapolatedRate` does.
+/// `None` with fewer than two samples.
+pub fn increase(samples: &[Sample], start: f64, end: f64) -> Option<f64> {
+    let s = range(samples, start, end);
+    if s.len() < 2 {
+        return None;
+    }
+    let (first, last) = (s[0], s[s.len() - 1]);
+    let mut result = last.1 - first.1;
+    for w in s.windows(2) {
+        if w[1].1 < w[0].1 {
+            result += w[0].1;
+        }
+    }
+    let mut to_start = first.0 - start;
+    let to_end = end - last.0;
+    let sampled = last.0 - first.0;
+    let average = sampled / (s.len() - 1) as f64;
+    if result > 0.0 && first.1 >= 0.0 {
+        let to_zero = sampled * (first.1 / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    let threshold = average * 1.1;
+    let mut interval = sampled;
+    interval += if to_start < threshold {
+        to_start
+    } else {
+        average / 2.0
+    };
+    interval += if to_end < threshold {
+        to_end
+    } else {
+        average / 2.0
+    };
+    Some(result * (interval / sampled))
+}
+
+/// A spike's figures at one moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// Consumed over the window (bytes): the alert's value.
+    pub consumed: f64,
+    /// The baseline's average scaled to the window (bytes).
+    pub usual: f64,
+    /// Whether the alert's condition holds.
+    pub spiking: bool,
+}
+
+/// The figures of the rule at `now`, from `samples` (oldest first, every
+/// sample since at least `now - window - baseline`); `None` while the rule is
+/// not evaluated: less than two samples in the window or in the baseline, or
+/// no sample `min_history` ago (within Prometheus' 5 minutes of lookback).
+pub fn read(samples: &[Sample], now: f64, spike: &Spike) -> Option<Reading> {
+    let window = spike.window.as_secs_f64();
+    let baseline = spike.baseline.as_secs_f64();
+    let history_at = now - spike.min_history.as_secs_f64();
+    if range(samples, history_at - LOOKBACK + 0.001, history_at).is_empty() {
+        return None;
+    }
+    let consumed = increase(samples, now - window, now)?;
+    let before_end = now - window;
+    let before = increase(samples, before_end - baseline, before_end)?;
+    let before_count = range(samples, before_end - baseline, before_end).len() as f64;
+    let window_count = range(samples, now - window, now).len() as f64;
+    // In the rule's order of operations, so that a tie falls the same way.
+    let limit = spike.factor * before / before_count * window_count;
+    Some(Reading {
+        consumed,
+        usual: before / before_count * window_count,
+        spiking: consumed > limit && consumed > spike.min_bytes,
+    })
+}
+
+/// How far back [`read`] needs samples from, at `now`.
+pub fn since(now: f64, spike: &Spike) -> f64 {
+    let back = (spike.window + spike.baseline).max(spike.min_history);
+    now - back.as_secs_f64() - LOOKBACK
+}
+
+/// `samples` with `latest` added when it is newer than the last of them (a
+/// poll not stored yet, or a sub-account's reading between its hourly rows).
+pub fn with_latest(mut samples: Vec<Sample>, latest: Option<Sample>) -> Vec<Sample> {
+    if let Some(latest) = latest.filter(|l| l.1.is_finite()) {
+        if samples.last().is_none_or(|last| latest.0 > last.0) {
+            samples.push(latest);
+        }
+    }
+    samples
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+    fn spike() -> Spike {
+        crate::alerts::USAGE_SPIKE_DEFAULTS
+    }
+
+    /// A sample a minute for `minutes`, growing by `per_minute(m)`.
+    fn series(minutes: i64, per_minute: impl Fn(i64) -> f64) -> Vec<Sample> {
+        let mut value = 0.0;
+        (0..=minutes)
+            .map(|m| {
+                value += per_minute(m);
+                ((m * 60) as f64, value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn increase_extrapolates_and_ignores_resets_as_promql() {
+        // Samples every 60 s from 30 s in a 10 min range: extrapolated by 30 s
+        // at the start and the end.
+        let s: Vec<Sample> = (0..10)
+            .map(|i| (30.0 + 60.0 * i as f64, 100.0 + 10.0 * i as f64))
+            .collect();
+        let inc = increase(&s, 0.0, 600.0).unwrap();
+        assert!((inc - 90.0 * 600.0 / 540.0).abs() < 1e-9, "{inc}");
+        // A reset: the value after it counts from 0.
+        let s = [(0.0, 50.0), (60.0, 80.0), (120.0, 5.0), (180.0, 20.0)];
+        assert_eq!(increase(&s, 0.0, 180.0), Some(50.0));
+        assert_eq!(increase(&s[..1], 0.0, 180.0), None);
+    }
+
+    #[test]
+    fn a_spike_fires_and_steady_use_a_top_up_or_a_reset_do_not() {
+        let minutes = 2 * 24 * 60;
+        let now = (minutes * 60) as f64;
+        // 10 MiB a minute, then 100 MiB a minute for the last hour.
+        let steady = |_| 10.0 * 1024.0 * 1024.0;
+        let spiking = series(minutes, |m| {
+            if m > minutes - 60 {
+                100.0 * 1024.0 * 1024.0
+            } else {
+                steady(m)
+            }
+        });
+        let r = read(&spiking, now, &spike()).unwrap();
+        assert!(r.spiking && r.consumed > 5.0 * GIB, "{r:?}");
+        assert!(
+            !read(&series(minutes, steady), now, &spike())
+                .unwrap()
+                .spiking
+        );
+        // A monthly reset of used in the last hour: never a spike.
+        let mut reset = series(minutes, steady);
+        let at_reset = reset[(minutes - 30) as usize].1;
+        for s in reset.iter_mut().skip((minutes - 30) as usize) {
+            s.1 -= at_reset;
+        }
+        assert!(!read(&reset, now, &spike()).unwrap().spiking);
+        // Less than 24 h of history: not evaluated.
+        let young = series(20 * 60, |m| if m > 19 * 60 { 100.0 * GIB } else { 1.0 });
+        assert_eq!(read(&young, (20 * 3600) as f64, &spike()), None);
+        // Below min_bytes: not a spike, however sudden.
+        let small = Spike {
+            min_bytes: 100.0 * GIB,
+            ..spike()
+        };
+        assert!(!read(&spiking, now, &small).unwrap().spiking);
+    }
+}
