@@ -51,6 +51,9 @@ struct Cli {
 
     /// Run on simulated data: start the built-in simulator of the provider
     /// APIs on loopback and poll it. Needs no configuration and no account.
+    /// Listens on 127.0.0.1:9877 and keeps its store in a temporary directory
+    /// (removed at exit) unless --web.listen-address or --storage.path says
+    /// otherwise.
     /// With --config.file, that file holds only an `alerting` section (your
     /// receivers and routes), used instead of the demo's, which logs alerts.
     #[arg(long = "demo", conflicts_with = "config_check")]
@@ -67,13 +70,13 @@ struct Cli {
     demo_interval: Duration,
 
     /// Address to listen on for HTTP (":9877" means every interface).
+    /// [default: :9877, or 127.0.0.1:9877 under --demo]
     #[arg(
         long = "web.listen-address",
         env = "PROXY_QUOTA_EXPORTER_WEB_LISTEN_ADDRESS",
-        default_value = ":9877",
         value_name = "ADDRESS"
     )]
-    listen_address: String,
+    listen_address: Option<String>,
 
     /// The URL under which the exporter is reached (behind a reverse proxy,
     /// say), as Prometheus' flag: alerts' generatorURL, the webhook's
@@ -98,7 +101,7 @@ struct Cli {
 
     /// Directory of the embedded store (pool history, alert state); "" runs
     /// without a store. `check` reads the history from it, never writes.
-    /// [default: data/, or no store under --demo]
+    /// [default: data/, or a temporary directory removed at exit under --demo]
     #[arg(
         long = "storage.path",
         env = "PROXY_QUOTA_EXPORTER_STORAGE_PATH",
@@ -356,13 +359,23 @@ fn discover(args: DiscoverArgs) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let shard = Shard::new(cli.shard, cli.total_shards)?;
-    let address = listen_address(&cli.listen_address)?;
+    let address = listen_address(cli.listen_address.as_deref().unwrap_or(if cli.demo {
+        DEMO_LISTEN_ADDRESS
+    } else {
+        DEFAULT_LISTEN_ADDRESS
+    }))?;
     let web = cli
         .web_config_file
         .as_deref()
         .map(WebConfig::load)
         .transpose()?;
-    let storage = storage_options(&cli);
+    // Declared before the runtime, so dropped after it (when the exporter has
+    // stopped): dropping it removes the demo's store.
+    let demo_store = match cli.storage_path {
+        None if cli.demo => Some(TempStore::create()?),
+        _ => None,
+    };
+    let storage = storage_options(&cli, demo_store.as_ref());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -374,6 +387,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => demo_config(&simulator, cli.demo_interval)?,
             };
             tracing::warn!(simulator = %simulator.url(), "{DEMO_NOTICE}");
+            if let Some(store) = &demo_store {
+                tracing::info!(
+                    path = %store.0.display(),
+                    "the demo's store is a temporary directory, removed at exit \
+                     (--storage.path DIR keeps it)"
+                );
+            }
             let options = Options {
                 config_file: None,
                 web,
@@ -433,6 +453,52 @@ fn parse_external_url(text: &str) -> Result<String, String> {
 
 /// `--storage.path` when not given (as Prometheus and Alertmanager).
 const DEFAULT_STORAGE_PATH: &str = "data/";
+
+/// `--web.listen-address` when not given: every IPv4 interface, as exporters do.
+const DEFAULT_LISTEN_ADDRESS: &str = ":9877";
+
+/// `--web.listen-address` under `--demo` when not given: loopback only.
+const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9877";
+
+/// The demo's store when `--storage.path` is not given: a fresh directory under
+/// the system's temporary directory, removed when this is dropped.
+struct TempStore(PathBuf);
+
+impl TempStore {
+    fn create() -> anyhow::Result<TempStore> {
+        let base = std::env::temp_dir();
+        for attempt in 0..100u32 {
+            let path = base.join(format!(
+                "proxy-quota-exporter-demo-{}-{attempt}",
+                std::process::id()
+            ));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(TempStore(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(anyhow!(
+                        "cannot create the demo's store under {}: {e}; \
+                         pass --storage.path DIR (or \"\" for none)",
+                        base.display()
+                    ))
+                }
+            }
+        }
+        bail!(
+            "cannot create the demo's store under {}: every name is taken; \
+             pass --storage.path DIR",
+            base.display()
+        )
+    }
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(path = %self.0.display(), "cannot remove the demo's store: {e}");
+        }
+    }
+}
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
 
@@ -514,12 +580,27 @@ async fn serve(address: SocketAddr, config: Config, options: Options) -> anyhow:
              PROXY_QUOTA_EXPORTER_WEB_LISTEN_ADDRESS)"
         )
     })?;
+    let local = listener.local_addr()?;
     tracing::info!(
         version = proxy_quota_exporter::metrics::VERSION,
-        address = %listener.local_addr()?,
+        address = %local,
         targets = config.targets.len(),
         tls = options.web.as_ref().is_some_and(|w| w.tls.is_some()),
         "proxy-quota-exporter listening"
+    );
+    let scheme = if options.web.as_ref().is_some_and(|w| w.tls.is_some()) {
+        "https"
+    } else {
+        "http"
+    };
+    let host = match local.ip() {
+        ip if ip.is_unspecified() => "localhost".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    tracing::info!(
+        "open {scheme}://{host}:{}/ for the front page (/metrics for Prometheus)",
+        local.port()
     );
     proxy_quota_exporter::run_with(listener, config, options, shutdown_signal()).await;
     tracing::info!("shut down");
@@ -605,14 +686,14 @@ fn check_history(storage_path: Option<&str>) -> Option<Storage> {
 }
 
 /// The store's options: `--storage.path` (`data/` when not given, except under
-/// `--demo`, whose simulated figures must not mix with a real account's history;
-/// "" for no store) and `--storage.retention`.
-fn storage_options(cli: &Cli) -> Option<StorageOptions> {
-    let path = match cli.storage_path.as_deref() {
-        Some("") => return None,
-        Some(path) => path,
-        None if cli.demo => return None,
-        None => DEFAULT_STORAGE_PATH,
+/// `--demo`, whose simulated figures must not mix with a real account's history:
+/// `demo_store`, a temporary directory; "" for no store) and `--storage.retention`.
+fn storage_options(cli: &Cli, demo_store: Option<&TempStore>) -> Option<StorageOptions> {
+    let path = match (cli.storage_path.as_deref(), demo_store) {
+        (Some(""), _) => return None,
+        (Some(path), _) => Path::new(path),
+        (None, Some(store)) => store.0.as_path(),
+        (None, None) => Path::new(DEFAULT_STORAGE_PATH),
     };
     Some(StorageOptions {
         path: path.into(),

@@ -200,3 +200,77 @@ fn a_bad_demo_interval_is_refused_as_the_flags() {
         assert!(!ran.stderr.contains("<demo>"), "{value}: {}", ran.stderr);
     }
 }
+
+/// `--demo` without `--storage.path` keeps its store in a temporary directory
+/// (under `TMPDIR`), removed at exit, and the log names the URL to open.
+#[cfg(unix)]
+#[test]
+fn the_demo_keeps_a_temporary_store_and_prints_its_url() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = tmp.path().join("log");
+    let store_parent = tmp.path().join("tmp");
+    std::fs::create_dir(&store_parent).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_proxy-quota-exporter"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PROXY_QUOTA_EXPORTER_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args([
+            "--demo",
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("TMPDIR", &store_parent)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        let answer = std::net::TcpStream::connect(("127.0.0.1", port))
+            .and_then(|mut s| {
+                write!(
+                    s,
+                    "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )?;
+                let mut text = String::new();
+                s.read_to_string(&mut text)?;
+                Ok(text)
+            })
+            .unwrap_or_default();
+        if answer.contains("\"store\": true") || answer.contains("\"store\":true") {
+            break answer;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no store within 20 s: {answer}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.contains("SIMULATED"), "{status}");
+    let stores: Vec<_> = std::fs::read_dir(&store_parent).unwrap().collect();
+    assert_eq!(stores.len(), 1, "{stores:?}");
+    // SAFETY: kill(2) on the child's own pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let exited = child.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains(&format!("open http://127.0.0.1:{port}/")),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&store_parent).unwrap().count(),
+        0,
+        "the demo's store was left behind"
+    );
+}
