@@ -8,7 +8,11 @@
 //! ([`crate::forecast`]): the store's history of the last
 //! [`forecast::FORECAST_WINDOW`] plus this poll. Without such a trend (no store,
 //! or a pool too new) `check` falls back to yesterday's usage, and says so.
+//!
+//! Usage spikes are read as the agent reads them ([`crate::spike`]): the
+//! store's history plus this poll.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -25,6 +29,7 @@ use crate::readings::{
     AccountReading, PackageReading, PoolReading, Reading, StaticIpReading, STATIC_IP_STATUSES,
 };
 use crate::scheduler::poll_endpoints;
+use crate::spike;
 
 /// How bad a finding is; the order is the exit code's precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -274,8 +279,8 @@ impl Context<'_> {
         self.rules.level(alert.name, met).map(Severity::from)
     }
 
-    /// `ProxyTrafficLow`, `ProxyTrafficExhaustionForecast` and
-    /// `ProxyTrafficExpiringSoon`, and a table line per pool.
+    /// `ProxyTrafficLow`, `ProxyUsageSpike`, `ProxyTrafficExhaustionForecast`
+    /// and `ProxyTrafficExpiringSoon`, and a table line per pool.
     fn check_pools(
         &self,
         report: &mut TargetReport,
@@ -296,6 +301,20 @@ impl Context<'_> {
                         ),
                     );
                 }
+            }
+            let latest = p
+                .purchased_bytes
+                .zip(p.remaining_bytes)
+                .map(|(bought, left)| (self.now as f64, bought - left));
+            let key = (
+                report.provider.as_str(),
+                report.target.as_str(),
+                p.pool.as_str(),
+            );
+            if let Some((level, r, rule)) =
+                self.spike(|rule| spike::pool(self.history, key, latest, self.now as f64, rule))
+            {
+                report.warn(level, format!("pool {}: {}", p.pool, spike_text(&r, &rule)));
             }
             let (days_left, days_left_basis) = match p.remaining_bytes {
                 Some(remaining) => self.days_left(report, p, remaining, yesterday),
@@ -386,9 +405,51 @@ impl Context<'_> {
         (Some(days), Some(DaysLeftBasis::Yesterday))
     }
 
-    /// `ProxyAccountNearLimit`; unlimited sub-accounts have no limit to near.
+    /// The most severe level of `ProxyUsageSpike` that `read` finds spiking
+    /// with its figures, the reading and those figures.
+    fn spike(
+        &self,
+        read: impl Fn(&alerts::Spike) -> Option<spike::Reading>,
+    ) -> Option<(Severity, spike::Reading, alerts::Spike)> {
+        let found = Cell::new(None);
+        let level = self.level(&alerts::USAGE_SPIKE, |t| match t {
+            Threshold::Spike(rule) => match read(&rule).filter(|r| r.spiking) {
+                Some(r) => {
+                    found.set(Some((r, rule)));
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        })?;
+        let (r, rule) = found.get()?;
+        Some((level, r, rule))
+    }
+
+    /// `ProxyAccountNearLimit` (unlimited sub-accounts have no limit to near)
+    /// and `ProxyUsageSpike`.
     fn check_accounts(&self, report: &mut TargetReport, accounts: &[AccountReading]) {
         for a in accounts {
+            let key = (
+                report.provider.as_str(),
+                report.target.as_str(),
+                a.product.as_str(),
+                a.account.as_str(),
+            );
+            let latest = (self.now as f64, a.used_bytes);
+            if let Some((level, r, rule)) =
+                self.spike(|rule| spike::account(self.history, key, latest, self.now as f64, rule))
+            {
+                report.warn(
+                    level,
+                    format!(
+                        "sub-account {} ({}): {}",
+                        a.account,
+                        a.product,
+                        spike_text(&r, &rule)
+                    ),
+                );
+            }
             let (Some(ratio), Some(limit)) = (a.used_share(), a.limit_bytes) else {
                 continue;
             };
@@ -575,6 +636,19 @@ fn paint(color: bool, severity: Severity, text: &str) -> String {
 
 pub use crate::units::format_bytes as bytes;
 use crate::units::format_duration;
+
+/// A usage spike in words: `usage spike: 5.0 GiB within 1h, over 3 times the
+/// usual 0.5 GiB`.
+fn spike_text(r: &spike::Reading, rule: &alerts::Spike) -> String {
+    format!(
+        "usage spike: {} within {}, over {} times the usual {} (the average of the {} before)",
+        bytes(r.consumed),
+        humantime::format_duration(rule.window),
+        rule.factor,
+        bytes(r.usual),
+        humantime::format_duration(rule.baseline)
+    )
+}
 
 fn percent(ratio: f64) -> String {
     format!("{:.1}%", ratio * 100.0)

@@ -11,6 +11,7 @@
 //! 2's range selectors.
 
 use crate::alerts::Spike;
+use crate::forecast::History;
 
 /// Prometheus' lookback for an instant selector (`x offset 24h`).
 const LOOKBACK: f64 = 300.0;
@@ -117,6 +118,46 @@ pub fn with_latest(mut samples: Vec<Sample>, latest: Option<Sample>) -> Vec<Samp
         }
     }
     samples
+}
+
+/// A pool's figures at `now` ([`read`]): its consumed figure (purchased minus
+/// remaining) from the stored history since [`since`], with `latest` (this
+/// poll's `(unix seconds, purchased - remaining)`) added when newer. The agent,
+/// `check` and the front page read a pool through this.
+pub fn pool(
+    history: &dyn History,
+    (provider, target, pool): (&str, &str, &str),
+    latest: Option<Sample>,
+    now: f64,
+    rule: &Spike,
+) -> Option<Reading> {
+    let samples = history
+        .pool_points(provider, target, pool, since(now, rule))
+        .iter()
+        .map(|q| (q.at, q.purchased - q.remaining))
+        .filter(|s| s.1.is_finite())
+        .collect();
+    read(&with_latest(samples, latest), now, rule)
+}
+
+/// A sub-account's figures at `now` ([`read`]): its used traffic from the
+/// stored history since [`since`], with `latest` (this poll's `(unix seconds,
+/// used bytes)`) added when newer. `None` without reading the history while it
+/// has used less than `min_bytes` in all (it cannot have consumed more within
+/// the window). The agent, `check` and the front page read a sub-account
+/// through this.
+pub fn account(
+    history: &dyn History,
+    (provider, target, product, account): (&str, &str, &str, &str),
+    latest: Sample,
+    now: f64,
+    rule: &Spike,
+) -> Option<Reading> {
+    if latest.1 < rule.min_bytes {
+        return None;
+    }
+    let stored = history.account_used(provider, target, product, account, since(now, rule));
+    read(&with_latest(stored, Some(latest)), now, rule)
 }
 
 #[cfg(test)]

@@ -268,3 +268,119 @@ async fn days_left_follow_the_stored_trend_beside_a_running_exporter() {
     assert!(stdout.contains("0.4 "), "{stdout}");
     drop(storage);
 }
+
+/// Writes a pool's history into `storage`: a sample every 5 minutes for 30
+/// hours before `now`, `consumed(seconds_ago)` of `purchased(seconds_ago)`.
+fn write_pool_history(
+    storage: &Storage,
+    pool: &str,
+    now: i64,
+    consumed: impl Fn(i64) -> f64,
+    purchased: impl Fn(i64) -> f64,
+) {
+    for k in (1..=360).rev() {
+        let ago = k * 300;
+        let reading = PoolReading {
+            pool: pool.to_owned(),
+            remaining_bytes: Some(purchased(ago) - consumed(ago)),
+            purchased_bytes: Some(purchased(ago)),
+            ..PoolReading::default()
+        };
+        storage
+            .write_pools("bestproxy", "best", now - ago, &[reading])
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_usage_spike_is_a_warning_read_as_the_agent_reads_it_and_a_top_up_is_not() {
+    // This poll: 10 GiB left of 50 GiB, 40 GiB consumed.
+    let upstream = one_pool_upstream().await;
+    let yaml = format!(
+        "targets:\n  - name: best\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    endpoints: [summary]\n    product_types: [9]\n",
+        upstream.uri()
+    );
+    let (_, stdout, _) = tokio::task::spawn_blocking({
+        let yaml = yaml.clone();
+        move || check(&yaml, true)
+    })
+    .await
+    .unwrap();
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let name = report["targets"][0]["pools"][0]["pool"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = |store: String, yaml: String| {
+        tokio::task::spawn_blocking(move || check_with_store(&yaml, true, &store))
+    };
+    let open = |dir: &tempfile::TempDir| {
+        Storage::open(&StorageOptions {
+            path: dir.path().to_owned(),
+            retention: Duration::from_secs(7 * 86_400),
+        })
+        .unwrap()
+    };
+    let now = unix_now() as i64;
+
+    // 0.05 GiB an hour for 29 hours, then 10 GiB within the last hour.
+    let spiking = tempfile::tempdir().unwrap();
+    let storage = open(&spiking);
+    write_pool_history(
+        &storage,
+        &name,
+        now,
+        |ago| {
+            if ago < 3600 {
+                40.0 * GIB - 10.0 * GIB * ago as f64 / 3600.0
+            } else {
+                30.0 * GIB - 0.05 * GIB * (ago - 3600) as f64 / 3600.0
+            }
+        },
+        |_| 50.0 * GIB,
+    );
+    let (code, stdout, stderr) = run(spiking.path().to_str().unwrap().to_owned(), yaml.clone())
+        .await
+        .unwrap();
+    assert!(code >= 1, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let spike = report["targets"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["message"].as_str().unwrap().contains("usage spike"))
+        .unwrap_or_else(|| panic!("no spike finding: {stdout}"))
+        .clone();
+    assert_eq!(spike["severity"], "warning", "{spike}");
+    let message = spike["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("pool {name}: usage spike: 10."))
+            && message.contains("GiB within 1h, over 3 times the usual"),
+        "{message}"
+    );
+    drop(storage);
+
+    // The same figures, but the last hour's fall of remaining was a top-up of
+    // 30 GiB that came with steady use: purchased minus remaining hardly grew.
+    let topped_up = tempfile::tempdir().unwrap();
+    let storage = open(&topped_up);
+    write_pool_history(
+        &storage,
+        &name,
+        now,
+        |ago| 40.0 * GIB - 0.05 * GIB * ago as f64 / 3600.0,
+        |ago| if ago < 1800 { 50.0 * GIB } else { 20.0 * GIB },
+    );
+    let (_, stdout, stderr) = run(topped_up.path().to_str().unwrap().to_owned(), yaml.clone())
+        .await
+        .unwrap();
+    assert!(!stdout.contains("usage spike"), "{stdout}{stderr}");
+    drop(storage);
+
+    // Overrides count as for the agent: at a factor of 1000, 10 GiB is usual.
+    let overridden = format!("{yaml}alerting:\n  rules:\n    ProxyUsageSpike: {{factor: 1000}}\n");
+    let (_, stdout, stderr) = run(spiking.path().to_str().unwrap().to_owned(), overridden)
+        .await
+        .unwrap();
+    assert!(!stdout.contains("usage spike"), "{stdout}{stderr}");
+}

@@ -218,21 +218,14 @@ fn usage_spike(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut
     let Some(Threshold::Spike(rule)) = variant.threshold else {
         return;
     };
-    let since = spike::since(input.now, &rule);
     let history = input.history;
     for p in pools(t, input.instant) {
-        let stored = history.pool_points(t.provider, &t.target, &p.pool, since);
-        let samples = stored
-            .iter()
-            .map(|q| (q.at, q.purchased - q.remaining))
-            .filter(|s| s.1.is_finite())
-            .collect();
         let latest = p
             .purchased_bytes
             .zip(p.remaining_bytes)
             .map(|(bought, left)| (t.polled_at, bought - left));
-        let samples = spike::with_latest(samples, latest);
-        if let Some(r) = spike::read(&samples, input.now, &rule).filter(|r| r.spiking) {
+        let key = (t.provider, t.target.as_str(), p.pool.as_str());
+        if let Some(r) = spike::pool(history, key, latest, input.now, &rule).filter(|r| r.spiking) {
             found.push((vec![("pool", p.pool.clone())], r.consumed, false));
         }
     }
@@ -240,10 +233,17 @@ fn usage_spike(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut
         let Reading::Accounts(accounts) = reading else {
             continue;
         };
-        for a in accounts.iter().filter(|a| a.used_bytes >= rule.min_bytes) {
-            let stored = history.account_used(t.provider, &t.target, &a.product, &a.account, since);
-            let samples = spike::with_latest(stored, Some((t.polled_at, a.used_bytes)));
-            if let Some(r) = spike::read(&samples, input.now, &rule).filter(|r| r.spiking) {
+        for a in accounts {
+            let key = (
+                t.provider,
+                t.target.as_str(),
+                a.product.as_str(),
+                a.account.as_str(),
+            );
+            let latest = (t.polled_at, a.used_bytes);
+            if let Some(r) =
+                spike::account(history, key, latest, input.now, &rule).filter(|r| r.spiking)
+            {
                 let labels = vec![
                     ("account", a.account.clone()),
                     ("product", a.product.clone()),
