@@ -504,7 +504,10 @@ impl Context<'_> {
                 {
                     report.warn(
                         level,
-                        format!("{count} {product} static IPs in status {status}"),
+                        format!(
+                            "{count} {product} static IP{} in status {status}",
+                            if *count == 1 { "" } else { "s" }
+                        ),
                     );
                 }
             }

@@ -172,8 +172,9 @@ enum Command {
     /// `check --demo` polls the built-in simulator once instead of a
     /// configuration; its accounts are built to run short, so it exits 2.
     Check {
-        /// Poll the built-in simulator of the three provider APIs (the
-        /// configuration `--demo` uses) instead of `--config.file`. Reads no store.
+        /// Poll the built-in simulator (BestProxy, ProxyLite, IPWeb and one
+        /// custom API, with the configuration `--demo` uses) instead of
+        /// `--config.file`. Reads no store.
         #[arg(long = "demo", conflicts_with = "config_file")]
         demo: bool,
 
@@ -502,7 +503,7 @@ impl Drop for TempStore {
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
 
-/// Starts the built-in simulator of the three provider APIs on loopback.
+/// Starts the built-in simulator of the provider APIs on loopback.
 async fn start_simulator() -> anyhow::Result<Simulator> {
     Simulator::start(SimulatorConfig::default())
         .await

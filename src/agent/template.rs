@@ -3,7 +3,9 @@
 //! `humanize1024`, `humanizeDuration` and `humanizePercentage` functions, plus
 //! the `{{ with … | query }}…{{ end }}` block of `ProxyTargetDown`, whose query
 //! the evaluator answers itself, and `{{ with $labels.x }}…{{ . }}…{{ end }}`,
-//! kept when the label is set (`ProxyUsageSpike` names a pool or a sub-account).
+//! kept when the label is set (`ProxyUsageSpike` names a pool or a sub-account),
+//! and `{{ if eq $value N }}…{{ else }}…{{ end }}` (or `ne`), for plurals
+//! ("1 static IP", "2 static IPs").
 
 use std::collections::BTreeMap;
 
@@ -25,7 +27,20 @@ pub fn render(
         };
         let action = rest[start + 2..start + end].trim();
         rest = &rest[start + end + 2..];
-        if action.starts_with("with ") {
+        if let Some(condition) = action.strip_prefix("if ") {
+            let Some(close) = rest.find("{{ end }}") else {
+                return out;
+            };
+            let body = &rest[..close];
+            let (then, otherwise) = body.split_once("{{ else }}").unwrap_or((body, ""));
+            let chosen = if value_condition(condition, value) {
+                then
+            } else {
+                otherwise
+            };
+            out.push_str(&render(chosen, labels, value, with_block));
+            rest = &rest[close + "{{ end }}".len()..];
+        } else if action.starts_with("with ") {
             let Some(close) = rest.find("{{ end }}") else {
                 return out;
             };
@@ -49,6 +64,16 @@ pub fn render(
     }
     out.push_str(rest);
     out
+}
+
+/// `eq $value N` or `ne $value N`, as Go's template compares a float; any
+/// other condition is false.
+fn value_condition(condition: &str, value: f64) -> bool {
+    match condition.split_whitespace().collect::<Vec<_>>().as_slice() {
+        ["eq", "$value", n] => n.parse::<f64>().is_ok_and(|n| value == n),
+        ["ne", "$value", n] => n.parse::<f64>().is_ok_and(|n| value != n),
+        _ => false,
+    }
 }
 
 fn action_text(action: &str, labels: &BTreeMap<String, String>, value: f64) -> String {
@@ -193,5 +218,14 @@ mod tests {
         assert_eq!(render(t, &labels, 0.93, false), "lite has 93%.");
         assert_eq!(render(t, &labels, 0.93, true), "lite has 93%. Auth.");
         assert_eq!(render("{{ $value }} IPs", &labels, 3.0, false), "3 IPs");
+    }
+
+    #[test]
+    fn if_blocks_choose_by_the_value() {
+        let labels = BTreeMap::new();
+        let t = "{{ $value }} IP{{ if ne $value 1.0 }}s{{ end }} {{ if eq $value 1.0 }}has{{ else }}have{{ end }} expired";
+        assert_eq!(render(t, &labels, 1.0, false), "1 IP has expired");
+        assert_eq!(render(t, &labels, 2.0, false), "2 IPs have expired");
+        assert_eq!(render(t, &labels, 0.0, false), "0 IPs have expired");
     }
 }

@@ -256,8 +256,8 @@ pub const STATIC_IP_UNHEALTHY: Alert = Alert {
         severity: Severity::Warning,
         threshold: None,
         for_: minutes(30),
-        summary: "{{ $labels.provider }} {{ $labels.target }}: {{ $value }} static IPs {{ $labels.status }}",
-        description: "{{ $value }} {{ $labels.product }} static IPs of {{ $labels.provider }} target {{ $labels.target }} have been in status {{ $labels.status }} for {for}. Ask the provider or replace them.",
+        summary: "{{ $labels.provider }} {{ $labels.target }}: {{ $value }} static IP{{ if ne $value 1.0 }}s{{ end }} {{ $labels.status }}",
+        description: "{{ $value }} {{ $labels.product }} static IP{{ if ne $value 1.0 }}s{{ end }} of {{ $labels.provider }} target {{ $labels.target }} {{ if eq $value 1.0 }}has{{ else }}have{{ end }} been in status {{ $labels.status }} for {for}. Ask the provider or replace them.",
     }],
 };
 
