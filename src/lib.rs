@@ -145,7 +145,8 @@ pub async fn run_with(
             options.config_file.is_some().then_some(reload_tx),
             options.web,
         )
-        .with_silences(Arc::clone(&silences)),
+        .with_silences(Arc::clone(&silences))
+        .with_alerting(alerting.subscribe()),
     );
     let supervisor = supervisor::supervise(
         config,

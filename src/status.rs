@@ -8,9 +8,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::alerts::Spike;
 use crate::forecast::{self, History};
 use crate::readings::{Order, OrderReading, Reading, StaticIp, ORDER_STATUSES};
 use crate::silences::{self, Silence};
+use crate::spike;
 use crate::store::{TargetSnapshot, View};
 
 /// How many packages, static IPs and customers a list shows.
@@ -80,6 +82,9 @@ pub struct TargetStatus {
     /// At or above [`NEAR_LIMIT`] of their limit, the fullest first.
     pub accounts_near_limit: Vec<AccountStatus>,
     pub accounts_total: usize,
+    /// Sub-accounts whose usage spikes (`ProxyUsageSpike`'s condition, read as
+    /// the agent reads it), the largest consumption first.
+    pub accounts_spiking: Vec<AccountSpike>,
     /// An IPWeb agent's customers by today's traffic, the largest first.
     pub top_customers: Vec<CustomerStatus>,
     /// What a gateway-family target bought in the last 30 provider days;
@@ -102,6 +107,34 @@ pub struct PoolStatus {
     /// nothing is consumed.
     pub days_left: Option<f64>,
     pub expiring_bytes: Option<f64>,
+    /// `ProxyUsageSpike`'s figures, as the agent reads them; `null` while the
+    /// rule is not evaluated (less than `min_history` of history, no store, or
+    /// the rule turned off).
+    pub usage_spike: Option<SpikeStatus>,
+}
+
+/// A pool's consumption within the spike window against the usual.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpikeStatus {
+    /// Consumed within the window (the alert's value).
+    pub consumed_bytes: f64,
+    /// The baseline's average scaled to the window.
+    pub usual_bytes: f64,
+    /// Whether the alert's condition holds (it fires after its `for`).
+    pub spiking: bool,
+    /// The window, in seconds.
+    pub window_seconds: f64,
+}
+
+/// A sub-account whose usage spikes.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountSpike {
+    pub account: String,
+    pub product: String,
+    pub consumed_bytes: f64,
+    pub usual_bytes: f64,
+    /// The window, in seconds.
+    pub window_seconds: f64,
 }
 
 /// Traffic used on the provider's calendar days.
@@ -220,6 +253,9 @@ pub struct Sources<'a> {
     /// Every silence (expired ones are left out of the status).
     pub silences: &'a [Silence],
     pub shard: Option<String>,
+    /// `ProxyUsageSpike`'s figures (with the configuration's overrides);
+    /// `None` when the rule is turned off.
+    pub spike: Option<Spike>,
     /// Unix seconds, and the same moment for readings' staleness.
     pub now: f64,
     pub instant: Instant,
@@ -263,6 +299,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
         static_ips_total: 0,
         accounts_near_limit: Vec::new(),
         accounts_total: 0,
+        accounts_spiking: Vec::new(),
         top_customers: Vec::new(),
         orders: None,
         alerts: alerts(view, &t.target),
@@ -283,6 +320,20 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                             days_left(sources.history, t, &p.pool, remaining, now)
                         }),
                         expiring_bytes: p.expiring_bytes,
+                        usage_spike: sources.spike.and_then(|rule| {
+                            let latest = p
+                                .purchased_bytes
+                                .zip(p.remaining_bytes)
+                                .map(|(bought, left)| (t.polled_at, bought - left));
+                            let key = (t.provider, t.target.as_str(), p.pool.as_str());
+                            let r = spike::pool(sources.history, key, latest, now, &rule)?;
+                            Some(SpikeStatus {
+                                consumed_bytes: r.consumed,
+                                usual_bytes: r.usual,
+                                spiking: r.spiking,
+                                window_seconds: rule.window.as_secs_f64(),
+                            })
+                        }),
                     })
                     .collect();
             }
@@ -334,6 +385,30 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                     .collect();
                 near.sort_by(|a, b| b.used_ratio.total_cmp(&a.used_ratio));
                 status.accounts_near_limit = near;
+                if let Some(rule) = sources.spike {
+                    let mut spiking: Vec<AccountSpike> = accounts
+                        .iter()
+                        .filter_map(|a| {
+                            let key = (
+                                t.provider,
+                                t.target.as_str(),
+                                a.product.as_str(),
+                                a.account.as_str(),
+                            );
+                            let latest = (t.polled_at, a.used_bytes);
+                            let r = spike::account(sources.history, key, latest, now, &rule)?;
+                            r.spiking.then(|| AccountSpike {
+                                account: a.account.clone(),
+                                product: a.product.clone(),
+                                consumed_bytes: r.consumed,
+                                usual_bytes: r.usual,
+                                window_seconds: rule.window.as_secs_f64(),
+                            })
+                        })
+                        .collect();
+                    spiking.sort_by(|a, b| b.consumed_bytes.total_cmp(&a.consumed_bytes));
+                    status.accounts_spiking = spiking;
+                }
             }
             Reading::Customers(customers) => {
                 let mut top: Vec<CustomerStatus> = customers

@@ -238,3 +238,123 @@ fn count_pixels(png: &Path, colour: [u8; 3]) -> usize {
         .filter(|px| px.len() >= 3 && px[..3].iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 24))
         .count()
 }
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// A pool and a sub-account that each used far more in the last hour than in
+/// the 30 hours before: the page and `/api/v1/status` mark both, with the
+/// figures `ProxyUsageSpike` reads (and the sub-account's name, from upstream,
+/// escaped). No browser: the HTML as served.
+#[tokio::test]
+async fn a_usage_spike_is_marked_on_the_page_and_in_the_status() {
+    use proxy_quota_exporter::readings::{AccountReading, PoolReading};
+    use proxy_quota_exporter::storage::Storage;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let upstream = MockServer::start().await;
+    // 10 GiB left of 50 GiB; the sub-account has used 20 GiB (in KB).
+    let summary = serde_json::json!({"code": 200, "msg": "ok", "data": {
+        "effective": 10 * 1_048_576, "effective_total": 50 * 1_048_576,
+        "effective_used": 40 * 1_048_576}});
+    let accounts = serde_json::json!({"code": 200, "msg": "ok", "data": {"list": [
+        {"id": 1, "username": "<b>leaked</b>", "product_type": 9,
+         "usage_flow": 20 * 1_048_576, "limit_flow": 0, "status": 1}]}});
+    for (route, body) in [
+        ("/gateway/user-product/summary", summary),
+        ("/gateway/whitelist-account/list", accounts),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&upstream)
+            .await;
+    }
+    let store = tempfile::tempdir().unwrap();
+    let storage = Storage::open(&StorageOptions {
+        path: store.path().to_owned(),
+        retention: Duration::from_secs(7 * 86_400),
+    })
+    .unwrap();
+    let now = proxy_quota_exporter::units::unix_now() as i64;
+    // The pool: 0.05 GiB an hour, then 10 GiB within the last hour.
+    for k in (1..=360).rev() {
+        let ago = k * 300;
+        let consumed = if ago < 3600 {
+            40.0 * GIB - 10.0 * GIB * ago as f64 / 3600.0
+        } else {
+            30.0 * GIB - 0.05 * GIB * (ago - 3600) as f64 / 3600.0
+        };
+        let pool = PoolReading {
+            pool: "dynamic_residential".into(),
+            remaining_bytes: Some(50.0 * GIB - consumed),
+            purchased_bytes: Some(50.0 * GIB),
+            ..PoolReading::default()
+        };
+        storage
+            .write_pools("bestproxy", "best", now - ago, &[pool])
+            .unwrap();
+    }
+    // The sub-account, an hourly row: 0.01 GiB an hour up to 5 GiB a minute
+    // ago (this poll says 20 GiB).
+    for k in (0..=30).rev() {
+        let account = AccountReading {
+            account: "<b>leaked</b>".into(),
+            product: "dynamic_residential".into(),
+            remark: String::new(),
+            used_bytes: 5.0 * GIB - 0.01 * GIB * k as f64,
+            limit_bytes: None,
+            enabled: Some(true),
+        };
+        storage
+            .write_accounts("bestproxy", "best", now - 60 - k * 3600, &[account])
+            .unwrap();
+    }
+    drop(storage);
+
+    let yaml = format!(
+        "targets:\n  - name: best\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    endpoints: [summary, accounts]\n    product_types: [9]\n",
+        upstream.uri()
+    );
+    // A week's retention: the default of these tests would prune the 24 h of
+    // history the rule needs.
+    let options = Options {
+        storage: Some(StorageOptions {
+            path: store.path().to_owned(),
+            retention: Duration::from_secs(7 * 86_400),
+        }),
+        ..Options::default()
+    };
+    let exporter = Exporter::start_with(&yaml, options).await;
+    exporter.wait_ready().await;
+    let status: Value =
+        serde_json::from_str(&exporter.get("/api/v1/status").await.text().await.unwrap()).unwrap();
+    let target = &status["targets"][0];
+    let spike = &target["pools"][0]["usage_spike"];
+    assert_eq!(spike["spiking"], true, "{spike}");
+    assert_eq!(spike["window_seconds"], 3600.0, "{spike}");
+    let consumed = spike["consumed_bytes"].as_f64().unwrap();
+    let usual = spike["usual_bytes"].as_f64().unwrap();
+    assert!(consumed > 9.0 * GIB && usual < 0.1 * GIB, "{spike}");
+    let account = &target["accounts_spiking"][0];
+    assert_eq!(account["account"], "<b>leaked</b>", "{target}");
+    assert!(
+        account["consumed_bytes"].as_f64().unwrap() > 14.0 * GIB,
+        "{account}"
+    );
+
+    let page = exporter.get("/").await.text().await.unwrap();
+    assert!(page.contains("usage spike</span>"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<strong class=\"warn\">{}</strong> (usual {})",
+            format_bytes(consumed),
+            format_bytes(usual)
+        )),
+        "{page}"
+    );
+    assert!(page.contains("Sub-accounts with a usage spike"), "{page}");
+    assert!(page.contains("&lt;b&gt;leaked&lt;/b&gt;"), "{page}");
+    assert!(!page.contains("<b>leaked</b>"), "{page}");
+    exporter.stop().await;
+}

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use crate::alerts::{self, Severity};
 use crate::forecast::Point;
@@ -127,6 +128,7 @@ fn target(html: &mut String, t: &TargetStatus, status: &Status, histories: &Hist
         status.generated_at,
     );
     accounts(html, t);
+    spiking_accounts(html, t);
     customers(html, t);
     orders(html, t);
     endpoints(html, t);
@@ -181,6 +183,21 @@ fn pool(html: &mut String, p: &PoolStatus, history: &[Point], status: &Status) {
             "<span>Days left: not enough history yet (or nothing used in the last 6 h)</span>",
         ),
         None => html.push_str("<span>Days left: needs the store</span>"),
+    }
+    if let Some(spike) = &p.usage_spike {
+        let window = humantime::format_duration(Duration::from_secs_f64(spike.window_seconds));
+        let _ = write!(
+            html,
+            "<span>Used in the last {window}: <strong class=\"{}\">{}</strong> (usual {}){}</span>",
+            if spike.spiking { "warn" } else { "ok" },
+            format_bytes(spike.consumed_bytes),
+            format_bytes(spike.usual_bytes),
+            if spike.spiking {
+                " <span class=\"badge warn\">usage spike</span>"
+            } else {
+                ""
+            }
+        );
     }
     if let Some(expiring) = p.expiring_bytes.filter(|b| *b > 0.0) {
         let _ = write!(
@@ -401,6 +418,30 @@ fn accounts(html: &mut String, t: &TargetStatus) {
             format_bytes(a.used_bytes),
             format_bytes(a.limit_bytes),
             a.used_ratio * 100.0
+        );
+    }
+    html.push_str("</table></div>");
+}
+
+/// Sub-accounts whose usage spikes (`ProxyUsageSpike`).
+fn spiking_accounts(html: &mut String, t: &TargetStatus) {
+    if t.accounts_spiking.is_empty() {
+        return;
+    }
+    let _ = write!(
+        html,
+        "<h3>Sub-accounts with a usage spike <small>{}</small></h3><div class=\"scroll\"><table><tr><th>account</th><th>product</th><th>used in the window</th><th>usual</th></tr>",
+        t.accounts_spiking.len()
+    );
+    for a in &t.accounts_spiking {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td class=\"warn\">{} in {}</td><td>{}</td></tr>",
+            escape(&a.account),
+            escape(&a.product),
+            format_bytes(a.consumed_bytes),
+            humantime::format_duration(Duration::from_secs_f64(a.window_seconds)),
+            format_bytes(a.usual_bytes)
         );
     }
     html.push_str("</table></div>");

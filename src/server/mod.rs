@@ -23,9 +23,11 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
+use crate::alerting::Alerting;
+use crate::alerts::{self, Spike, Threshold, USAGE_SPIKE};
 use crate::exposition::ExpositionCache;
 use crate::forecast::{History, NoHistory};
 use crate::silences::Silences;
@@ -59,6 +61,9 @@ pub struct App {
     tls: Option<TlsAcceptor>,
     basic_auth: BasicAuth,
     limits: ServerLimits,
+    /// The running configuration's `alerting` section, for `ProxyUsageSpike`'s
+    /// figures on the front page; `None`: the catalogue's.
+    alerting: Option<watch::Receiver<Option<Alerting>>>,
 }
 
 impl App {
@@ -95,6 +100,7 @@ impl App {
             tls,
             basic_auth,
             limits,
+            alerting: None,
         }
     }
 }
@@ -107,6 +113,30 @@ impl App {
         self
     }
 
+    /// The running configuration's `alerting` section, followed across reloads
+    /// (`ProxyUsageSpike`'s figures with its overrides).
+    pub fn with_alerting(mut self, alerting: watch::Receiver<Option<Alerting>>) -> Self {
+        self.alerting = Some(alerting);
+        self
+    }
+
+    /// `ProxyUsageSpike`'s figures as the agent and `check` evaluate them: the
+    /// configuration's rule set (the catalogue's without an `alerting`
+    /// section); `None` when the rule is turned off.
+    fn spike_rule(&self) -> Option<Spike> {
+        let rules = self
+            .alerting
+            .as_ref()
+            .and_then(|a| a.borrow().as_ref().map(|a| a.rules.clone()))
+            .unwrap_or_default();
+        rules
+            .variant(USAGE_SPIKE.name, alerts::Severity::Warning)
+            .and_then(|v| match v.threshold {
+                Some(Threshold::Spike(s)) => Some(s),
+                _ => None,
+            })
+    }
+
     /// The status of every target, and with `histories` the last 7 days of
     /// every pool, read off the async workers (the store is on disk).
     async fn status(&self, histories: bool) -> Option<(Status, landing::Histories)> {
@@ -116,6 +146,7 @@ impl App {
         let silences = self.silences.list(crate::units::unix_now());
         let shard = self.exposition.shard();
         let shard = (shard.total() > 1).then(|| shard.to_string());
+        let spike = self.spike_rule();
         let built = tokio::task::spawn_blocking(move || {
             let history: &dyn History = match &storage {
                 Some(storage) => storage.as_ref(),
@@ -130,6 +161,7 @@ impl App {
                     notice: notice.as_deref(),
                     silences: &silences,
                     shard,
+                    spike,
                     now,
                     instant: Instant::now(),
                 },
