@@ -24,6 +24,7 @@ use crate::alerts::rules::RuleSet;
 use crate::alerts::{self, Threshold};
 use crate::config::{Config, Target};
 use crate::forecast::{self, History};
+use crate::http::Reason;
 use crate::providers::Client;
 use crate::readings::{
     AccountReading, PackageReading, PoolReading, Reading, StaticIpReading, STATIC_IP_STATUSES,
@@ -176,18 +177,52 @@ async fn poll(target: &Target, limiter: Arc<Semaphore>) -> (Vec<Reading>, Vec<St
     let results = poll_endpoints(target, &client, &target.endpoints).await;
     let mut readings = Vec::new();
     let mut errors = Vec::new();
+    let mut unreachable = Vec::new();
     for (endpoint, poll) in target.endpoints.iter().zip(results) {
         match poll.result {
             Ok(reading) => readings.push(reading),
-            Err(e) => errors.push(format!(
-                "{} {endpoint}: {} ({})",
-                target.display_name(),
-                e.message,
-                e.reason
-            )),
+            Err(e) => {
+                if e.reason == Reason::Connect {
+                    unreachable.push(connect_cause(&e.message).to_owned());
+                }
+                errors.push(format!(
+                    "{} {endpoint}: {} ({})",
+                    target.display_name(),
+                    e.message,
+                    e.reason
+                ));
+            }
         }
     }
+    // An unreachable host fails every endpoint alike: one line naming it.
+    if readings.is_empty()
+        && errors.len() > 1
+        && unreachable.len() == errors.len()
+        && unreachable.iter().all(|cause| *cause == unreachable[0])
+    {
+        let url = &target.base_url;
+        errors = vec![format!(
+            "{} {}:{}: cannot connect: {} (connect; all {} endpoints)",
+            target.display_name(),
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default(),
+            unreachable[0],
+            errors.len()
+        )];
+    }
     (readings, errors)
+}
+
+/// The cause of a connection failure without the request's path and the HTTP
+/// client's wrapping: `tcp connect error: Connection refused (os error 111)`.
+fn connect_cause(message: &str) -> &str {
+    let cause = match message.split_once(": ") {
+        Some((request, cause)) if request.starts_with("GET ") => cause,
+        _ => message,
+    };
+    cause
+        .split_once("client error (Connect): ")
+        .map_or(cause, |(_, rest)| rest)
 }
 
 /// Yesterday's usage, when it says how long a pool lasts: usage is reported for

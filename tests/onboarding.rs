@@ -274,3 +274,35 @@ fn the_demo_keeps_a_temporary_store_and_prints_its_url() {
         "the demo's store was left behind"
     );
 }
+
+/// `check` on a target nobody answers for: one line naming host and port, not
+/// the same connection error once per endpoint.
+#[test]
+fn check_names_an_unreachable_host_once() {
+    let port = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "targets:\n  - name: dead\n    provider: bestproxy\n    base_url: http://127.0.0.1:{port}\n    app_key: x\n"
+        ),
+    )
+    .unwrap();
+    let ran = run(&["check", "--config.file", file.to_str().unwrap()], LIMIT);
+    assert_eq!(ran.code, Some(3), "{}{}", ran.stdout, ran.stderr);
+    let errors: Vec<_> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", ran.stdout);
+    assert!(
+        errors[0].contains(&format!("127.0.0.1:{port}: cannot connect")),
+        "{}",
+        errors[0]
+    );
+}
