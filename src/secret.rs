@@ -235,6 +235,8 @@ pub const MAX_SECRET_FILE: u64 = 64 * 1024;
 /// Reads a secret from `file` (relative to `base_dir` unless absolute): the
 /// trailing line break is removed; a missing, unreadable, empty or larger than
 /// [`MAX_SECRET_FILE`] file is an error that names the file, never its content.
+/// A file other users may read is accepted with a warning, as ssh warns about
+/// a private key (see [`loosely_permitted`]).
 pub fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
     if file.trim().is_empty() {
         return Err("must not be empty".into());
@@ -246,7 +248,30 @@ pub fn read_secret_file(base_dir: &Path, file: &str) -> Result<String, String> {
     if secret.trim().is_empty() {
         return Err(format!("secret file {} is empty", path.display()));
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(metadata) = std::fs::metadata(&path) {
+            let mode = metadata.permissions().mode();
+            if loosely_permitted(mode) {
+                tracing::warn!(
+                    file = %path.display(),
+                    mode = format!("{:04o}", mode & 0o7777),
+                    "secret file is accessible to other users; restrict it (chmod 600)"
+                );
+            }
+        }
+    }
     Ok(secret)
+}
+
+/// Whether a secret file's `mode` lets users other than its owner at it
+/// (`mode & 0o077`), group read alone excepted: a Kubernetes secret volume
+/// with `fsGroup` (deploy/kubernetes, `defaultMode: 0440`) is owned by root
+/// and read by the exporter through its group.
+pub fn loosely_permitted(mode: u32) -> bool {
+    let others = mode & 0o077;
+    others != 0 && others != 0o040
 }
 
 /// Reads the text file at `path`, refusing one longer than `limit` bytes
@@ -296,6 +321,16 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn secret_files_open_to_others_are_loosely_permitted() {
+        for mode in [0o100644, 0o604, 0o660, 0o640 | 0o004, 0o620, 0o777] {
+            assert!(super::loosely_permitted(mode), "{mode:o}");
+        }
+        for mode in [0o100600, 0o400, 0o440, 0o700] {
+            assert!(!super::loosely_permitted(mode), "{mode:o}");
+        }
+    }
+
     use super::{redact, Redactor, Secret};
     use base64::Engine as _;
 

@@ -306,3 +306,40 @@ fn check_names_an_unreachable_host_once() {
         errors[0]
     );
 }
+
+/// A secret file other users may read is accepted with a warning that names
+/// the file, never its content; one only its owner reads draws none.
+#[cfg(unix)]
+#[test]
+fn a_secret_file_readable_by_others_is_accepted_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("app_key");
+    std::fs::write(&secret, "s3cr3t-value-42\n").unwrap();
+    let file = dir.path().join("config.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "targets:\n  - name: best\n    provider: bestproxy\n    base_url: http://127.0.0.1:9\n    app_key_file: {}\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let args = ["--config.check", "--config.file", file.to_str().unwrap()];
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let ran = run(&args, LIMIT);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let warning = ran
+        .stderr
+        .lines()
+        .find(|l| l.contains("secret file is accessible to other users"))
+        .unwrap_or_else(|| panic!("no warning:\n{}", ran.stderr));
+    assert!(warning.contains(&secret.display().to_string()), "{warning}");
+    assert!(warning.contains("0644"), "{warning}");
+    assert!(!ran.stderr.contains("s3cr3t") && !ran.stdout.contains("s3cr3t"));
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ran = run(&args, LIMIT);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(!ran.stderr.contains("secret file"), "{}", ran.stderr);
+}
