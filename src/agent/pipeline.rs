@@ -36,65 +36,55 @@ impl Pipeline<'_> {
         resolved: &[AlertEvent],
         now: f64,
     ) -> (Vec<Flushed>, Mutes) {
-        route_and_group(self, groups, ledger, firing, resolved, now)
-    }
-}
-
-fn route_and_group(
-    pipeline: &Pipeline,
-    groups: &mut Groups,
-    ledger: &Ledger,
-    firing: &[AlertEvent],
-    resolved: &[AlertEvent],
-    now: f64,
-) -> (Vec<Flushed>, Mutes) {
-    let Pipeline {
-        section,
-        silences,
-        direct,
-    } = pipeline;
-    let firing_labels: Vec<&BTreeMap<String, String>> = firing.iter().map(|e| &e.labels).collect();
-    let sources = section.inhibitor.sources(&firing_labels);
-    let mutes: Mutes = firing
-        .iter()
-        .map(|e| {
-            (
-                silences.mutes(&e.labels, now),
-                sources.inhibited_by(&e.labels),
-            )
-        })
-        .collect();
-    let destinations = |labels: &BTreeMap<String, String>| -> Vec<Destination> {
-        section
-            .route
-            .matching(labels)
-            .into_iter()
-            .filter(|node| direct(node.receiver()))
-            .map(|node| {
-                let (key, group_labels) = node.group_key(labels);
-                Destination {
-                    receiver: node.receiver().to_owned(),
-                    key,
-                    labels: group_labels,
-                    timing: node.timing(),
-                    send_resolved: section
-                        .send_resolved
-                        .get(node.receiver())
-                        .copied()
-                        .unwrap_or(true),
-                }
+        let Pipeline {
+            section,
+            silences,
+            direct,
+        } = self;
+        let firing_labels: Vec<&BTreeMap<String, String>> =
+            firing.iter().map(|e| &e.labels).collect();
+        let sources = section.inhibitor.sources(&firing_labels);
+        let mutes: Mutes = firing
+            .iter()
+            .map(|e| {
+                (
+                    silences.mutes(&e.labels, now),
+                    sources.inhibited_by(&e.labels),
+                )
             })
-            .collect()
-    };
-    let mut routed: Vec<(&AlertEvent, Vec<Destination>)> = Vec::new();
-    for (event, (silenced, inhibited)) in firing.iter().zip(&mutes) {
-        if silenced.is_empty() && inhibited.is_empty() {
+            .collect();
+        let destinations = |labels: &BTreeMap<String, String>| -> Vec<Destination> {
+            section
+                .route
+                .matching(labels)
+                .into_iter()
+                .filter(|node| direct(node.receiver()))
+                .map(|node| {
+                    let (key, group_labels) = node.group_key(labels);
+                    Destination {
+                        receiver: node.receiver().to_owned(),
+                        key,
+                        labels: group_labels,
+                        timing: node.timing(),
+                        send_resolved: section
+                            .send_resolved
+                            .get(node.receiver())
+                            .copied()
+                            .unwrap_or(true),
+                    }
+                })
+                .collect()
+        };
+        let mut routed: Vec<(&AlertEvent, Vec<Destination>)> = Vec::new();
+        for (event, (silenced, inhibited)) in firing.iter().zip(&mutes) {
+            if silenced.is_empty() && inhibited.is_empty() {
+                routed.push((event, destinations(&event.labels)));
+            }
+        }
+        for event in resolved {
             routed.push((event, destinations(&event.labels)));
         }
+        groups.update(routed, now);
+        (groups.flush(now, ledger), mutes)
     }
-    for event in resolved {
-        routed.push((event, destinations(&event.labels)));
-    }
-    groups.update(routed, now);
-    (groups.flush(now, ledger), mutes)
 }
