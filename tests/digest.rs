@@ -6,9 +6,7 @@
 //! tiny SMTP server).
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use proxy_quota_exporter::notify::{
@@ -20,6 +18,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 mod common;
 
+use common::logs::Logs;
 use common::smtp::smtp_server;
 
 // ---------------------------------------------------------------- the group
@@ -185,38 +184,6 @@ async fn one_request_server(at: &str, answer: ResponseTemplate) -> MockServer {
     server
 }
 
-/// Log lines written while the guard lives (on this thread: tests run on a
-/// current-thread runtime).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 // ---------------------------------------------------------------- receivers
 
 #[tokio::test]
@@ -353,7 +320,7 @@ async fn webhook_carries_all_2000_alerts_in_one_message() {
 
 #[tokio::test]
 async fn log_writes_one_line_per_alert() {
-    let (logs, _guard) = Logs::capture();
+    let (logs, _guard) = Logs::capture_at(tracing::Level::INFO);
     build("{name: console, log: {}}")
         .send(&group())
         .await

@@ -4,9 +4,7 @@
 //! and that no secret reaches a log line, an error or `Debug` output.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use proxy_quota_exporter::notify::{
@@ -19,6 +17,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 mod common;
 
+use common::logs::Logs;
 use common::smtp::smtp_server;
 
 // ---------------------------------------------------------------- helpers
@@ -100,38 +99,6 @@ fn header_of<'a>(request: &'a Request, name: &str) -> &'a str {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-}
-
-/// Log lines written while the guard lives (on this thread: tests run on a
-/// current-thread runtime, so the dispatcher's tasks log here too).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 // ---------------------------------------------------------------- configuration

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod logs;
 pub mod smtp;
 
 use std::net::SocketAddr;
