@@ -22,14 +22,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 /// `ProxyTrafficLow` fires at both severities.
 async fn low_pool() -> MockServer {
     let upstream = MockServer::start().await;
-    let summary = json!({"code": 200, "msg": "ok", "data": {
-        "effective": 1_048_576, "effective_total": 104_857_600, "effective_used": 103_809_024,
-        "total": 104_857_600, "used": 103_809_024}});
-    Mock::given(method("GET"))
-        .and(path("/gateway/user-product/summary"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(summary))
-        .mount(&upstream)
-        .await;
+    low_pool_on(&upstream).await;
     upstream
 }
 

@@ -9,12 +9,20 @@ use std::collections::BTreeMap;
 
 use crate::alerting::Alerting;
 use crate::notify::group::{Destination, Flushed, Groups, Ledger};
+use crate::notify::route::RouteNode;
 use crate::notify::AlertEvent;
 use crate::silences::Silences;
 
-/// Why each firing alert is muted: the silences' IDs and the inhibiting
-/// alerts' fingerprints (both empty: not muted), in the order of `firing`.
-pub type Mutes = Vec<(Vec<String>, Vec<String>)>;
+/// What became of one firing alert: the silences that mute it (their IDs),
+/// the alerts that inhibit it (their fingerprints) — both empty when nothing
+/// mutes it — and the receivers its routes name (direct or not, muted or not),
+/// for the front page and the API.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fate {
+    pub silenced_by: Vec<String>,
+    pub inhibited_by: Vec<String>,
+    pub routed_to: Vec<String>,
+}
 
 /// What the way to direct receivers needs besides the alerts.
 pub struct Pipeline<'a> {
@@ -35,7 +43,7 @@ impl Pipeline<'_> {
         firing: &[AlertEvent],
         resolved: &[AlertEvent],
         now: f64,
-    ) -> (Vec<Flushed>, Mutes) {
+    ) -> (Vec<Flushed>, Vec<Fate>) {
         let Pipeline {
             section,
             silences,
@@ -44,20 +52,9 @@ impl Pipeline<'_> {
         let firing_labels: Vec<&BTreeMap<String, String>> =
             firing.iter().map(|e| &e.labels).collect();
         let sources = section.inhibitor.sources(&firing_labels);
-        let mutes: Mutes = firing
-            .iter()
-            .map(|e| {
-                (
-                    silences.mutes(&e.labels, now),
-                    sources.inhibited_by(&e.labels),
-                )
-            })
-            .collect();
-        let destinations = |labels: &BTreeMap<String, String>| -> Vec<Destination> {
-            section
-                .route
-                .matching(labels)
-                .into_iter()
+        let destinations = |labels: &BTreeMap<String, String>, nodes: &[&RouteNode]| {
+            nodes
+                .iter()
                 .filter(|node| direct(node.receiver()))
                 .map(|node| {
                     let (key, group_labels) = node.group_key(labels);
@@ -73,18 +70,27 @@ impl Pipeline<'_> {
                             .unwrap_or(true),
                     }
                 })
-                .collect()
+                .collect::<Vec<_>>()
         };
         let mut routed: Vec<(&AlertEvent, Vec<Destination>)> = Vec::new();
-        for (event, (silenced, inhibited)) in firing.iter().zip(&mutes) {
-            if silenced.is_empty() && inhibited.is_empty() {
-                routed.push((event, destinations(&event.labels)));
+        let mut fates = Vec::with_capacity(firing.len());
+        for event in firing {
+            let nodes = section.route.matching(&event.labels);
+            let fate = Fate {
+                silenced_by: silences.mutes(&event.labels, now),
+                inhibited_by: sources.inhibited_by(&event.labels),
+                routed_to: nodes.iter().map(|n| n.receiver().to_owned()).collect(),
+            };
+            if fate.silenced_by.is_empty() && fate.inhibited_by.is_empty() {
+                routed.push((event, destinations(&event.labels, &nodes)));
             }
+            fates.push(fate);
         }
         for event in resolved {
-            routed.push((event, destinations(&event.labels)));
+            let nodes = section.route.matching(&event.labels);
+            routed.push((event, destinations(&event.labels, &nodes)));
         }
         groups.update(routed, now);
-        (groups.flush(now, ledger), mutes)
+        (groups.flush(now, ledger), fates)
     }
 }

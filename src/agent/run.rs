@@ -391,7 +391,7 @@ impl Agent {
             .map(|(n, k)| (n.to_owned(), k))
             .collect();
         let direct = |name: &str| kinds.get(name).is_some_and(|k| *k != ALERTMANAGER);
-        let (flushed, mutes) = {
+        let (flushed, fates) = {
             let ledger = dispatcher.ledger();
             let pipeline = Pipeline {
                 section: &self.section,
@@ -408,8 +408,6 @@ impl Agent {
                 Flushed::Quiet { receiver, key } => dispatcher.withdraw(&receiver, &key),
             }
         }
-        let route = &self.section.route;
-
         // Alertmanager receivers: everything, as Prometheus sends it.
         for (receiver, kind) in &kinds {
             if *kind == ALERTMANAGER {
@@ -442,21 +440,21 @@ impl Agent {
             let fp = fingerprint(&s.labels);
             let (silenced_by, inhibited_by, receivers) = match by_fp.get(&fp) {
                 Some(&i) => {
-                    let labels = &firing[i].labels;
-                    let mut receivers: BTreeSet<String> = route
-                        .matching(labels)
-                        .into_iter()
-                        .map(|n| n.receiver().to_owned())
+                    let fate = &fates[i];
+                    let receivers: BTreeSet<String> = fate
+                        .routed_to
+                        .iter()
+                        .cloned()
+                        .chain(
+                            kinds
+                                .iter()
+                                .filter(|(_, k)| **k == ALERTMANAGER)
+                                .map(|(n, _)| n.clone()),
+                        )
                         .collect();
-                    receivers.extend(
-                        kinds
-                            .iter()
-                            .filter(|(_, k)| **k == ALERTMANAGER)
-                            .map(|(n, _)| n.clone()),
-                    );
                     (
-                        mutes[i].0.clone(),
-                        mutes[i].1.clone(),
+                        fate.silenced_by.clone(),
+                        fate.inhibited_by.clone(),
                         receivers.into_iter().collect(),
                     )
                 }
