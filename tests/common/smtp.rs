@@ -1,5 +1,5 @@
-//! A tiny SMTP server for the e-mail receiver's tests (tests/notify.rs,
-//! tests/digest.rs): EHLO (offering AUTH PLAIN and no STARTTLS), AUTH, MAIL,
+//! A tiny SMTP server for the e-mail receiver's tests (tests/it/notify.rs,
+//! tests/it/digest.rs): EHLO (offering AUTH PLAIN and no STARTTLS), AUTH, MAIL,
 //! RCPT, DATA, QUIT; it records the commands and each mail's data.
 
 use std::io;
