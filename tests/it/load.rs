@@ -73,7 +73,10 @@ async fn two_hundred_scrapers_for_ten_seconds_while_polls_fail_and_recover() {
         .await
         .is_ok_and(|r| r.status().is_success())
     {
-        assert!(Instant::now() < ready_by, "the exporter was not ready in 60 s");
+        assert!(
+            Instant::now() < ready_by,
+            "the exporter was not ready in 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

@@ -6,8 +6,8 @@
 //! the demo's expiring static IPs raise `ProxyStaticIPExpiringSoon`, and none of
 //! the rules watching the healthy exporter fires.
 
-use std::path::{Path, PathBuf};
 use crate::common;
+use std::path::{Path, PathBuf};
 
 use std::process::Command;
 use std::time::{Duration, Instant};
