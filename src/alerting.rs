@@ -18,7 +18,7 @@ use crate::notify::{RawReceiver, ReceiverSpec};
 
 /// Defaults of the contract.
 pub const DEFAULT_EVALUATION_INTERVAL: Duration = Duration::from_secs(30);
-pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
+pub use crate::notify::settings::DEFAULT_RESEND_INTERVAL;
 pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
 
 /// A validated `alerting` section.

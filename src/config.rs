@@ -18,7 +18,7 @@ use url::Url;
 use crate::alerting::{Alerting, RawAlerting};
 use crate::bounded::{DEFAULT_LABEL_VALUE_LENGTH_LIMIT, MIN_LABEL_VALUE_LENGTH_LIMIT};
 use crate::providers::{self, Connection, Endpoint, Options, OptionsError, ProviderSpec};
-use crate::secret::{expand_env, Secret};
+use crate::secret::{self, expand_env, Secret};
 use crate::shard::Shard;
 use crate::units::Zone;
 use crate::yaml;
@@ -527,29 +527,16 @@ fn credential(
     let key = spec.credential_key;
     let key_file = format!("{key}_file");
     let value = entry.read_key::<Expanded>(key).map_err(|e| at.located(e))?;
-    let file_value = entry
+    let file = entry
         .read_key::<Expanded>(&key_file)
         .map_err(|e| at.located(e))?;
-    let credential = match (value, file_value) {
-        (Some(_), Some(_)) => {
-            let message = format!("set either {key} or {key_file}, not both");
-            return Err(at.refuse(key, message));
-        }
-        (None, None) => {
-            let message = format!("missing secret: set {key} or {key_file}");
-            return Err(at.refuse(key, message));
-        }
-        (Some(v), None) => v.0,
-        (None, Some(f)) => crate::secret::read_secret_file(&at.source.base_dir, &f.0)
-            .map_err(|m| at.refuse(&key_file, m))?,
-    };
-    if credential.trim().is_empty() {
-        return Err(at.refuse(key, "secret is empty"));
+    let base_dir = &at.source.base_dir;
+    let file = file.as_ref().map(|f| f.0.as_str());
+    match secret::required_value_or_file(key, value.map(|v| v.0), file, base_dir) {
+        Ok(credential) => Ok(credential.expose().to_owned()),
+        Err(secret::SourceError::Pair(message)) => Err(at.refuse(key, message)),
+        Err(secret::SourceError::Key { key, message }) => Err(at.refuse(&key, message)),
     }
-    if credential.chars().any(char::is_control) {
-        return Err(at.refuse(key, "secret contains control characters (a line break?)"));
-    }
-    Ok(credential)
 }
 
 /// The endpoints to poll: the provider's default ones, or the listed ones (any

@@ -228,6 +228,68 @@ pub fn redact(text: &str, secrets: &[&Secret]) -> String {
     Redactor::of(secrets).apply(text)
 }
 
+/// Why a secret's `<key>` / `<key>_file` pair was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceError {
+    /// Both keys or neither was given: the message is about the pair.
+    Pair(String),
+    /// The key at fault (`<key>` or `<key>_file`) and why.
+    Key { key: String, message: String },
+}
+
+/// The one rule for a secret given as `<key>` or as `<key>_file`, for targets'
+/// credentials and receivers' secrets alike: at most one of the two; a file is
+/// read with [`read_secret_file`] relative to `base_dir` (the configuration
+/// file's directory); the secret must not be blank nor hold a control
+/// character (a line break inside a token, say), which is refused at load
+/// rather than at the first request. `None` when neither key is given.
+pub fn value_or_file(
+    key: &str,
+    value: Option<String>,
+    file: Option<&str>,
+    base_dir: &Path,
+) -> Result<Option<Secret>, SourceError> {
+    let file_key = || format!("{key}_file");
+    let (secret, at) = match (value, file) {
+        (Some(_), Some(_)) => {
+            return Err(SourceError::Pair(format!(
+                "set either {key} or {key}_file, not both"
+            )))
+        }
+        (None, None) => return Ok(None),
+        (Some(value), None) => (value, key.to_owned()),
+        (None, Some(file)) => {
+            let secret = read_secret_file(base_dir, file).map_err(|message| SourceError::Key {
+                key: file_key(),
+                message,
+            })?;
+            (secret, file_key())
+        }
+    };
+    let refuse = |message: &str| SourceError::Key {
+        key: at.clone(),
+        message: message.to_owned(),
+    };
+    if secret.trim().is_empty() {
+        return Err(refuse("secret is empty"));
+    }
+    if secret.chars().any(char::is_control) {
+        return Err(refuse("secret contains control characters (a line break?)"));
+    }
+    Ok(Some(Secret::new(secret)))
+}
+
+/// [`value_or_file`] where one of the two keys must be given.
+pub fn required_value_or_file(
+    key: &str,
+    value: Option<String>,
+    file: Option<&str>,
+    base_dir: &Path,
+) -> Result<Secret, SourceError> {
+    value_or_file(key, value, file, base_dir)?
+        .ok_or_else(|| SourceError::Pair(format!("missing secret: set {key} or {key}_file")))
+}
+
 /// The largest secret file read: far above any credential, far below what
 /// would hurt (`app_key_file: /dev/zero` is refused, not read forever).
 pub const MAX_SECRET_FILE: u64 = 64 * 1024;

@@ -35,7 +35,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::config::{http_url, one_secret, optional_secret, secret, BuildOptions};
+use super::settings::{http_url, one_secret, optional_secret, secret, BuildOptions};
 use super::{bearer, rfc3339, AlertEvent, HttpPost, NotifyError, Receiver, Status};
 use crate::secret::{Redactor, Secret};
 

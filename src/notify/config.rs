@@ -1,19 +1,17 @@
 //! Receiver configuration: the `alerting.receivers` entries as written
 //! ([`RawReceiver`], one struct per kind in each receiver's file), their
-//! validation into a [`ReceiverSpec`] (secrets read from their `_file`, held in
-//! [`Secret`]), and building the [`Receiver`] from it.
+//! validation into a [`ReceiverSpec`] (secrets read by each kind through
+//! [`super::settings`]), and building the [`Receiver`] from it.
 //!
 //! Errors are plain messages naming the key (`webhook.bearer_token_file: ...`);
 //! the configuration module adds the file and line. That receiver names are
 //! unique is the caller's check.
 
+use serde::Deserialize;
 use std::path::Path;
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
-
+use super::settings::BuildOptions;
 use super::{alertmanager, email, log, ntfy, slack, telegram, webhook, Receiver};
-use crate::secret::Secret;
 
 /// One entry of `alerting.receivers`: a name and exactly one kind.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -64,34 +62,6 @@ pub const KINDS: [&str; 7] = [
     "email",
     "log",
 ];
-
-/// What building a receiver needs beyond its configuration.
-#[derive(Debug, Clone)]
-pub struct BuildOptions {
-    /// Per request (HTTP) or per SMTP command.
-    pub timeout: Duration,
-    /// The Telegram Bot API's base URL (tests point it at a local server).
-    pub telegram_api_url: String,
-    /// `alerting.resend_interval`: an `alertmanager` receiver sends a firing
-    /// alert with `endsAt` 4 of these ahead.
-    pub resend_interval: Duration,
-}
-
-/// The default per-request timeout of a receiver.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The default `resend_interval` (the contract's, as in `alerting`).
-pub const DEFAULT_RESEND_INTERVAL: Duration = Duration::from_secs(60);
-
-impl Default for BuildOptions {
-    fn default() -> Self {
-        BuildOptions {
-            timeout: DEFAULT_TIMEOUT,
-            telegram_api_url: telegram::DEFAULT_API_URL.to_owned(),
-            resend_interval: DEFAULT_RESEND_INTERVAL,
-        }
-    }
-}
 
 impl RawReceiver {
     /// Checks the entry and reads its secret files, relative to `base_dir`
@@ -197,83 +167,6 @@ impl ReceiverSpec {
     }
 }
 
-/// Exactly one of `<key>` and `<key>_file` (when `required`), or at most one:
-/// the secret, read from the file relative to `base_dir` with its trailing
-/// newline trimmed. A secret with a control character (a line break inside a
-/// token, say) is refused here, at load, as target credentials are, rather
-/// than at the first notification.
-pub(crate) fn one_secret(
-    kind: &str,
-    key: &str,
-    value: Option<&Secret>,
-    file: Option<&str>,
-    base_dir: &Path,
-    required: bool,
-) -> Result<Option<Secret>, String> {
-    let secret = match (value, file) {
-        (Some(_), Some(_)) => Err(format!("{kind}: set either {key} or {key}_file, not both")),
-        (Some(value), None) if value.expose().trim().is_empty() => {
-            Err(format!("{kind}.{key}: must not be empty"))
-        }
-        (Some(value), None) => Ok(Some(value.clone())),
-        (None, Some(file)) => crate::secret::read_secret_file(base_dir, file)
-            .map(|s| Some(Secret::new(s)))
-            .map_err(|m| format!("{kind}.{key}_file: {m}")),
-        (None, None) if required => Err(format!("{kind}: missing secret: set {key} or {key}_file")),
-        (None, None) => Ok(None),
-    }?;
-    if let Some(secret) = &secret {
-        if secret.expose().chars().any(char::is_control) {
-            let key = if file.is_some() {
-                format!("{key}_file")
-            } else {
-                key.to_owned()
-            };
-            return Err(format!(
-                "{kind}.{key}: secret contains control characters (a line break?)"
-            ));
-        }
-    }
-    Ok(secret)
-}
-
-/// An `http://` or `https://` URL with a host; the error never quotes it.
-pub(crate) fn http_url(kind: &str, key: &str, url: &Secret) -> Result<url::Url, String> {
-    // The URL parser drops tabs and line breaks silently: a URL holding one
-    // is a mistake to point at, not to mend.
-    if url.expose().trim().chars().any(char::is_control) {
-        return Err(format!(
-            "{kind}.{key}: contains control characters (a line break?)"
-        ));
-    }
-    let parsed = url::Url::parse(url.expose().trim())
-        .map_err(|e| format!("{kind}.{key}: not a valid URL ({e})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(format!(
-            "{kind}.{key}: must be an http:// or https:// URL with a host"
-        ));
-    }
-    Ok(parsed)
-}
-
-/// Reads a string into a [`Secret`], so that no `Debug` of the configuration
-/// shows it; `${VAR}` expands from the environment, as in targets' credentials.
-pub(crate) fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
-    let raw = String::deserialize(deserializer)?;
-    crate::secret::expand_env(&raw, |name| std::env::var(name).ok())
-        .map(Secret::new)
-        .map_err(serde::de::Error::custom)
-}
-
-/// Reads an optional string into a [`Secret`], like [`secret`].
-pub(crate) fn optional_secret<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Secret>, D::Error> {
-    #[derive(Deserialize)]
-    struct Wrapped(#[serde(deserialize_with = "secret")] Secret);
-    Option::<Wrapped>::deserialize(deserializer).map(|s| s.map(|Wrapped(secret)| secret))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,19 +205,5 @@ mod tests {
         };
         assert_eq!(error.line, 2);
         assert!(error.message.contains("level"), "{}", error.message);
-    }
-
-    #[test]
-    fn secret_files_are_read_relative_to_the_base_and_trimmed() {
-        let dir = std::env::temp_dir().join(format!("notify-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("token"), "s3cret\r\n").unwrap();
-        let secret = one_secret("ntfy", "token", None, Some("token"), &dir, false);
-        assert_eq!(secret.unwrap().unwrap().expose(), "s3cret");
-        assert_eq!(
-            one_secret("ntfy", "token", None, None, &dir, false),
-            Ok(None)
-        );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

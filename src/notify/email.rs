@@ -20,7 +20,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
 
-use super::config::{one_secret, optional_secret, BuildOptions};
+use super::settings::{one_secret, optional_secret, BuildOptions};
 use super::{text, AlertEvent, NotifyError, Receiver};
 use crate::secret::{Redactor, Secret};
 

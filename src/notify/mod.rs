@@ -18,6 +18,7 @@ pub mod log;
 pub mod matchers;
 pub mod ntfy;
 pub mod route;
+pub mod settings;
 pub mod slack;
 pub mod telegram;
 mod text;
@@ -31,9 +32,10 @@ use futures::future::BoxFuture;
 use reqwest::header::RETRY_AFTER;
 
 mod event;
-pub use config::{BuildOptions, RawReceiver, ReceiverSpec};
+pub use config::{RawReceiver, ReceiverSpec};
 pub use dispatch::{DispatchSettings, Dispatcher};
 pub use event::{fingerprint, fingerprint_u64, AlertEvent, Status};
+pub use settings::BuildOptions;
 
 use crate::secret::{Redactor, Secret};
 

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use serde::Deserialize;
 
-use super::config::{http_url, one_secret, optional_secret, secret, BuildOptions};
+use super::settings::{http_url, one_secret, optional_secret, secret, BuildOptions};
 use super::{bearer, text, AlertEvent, HttpPost, NotifyError, Receiver, Status};
 use crate::secret::Secret;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::config::{http_url, one_secret, optional_secret, BuildOptions};
+use super::settings::{http_url, one_secret, optional_secret, BuildOptions};
 use super::{text, AlertEvent, HttpPost, NotifyError, Receiver};
 use crate::secret::Secret;
 

@@ -8,12 +8,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::config::{one_secret, optional_secret, BuildOptions};
+use super::settings::{one_secret, optional_secret, BuildOptions};
 use super::{text, AlertEvent, HttpPost, NotifyError, Receiver};
 use crate::secret::Secret;
 
 /// The Bot API's base URL.
-pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// `sendMessage` takes "1-4096 characters after entities parsing" (the Bot
 /// API's documentation). The Bot API server (TDLib, `MessageContent.cpp`)
 /// refuses a bot's text longer than `message_text_length_max` (4096) Unicode

@@ -9,8 +9,8 @@ use futures::future::BoxFuture;
 use reqwest::header::AUTHORIZATION;
 use serde::{Deserialize, Serialize};
 
-use super::config::{http_url, one_secret, optional_secret, secret, BuildOptions};
 use super::group::Notification;
+use super::settings::{http_url, one_secret, optional_secret, secret, BuildOptions};
 use super::{bearer, rfc3339, AlertEvent, HttpPost, NotifyError, Receiver, Status};
 use crate::secret::Secret;
 
