@@ -25,8 +25,12 @@ macro_rules! preset {
             optional_endpoints: &[],
             configured_endpoints: Some(|options| settings::of(options).endpoints()),
             own_keys: settings::OWN_KEYS,
-            read_options: |entry| {
-                settings::read_preset(include_str!(concat!("../presets/", $name, ".yaml")), entry)
+            read_options: |entry, base_dir| {
+                settings::read_preset(
+                    include_str!(concat!("../presets/", $name, ".yaml")),
+                    entry,
+                    base_dir,
+                )
             },
             build: |target, api| Box::new(Custom::new(target, api)),
         }
