@@ -53,6 +53,8 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     custom::presets::ASOCKS,
     custom::presets::INFINITEPROXIES,
     custom::presets::WEPROXIES,
+    custom::presets::EVOMI,
+    custom::presets::SCRAPEOPS,
 ];
 
 /// A provider: what the configuration and the scheduler need to know about it.

@@ -52,6 +52,9 @@ pub const INFINITEPROXIES: ProviderSpec = preset!(
 );
 pub const WEPROXIES: ProviderSpec =
     preset!("weproxies", "WeProxies", "https://api.weproxies.com/api/v1");
+pub const EVOMI: ProviderSpec = preset!("evomi", "Evomi", "https://api.evomi.com");
+pub const SCRAPEOPS: ProviderSpec =
+    preset!("scrapeops", "ScrapeOps", "https://backend.scrapeops.io/v1");
 
 /// Every preset with its data, for tests and documents.
 pub const ALL: &[(&ProviderSpec, &str)] = &[
@@ -66,6 +69,8 @@ pub const ALL: &[(&ProviderSpec, &str)] = &[
         include_str!("../presets/infiniteproxies.yaml"),
     ),
     (&WEPROXIES, include_str!("../presets/weproxies.yaml")),
+    (&EVOMI, include_str!("../presets/evomi.yaml")),
+    (&SCRAPEOPS, include_str!("../presets/scrapeops.yaml")),
 ];
 
 #[cfg(test)]
