@@ -64,7 +64,7 @@ fn account(m: &str, metric: &str, name: &str) -> Option<f64> {
 
 #[test]
 fn every_preset_loads_with_only_a_name_and_its_credentials() {
-    assert!(presets::ALL.len() >= 10);
+    assert!(presets::ALL.len() >= 11);
     for (spec, _) in presets::ALL {
         let yaml = format!(
             "targets:\n  - name: t\n    provider: {}\n{}",
@@ -485,4 +485,56 @@ async fn scrapeops_preset_reads_plan_and_used_credits_as_bytes() {
         Some(88_585_788_790.0)
     );
     exporter.stop().await;
+}
+
+#[tokio::test]
+async fn eclipseproxy_preset_reads_core_residential_and_its_envelope() {
+    let server = MockServer::start().await;
+    let bearer = format!("Bearer {CREDENTIAL}");
+    Mock::given(method("GET"))
+        .and(path("/api/user-api/bandwidth"))
+        .and(header("authorization", bearer.as_str()))
+        .respond_with(answer(200, "presets/eclipseproxy/bandwidth.json", &server))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config("eclipseproxy", &server, "")).await;
+    let m = exporter.metrics().await;
+    let core = pool(
+        &m,
+        "eclipseproxy",
+        "proxy_traffic_remaining_bytes",
+        "core-residential",
+    )
+    .unwrap();
+    assert!((core - 5321.4 * MIB).abs() < 1.0, "{core}: {m}");
+    exporter.stop().await;
+
+    // A status other than "success" fails the endpoint with the message; a
+    // 401 (documented) is reason auth.
+    for (status, body, reason) in [
+        (
+            200,
+            r#"{"status": "error", "message": "Something failed"}"#,
+            "api",
+        ),
+        (
+            401,
+            r#"{"status": "error", "message": "Unauthorized"}"#,
+            "auth",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(status).set_body_raw(body, "application/json"))
+            .mount(&server)
+            .await;
+        let exporter = Exporter::start(&config("eclipseproxy", &server, "")).await;
+        let m = exporter.metrics().await;
+        assert_eq!(
+            poll_errors(&m, "summary", reason),
+            Some(1.0),
+            "{status}: {m}"
+        );
+        exporter.stop().await;
+    }
 }

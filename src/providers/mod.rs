@@ -55,6 +55,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     custom::presets::WEPROXIES,
     custom::presets::EVOMI,
     custom::presets::SCRAPEOPS,
+    custom::presets::ECLIPSEPROXY,
 ];
 
 /// A provider: what the configuration and the scheduler need to know about it.

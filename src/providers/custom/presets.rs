@@ -55,6 +55,11 @@ pub const WEPROXIES: ProviderSpec =
 pub const EVOMI: ProviderSpec = preset!("evomi", "Evomi", "https://api.evomi.com");
 pub const SCRAPEOPS: ProviderSpec =
     preset!("scrapeops", "ScrapeOps", "https://backend.scrapeops.io/v1");
+pub const ECLIPSEPROXY: ProviderSpec = preset!(
+    "eclipseproxy",
+    "Eclipse Proxy",
+    "https://www.eclipseproxy.com/api/user-api"
+);
 
 /// Every preset with its data, for tests and documents.
 pub const ALL: &[(&ProviderSpec, &str)] = &[
@@ -71,6 +76,7 @@ pub const ALL: &[(&ProviderSpec, &str)] = &[
     (&WEPROXIES, include_str!("../presets/weproxies.yaml")),
     (&EVOMI, include_str!("../presets/evomi.yaml")),
     (&SCRAPEOPS, include_str!("../presets/scrapeops.yaml")),
+    (&ECLIPSEPROXY, include_str!("../presets/eclipseproxy.yaml")),
 ];
 
 #[cfg(test)]
