@@ -339,7 +339,7 @@ fn target(
         }
     };
     let credential = credential(entry, spec, at)?;
-    let options = (spec.read_options)(entry).map_err(|e| match e {
+    let options = (spec.read_options)(entry, &at.source.base_dir).map_err(|e| match e {
         OptionsError::Read(e) => at.located(e),
         OptionsError::Invalid { key, message } => at.refuse(key, message),
         OptionsError::InvalidAt { path, message } => at.refuse_at(&path, message),

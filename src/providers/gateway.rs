@@ -100,7 +100,7 @@ impl Default for GatewayOptions {
 
 /// Reads `product_types` (each at most once, at least one) and
 /// `static_ip_expiry_field` (not empty).
-fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
+fn read_options(entry: &yaml::Entry, _: &std::path::Path) -> Result<Options, OptionsError> {
     #[derive(Deserialize)]
     struct Keys {
         product_types: Option<Vec<u32>>,

@@ -53,6 +53,9 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     custom::presets::ASOCKS,
     custom::presets::INFINITEPROXIES,
     custom::presets::WEPROXIES,
+    custom::presets::EVOMI,
+    custom::presets::SCRAPEOPS,
+    custom::presets::ECLIPSEPROXY,
 ];
 
 /// A provider: what the configuration and the scheduler need to know about it.
@@ -81,8 +84,10 @@ pub struct ProviderSpec {
     pub configured_endpoints: Option<fn(&Options) -> Vec<Endpoint>>,
     /// The target keys only this provider reads (besides its credential's).
     pub own_keys: &'static [&'static str],
-    /// Reads and checks those keys from the target's entry in the configuration.
-    pub read_options: fn(&yaml::Entry) -> Result<Options, OptionsError>,
+    /// Reads and checks those keys from the target's entry in the configuration;
+    /// the path is the configuration file's directory, which relative secret
+    /// file paths among them start from.
+    pub read_options: fn(&yaml::Entry, &std::path::Path) -> Result<Options, OptionsError>,
     /// Builds the provider for a validated target that reaches its API through `api`.
     pub build: fn(&Connection, Api) -> Box<dyn Provider>,
 }
@@ -165,7 +170,7 @@ pub enum OptionsError {
 }
 
 /// For a provider without keys of its own.
-pub fn no_options(_: &yaml::Entry) -> Result<Options, OptionsError> {
+pub fn no_options(_: &yaml::Entry, _: &std::path::Path) -> Result<Options, OptionsError> {
     Ok(Options::none())
 }
 

@@ -15,8 +15,8 @@ use wiremock::matchers::{header, method, path, query_param, query_param_is_missi
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CREDENTIAL: &str = "example-cred-4b7e1a";
-/// The literal key of the Thordata example's paths.
-const THORDATA_KEY: &str = "YOUR_PUBLIC_KEY";
+/// The key the Thordata example's second credential file is replaced by.
+const THORDATA_KEY: &str = "example-key-8d2c5f";
 const KIB: f64 = 1024.0;
 const MIB: f64 = 1024.0 * 1024.0;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -38,7 +38,8 @@ fn example(name: &str) -> String {
 }
 
 /// The example `name` against `server`: its `base_url` on the server (path
-/// kept), its credential file replaced by [`CREDENTIAL`].
+/// kept), its credential file replaced by [`CREDENTIAL`] (and a second
+/// credential file by [`THORDATA_KEY`]).
 fn config(name: &str, server: &MockServer) -> String {
     let (mut urls, mut credentials) = (0, 0);
     let yaml: String = example(name)
@@ -52,6 +53,8 @@ fn config(name: &str, server: &MockServer) -> String {
                 let (_, rest) = url.split_once("://").expect("an absolute URL");
                 let path = rest.find('/').map_or("", |i| &rest[i..]);
                 format!("{indent}base_url: {}{path}\n", server.uri())
+            } else if key.starts_with("second_credential_file:") {
+                format!("{indent}second_credential: {THORDATA_KEY}\n")
             } else if key.starts_with("credential_file:") || key.starts_with("credential:") {
                 credentials += 1;
                 format!("{indent}credential: {CREDENTIAL}\n")
@@ -269,7 +272,7 @@ async fn webshare_example_counts_an_invalid_token_as_auth() {
     .await;
 }
 
-/// A Thordata request: the token as the credential, the key from the path.
+/// A Thordata request: the token as the credential, the key as the second.
 fn thordata(at: &str) -> wiremock::MockBuilder {
     Mock::given(method("GET"))
         .and(path(at))

@@ -188,8 +188,8 @@ fn mistakes_in_the_new_keys_are_refused_at_load() {
     let refused = [
         ("    auth: {query: token, second_query: key}\n", "second_credential"),
         ("    auth: {query: token}\n    second_credential: x\n", "second_query"),
-        ("    auth: {query: token, second_query: key}\n    second_credential_file: relative/key\n", "absolute"),
-        ("    auth: {basic_username_file: relative/user}\n", "absolute"),
+        ("    auth: {query: token, second_query: key}\n    second_credential_file: relative/key\n", "second_credential_file: cannot read secret file relative/key"),
+        ("    auth: {basic_username_file: relative/user}\n", "basic_username_file: cannot read secret file relative/user"),
         ("    auth: {basic_username: u, basic_username_file: /x}\n", "not both"),
         ("    auth: {query: token, second_query: token}\n    second_credential: x\n", "differ"),
     ];

@@ -64,7 +64,7 @@ fn account(m: &str, metric: &str, name: &str) -> Option<f64> {
 
 #[test]
 fn every_preset_loads_with_only_a_name_and_its_credentials() {
-    assert!(presets::ALL.len() >= 8);
+    assert!(presets::ALL.len() >= 11);
     for (spec, _) in presets::ALL {
         let yaml = format!(
             "targets:\n  - name: t\n    provider: {}\n{}",
@@ -428,4 +428,113 @@ async fn weproxies_preset_reads_one_pool_per_subscription() {
     assert_eq!(used("sub_abc123"), Some(4294967296.0), "{m}");
     assert_eq!(used("sub_def456"), Some(1073741824.0));
     exporter.stop().await;
+}
+
+#[tokio::test]
+async fn evomi_preset_reads_one_pool_per_product_at_decimal_mb() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/public"))
+        .and(header("x-apikey", CREDENTIAL))
+        .respond_with(answer(200, "presets/evomi/public.json", &server))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config("evomi", &server, "")).await;
+    let m = exporter.metrics().await;
+    let remaining = |p| pool(&m, "evomi", "proxy_traffic_remaining_bytes", p);
+    let core = remaining("core-residential").unwrap();
+    assert!((core - 133_700_848_432.0).abs() < 1.0, "{core}: {m}");
+    for product in ["premium-residential", "mobile", "datacenter"] {
+        assert_eq!(remaining(product), Some(0.0), "{product}");
+    }
+    assert!(!m.contains(CREDENTIAL) && !m.contains("proxy_password"));
+    exporter.stop().await;
+    // One answer for the four pools.
+    server.verify().await;
+
+    // A refused key (HTTP 401, as the documents and the official client say).
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config("evomi", &server, "")).await;
+    let m = exporter.metrics().await;
+    assert_eq!(poll_errors(&m, "summary", "auth"), Some(1.0), "{m}");
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn scrapeops_preset_reads_plan_and_used_credits_as_bytes() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/proxy/account-residential/usage"))
+        .and(query_param("api_key", CREDENTIAL))
+        .respond_with(answer(200, "presets/scrapeops/usage.json", &server))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config("scrapeops", &server, "")).await;
+    let m = exporter.metrics().await;
+    let figure = |metric| pool(&m, "scrapeops", metric, "residential");
+    assert_eq!(figure("proxy_traffic_purchased_bytes"), Some(1e11), "{m}");
+    assert_eq!(figure("proxy_traffic_used_bytes"), Some(11_414_211_210.0));
+    // remaining = plan - used
+    assert_eq!(
+        figure("proxy_traffic_remaining_bytes"),
+        Some(88_585_788_790.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test]
+async fn eclipseproxy_preset_reads_core_residential_and_its_envelope() {
+    let server = MockServer::start().await;
+    let bearer = format!("Bearer {CREDENTIAL}");
+    Mock::given(method("GET"))
+        .and(path("/api/user-api/bandwidth"))
+        .and(header("authorization", bearer.as_str()))
+        .respond_with(answer(200, "presets/eclipseproxy/bandwidth.json", &server))
+        .mount(&server)
+        .await;
+    let exporter = Exporter::start(&config("eclipseproxy", &server, "")).await;
+    let m = exporter.metrics().await;
+    let core = pool(
+        &m,
+        "eclipseproxy",
+        "proxy_traffic_remaining_bytes",
+        "core-residential",
+    )
+    .unwrap();
+    assert!((core - 5321.4 * MIB).abs() < 1.0, "{core}: {m}");
+    exporter.stop().await;
+
+    // A status other than "success" fails the endpoint with the message; a
+    // 401 (documented) is reason auth.
+    for (status, body, reason) in [
+        (
+            200,
+            r#"{"status": "error", "message": "Something failed"}"#,
+            "api",
+        ),
+        (
+            401,
+            r#"{"status": "error", "message": "Unauthorized"}"#,
+            "auth",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(status).set_body_raw(body, "application/json"))
+            .mount(&server)
+            .await;
+        let exporter = Exporter::start(&config("eclipseproxy", &server, "")).await;
+        let m = exporter.metrics().await;
+        assert_eq!(
+            poll_errors(&m, "summary", reason),
+            Some(1.0),
+            "{status}: {m}"
+        );
+        exporter.stop().await;
+    }
 }

@@ -4,7 +4,9 @@
 //! of the recharges, NNI, allow-list, stock and orders panels all do, and every one of the
 //! exporter's own dashboard but those the demo cannot fill, each with its reason),
 //! the demo's expiring static IPs raise `ProxyStaticIPExpiringSoon`, and none of
-//! the rules watching the healthy exporter fires.
+//! the rules watching the healthy exporter fires. Provider presets too: two
+//! preset targets against a simulator of their documented answers fill the
+//! dashboards' panels and raise `ProxyTrafficLow` and `ProxyAccountNearLimit`.
 
 use crate::common;
 use std::path::{Path, PathBuf};
@@ -359,6 +361,186 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
         expiring.iter().any(|a| a["labels"]["provider"] == "custom"),
         "the demo's custom target has IPs expiring within 7 days: {alerts}"
     );
+}
+
+/// Two preset targets (`provider: iproyal` and `provider: goproxy`) against a
+/// simulator of their documented answers, scraped by a real Prometheus with the
+/// bundled rules: the dashboards' panels with the preset selected show its
+/// figures, and the alerts read its series. IPRoyal's verbatim sub-user page
+/// has team-c at its limit (used 1 GB, available 0), which raises
+/// `ProxyAccountNearLimit`; GoProxy's documented plan with 0.05 GB of its 1 GB
+/// left (the documented answer says 0.9) raises `ProxyTrafficLow`. Both rules
+/// wait 5–10 minutes before firing: pending is enough here.
+#[tokio::test]
+async fn prometheus_reads_a_preset_target_with_the_bundled_rules_and_dashboards() {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const CREDENTIAL: &str = "preset-e2e-cred-0b4f";
+    let json = |body: String| ResponseTemplate::new(200).set_body_raw(body, "application/json");
+
+    let server = MockServer::start().await;
+    let bearer = format!("Bearer {CREDENTIAL}");
+    Mock::given(method("GET"))
+        .and(path("/v1/me"))
+        .and(header("authorization", bearer.as_str()))
+        .respond_with(json(common::fixture("custom/iproyal/me.json")))
+        .mount(&server)
+        .await;
+    for page in ["1", "2"] {
+        Mock::given(method("GET"))
+            .and(path("/v1/residential-subusers"))
+            .and(query_param("page", page))
+            .and(header("authorization", bearer.as_str()))
+            .respond_with(json(common::fixture(&format!(
+                "custom/iproyal/subusers-page{page}.json"
+            ))))
+            .mount(&server)
+            .await;
+    }
+    let mut plan = common::fixture_json("custom/goproxy/account-plan.json");
+    plan["plan"][0]["availableTraffic"] = "0.05".into();
+    Mock::given(method("GET"))
+        .and(path("/go-api/v1/account/plan"))
+        .and(header("apiKey", CREDENTIAL))
+        .respond_with(json(plan.to_string()))
+        .mount(&server)
+        .await;
+    let exporter = common::Exporter::start(&format!(
+        "interval: 2s
+targets:
+  - name: iproyal
+    provider: iproyal
+    base_url: {0}/v1
+    credential: {CREDENTIAL}
+  - name: goproxy
+    provider: goproxy
+    base_url: {0}/go-api
+    credential: {CREDENTIAL}
+",
+        server.uri()
+    ))
+    .await;
+    exporter.wait_ready().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let prometheus_port = free_port();
+    let rules = repo().join("alerts/proxy-quota.rules.yml");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: proxy-quota-exporter\n    static_configs:\n      - targets: ['{}']\n",
+            rules.display(),
+            exporter.addr
+        ),
+    )
+    .unwrap();
+    let _prometheus = start_prometheus(dir.path(), &config, prometheus_port);
+
+    // Both alerts raised (pending or firing) once the recording rules have the
+    // presets' series; at most 60 s.
+    let alerts_of = |alerts: &Value, name: &str, provider: &str| -> Vec<Value> {
+        alerts["data"]["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["labels"]["alertname"] == name && a["labels"]["provider"] == provider)
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alerts = loop {
+        let alerts =
+            match reqwest::get(format!("http://127.0.0.1:{prometheus_port}/api/v1/alerts")).await {
+                Ok(r) => serde_json::from_str::<Value>(&r.text().await.unwrap_or_default())
+                    .unwrap_or_default(),
+                Err(_) => Value::Null,
+            };
+        if !alerts_of(&alerts, "ProxyTrafficLow", "goproxy").is_empty()
+            && !alerts_of(&alerts, "ProxyAccountNearLimit", "iproyal").is_empty()
+        {
+            break alerts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the presets' alerts were not raised within 60 s: {alerts}; log:\n{}",
+            std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let low = alerts_of(&alerts, "ProxyTrafficLow", "goproxy");
+    assert!(
+        low.iter().all(|a| a["labels"]["severity"] == "warning"
+            && a["labels"]["target"] == "goproxy"
+            && a["labels"]["pool"] == "HW20241201153000000"
+            && (a["state"] == "pending" || a["state"] == "firing")),
+        "5 % left is the warning only: {low:?}"
+    );
+    let near = alerts_of(&alerts, "ProxyAccountNearLimit", "iproyal");
+    assert!(
+        near.iter().all(|a| a["labels"]["account"] == "team-c"),
+        "only team-c is at its limit: {near:?}"
+    );
+    assert!(
+        near.iter().any(|a| a["labels"]["severity"] == "critical"),
+        "team-c has used 100 % of its limit: {near:?}"
+    );
+    // The presets are up: no ProxyTargetDown, and no alert for IPRoyal's pool,
+    // which has no purchased figure to compare with.
+    assert!(alerts_of(&alerts, "ProxyTargetDown", "iproyal").is_empty());
+    assert!(alerts_of(&alerts, "ProxyTargetDown", "goproxy").is_empty());
+    assert!(alerts_of(&alerts, "ProxyTrafficLow", "iproyal").is_empty());
+
+    // The dashboards with one preset selected: every query evaluates, and the
+    // panels of the figures each preset maps show it.
+    let mut shown: Vec<(&str, &str)> = Vec::new();
+    let families = [
+        ("goproxy", "proxy_traffic_remaining_bytes"),
+        ("goproxy", "proxy_traffic_purchased_bytes"),
+        ("goproxy", "proxy_traffic_used_bytes"),
+        ("iproyal", "proxy_traffic_remaining_bytes"),
+        ("iproyal", "proxy_account_used_bytes"),
+        ("iproyal", "proxy_account_limit_bytes"),
+    ];
+    for entry in std::fs::read_dir(repo().join("dashboards")).unwrap() {
+        let file = entry.unwrap().path();
+        if file.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let dashboard: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let values = value_variables(&dashboard);
+        for (panel, expr) in dashboard_queries(&dashboard) {
+            let query = substitute(&expr, &values);
+            for preset in ["iproyal", "goproxy"] {
+                let selected =
+                    query.replace(r#"provider=~".*""#, &format!(r#"provider=~"{preset}""#));
+                let answer = api(prometheus_port, "/api/v1/query", &[("query", &selected)]).await;
+                assert_eq!(
+                    answer["status"],
+                    "success",
+                    "{}: panel {panel:?}: {selected}\n{answer}",
+                    file_name(&file)
+                );
+                let data = answer["data"]["result"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty());
+                for (p, family) in families {
+                    if p == preset && data && selected.contains(family) {
+                        shown.push((p, family));
+                    }
+                }
+            }
+        }
+    }
+    for (preset, family) in families {
+        assert!(
+            shown.contains(&(preset, family)),
+            "no dashboard panel shows {family} of the {preset} preset"
+        );
+    }
+    drop(_prometheus);
+    exporter.stop().await;
 }
 
 fn file_name(path: &Path) -> String {

@@ -1290,6 +1290,8 @@ fn app_key_file_is_read_relative_to_the_config_file_and_never_printed() {
     )
     .expect("write secret");
     std::fs::write(dir.path().join("crlf"), format!("{file_secret}-2\r\n")).expect("write");
+    std::fs::write(dir.path().join("secrets").join("key"), "second-key-5e1a\n").expect("write");
+    std::fs::write(dir.path().join("secrets").join("user"), "file-user\n").expect("write");
     let config_path = dir.path().join("exporter.yml");
     std::fs::write(
         &config_path,
@@ -1304,14 +1306,38 @@ fn app_key_file_is_read_relative_to_the_config_file_and_never_printed() {
          \x20   provider: custom\n\
          \x20   base_url: https://api.other.example/v1\n\
          \x20   credential_file: secrets/lite\n\
-         \x20   auth: {basic_username: me}\n\
+         \x20   auth: {basic_username_file: secrets/user, second_query: key}\n\
+         \x20   second_credential_file: secrets/key\n\
          \x20   unit: GB\n\
-         \x20   pools: [{path: /me, pool: p, remaining: /r}]\n",
+         \x20   pools: [{path: /me, pool: p, remaining: /r}]\n\
+         \x20 - name: thordata\n\
+         \x20   provider: thordata\n\
+         \x20   credential_file: secrets/lite\n\
+         \x20   second_credential_file: secrets/key\n\
+         \x20 - name: geonode\n\
+         \x20   provider: geonode\n\
+         \x20   credential_file: crlf\n\
+         \x20   auth: {basic_username_file: secrets/user}\n",
     )
     .expect("write config");
 
     let config = Config::load(&config_path).unwrap_or_else(|e| panic!("load: {e}"));
     assert_eq!(config.targets[2].credential.expose(), file_secret);
+    // A custom target's and a preset's own secret files start from the same
+    // directory: the second credential and the Basic user name.
+    for (index, user) in [(2, Some("file-user")), (3, None), (4, Some("file-user"))] {
+        let settings = providers::custom::settings::of(&config.targets[index].options);
+        match &settings.auth {
+            proxy_quota_exporter::http::CredentialPlacement::Basic { username } => {
+                assert_eq!(Some(username.as_str()), user, "target {index}")
+            }
+            other => assert_eq!(user, None, "target {index}: {other:?}"),
+        }
+        if index != 4 {
+            let (name, second) = settings.second.as_ref().expect("a second credential");
+            assert_eq!((name.as_str(), second.expose()), ("key", "second-key-5e1a"));
+        }
+    }
     assert_eq!(config.targets[0].credential.expose(), file_secret);
     assert_eq!(
         config.targets[1].credential.expose(),
@@ -1341,6 +1367,30 @@ fn app_key_file_is_read_relative_to_the_config_file_and_never_printed() {
         err.starts_with(&format!("{}:4: ", elsewhere.display())) && err.contains("app_key_file"),
         "{err}"
     );
+    // So is a custom target's or a preset's own secret file: (the target's own
+    // keys, the line and the key named).
+    let own_files = [
+        (
+            "    provider: thordata\n    credential: c\n    second_credential_file: secrets/key\n",
+            5,
+            "second_credential_file",
+        ),
+        (
+            "    provider: geonode\n    credential: c\n    auth: {basic_username_file: secrets/user}\n",
+            5,
+            "basic_username_file",
+        ),
+    ];
+    for (keys, line, key) in own_files {
+        std::fs::write(&elsewhere, format!("targets:\n  - name: t\n{keys}")).expect("write");
+        let err = Config::load(&elsewhere).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}:{line}: ", elsewhere.display()))
+                && err.contains(key)
+                && err.contains("cannot read secret file"),
+            "{keys}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -25,8 +25,12 @@ macro_rules! preset {
             optional_endpoints: &[],
             configured_endpoints: Some(|options| settings::of(options).endpoints()),
             own_keys: settings::OWN_KEYS,
-            read_options: |entry| {
-                settings::read_preset(include_str!(concat!("../presets/", $name, ".yaml")), entry)
+            read_options: |entry, base_dir| {
+                settings::read_preset(
+                    include_str!(concat!("../presets/", $name, ".yaml")),
+                    entry,
+                    base_dir,
+                )
             },
             build: |target, api| Box::new(Custom::new(target, api)),
         }
@@ -48,6 +52,14 @@ pub const INFINITEPROXIES: ProviderSpec = preset!(
 );
 pub const WEPROXIES: ProviderSpec =
     preset!("weproxies", "WeProxies", "https://api.weproxies.com/api/v1");
+pub const EVOMI: ProviderSpec = preset!("evomi", "Evomi", "https://api.evomi.com");
+pub const SCRAPEOPS: ProviderSpec =
+    preset!("scrapeops", "ScrapeOps", "https://backend.scrapeops.io/v1");
+pub const ECLIPSEPROXY: ProviderSpec = preset!(
+    "eclipseproxy",
+    "Eclipse Proxy",
+    "https://www.eclipseproxy.com/api/user-api"
+);
 
 /// Every preset with its data, for tests and documents.
 pub const ALL: &[(&ProviderSpec, &str)] = &[
@@ -62,6 +74,9 @@ pub const ALL: &[(&ProviderSpec, &str)] = &[
         include_str!("../presets/infiniteproxies.yaml"),
     ),
     (&WEPROXIES, include_str!("../presets/weproxies.yaml")),
+    (&EVOMI, include_str!("../presets/evomi.yaml")),
+    (&SCRAPEOPS, include_str!("../presets/scrapeops.yaml")),
+    (&ECLIPSEPROXY, include_str!("../presets/eclipseproxy.yaml")),
 ];
 
 #[cfg(test)]

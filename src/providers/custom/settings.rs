@@ -266,10 +266,12 @@ struct Keys {
 }
 
 /// Reads and checks a custom target's keys.
-pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
+/// Relative secret file paths start from `base_dir`, the configuration file's
+/// directory.
+pub fn read_options(entry: &yaml::Entry, base_dir: &Path) -> Result<Options, OptionsError> {
     let keys: Keys = entry.read().map_err(OptionsError::Read)?;
-    let second = second_credential(entry)?;
-    settings(keys, second, None, None).map(Options::new)
+    let second = second_credential(entry, base_dir)?;
+    settings(keys, second, None, None, base_dir).map(Options::new)
 }
 
 /// Reads a preset target's keys: the preset's data (`preset`, YAML: a custom
@@ -277,8 +279,13 @@ pub fn read_options(entry: &yaml::Entry) -> Result<Options, OptionsError> {
 /// over it. Mappings merge key by key (a target's `accounts: {limit: /x}`
 /// replaces only the preset's `limit`); anything else, a list included,
 /// replaces the preset's value; `null` removes it. The preset's `unit_base` and
-/// `timezone` apply unless the target sets its own.
-pub fn read_preset(preset: &str, entry: &yaml::Entry) -> Result<Options, OptionsError> {
+/// `timezone` apply unless the target sets its own. Relative secret file
+/// paths start from `base_dir`, the configuration file's directory.
+pub fn read_preset(
+    preset: &str,
+    entry: &yaml::Entry,
+    base_dir: &Path,
+) -> Result<Options, OptionsError> {
     let mut data = preset_data(preset).map_err(|message| OptionsError::Invalid {
         key: "provider",
         message: format!("the preset's own data is broken (a bug): {message}"),
@@ -337,8 +344,8 @@ pub fn read_preset(preset: &str, entry: &yaml::Entry) -> Result<Options, Options
             _ => keys.static_ips = Some(serde_json::from_value(value).map_err(read)?),
         }
     }
-    let second = second_credential(entry)?;
-    settings(keys, second, unit_base, timezone).map(Options::new)
+    let second = second_credential(entry, base_dir)?;
+    settings(keys, second, unit_base, timezone, base_dir).map(Options::new)
 }
 
 /// A preset's data as a JSON object: its YAML, without `base_url` and
@@ -374,8 +381,9 @@ fn merge(base: &mut Value, own: Value) {
 }
 
 /// `second_credential` or `second_credential_file`: the value (`${VAR}`
-/// expanded) or the file's first line; the file's path must be absolute.
-fn second_credential(entry: &yaml::Entry) -> Result<Option<Secret>, OptionsError> {
+/// expanded) or the file's content without its trailing line break, a relative
+/// path starting from `base_dir` as `credential_file`'s does.
+fn second_credential(entry: &yaml::Entry, base_dir: &Path) -> Result<Option<Secret>, OptionsError> {
     let value = entry
         .read_key::<String>("second_credential")
         .map_err(OptionsError::Read)?;
@@ -396,8 +404,7 @@ fn second_credential(entry: &yaml::Entry) -> Result<Option<Secret>, OptionsError
         (None, Some(f)) => {
             let f = crate::secret::expand_env(&f, |n| std::env::var(n).ok())
                 .map_err(|m| invalid("second_credential_file", m))?;
-            absolute_file(&f)
-                .and_then(|path| crate::secret::read_secret_file(Path::new("/"), path))
+            crate::secret::read_secret_file(base_dir, &f)
                 .map_err(|m| invalid("second_credential_file", m))?
         }
     };
@@ -413,29 +420,35 @@ fn second_credential(entry: &yaml::Entry) -> Result<Option<Secret>, OptionsError
     Ok(Some(Secret::new(text)))
 }
 
-/// A secret file's path, which must be absolute: a provider's own keys are
-/// read without the configuration file's directory.
-fn absolute_file(path: &str) -> Result<&str, String> {
-    if Path::new(path).is_absolute() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{path:?} must be an absolute path (this key does not resolve paths against the configuration's directory)"
-        ))
-    }
-}
-
 /// Checks the sections together and gives each figure its unit.
 fn settings(
     keys: Keys,
     second: Option<Secret>,
     unit_base: Option<u32>,
     timezone: Option<Zone>,
+    base_dir: &Path,
 ) -> Result<CustomSettings, OptionsError> {
     let auth = keys.auth.ok_or_else(|| OptionsError::Invalid {
         key: "auth",
         message: "required for provider custom: {header: NAME, prefix: \"Bearer \"}, {query: NAME} or {basic_username: USER}".into(),
     })?;
+    let placement = match auth.placement {
+        Placement::Ready(placement) => placement,
+        Placement::BasicFile(file) => {
+            let invalid = |message: String| OptionsError::Invalid {
+                key: "auth",
+                message: format!("basic_username_file: {message}"),
+            };
+            let name = crate::secret::read_secret_file(base_dir, &file).map_err(invalid)?;
+            let username = name.trim().to_owned();
+            if !basic_username_allowed(&username) {
+                return Err(invalid(format!(
+                    "the user name in {file} must be non-empty, without `:` or control characters"
+                )));
+            }
+            CredentialPlacement::Basic { username }
+        }
+    };
     let second = match (auth.second_query.clone(), second) {
         (None, None) => None,
         (Some(name), Some(secret)) => Some((name, secret)),
@@ -521,8 +534,7 @@ fn settings(
     if let Some(s) = &keys.static_ips {
         parameters.push((vec!["static_ips".to_owned()], s.list.parameters()));
     }
-    let credential_parameters = auth
-        .placement
+    let credential_parameters = placement
         .query_name()
         .map(|name| (name, "the credential"))
         .into_iter()
@@ -546,7 +558,7 @@ fn settings(
         }
     }
     Ok(CustomSettings {
-        auth: auth.placement,
+        auth: placement,
         second,
         success: keys.success,
         pools,
@@ -658,8 +670,22 @@ where
 /// or HTTP Basic (its user name written or read from a file); and, for a
 /// second credential, the query parameter that carries it.
 struct Auth {
-    placement: CredentialPlacement,
+    placement: Placement,
     second_query: Option<String>,
+}
+
+/// Where the credential goes, or the file (`${VAR}` expanded) that holds the
+/// Basic user name, read by [`settings`], which knows the configuration's
+/// directory.
+enum Placement {
+    Ready(CredentialPlacement),
+    BasicFile(String),
+}
+
+/// A Basic user name as written: the name itself or its file.
+enum Username {
+    Name(String),
+    File(String),
 }
 
 impl<'de> Deserialize<'de> for Auth {
@@ -683,24 +709,27 @@ impl<'de> Deserialize<'de> for Auth {
                     (Some(_), Some(_)) => {
                         return Err("set either basic_username or basic_username_file, not both".into())
                     }
-                    (Some(name), None) => Some(name),
+                    (Some(name), None) => Some(Username::Name(name)),
                     (None, Some(file)) => {
-                        let file = crate::secret::expand_env(&file, |n| std::env::var(n).ok())?;
-                        let path = absolute_file(&file).map_err(|m| format!("basic_username_file: {m}"))?;
-                        let name = crate::secret::read_secret_file(Path::new("/"), path)
+                        let file = crate::secret::expand_env(&file, |n| std::env::var(n).ok())
                             .map_err(|m| format!("basic_username_file: {m}"))?;
-                        Some(name.trim().to_owned())
+                        Some(Username::File(file))
                     }
                     (None, None) => None,
                 };
                 let placement = match (raw.header, raw.query, basic) {
-                    (Some(name), None, None) => header(name, raw.prefix.unwrap_or_default())?,
+                    (Some(name), None, None) => {
+                        Placement::Ready(header(name, raw.prefix.unwrap_or_default())?)
+                    }
                     (None, Some(name), None) if !name.trim().is_empty() => {
-                        CredentialPlacement::Query(name.into())
+                        Placement::Ready(CredentialPlacement::Query(name.into()))
                     }
-                    (None, None, Some(username)) if basic_username_allowed(&username) => {
-                        CredentialPlacement::Basic { username }
+                    (None, None, Some(Username::Name(username)))
+                        if basic_username_allowed(&username) =>
+                    {
+                        Placement::Ready(CredentialPlacement::Basic { username })
                     }
+                    (None, None, Some(Username::File(file))) => Placement::BasicFile(file),
                     (None, Some(_), None) => return Err("query must name a parameter".into()),
                     (None, None, Some(_)) => {
                         return Err(
@@ -712,14 +741,18 @@ impl<'de> Deserialize<'de> for Auth {
                         return Err("set exactly one of header (with an optional prefix), query or basic_username".into())
                     }
                 };
-                if has_prefix && !matches!(placement, CredentialPlacement::Header { .. }) {
+                if has_prefix
+                    && !matches!(placement, Placement::Ready(CredentialPlacement::Header { .. }))
+                {
                     return Err("prefix goes with header only".into());
                 }
                 let second_query = match raw.second_query {
                     Some(name) if name.trim().is_empty() => {
                         return Err("second_query must name a parameter".into())
                     }
-                    Some(name) if placement.query_name() == Some(name.as_str()) => {
+                    Some(name)
+                        if matches!(&placement, Placement::Ready(p) if p.query_name() == Some(name.as_str())) =>
+                    {
                         return Err("second_query must differ from query".into())
                     }
                     other => other,
