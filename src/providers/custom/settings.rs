@@ -20,7 +20,7 @@ use std::path::Path;
 use super::json::{Checked, Pointer};
 use crate::http::CredentialPlacement;
 use crate::providers::{Endpoint, Options, OptionsError};
-use crate::secret::Secret;
+use crate::secret::{Secret, SourceError};
 use crate::units::{TrafficUnit, Zone};
 use crate::yaml;
 
@@ -391,33 +391,22 @@ fn second_credential(entry: &yaml::Entry, base_dir: &Path) -> Result<Option<Secr
         .read_key::<String>("second_credential_file")
         .map_err(OptionsError::Read)?;
     let invalid = |key: &'static str, message: String| OptionsError::Invalid { key, message };
-    let text = match (value, file) {
-        (None, None) => return Ok(None),
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "second_credential",
-                "set either second_credential or second_credential_file, not both".into(),
-            ))
-        }
-        (Some(v), None) => crate::secret::expand_env(&v, |n| std::env::var(n).ok())
-            .map_err(|m| invalid("second_credential", m))?,
-        (None, Some(f)) => {
-            let f = crate::secret::expand_env(&f, |n| std::env::var(n).ok())
-                .map_err(|m| invalid("second_credential_file", m))?;
-            crate::secret::read_secret_file(base_dir, &f)
-                .map_err(|m| invalid("second_credential_file", m))?
-        }
+    let expand = |key, text: String| {
+        crate::secret::expand_env(&text, |n| std::env::var(n).ok()).map_err(|m| invalid(key, m))
     };
-    if text.trim().is_empty() {
-        return Err(invalid("second_credential", "secret is empty".into()));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(invalid(
-            "second_credential",
-            "secret contains control characters (a line break?)".into(),
-        ));
-    }
-    Ok(Some(Secret::new(text)))
+    let value = value.map(|v| expand("second_credential", v)).transpose()?;
+    let file = file
+        .map(|f| expand("second_credential_file", f))
+        .transpose()?;
+    crate::secret::value_or_file("second_credential", value, file.as_deref(), base_dir).map_err(
+        |e| match e {
+            SourceError::Pair(message) => invalid("second_credential", message),
+            SourceError::Key { key, message } if key.ends_with("_file") => {
+                invalid("second_credential_file", message)
+            }
+            SourceError::Key { message, .. } => invalid("second_credential", message),
+        },
+    )
 }
 
 /// Checks the sections together and gives each figure its unit.
