@@ -24,6 +24,10 @@ use crate::units::Zone;
 use crate::yaml;
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// A request to reload the configuration file (from `POST /-/reload` or
+/// SIGHUP), answered with the outcome: `Err` holds the reason shown to the caller.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(600);
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;

@@ -43,7 +43,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 pub use config::Config;
 
@@ -71,8 +71,6 @@ pub struct Options {
 }
 
 /// A request to reload the configuration, answered with the outcome.
-pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
-
 /// Polls every target of `config` and serves HTTP on `listener` until `shutdown`
 /// resolves. Tests call this on `127.0.0.1:0`.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()>) {
@@ -135,7 +133,7 @@ pub async fn run_with(
             shutdown: agent_stopping,
         },
     ));
-    let (reload_tx, reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let (reload_tx, reload_rx) = mpsc::channel::<config::ReloadRequest>(4);
     let app = Arc::new(
         server::App::new(
             Arc::clone(&store),

@@ -13,10 +13,11 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::alerting::Alerting;
+use crate::config::ReloadRequest;
 use crate::config::{Config, Target};
 use crate::shard::Shard;
 use crate::store::{Store, TargetSnapshot};
-use crate::{failpoint, scheduler, ReloadRequest};
+use crate::{failpoint, scheduler};
 
 /// Runs the pollers of the current configuration, restarts any that stops
 /// unexpectedly, and swaps them on reload. `config` holds `shard`'s targets

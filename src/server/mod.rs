@@ -28,6 +28,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::alerting::Alerting;
 use crate::alerts::{self, Spike, Threshold, USAGE_SPIKE};
+use crate::config::ReloadRequest;
 use crate::exposition::ExpositionCache;
 use crate::forecast::{History, NoHistory};
 use crate::silences::Silences;
@@ -36,7 +37,6 @@ use crate::storage::Storage;
 use crate::store::Store;
 use crate::web::ServerLimits;
 use crate::web::{BasicAuth, WebConfig};
-use crate::ReloadRequest;
 
 pub use body::Chunks;
 use process::{encode_process, ProcessMetrics};

@@ -28,6 +28,7 @@ mod golden;
 mod http;
 mod http_limits;
 mod ipweb;
+mod layers;
 mod load;
 mod notify;
 mod onboarding;
