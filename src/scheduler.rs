@@ -41,6 +41,55 @@ struct EndpointState {
 }
 
 impl EndpointState {
+    /// Counts a poll of the endpoint and keeps its reading (served until
+    /// `confirmed_until`) or its error.
+    fn record(&mut self, target: &Target, poll: EndpointPoll, confirmed_until: Instant) {
+        for (total, sent) in self.requests.iter_mut().zip(poll.requests) {
+            *total += sent;
+        }
+        self.labels_truncated += poll.labels_truncated;
+        self.duration_seconds = poll.duration.as_secs_f64();
+        match poll.result {
+            Ok(reading) => {
+                self.last_good = Some(Arc::new(reading));
+                self.stale_at = Some(confirmed_until);
+                self.last_success_unix = Some(unix_now());
+                self.success = true;
+                self.last_error = None;
+                tracing::debug!(target = %target.name, endpoint = %self.endpoint, "poll succeeded");
+            }
+            Err(error) => {
+                self.errors[error.reason.index()] += 1;
+                tracing::warn!(
+                    target = %target.name,
+                    provider = target.provider.name,
+                    endpoint = %self.endpoint,
+                    reason = %error.reason,
+                    error = %error.message,
+                    "poll failed"
+                );
+                self.success = false;
+                self.last_error = Some(error);
+            }
+        }
+    }
+
+    /// What the endpoint's state shows in a snapshot.
+    fn snapshot(&self) -> EndpointSnapshot {
+        EndpointSnapshot {
+            endpoint: self.endpoint,
+            success: self.success,
+            duration_seconds: self.duration_seconds,
+            last_success_unix: self.last_success_unix,
+            errors: self.errors,
+            requests: self.requests,
+            labels_truncated: self.labels_truncated,
+            reading: self.last_good.clone(),
+            stale_at: self.stale_at,
+            last_error: self.last_error.clone(),
+        }
+    }
+
     fn new(endpoint: Endpoint, resume: Option<&TargetSnapshot>) -> Self {
         let previous = resume.and_then(|s| s.endpoints.iter().find(|e| e.endpoint == endpoint));
         EndpointState {
@@ -235,34 +284,7 @@ async fn poll_once(
         let Some(poll) = results.next() else {
             break;
         };
-        for (total, sent) in state.requests.iter_mut().zip(poll.requests) {
-            *total += sent;
-        }
-        state.labels_truncated += poll.labels_truncated;
-        state.duration_seconds = poll.duration.as_secs_f64();
-        match poll.result {
-            Ok(reading) => {
-                state.last_good = Some(Arc::new(reading));
-                state.stale_at = Some(confirmed_until);
-                state.last_success_unix = Some(unix_now());
-                state.success = true;
-                state.last_error = None;
-                tracing::debug!(target = %target.name, endpoint = %state.endpoint, "poll succeeded");
-            }
-            Err(error) => {
-                state.errors[error.reason.index()] += 1;
-                tracing::warn!(
-                    target = %target.name,
-                    provider = target.provider.name,
-                    endpoint = %state.endpoint,
-                    reason = %error.reason,
-                    error = %error.message,
-                    "poll failed"
-                );
-                state.success = false;
-                state.last_error = Some(error);
-            }
-        }
+        state.record(target, poll, confirmed_until);
         state.schedule_after(state.success, schedule.started);
     }
     let endpoints = states
@@ -272,29 +294,22 @@ async fn poll_once(
                 state.last_good = None;
                 state.stale_at = None;
             }
-            EndpointSnapshot {
-                endpoint: state.endpoint,
-                success: state.success,
-                duration_seconds: state.duration_seconds,
-                last_success_unix: state.last_success_unix,
-                errors: state.errors,
-                requests: state.requests,
-                labels_truncated: state.labels_truncated,
-                reading: state.last_good.clone(),
-                stale_at: state.stale_at,
-                last_error: state.last_error.clone(),
-            }
+            state.snapshot()
         })
         .collect();
+    store.publish(target_snapshot(target, endpoints));
+}
 
-    store.publish(TargetSnapshot {
+/// A target's snapshot of `endpoints`, as polled now.
+fn target_snapshot(target: &Target, endpoints: Vec<EndpointSnapshot>) -> TargetSnapshot {
+    TargetSnapshot {
         target: target.name.clone(),
         provider: target.provider.name,
         display_name: target.display_name().to_owned(),
         endpoints,
         polled_at: unix_now(),
         credential_in_clear: credential_in_clear(&target.base_url),
-    });
+    }
 }
 
 /// Fails the largest readings of a poll with reason `limit` until the rest, and
@@ -349,28 +364,13 @@ pub fn crashed(
         .map(|&endpoint| {
             let mut state = EndpointState::new(endpoint, previous);
             state.errors[Reason::Internal.index()] += 1;
-            EndpointSnapshot {
-                endpoint,
-                success: false,
-                duration_seconds: 0.0,
-                last_success_unix: state.last_success_unix,
-                errors: state.errors,
-                requests: state.requests,
-                labels_truncated: state.labels_truncated,
-                reading: state.last_good,
-                stale_at: state.stale_at,
-                last_error: Some(error.clone()),
-            }
+            state.success = false;
+            state.duration_seconds = 0.0;
+            state.last_error = Some(error.clone());
+            state.snapshot()
         })
         .collect();
-    TargetSnapshot {
-        target: target.name.clone(),
-        provider: target.provider.name,
-        display_name: target.display_name().to_owned(),
-        endpoints,
-        polled_at: unix_now(),
-        credential_in_clear: credential_in_clear(&target.base_url),
-    }
+    target_snapshot(target, endpoints)
 }
 
 /// Whether a credential sent to `base_url` crosses a network in clear text:
