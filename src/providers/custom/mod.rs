@@ -269,83 +269,24 @@ impl Custom {
                     let answer = self.answer(url.path(), &body)?;
                     (url, answer)
                 }
-                None => {
-                    let mut query: Vec<(&str, String)> = Vec::new();
-                    if let Paging::Page {
-                        page_param,
-                        first_page,
-                        ..
-                    } = &list.paging
-                    {
-                        query.push((page_param, (page as u64 - 1 + first_page).to_string()));
-                    }
-                    if let Some((param, size)) = &size {
-                        query.push((param, size.to_string()));
-                    }
-                    self.get(&list.path, &query).await?
-                }
+                None => self.get(&list.path, &page_query(list, page, &size)).await?,
             };
             visited.insert(url.clone());
-            let path = url.path().to_owned();
             if shown.is_empty() {
-                shown = path.clone();
+                shown = url.path().to_owned();
             }
-            let decode = |e: String| PollError::decode(format!("GET {path}: {e}"));
-            let (page_count, item_total, last) = match &list.paging {
-                Paging::None => (None, None, true),
-                Paging::Page {
-                    total_pages,
-                    total_items,
-                    ..
-                } => (
-                    total(total_pages.as_ref(), &answer).map_err(decode)?,
-                    total(total_items.as_ref(), &answer).map_err(decode)?,
-                    false,
-                ),
-                Paging::Next { next: link, .. } => match link.get(&answer).map_err(decode)? {
-                    Value::Null => (None, None, true),
-                    Value::String(s) if s.trim().is_empty() => (None, None, true),
-                    Value::String(s) => {
-                        let joined = url
-                            .join(s.trim())
-                            .map_err(|e| decode(format!("{} is not a URL: {e}", link.shown())))?;
-                        if visited.contains(&joined) {
-                            return Err(decode(format!(
-                                "{} links back to a page already read: the list would never end",
-                                link.shown()
-                            )));
-                        }
-                        next = Some(joined);
-                        (None, None, false)
-                    }
-                    other => {
-                        return Err(decode(format!(
-                            "{} is {}, not a URL or null",
-                            link.shown(),
-                            describe(other)
-                        )))
-                    }
-                },
-            };
-            let page_items = match answer.pointer_mut(&list.items.to_string()) {
-                Some(Value::Array(found)) => std::mem::take(found),
-                Some(other) => {
-                    return Err(decode(format!(
-                        "{} is {}, not an array",
-                        list.items.shown(),
-                        describe(other)
-                    )))
-                }
-                None => return Err(decode(format!("{} finds nothing", list.items.shown()))),
-            };
+            let decode = |e: String| PollError::decode(format!("GET {}: {e}", url.path()));
+            let end = page_end(&list.paging, &answer, &url, &visited).map_err(decode)?;
+            next = end.next;
+            let page_items = take_items(&mut answer, &list.items).map_err(decode)?;
             let items_text =
                 serde_json::to_string(&page_items).map_err(|e| decode(e.to_string()))?;
             let fresh = pager.take(Page {
                 items_text: &items_text,
                 items: page_items.len(),
-                page_count,
-                item_total,
-                last,
+                page_count: end.page_count,
+                item_total: end.item_total,
+                last: end.last,
             })?;
             if fresh {
                 items.extend(page_items);
@@ -501,4 +442,98 @@ fn check_success(path: &str, success: &Success, answer: &Value) -> Result<(), Po
             shorten(&success.equals.to_string())
         ),
     ))
+}
+
+/// The query of page `page` (counted from 1) of a list read page by page.
+fn page_query<'a>(
+    list: &'a List,
+    page: usize,
+    size: &'a Option<(String, u64)>,
+) -> Vec<(&'a str, String)> {
+    let mut query: Vec<(&str, String)> = Vec::new();
+    if let Paging::Page {
+        page_param,
+        first_page,
+        ..
+    } = &list.paging
+    {
+        query.push((page_param, (page as u64 - 1 + first_page).to_string()));
+    }
+    if let Some((param, size)) = size {
+        query.push((param, size.to_string()));
+    }
+    query
+}
+
+/// What one page of a list says about the list's end.
+struct PageEnd {
+    page_count: Option<i64>,
+    item_total: Option<i64>,
+    /// The answer says it is the last page.
+    last: bool,
+    /// The next page's address, for a list that links its pages.
+    next: Option<url::Url>,
+}
+
+/// Reads a page's totals or its link to the next page; a link back to a page
+/// already read is an error, since the list would never end.
+fn page_end(
+    paging: &Paging,
+    answer: &Value,
+    url: &url::Url,
+    visited: &HashSet<url::Url>,
+) -> Result<PageEnd, String> {
+    let end = |last, next| PageEnd {
+        page_count: None,
+        item_total: None,
+        last,
+        next,
+    };
+    match paging {
+        Paging::None => Ok(end(true, None)),
+        Paging::Page {
+            total_pages,
+            total_items,
+            ..
+        } => Ok(PageEnd {
+            page_count: total(total_pages.as_ref(), answer)?,
+            item_total: total(total_items.as_ref(), answer)?,
+            last: false,
+            next: None,
+        }),
+        Paging::Next { next: link, .. } => match link.get(answer)? {
+            Value::Null => Ok(end(true, None)),
+            Value::String(s) if s.trim().is_empty() => Ok(end(true, None)),
+            Value::String(s) => {
+                let joined = url
+                    .join(s.trim())
+                    .map_err(|e| format!("{} is not a URL: {e}", link.shown()))?;
+                if visited.contains(&joined) {
+                    return Err(format!(
+                        "{} links back to a page already read: the list would never end",
+                        link.shown()
+                    ));
+                }
+                Ok(end(false, Some(joined)))
+            }
+            other => Err(format!(
+                "{} is {}, not a URL or null",
+                link.shown(),
+                describe(other)
+            )),
+        },
+    }
+}
+
+/// Takes the array of items `pointer` finds out of a page's answer.
+fn take_items(answer: &mut Value, pointer: &json::Pointer) -> Result<Vec<Value>, String> {
+    match answer.pointer_mut(&pointer.to_string()) {
+        Some(Value::Array(found)) => Ok(std::mem::take(found)),
+        Some(other) => Err(format!(
+            "{} is {}, not an array",
+            pointer.shown(),
+            describe(other)
+        )),
+        None => Err(format!("{} finds nothing", pointer.shown())),
+    }
 }
