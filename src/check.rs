@@ -31,6 +31,7 @@ use crate::readings::{
 };
 use crate::scheduler::poll_endpoints;
 use crate::spike;
+use crate::units::{format_bytes, format_duration};
 
 /// How bad a finding is; the order is the exit code's precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -331,7 +332,7 @@ impl Context<'_> {
                         format!(
                             "pool {}: only {} left ({} of purchased)",
                             p.pool,
-                            bytes(left),
+                            format_bytes(left),
                             percent(ratio)
                         ),
                     );
@@ -363,7 +364,7 @@ impl Context<'_> {
                         format!(
                             "pool {}: {} of unused traffic expires within 7 days",
                             p.pool,
-                            bytes(expiring)
+                            format_bytes(expiring)
                         ),
                     );
                 }
@@ -494,8 +495,8 @@ impl Context<'_> {
                     format!(
                         "sub-account {}: {} of its {} limit used ({})",
                         a.account,
-                        bytes(a.used_bytes),
-                        bytes(limit),
+                        format_bytes(a.used_bytes),
+                        format_bytes(limit),
                         percent(ratio)
                     ),
                 );
@@ -628,14 +629,14 @@ fn render_target(out: &mut String, t: &TargetReport, color: bool) {
                 out,
                 "  {:<24} {:>12} {:>7} {:>10} {:>16}",
                 p.pool,
-                p.remaining_bytes.map_or("-".into(), bytes),
+                p.remaining_bytes.map_or("-".into(), format_bytes),
                 p.used_ratio.map_or("-".into(), percent),
                 match (p.days_left, p.days_left_basis) {
                     (Some(d), Some(DaysLeftBasis::Yesterday)) => format!("{d:.1}*"),
                     (Some(d), _) => format!("{d:.1}"),
                     (None, _) => "-".into(),
                 },
-                p.expiring_bytes.map_or("-".into(), bytes),
+                p.expiring_bytes.map_or("-".into(), format_bytes),
             );
         }
     }
@@ -672,18 +673,15 @@ fn paint(color: bool, severity: Severity, text: &str) -> String {
     format!("\u{1b}[{code}m{text}\u{1b}[0m")
 }
 
-pub use crate::units::format_bytes as bytes;
-use crate::units::format_duration;
-
 /// A usage spike in words: `usage spike: 5.0 GiB within 1h, over 3 times the
 /// usual 0.5 GiB`.
 fn spike_text(r: &spike::Reading, rule: &alerts::Spike) -> String {
     format!(
         "usage spike: {} within {}, over {} times the usual {} (the average of the {} before)",
-        bytes(r.consumed),
+        format_bytes(r.consumed),
         humantime::format_duration(rule.window),
         rule.factor,
-        bytes(r.usual),
+        format_bytes(r.usual),
         humantime::format_duration(rule.baseline)
     )
 }
@@ -698,9 +696,9 @@ mod tests {
 
     #[test]
     fn figures_are_written_for_people() {
-        assert_eq!(bytes(512.0 * 1024.0 * 1024.0 * 1024.0), "512.0 GiB");
-        assert_eq!(bytes(1536.0), "1.5 KiB");
-        assert_eq!(bytes(12.0), "12 B");
+        assert_eq!(format_bytes(512.0 * 1024.0 * 1024.0 * 1024.0), "512.0 GiB");
+        assert_eq!(format_bytes(1536.0), "1.5 KiB");
+        assert_eq!(format_bytes(12.0), "12 B");
         assert_eq!(format_duration(90_000), "1d 1h");
         assert_eq!(format_duration(3_720), "1h 2m");
         assert_eq!(format_duration(59), "0m");

@@ -48,8 +48,10 @@ pub struct Config {
     pub alerting: Option<Alerting>,
 }
 
-/// One validated target with every default filled in.
-#[derive(Debug, Clone)]
+/// One validated target with every default filled in. Two targets are equal
+/// when polling one would be polling the other: every setting, the credential
+/// included.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub name: String,
     pub provider: &'static ProviderSpec,
@@ -742,75 +744,6 @@ const COMMON_KEYS: &[&str] = &[
     "label_value_length_limit",
     "max_requests_per_second",
 ];
-
-/// Equal when polling one would be polling the other: every setting, the
-/// credential included.
-impl PartialEq for Target {
-    fn eq(&self, other: &Self) -> bool {
-        Settings::of(self) == Settings::of(other)
-    }
-}
-
-/// Every field of a [`Target`], the provider by name, compared by a derive. `of`
-/// names the fields without `..`, so a field added to `Target` does not compile
-/// until it is added here, and the derive then compares it.
-#[derive(PartialEq)]
-struct Settings<'a> {
-    name: &'a str,
-    provider: &'static str,
-    display_name: &'a Option<String>,
-    base_url: &'a Url,
-    credential: &'a Secret,
-    endpoints: &'a [Endpoint],
-    interval: Duration,
-    timeout: Duration,
-    timezone: Zone,
-    unit_base: u32,
-    options: &'a Options,
-    body_size_limit: usize,
-    sample_limit: usize,
-    label_value_length_limit: usize,
-    max_requests_per_second: Option<f64>,
-}
-
-impl<'a> Settings<'a> {
-    fn of(target: &'a Target) -> Self {
-        let Target {
-            name,
-            provider,
-            display_name,
-            base_url,
-            credential,
-            endpoints,
-            interval,
-            timeout,
-            timezone,
-            unit_base,
-            options,
-            body_size_limit,
-            sample_limit,
-            label_value_length_limit,
-            max_requests_per_second,
-        } = target;
-        Settings {
-            name,
-            provider: provider.name,
-            display_name,
-            base_url,
-            credential,
-            endpoints,
-            interval: *interval,
-            timeout: *timeout,
-            timezone: *timezone,
-            unit_base: *unit_base,
-            options,
-            body_size_limit: *body_size_limit,
-            sample_limit: *sample_limit,
-            label_value_length_limit: *label_value_length_limit,
-            max_requests_per_second: *max_requests_per_second,
-        }
-    }
-}
 
 impl Config {
     /// Drops the targets that `shard` does not poll, and says how many are left.

@@ -15,8 +15,7 @@ use serde_json::Value;
 
 use super::pager::{End, Items, Pager};
 use super::{
-    label_text, product_slug, Api, Connection, Endpoint, Envelope, Options, OptionsError, Provider,
-    ProviderSpec,
+    label_text, Api, Connection, Endpoint, Envelope, Options, OptionsError, Provider, ProviderSpec,
 };
 use crate::http::{CredentialPlacement, PollError, Reason};
 use crate::readings::{
@@ -828,6 +827,19 @@ struct AccountItem {
     usage_flow: Number,
     limit_flow: Number,
     status: Number,
+}
+
+/// The product slug used as `pool`/`product` label for a gateway product type.
+pub fn product_slug(product_type: Option<i64>) -> String {
+    match product_type {
+        Some(9) => "dynamic_residential".into(),
+        Some(11) => "dynamic_residential_ip".into(),
+        Some(12) => "long_term_idc".into(),
+        Some(14) => "static_datacenter".into(),
+        Some(25) => "static_residential".into(),
+        Some(n) => format!("type_{n}"),
+        None => "unknown".into(),
+    }
 }
 
 #[cfg(test)]

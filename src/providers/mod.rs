@@ -92,6 +92,14 @@ pub struct ProviderSpec {
     pub build: fn(&Connection, Api) -> Box<dyn Provider>,
 }
 
+/// Providers are one by name: the registry and the presets never give two
+/// the same name (tested), and a spec's functions are not comparable.
+impl PartialEq for ProviderSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
 /// What a provider sees of a validated target.
 pub struct Connection<'a> {
     pub spec: &'static ProviderSpec,
@@ -179,19 +187,6 @@ pub trait Provider: Send + Sync {
     /// Polls one endpoint once (all pages) and returns its reading. An endpoint
     /// the provider does not have is an `api` error (configuration refuses it first).
     fn poll(&self, endpoint: Endpoint) -> BoxFuture<'_, Result<Reading, PollError>>;
-}
-
-/// The product slug used as `pool`/`product` label for a gateway product type.
-pub fn product_slug(product_type: Option<i64>) -> String {
-    match product_type {
-        Some(9) => "dynamic_residential".into(),
-        Some(11) => "dynamic_residential_ip".into(),
-        Some(12) => "long_term_idc".into(),
-        Some(14) => "static_datacenter".into(),
-        Some(25) => "static_residential".into(),
-        Some(n) => format!("type_{n}"),
-        None => "unknown".into(),
-    }
 }
 
 /// Looks a provider up by its config name.
@@ -621,5 +616,19 @@ pub(crate) mod arbitrary {
                 .to_string()
                 .into_bytes()),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `ProviderSpec`'s equality is its name's, which holds while no two
+    /// providers (built-in or preset) share one.
+    #[test]
+    fn no_two_providers_share_a_name() {
+        let mut names: Vec<&str> = super::PROVIDERS.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "a provider name is used twice");
     }
 }

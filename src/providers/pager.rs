@@ -1,5 +1,6 @@
 //! The one pager behind every paged list the exporter reads: the gateway
-//! family's package and static IP lists and IPWeb's customer report. It says
+//! family's package, static IP and order lists, IPWeb's customer report and a
+//! custom target's lists (by page number or by next-page link). It says
 //! which page to ask for next, where a list ends, and when the answers mean that
 //! the API ignores paging. The rules, which docs/providers.md ("Paging") gives
 //! to users in the same order:
