@@ -118,16 +118,16 @@ fn evaluation(c: &mut Criterion) {
 }
 
 /// The states as the agent saves them (one receiver, sent at `now`).
-fn saved(states: &States, now: f64) -> Vec<storage::AlertState> {
+fn saved(states: &States, now: f64) -> Vec<storage::StoredAlert> {
     states
         .all()
-        .map(|s| storage::AlertState {
+        .map(|s| storage::StoredAlert {
             alertname: s.labels.get("alertname").cloned().unwrap_or_default(),
             fingerprint: fingerprint(&s.labels),
             labels: s.labels.clone(),
             annotations: s.annotations.clone(),
             value: s.value,
-            pending_since: s.active_since,
+            active_since: s.active_since,
             firing_since: s.firing_since,
             ended_at: None,
             last_sent: BTreeMap::from([("log".to_owned(), now)]),

@@ -36,30 +36,30 @@ use crate::units::{format_bytes, format_duration};
 /// How bad a finding is; the order is the exit code's precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum Verdict {
     Ok,
     Warning,
     Unknown,
     Critical,
 }
 
-impl Severity {
+impl Verdict {
     /// The Nagios exit code.
     pub fn exit_code(self) -> u8 {
         match self {
-            Severity::Ok => 0,
-            Severity::Warning => 1,
-            Severity::Critical => 2,
-            Severity::Unknown => 3,
+            Verdict::Ok => 0,
+            Verdict::Warning => 1,
+            Verdict::Critical => 2,
+            Verdict::Unknown => 3,
         }
     }
 
     fn label(self) -> &'static str {
         match self {
-            Severity::Ok => "OK",
-            Severity::Warning => "WARNING",
-            Severity::Unknown => "UNKNOWN",
-            Severity::Critical => "CRITICAL",
+            Verdict::Ok => "OK",
+            Verdict::Warning => "WARNING",
+            Verdict::Unknown => "UNKNOWN",
+            Verdict::Critical => "CRITICAL",
         }
     }
 }
@@ -67,7 +67,7 @@ impl Severity {
 /// Everything `check` found.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    pub status: Severity,
+    pub status: Verdict,
     pub exit_code: u8,
     pub targets: Vec<TargetReport>,
 }
@@ -111,15 +111,15 @@ pub struct PoolLine {
 
 #[derive(Debug, Serialize)]
 pub struct Finding {
-    pub severity: Severity,
+    pub severity: Verdict,
     pub message: String,
 }
 
-impl From<alerts::Severity> for Severity {
+impl From<alerts::Severity> for Verdict {
     fn from(severity: alerts::Severity) -> Self {
         match severity {
-            alerts::Severity::Warning => Severity::Warning,
-            alerts::Severity::Critical => Severity::Critical,
+            alerts::Severity::Warning => Verdict::Warning,
+            alerts::Severity::Critical => Verdict::Critical,
         }
     }
 }
@@ -155,7 +155,7 @@ pub async fn run(config: &Config, history: &dyn History) -> Report {
         .iter()
         .map(TargetReport::status)
         .max()
-        .unwrap_or(Severity::Ok);
+        .unwrap_or(Verdict::Ok);
     Report {
         status,
         exit_code: status.exit_code(),
@@ -243,16 +243,16 @@ fn yesterday_usage(readings: &[Reading]) -> Option<f64> {
 
 impl TargetReport {
     /// The worst finding; unknown when an endpoint could not be read.
-    fn status(&self) -> Severity {
+    fn status(&self) -> Verdict {
         self.findings
             .iter()
             .map(|f| f.severity)
-            .chain((!self.errors.is_empty()).then_some(Severity::Unknown))
+            .chain((!self.errors.is_empty()).then_some(Verdict::Unknown))
             .max()
-            .unwrap_or(Severity::Ok)
+            .unwrap_or(Verdict::Ok)
     }
 
-    fn warn(&mut self, severity: impl Into<Severity>, message: String) {
+    fn warn(&mut self, severity: impl Into<Verdict>, message: String) {
         self.findings.push(Finding {
             severity: severity.into(),
             message,
@@ -311,8 +311,8 @@ impl Context<'_> {
     }
 
     /// The most severe evaluated level of `alert` whose threshold `met` accepts.
-    fn level(&self, alert: &alerts::Alert, met: impl Fn(Threshold) -> bool) -> Option<Severity> {
-        self.rules.level(alert.name, met).map(Severity::from)
+    fn level(&self, alert: &alerts::Alert, met: impl Fn(Threshold) -> bool) -> Option<Verdict> {
+        self.rules.level(alert.name, met).map(Verdict::from)
     }
 
     /// `ProxyTrafficLow`, `ProxyUsageSpike`, `ProxyTrafficExhaustionForecast`
@@ -446,7 +446,7 @@ impl Context<'_> {
     fn spike(
         &self,
         read: impl Fn(&alerts::Spike) -> Option<spike::Reading>,
-    ) -> Option<(Severity, spike::Reading, alerts::Spike)> {
+    ) -> Option<(Verdict, spike::Reading, alerts::Spike)> {
         let found = Cell::new(None);
         let level = self.level(&alerts::USAGE_SPIKE, |t| match t {
             Threshold::Spike(rule) => match read(&rule).filter(|r| r.spiking) {
@@ -652,7 +652,7 @@ fn render_target(out: &mut String, t: &TargetReport, color: bool) {
         let _ = writeln!(
             out,
             "  {} {}",
-            paint(color, Severity::Unknown, &format!("{:<8}", "ERROR")),
+            paint(color, Verdict::Unknown, &format!("{:<8}", "ERROR")),
             e
         );
     }
@@ -660,15 +660,15 @@ fn render_target(out: &mut String, t: &TargetReport, color: bool) {
 }
 
 /// `text` in the colour of `severity` when `color` is on.
-fn paint(color: bool, severity: Severity, text: &str) -> String {
+fn paint(color: bool, severity: Verdict, text: &str) -> String {
     if !color {
         return text.to_owned();
     }
     let code = match severity {
-        Severity::Ok => "32",
-        Severity::Warning => "33",
-        Severity::Unknown => "35",
-        Severity::Critical => "31",
+        Verdict::Ok => "32",
+        Verdict::Warning => "33",
+        Verdict::Unknown => "35",
+        Verdict::Critical => "31",
     };
     format!("\u{1b}[{code}m{text}\u{1b}[0m")
 }
@@ -708,8 +708,8 @@ mod tests {
 
     #[test]
     fn severities_order_into_nagios_exit_codes() {
-        assert!(Severity::Critical > Severity::Unknown && Severity::Unknown > Severity::Warning);
-        assert_eq!(Severity::Critical.exit_code(), 2);
-        assert_eq!(Severity::Unknown.exit_code(), 3);
+        assert!(Verdict::Critical > Verdict::Unknown && Verdict::Unknown > Verdict::Warning);
+        assert_eq!(Verdict::Critical.exit_code(), 2);
+        assert_eq!(Verdict::Unknown.exit_code(), 3);
     }
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::metrics::{self, Kind, MetricDef, CATALOGUE};
+use crate::metrics::{self, MetricDef, MetricType, CATALOGUE};
 use crate::shard::Shard;
 use crate::store::{AgentStatus, ReloadStatus, SilenceCounts, StorageStatus, TargetSnapshot};
 
@@ -167,8 +167,8 @@ static HEADERS: LazyLock<Vec<Bytes>> = LazyLock::new(|| {
         .iter()
         .map(|def| {
             let kind = match def.kind {
-                Kind::Gauge => "gauge",
-                Kind::Counter => "counter",
+                MetricType::Gauge => "gauge",
+                MetricType::Counter => "counter",
             };
             Bytes::from(format!(
                 "# HELP {} {}\n# TYPE {} {kind}\n",

@@ -106,7 +106,7 @@ impl ExpositionCache {
     /// A cache holding an encoding of `store` as it is now, for a process
     /// serving `shard`.
     pub fn new(store: &Store, shard: Shard) -> Arc<Self> {
-        let (exposition, _) = Encoder::new(shard).encode(store);
+        let (exposition, _) = IncrementalEncoder::new(shard).encode(store);
         Arc::new(ExpositionCache {
             current: ArcSwap::from_pointee(exposition),
             shard,
@@ -133,7 +133,7 @@ impl ExpositionCache {
     /// stale, until the store is dropped or the task is aborted.
     pub async fn run(self: Arc<Self>, store: Arc<Store>) {
         let mut changes = store.subscribe();
-        let mut encoder = Encoder::new(self.shard);
+        let mut encoder = IncrementalEncoder::new(self.shard);
         let (exposition, mut next_expiry) = encoder.encode(&store);
         self.current.store(Arc::new(exposition));
         let mut last = Instant::now();
@@ -163,7 +163,7 @@ impl ExpositionCache {
 }
 
 /// What the encoding task keeps from one encoding to the next.
-struct Encoder {
+struct IncrementalEncoder {
     shard: Shard,
     /// The last page's plain bytes.
     page: Bytes,
@@ -186,9 +186,9 @@ impl Entry {
     }
 }
 
-impl Encoder {
+impl IncrementalEncoder {
     fn new(shard: Shard) -> Self {
-        Encoder {
+        IncrementalEncoder {
             shard,
             page: Bytes::new(),
             entries: HashMap::new(),
@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn a_page_with_copied_lines_is_the_page_encoded_afresh() {
         let store = store(&["a", "b", "c"]);
-        let mut encoder = Encoder::new(Shard::ALL);
+        let mut encoder = IncrementalEncoder::new(Shard::ALL);
         let (first, _) = encoder.encode(&store);
         assert_eq!(first.plain, encoded_afresh(&store, Instant::now()));
         let gzip_of = |e: &Exposition, t: &str| Arc::clone(&e.targets[t].gzip);
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn a_probe_is_the_targets_lines_of_the_page_with_their_headers() {
         let store = store(&["a", "b", "c"]);
-        let (exposition, _) = Encoder::new(Shard::ALL).encode(&store);
+        let (exposition, _) = IncrementalEncoder::new(Shard::ALL).encode(&store);
         let page = String::from_utf8(exposition.plain.to_vec()).unwrap();
         for name in ["a", "b", "c"] {
             let probe = text(&found(exposition.probe(name, false)));
@@ -438,7 +438,7 @@ mod tests {
     fn a_probe_tells_a_pending_target_from_an_unknown_one() {
         let store = Store::new(["polled".to_owned(), "pending".to_owned()]);
         store.publish(snapshot("polled", 1.0, None));
-        let (exposition, _) = Encoder::new(Shard::ALL).encode(&store);
+        let (exposition, _) = IncrementalEncoder::new(Shard::ALL).encode(&store);
         assert!(matches!(exposition.probe("polled", false), Probe::Found(_)));
         assert!(matches!(exposition.probe("pending", false), Probe::Pending));
         assert!(matches!(exposition.probe("other", false), Probe::Unknown));
@@ -450,7 +450,7 @@ mod tests {
         let stale_at = Instant::now() + Duration::from_millis(50);
         store.publish(snapshot("a", 1.0, Some(stale_at)));
         store.publish(snapshot("b", 2.0, None));
-        let mut encoder = Encoder::new(Shard::ALL);
+        let mut encoder = IncrementalEncoder::new(Shard::ALL);
         let (first, next) = encoder.encode(&store);
         assert_eq!(next, Some(stale_at));
         let a = text(&found(first.probe("a", false)));

@@ -4,7 +4,7 @@
 
 /// A Prometheus metric type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum MetricType {
     Gauge,
     Counter,
 }
@@ -13,7 +13,7 @@ pub enum Kind {
 #[derive(Debug)]
 pub struct MetricDef {
     pub name: &'static str,
-    pub kind: Kind,
+    pub kind: MetricType,
     /// Label names, in exposition order.
     pub labels: &'static [&'static str],
     pub help: &'static str,
@@ -21,7 +21,7 @@ pub struct MetricDef {
 
 macro_rules! metrics {
     ($($id:ident = $name:literal, $kind:ident, [$($label:literal),*], $help:literal;)*) => {
-        $(pub static $id: MetricDef = MetricDef { name: $name, kind: Kind::$kind, labels: &[$($label),*], help: $help };)*
+        $(pub static $id: MetricDef = MetricDef { name: $name, kind: MetricType::$kind, labels: &[$($label),*], help: $help };)*
         /// Every family the exporter writes itself, in exposition order.
         pub static CATALOGUE: &[&MetricDef] = &[$(&$id),*];
     };

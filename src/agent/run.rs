@@ -338,7 +338,7 @@ impl Running {
 
 impl Agent {
     /// The agent as the store left it: `for` timers continue.
-    fn resume(section: Alerting, saved: Vec<storage::AlertState>) -> Self {
+    fn resume(section: Alerting, saved: Vec<storage::StoredAlert>) -> Self {
         let states = saved
             .into_iter()
             .filter(|s| !s.resolved())
@@ -346,7 +346,7 @@ impl Agent {
                 labels: s.labels,
                 annotations: s.annotations,
                 value: s.value,
-                active_since: s.pending_since,
+                active_since: s.active_since,
                 firing_since: s.firing_since,
             })
             .collect::<Vec<_>>();
@@ -525,16 +525,16 @@ impl Agent {
     }
 
     /// The states as the store keeps them.
-    fn saved(&self) -> Vec<storage::AlertState> {
+    fn saved(&self) -> Vec<storage::StoredAlert> {
         self.states
             .all()
-            .map(|s| storage::AlertState {
+            .map(|s| storage::StoredAlert {
                 alertname: s.labels.get("alertname").cloned().unwrap_or_default(),
                 fingerprint: fingerprint(&s.labels),
                 labels: s.labels.clone(),
                 annotations: s.annotations.clone(),
                 value: s.value,
-                pending_since: s.active_since,
+                active_since: s.active_since,
                 firing_since: s.firing_since,
                 ended_at: None,
                 last_sent: Default::default(),

@@ -35,14 +35,14 @@ pub struct RawReceiver {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiverSpec {
     pub name: String,
-    pub kind: Kind,
+    pub kind: ReceiverKind,
     /// `send_resolved` (default true).
     pub send_resolved: bool,
 }
 
 /// A receiver kind's validated settings.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Kind {
+pub enum ReceiverKind {
     Alertmanager(alertmanager::Settings),
     Webhook(webhook::Settings),
     Ntfy(ntfy::Settings),
@@ -84,24 +84,24 @@ impl RawReceiver {
             )));
         }
         let kind = if let Some(c) = &self.alertmanager {
-            c.validate(base_dir).map(Kind::Alertmanager)
+            c.validate(base_dir).map(ReceiverKind::Alertmanager)
         } else if let Some(c) = &self.webhook {
-            c.validate(base_dir).map(Kind::Webhook)
+            c.validate(base_dir).map(ReceiverKind::Webhook)
         } else if let Some(c) = &self.ntfy {
-            c.validate(base_dir).map(Kind::Ntfy)
+            c.validate(base_dir).map(ReceiverKind::Ntfy)
         } else if let Some(c) = &self.slack {
-            c.validate(base_dir).map(Kind::Slack)
+            c.validate(base_dir).map(ReceiverKind::Slack)
         } else if let Some(c) = &self.telegram {
-            c.validate(base_dir).map(Kind::Telegram)
+            c.validate(base_dir).map(ReceiverKind::Telegram)
         } else if let Some(c) = &self.email {
-            c.validate(base_dir).map(Kind::Email)
+            c.validate(base_dir).map(ReceiverKind::Email)
         } else if self.log.is_some() {
-            Ok(Kind::Log)
+            Ok(ReceiverKind::Log)
         } else {
             return Err(at(format!("no kind: set one of {}", KINDS.join(", "))));
         };
         let kind = kind.map_err(at)?;
-        if matches!(kind, Kind::Alertmanager(_)) && self.send_resolved == Some(false) {
+        if matches!(kind, ReceiverKind::Alertmanager(_)) && self.send_resolved == Some(false) {
             return Err(at(
                 "send_resolved: an alertmanager receiver always gets resolved alerts (Alertmanager decides whom to tell)".into(),
             ));
@@ -140,13 +140,13 @@ impl ReceiverSpec {
     /// The kind's configuration key.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
-            Kind::Alertmanager(_) => "alertmanager",
-            Kind::Webhook(_) => "webhook",
-            Kind::Ntfy(_) => "ntfy",
-            Kind::Slack(_) => "slack",
-            Kind::Telegram(_) => "telegram",
-            Kind::Email(_) => "email",
-            Kind::Log => "log",
+            ReceiverKind::Alertmanager(_) => "alertmanager",
+            ReceiverKind::Webhook(_) => "webhook",
+            ReceiverKind::Ntfy(_) => "ntfy",
+            ReceiverKind::Slack(_) => "slack",
+            ReceiverKind::Telegram(_) => "telegram",
+            ReceiverKind::Email(_) => "email",
+            ReceiverKind::Log => "log",
         }
     }
 
@@ -155,13 +155,15 @@ impl ReceiverSpec {
     pub fn build(&self, options: &BuildOptions) -> Result<Box<dyn Receiver>, String> {
         let name = &self.name;
         let built: Box<dyn Receiver> = match &self.kind {
-            Kind::Alertmanager(s) => Box::new(alertmanager::Alertmanager::new(name, s, options)?),
-            Kind::Webhook(s) => Box::new(webhook::Webhook::new(name, s, options)?),
-            Kind::Ntfy(s) => Box::new(ntfy::Ntfy::new(s, options)?),
-            Kind::Slack(s) => Box::new(slack::Slack::new(s, options)?),
-            Kind::Telegram(s) => Box::new(telegram::Telegram::new(s, options)?),
-            Kind::Email(s) => Box::new(email::Email::new(s, options)?),
-            Kind::Log => Box::new(log::Log::new(name)),
+            ReceiverKind::Alertmanager(s) => {
+                Box::new(alertmanager::Alertmanager::new(name, s, options)?)
+            }
+            ReceiverKind::Webhook(s) => Box::new(webhook::Webhook::new(name, s, options)?),
+            ReceiverKind::Ntfy(s) => Box::new(ntfy::Ntfy::new(s, options)?),
+            ReceiverKind::Slack(s) => Box::new(slack::Slack::new(s, options)?),
+            ReceiverKind::Telegram(s) => Box::new(telegram::Telegram::new(s, options)?),
+            ReceiverKind::Email(s) => Box::new(email::Email::new(s, options)?),
+            ReceiverKind::Log => Box::new(log::Log::new(name)),
         };
         Ok(built)
     }

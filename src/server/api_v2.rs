@@ -39,7 +39,7 @@ const ENDS_AFTER: f64 = 300.0;
 pub(super) fn status(app: &App) -> Response<Chunks> {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
-    struct Status {
+    struct AlertmanagerStatus {
         cluster: Cluster,
         version_info: VersionInfo,
         config: Config,
@@ -66,7 +66,7 @@ pub(super) fn status(app: &App) -> Response<Chunks> {
     }
     json(
         StatusCode::OK,
-        &Status {
+        &AlertmanagerStatus {
             cluster: Cluster {
                 status: "disabled",
                 peers: [],
@@ -96,7 +96,7 @@ struct Alert<'a> {
     starts_at: String,
     updated_at: String,
     ends_at: String,
-    status: AlertStatus<'a>,
+    status: GettableAlert<'a>,
 }
 
 #[derive(Serialize)]
@@ -106,7 +106,7 @@ struct Receiver<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct AlertStatus<'a> {
+struct GettableAlert<'a> {
     state: &'static str,
     silenced_by: &'a [String],
     inhibited_by: &'a [String],
@@ -169,7 +169,7 @@ pub(super) fn alerts(app: &App, query: Option<&str>) -> Response<Chunks> {
             starts_at: time(a.since),
             updated_at: time(now),
             ends_at: time(now + ENDS_AFTER),
-            status: AlertStatus {
+            status: GettableAlert {
                 state: if a.suppressed() {
                     "suppressed"
                 } else {
@@ -189,7 +189,7 @@ pub(super) fn alerts(app: &App, query: Option<&str>) -> Response<Chunks> {
 #[serde(rename_all = "camelCase")]
 struct Gettable<'a> {
     id: &'a str,
-    status: SilenceStatus,
+    status: GettableSilence,
     updated_at: String,
     matchers: Vec<ApiMatcher>,
     starts_at: String,
@@ -200,14 +200,14 @@ struct Gettable<'a> {
 }
 
 #[derive(Serialize)]
-struct SilenceStatus {
+struct GettableSilence {
     state: &'static str,
 }
 
 fn gettable(s: &Silence, now: f64) -> Gettable<'_> {
     Gettable {
         id: &s.id,
-        status: SilenceStatus {
+        status: GettableSilence {
             state: s.state(now).as_str(),
         },
         updated_at: time(s.updated_at),

@@ -10,7 +10,7 @@ use super::{Storage, StorageError};
 
 /// One alert instance's stored state. Times are unix seconds.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct AlertState {
+pub struct StoredAlert {
     pub alertname: String,
     /// The fingerprint of the alert's labels (the agent's, opaque here).
     pub fingerprint: String,
@@ -20,7 +20,7 @@ pub struct AlertState {
     /// stored as NULL and read back as NaN).
     pub value: f64,
     /// Since when the condition has held (pending, then firing).
-    pub pending_since: f64,
+    pub active_since: f64,
     /// Since when the alert fires; `None` while pending.
     pub firing_since: Option<f64>,
     /// When the alert resolved; `None` while pending or firing.
@@ -29,7 +29,7 @@ pub struct AlertState {
     pub last_sent: BTreeMap<String, f64>,
 }
 
-impl AlertState {
+impl StoredAlert {
     /// Whether the alert has resolved.
     pub fn resolved(&self) -> bool {
         self.ended_at.is_some()
@@ -38,13 +38,13 @@ impl AlertState {
 
 /// A stored row: the state without its maps, and the maps as JSON.
 struct Raw {
-    state: AlertState,
+    state: StoredAlert,
     json: [String; 3],
 }
 
 impl Storage {
     /// Every stored alert state, ordered by alert name and fingerprint.
-    pub fn load_alert_states(&self) -> Result<Vec<AlertState>, StorageError> {
+    pub fn load_alert_states(&self) -> Result<Vec<StoredAlert>, StorageError> {
         let rows: Vec<Raw> = self.with_conn(|conn| {
             let mut query = conn.prepare_cached(
                 "SELECT alertname, fingerprint, value, pending_since, firing_since, ended_at,
@@ -53,14 +53,14 @@ impl Storage {
             )?;
             let rows = query.query_map([], |r| {
                 Ok(Raw {
-                    state: AlertState {
+                    state: StoredAlert {
                         alertname: r.get(0)?,
                         fingerprint: r.get(1)?,
                         value: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
-                        pending_since: r.get(3)?,
+                        active_since: r.get(3)?,
                         firing_since: r.get(4)?,
                         ended_at: r.get(5)?,
-                        ..AlertState::default()
+                        ..StoredAlert::default()
                     },
                     json: [r.get(6)?, r.get(7)?, r.get(8)?],
                 })
@@ -72,7 +72,7 @@ impl Storage {
 
     /// Replaces the stored alert states with `states`: each is inserted or
     /// updated, and states absent from `states` are deleted, in one transaction.
-    pub fn save_alert_states(&self, states: &[AlertState]) -> Result<(), StorageError> {
+    pub fn save_alert_states(&self, states: &[StoredAlert]) -> Result<(), StorageError> {
         let encoded: Vec<[String; 3]> = states
             .iter()
             .map(|s| [json(&s.labels), json(&s.annotations), json(&s.last_sent)])
@@ -101,7 +101,7 @@ impl Storage {
                         labels,
                         annotations,
                         s.value,
-                        s.pending_since,
+                        s.active_since,
                         s.firing_since,
                         s.ended_at,
                         last_sent
@@ -119,7 +119,7 @@ impl Storage {
         })
     }
 
-    fn decode(&self, raw: Raw) -> Result<AlertState, StorageError> {
+    fn decode(&self, raw: Raw) -> Result<StoredAlert, StorageError> {
         let Raw { mut state, json } = raw;
         let invalid = |e: serde_json::Error| {
             self.failed(format!(

@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
 use crate::store::StorageStatus;
 
-pub use alerts::AlertState;
+pub use alerts::StoredAlert;
 pub use history::{AccountPoint, PoolPoint, Pruned, ACCOUNT_STEP};
 pub use notifications::SavedNotifications;
 pub use recorder::record;

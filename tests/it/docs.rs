@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use proxy_quota_exporter::metrics::{Kind, CATALOGUE};
+use proxy_quota_exporter::metrics::{MetricType, CATALOGUE};
 
 const DOC: &str = "docs/metrics.md";
 const BEGIN: &str = "<!-- BEGIN GENERATED: cargo test --test it docs:: -->";
@@ -15,8 +15,8 @@ fn table() -> String {
     let mut out = String::from("| metric | type | labels | help |\n|---|---|---|---|\n");
     for def in CATALOGUE {
         let kind = match def.kind {
-            Kind::Gauge => "gauge",
-            Kind::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Counter => "counter",
         };
         let labels: Vec<_> = def.labels.iter().map(|l| format!("`{l}`")).collect();
         out.push_str(&format!(

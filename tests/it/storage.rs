@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use proxy_quota_exporter::readings::{AccountReading, PoolReading};
 use proxy_quota_exporter::storage::{
-    AlertState, Storage, StorageError, StorageOptions, ACCOUNT_STEP, DB_FILE, SCHEMA_VERSION,
+    Storage, StorageError, StorageOptions, StoredAlert, ACCOUNT_STEP, DB_FILE, SCHEMA_VERSION,
 };
 use proxy_quota_exporter::{Config, Options};
 use tokio::sync::oneshot;
@@ -300,8 +300,8 @@ fn history_older_than_the_retention_is_pruned() {
     assert_eq!(storage.prune(now).unwrap().pool_rows, 0);
 }
 
-fn alert(fingerprint: &str, firing: bool) -> AlertState {
-    AlertState {
+fn alert(fingerprint: &str, firing: bool) -> StoredAlert {
+    StoredAlert {
         alertname: "ProxyTrafficLow".to_owned(),
         fingerprint: fingerprint.to_owned(),
         labels: BTreeMap::from([
@@ -310,7 +310,7 @@ fn alert(fingerprint: &str, firing: bool) -> AlertState {
         ]),
         annotations: BTreeMap::from([("summary".to_owned(), "Traffic \"low\" ✓".to_owned())]),
         value: 0.05,
-        pending_since: 1_800_000_000.5,
+        active_since: 1_800_000_000.5,
         firing_since: firing.then_some(1_800_000_600.0),
         ended_at: None,
         last_sent: if firing {

@@ -8,7 +8,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use proxy_quota_exporter::config::{Config, Target};
-use proxy_quota_exporter::notify::config::Kind;
+use proxy_quota_exporter::notify::config::ReceiverKind;
 use proxy_quota_exporter::providers;
 use proxy_quota_exporter::units::Zone;
 
@@ -1253,7 +1253,7 @@ fn env_vars_expand_in_receivers_secrets() {
          \x20     slack: {{webhook_url: \"https://hooks.slack.example/${{{APP_KEY_VAR}}}\"}}\n"
     ));
     let receivers = &config.alerting.as_ref().unwrap().receivers;
-    let Kind::Slack(slack) = &receivers[0].kind else {
+    let ReceiverKind::Slack(slack) = &receivers[0].kind else {
         panic!("{receivers:?}")
     };
     assert_eq!(
