@@ -47,21 +47,32 @@ impl Exporter {
             .expect("exporter answers")
     }
 
-    /// Waits until every target finished its first poll.
+    /// Waits until every target finished its first poll (as long as a busy
+    /// machine needs: the wait costs nothing when the poll is quick).
     pub async fn wait_ready(&self) {
-        for _ in 0..200 {
+        for _ in 0..1200 {
             if self.get("/-/ready").await.status().is_success() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("exporter not ready within 5 s");
+        panic!("exporter not ready within 30 s");
     }
 
-    /// `/metrics` after the first poll of every target.
+    /// `/metrics` after the first poll of every target. A failed poll's
+    /// error goes to the test's output, shown if the test fails: a series a
+    /// test expects and does not find is then explained.
     pub async fn metrics(&self) -> String {
         self.wait_ready().await;
-        self.get("/metrics").await.text().await.unwrap()
+        let metrics = self.get("/metrics").await.text().await.unwrap();
+        if metrics
+            .lines()
+            .any(|l| l.starts_with("proxy_exporter_poll_success{") && l.ends_with(" 0"))
+        {
+            let status = self.get("/api/v1/status").await.text().await.unwrap();
+            eprintln!("a poll failed; /api/v1/status: {status}");
+        }
+        metrics
     }
 
     pub async fn stop(mut self) {

@@ -7,6 +7,7 @@ use crate::common;
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -331,14 +332,19 @@ async fn an_endless_answer_is_cut_at_the_body_size_limit_and_memory_stays_bounde
     let mut binary = Binary::start(&config, &[]);
     let limited = [("endpoint", "summary"), ("reason", "limit")];
     binary
-        .until(Duration::from_secs(20), "reason limit", |m| {
-            value(m, "proxy_exporter_poll_errors_total", &limited).unwrap_or(0.0) >= 2.0
+        .until(Duration::from_secs(60), "4 polls cut", |m| {
+            value(m, "proxy_exporter_poll_errors_total", &limited).unwrap_or(0.0) >= 4.0
         })
         .await;
-    let peak = binary.peak_rss();
-    let streamed = sent.load(std::sync::atomic::Ordering::Relaxed);
+    let (peak, streamed) = (binary.peak_rss(), sent.load(Ordering::Relaxed));
+    // Each answer offers 512 MiB; a reader that did not stop at the 16 MiB
+    // limit would hold that. Cut answers still leave freed buffers in the
+    // allocator's per-thread arenas (glibc), so the peak settles at a few
+    // times the limit (measured: about 50 MiB after 2 polls, 81 MiB after 14
+    // and after 30, in a debug build): the bound is on that plateau, not on
+    // a guess of how many arenas a busy machine makes the process use.
     assert!(
-        peak < 60 << 20,
+        peak < 128 << 20,
         "peak RSS {} MiB while the upstream streamed {} MiB",
         peak >> 20,
         streamed >> 20
