@@ -144,7 +144,7 @@ impl<'de> Deserialize<'de> for RawFigure {
 impl RawAlerting {
     /// Checks the section; an error is `(key path, message)`, for the caller to
     /// place at the key's line.
-    pub fn validate(self, base_dir: &Path) -> Result<Alerting, (Vec<String>, String)> {
+    pub fn validate(self, base_dir: &Path) -> Result<Alerting, Refusal> {
         let interval = |key: &str, value: Option<Duration>, default: Duration| match value {
             Some(d) if d.is_zero() => Err((
                 vec!["alerting".into(), key.into()],
@@ -167,65 +167,14 @@ impl RawAlerting {
             self.repeat_interval,
             DEFAULT_REPEAT_INTERVAL,
         )?;
-        let overrides: Vec<(String, Override)> = self
-            .rules
-            .into_iter()
-            .map(|(name, r)| {
-                let o = Override {
-                    warning: r.warning.map(|f| f.0),
-                    critical: r.critical.map(|f| f.0),
-                    for_: r.for_,
-                    enabled: r.enabled,
-                    spike: SpikeOverride {
-                        factor: r.factor,
-                        window: r.window,
-                        baseline: r.baseline,
-                        min_history: r.min_history,
-                        min_bytes: r.min_bytes.map(|s| s.0 as f64),
-                    },
-                };
-                (name, o)
-            })
-            .collect();
+        let overrides = overrides(self.rules);
         let rules = RuleSet::with(&overrides).map_err(|e| {
             let path = vec!["alerting".into(), "rules".into(), e.alert];
             (path, format!("rules: {}", e.message))
         })?;
-        let mut receivers = Vec::with_capacity(self.receivers.len());
-        for (index, raw) in self.receivers.into_iter().enumerate() {
-            let name = raw.name.clone();
-            if receivers.iter().any(|r: &ReceiverSpec| r.name == name) {
-                return Err((
-                    vec!["alerting".into(), "receivers".into(), format!("[{index}]")],
-                    format!("receivers[{index}] ({name}): name: duplicate receiver name"),
-                ));
-            }
-            let spec = raw.validate(base_dir).map_err(|m| {
-                (
-                    vec!["alerting".into(), "receivers".into(), format!("[{index}]")],
-                    format!("receivers[{index}] ({name}): {m}"),
-                )
-            })?;
-            receivers.push(spec);
-        }
-        for name in self.external_labels.keys() {
-            if !crate::notify::route::is_classic_label_name(name) || name.starts_with("__") {
-                return Err((
-                    vec!["alerting".into(), "external_labels".into(), name.clone()],
-                    format!("external_labels: {name:?} is not a label name"),
-                ));
-            }
-        }
-        let runbook_base_url = match self.runbook_base_url {
-            None => crate::alerts::DEFAULT_RUNBOOK_BASE_URL.to_owned(),
-            Some(url) if url.trim().is_empty() || url.contains('#') || url.chars().any(char::is_control) => {
-                return Err((
-                    vec!["alerting".into(), "runbook_base_url".into()],
-                    "runbook_base_url: must be a URL without `#` (each alert appends `#` and its anchor)".into(),
-                ))
-            }
-            Some(url) => url,
-        };
+        let receivers = receivers(self.receivers, base_dir)?;
+        check_external_labels(&self.external_labels)?;
+        let runbook_base_url = runbook_base_url(self.runbook_base_url)?;
         let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
         let located = |e: crate::notify::route::RouteError| {
             let mut path = vec!["alerting".to_owned()];
@@ -265,5 +214,80 @@ impl RawAlerting {
             inhibitor,
             send_resolved,
         })
+    }
+}
+
+/// A key path into the configuration and what is wrong there.
+pub type Refusal = (Vec<String>, String);
+
+/// The rule overrides as the rule set takes them.
+fn overrides(rules: BTreeMap<String, RawRule>) -> Vec<(String, Override)> {
+    rules
+        .into_iter()
+        .map(|(name, r)| {
+            let o = Override {
+                warning: r.warning.map(|f| f.0),
+                critical: r.critical.map(|f| f.0),
+                for_: r.for_,
+                enabled: r.enabled,
+                spike: SpikeOverride {
+                    factor: r.factor,
+                    window: r.window,
+                    baseline: r.baseline,
+                    min_history: r.min_history,
+                    min_bytes: r.min_bytes.map(|s| s.0 as f64),
+                },
+            };
+            (name, o)
+        })
+        .collect()
+}
+
+/// Each receiver validated (its secret files read from `base_dir`), names unique.
+fn receivers(raw: Vec<RawReceiver>, base_dir: &Path) -> Result<Vec<ReceiverSpec>, Refusal> {
+    let mut receivers = Vec::with_capacity(raw.len());
+    for (index, raw) in raw.into_iter().enumerate() {
+        let name = raw.name.clone();
+        let at = || vec!["alerting".into(), "receivers".into(), format!("[{index}]")];
+        if receivers.iter().any(|r: &ReceiverSpec| r.name == name) {
+            return Err((
+                at(),
+                format!("receivers[{index}] ({name}): name: duplicate receiver name"),
+            ));
+        }
+        let spec = raw
+            .validate(base_dir)
+            .map_err(|m| (at(), format!("receivers[{index}] ({name}): {m}")))?;
+        receivers.push(spec);
+    }
+    Ok(receivers)
+}
+
+/// External labels must be label names Alertmanager accepts, not reserved ones.
+fn check_external_labels(labels: &BTreeMap<String, String>) -> Result<(), Refusal> {
+    for name in labels.keys() {
+        if !crate::notify::route::is_classic_label_name(name) || name.starts_with("__") {
+            return Err((
+                vec!["alerting".into(), "external_labels".into(), name.clone()],
+                format!("external_labels: {name:?} is not a label name"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `runbook_base_url`, or the default: a URL each alert appends `#anchor` to.
+fn runbook_base_url(url: Option<String>) -> Result<String, Refusal> {
+    match url {
+        None => Ok(crate::alerts::DEFAULT_RUNBOOK_BASE_URL.to_owned()),
+        Some(url)
+            if url.trim().is_empty() || url.contains('#') || url.chars().any(char::is_control) =>
+        {
+            Err((
+                vec!["alerting".into(), "runbook_base_url".into()],
+                "runbook_base_url: must be a URL without `#` (each alert appends `#` and its anchor)".into(),
+            ))
+        }
+        Some(url) => Ok(url),
     }
 }

@@ -350,15 +350,59 @@ fn target(
         OptionsError::Invalid { key, message } => at.refuse(key, message),
         OptionsError::InvalidAt { path, message } => at.refuse_at(&path, message),
     })?;
-    let endpoints = endpoints(t.endpoints, spec, &options, at)?;
+    let endpoints = endpoints(t.endpoints.clone(), spec, &options, at)?;
 
+    let limits = limits(&t, &name, endpoints.len(), at, defaults)?;
+    let display_name = display_name(t.display_name, at)?;
+    Ok(Target {
+        name,
+        provider: spec,
+        display_name,
+        base_url,
+        credential: Secret::new(credential),
+        endpoints,
+        interval: limits.interval,
+        timeout: limits.timeout,
+        timezone: limits.timezone,
+        unit_base: limits.unit_base,
+        options,
+        body_size_limit: limits.body_size_limit,
+        sample_limit: limits.sample_limit,
+        label_value_length_limit: limits.label_value_length_limit,
+        max_requests_per_second: limits.max_requests_per_second,
+    })
+}
+
+/// A target's clock, units, bounds and pace, defaults filled in.
+struct Limits {
+    timezone: Zone,
+    unit_base: u32,
+    body_size_limit: usize,
+    sample_limit: usize,
+    label_value_length_limit: usize,
+    interval: Duration,
+    timeout: Duration,
+    max_requests_per_second: Option<f64>,
+}
+
+/// Reads and checks a target's [`Limits`]; `endpoints` is how many it polls.
+fn limits(
+    t: &RawTarget,
+    name: &str,
+    endpoints: usize,
+    at: &TargetAt,
+    defaults: &Defaults,
+) -> Result<Limits, ConfigError> {
     let timezone = match &t.timezone {
         None => defaults.zone,
         Some(z) => z.0.parse().map_err(|e| at.refuse("timezone", e))?,
     };
     let unit_base = t.unit_base.unwrap_or(defaults.unit_base);
     check_unit_base(unit_base).map_err(|m| at.refuse("unit_base", m))?;
-    let body_size_limit = t.body_size_limit.map_or(defaults.body_size_limit, |s| s.0);
+    let body_size_limit = t
+        .body_size_limit
+        .as_ref()
+        .map_or(defaults.body_size_limit, |s| s.0);
     if body_size_limit == 0 {
         return Err(at.refuse("body_size_limit", "must be greater than 0"));
     }
@@ -382,7 +426,7 @@ fn target(
         .or(defaults.max_requests_per_second);
     if let Some(rate) = max_requests_per_second {
         // Named at the target's own key if it has one, else at the top-level key.
-        check_rate_fits(rate, interval, endpoints.len()).map_err(|m| {
+        check_rate_fits(rate, interval, endpoints).map_err(|m| {
             if t.max_requests_per_second.is_some() {
                 at.refuse("max_requests_per_second", m)
             } else {
@@ -391,35 +435,28 @@ fn target(
             }
         })?;
     }
-
-    let display_name = match t.display_name {
-        None => None,
-        Some(text) if text.trim().is_empty() || text.chars().any(char::is_control) => {
-            return Err(at.refuse(
-                "display_name",
-                "must not be empty or hold control characters",
-            ))
-        }
-        Some(text) => Some(text),
-    };
-
-    Ok(Target {
-        name,
-        provider: spec,
-        display_name,
-        base_url,
-        credential: Secret::new(credential),
-        endpoints,
-        interval,
-        timeout,
+    Ok(Limits {
         timezone,
         unit_base,
-        options,
         body_size_limit,
         sample_limit,
         label_value_length_limit,
+        interval,
+        timeout,
         max_requests_per_second,
     })
+}
+
+/// `display_name`: shown to people, so not blank and without control characters.
+fn display_name(name: Option<String>, at: &TargetAt) -> Result<Option<String>, ConfigError> {
+    match name {
+        Some(text) if text.trim().is_empty() || text.chars().any(char::is_control) => Err(at
+            .refuse(
+                "display_name",
+                "must not be empty or hold control characters",
+            )),
+        name => Ok(name),
+    }
 }
 
 /// `label_value_length_limit`: room for a readable start and the hash that
