@@ -421,8 +421,36 @@ fn settings(
         key: "auth",
         message: "required for provider custom: {header: NAME, prefix: \"Bearer \"}, {query: NAME} or {basic_username: USER}".into(),
     })?;
-    let placement = match auth.placement {
-        Placement::Ready(placement) => placement,
+    let second = second_query(auth.second_query, second)?;
+    let placement = placement(auth.placement, base_dir)?;
+    let raw_pools = keys.pools.unwrap_or_default();
+    if raw_pools.is_empty() && keys.accounts.is_none() && keys.static_ips.is_none() {
+        return Err(OptionsError::Invalid {
+            key: "pools",
+            message: "a custom target needs at least one of pools, accounts or static_ips".into(),
+        });
+    }
+    let unit = keys.unit.map(|u| u.0);
+    let pools = pools(raw_pools, unit)?;
+    let accounts = keys.accounts.map(|a| accounts(a, unit)).transpose()?;
+    let settings = CustomSettings {
+        auth: placement,
+        second,
+        success: keys.success,
+        pools,
+        accounts,
+        static_ips: keys.static_ips,
+        unit_base,
+        timezone,
+    };
+    check_credential_parameters(&settings)?;
+    Ok(settings)
+}
+
+/// Where the credential goes; a Basic user name read from its file.
+fn placement(placement: Placement, base_dir: &Path) -> Result<CredentialPlacement, OptionsError> {
+    match placement {
+        Placement::Ready(placement) => Ok(placement),
         Placement::BasicFile(file) => {
             let invalid = |message: String| OptionsError::Invalid {
                 key: "auth",
@@ -435,33 +463,35 @@ fn settings(
                     "the user name in {file} must be non-empty, without `:` or control characters"
                 )));
             }
-            CredentialPlacement::Basic { username }
+            Ok(CredentialPlacement::Basic { username })
         }
-    };
-    let second = match (auth.second_query.clone(), second) {
-        (None, None) => None,
-        (Some(name), Some(secret)) => Some((name, secret)),
-        (Some(_), None) => {
-            return Err(OptionsError::Invalid {
-                key: "second_credential",
-                message: "missing secret: auth.second_query needs second_credential or second_credential_file".into(),
-            })
-        }
-        (None, Some(_)) => {
-            return Err(OptionsError::Invalid {
-                key: "second_credential",
-                message: "set auth.second_query, the query parameter that carries it".into(),
-            })
-        }
-    };
-    let raw_pools = keys.pools.unwrap_or_default();
-    if raw_pools.is_empty() && keys.accounts.is_none() && keys.static_ips.is_none() {
-        return Err(OptionsError::Invalid {
-            key: "pools",
-            message: "a custom target needs at least one of pools, accounts or static_ips".into(),
-        });
     }
-    let unit = keys.unit.map(|u| u.0);
+}
+
+/// The second credential and the query parameter that carries it: both or neither.
+fn second_query(
+    query: Option<String>,
+    second: Option<Secret>,
+) -> Result<Option<(String, Secret)>, OptionsError> {
+    match (query, second) {
+        (None, None) => Ok(None),
+        (Some(name), Some(secret)) => Ok(Some((name, secret))),
+        (Some(_), None) => Err(OptionsError::Invalid {
+            key: "second_credential",
+            message: "missing secret: auth.second_query needs second_credential or second_credential_file".into(),
+        }),
+        (None, Some(_)) => Err(OptionsError::Invalid {
+            key: "second_credential",
+            message: "set auth.second_query, the query parameter that carries it".into(),
+        }),
+    }
+}
+
+/// The pools with their figures' units; a literal pool name listed once.
+fn pools(
+    raw_pools: Vec<Pool<Field>>,
+    unit: Option<TrafficUnit>,
+) -> Result<Vec<Pool>, OptionsError> {
     let mut pools: Vec<Pool> = Vec::with_capacity(raw_pools.len());
     for (i, p) in raw_pools.into_iter().enumerate() {
         let at = |key: &str| vec!["pools".to_owned(), format!("[{i}]"), key.to_owned()];
@@ -485,50 +515,57 @@ fn settings(
             list: p.list,
         });
     }
-    let accounts = match keys.accounts {
-        None => None,
-        Some(a) => {
-            let at = |key: &str| vec!["accounts".to_owned(), key.to_owned()];
-            let limit = traffic(a.limit, unit, &at("limit"))?;
-            if !a.unlimited_values.is_empty() && !matches!(limit, Some(Figure::Read(_))) {
-                return Err(OptionsError::InvalidAt {
-                    path: at("unlimited_values"),
-                    message: "accounts.unlimited_values: goes with a limit read at a pointer, not a computed one (a computed limit of 0 already means no limit)".into(),
-                });
-            }
-            Some(Accounts {
-                used: with_unit(a.used, unit, &at("used"))?,
-                limit,
-                list: a.list,
-                product: a.product,
-                account: a.account,
-                unlimited_values: a.unlimited_values,
-                enabled: a.enabled,
-                remark: a.remark,
-            })
-        }
-    };
+    Ok(pools)
+}
+
+/// The sub-accounts' figures with their units; `unlimited_values` only with a
+/// limit read at a pointer.
+fn accounts(a: Accounts<Field>, unit: Option<TrafficUnit>) -> Result<Accounts, OptionsError> {
+    let at = |key: &str| vec!["accounts".to_owned(), key.to_owned()];
+    let limit = traffic(a.limit, unit, &at("limit"))?;
+    if !a.unlimited_values.is_empty() && !matches!(limit, Some(Figure::Read(_))) {
+        return Err(OptionsError::InvalidAt {
+            path: at("unlimited_values"),
+            message: "accounts.unlimited_values: goes with a limit read at a pointer, not a computed one (a computed limit of 0 already means no limit)".into(),
+        });
+    }
+    Ok(Accounts {
+        used: with_unit(a.used, unit, &at("used"))?,
+        limit,
+        list: a.list,
+        product: a.product,
+        account: a.account,
+        unlimited_values: a.unlimited_values,
+        enabled: a.enabled,
+        remark: a.remark,
+    })
+}
+
+/// No request's own query parameters may be the ones auth puts a credential in.
+fn check_credential_parameters(settings: &CustomSettings) -> Result<(), OptionsError> {
     // Every request's own query parameters, by the key that sets them.
     let mut parameters: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-    for (i, p) in pools.iter().enumerate() {
+    for (i, p) in settings.pools.iter().enumerate() {
         let at = vec!["pools".to_owned(), format!("[{i}]"), "path".to_owned()];
         match &p.list {
             Some(list) => parameters.push((at, list.parameters())),
             None => parameters.push((at, path_query_names(&p.path))),
         }
     }
-    if let Some(a) = &accounts {
+    if let Some(a) = &settings.accounts {
         parameters.push((vec!["accounts".to_owned()], a.list.parameters()));
     }
-    if let Some(s) = &keys.static_ips {
+    if let Some(s) = &settings.static_ips {
         parameters.push((vec!["static_ips".to_owned()], s.list.parameters()));
     }
-    let credential_parameters = placement
+    let credential_parameters = settings
+        .auth
         .query_name()
         .map(|name| (name, "the credential"))
         .into_iter()
         .chain(
-            second
+            settings
+                .second
                 .as_ref()
                 .map(|(name, _)| (name.as_str(), "the second credential")),
         );
@@ -546,16 +583,7 @@ fn settings(
             });
         }
     }
-    Ok(CustomSettings {
-        auth: placement,
-        second,
-        success: keys.success,
-        pools,
-        accounts,
-        static_ips: keys.static_ips,
-        unit_base,
-        timezone,
-    })
+    Ok(())
 }
 
 /// A key's path within the target as people read it: `pools[0].used`.
