@@ -22,10 +22,12 @@ pub const CHART_POINTS: usize = 240;
 const WIDTH: f64 = 480.0;
 const HEIGHT: f64 = 170.0;
 /// The plot area within it: left, top, right, bottom (axis labels outside).
-const PLOT: [f64; 4] = [74.0, 10.0, 470.0, 138.0];
+const PLOT: [f64; 4] = [92.0, 10.0, 470.0, 138.0];
 /// The time steps a time axis chooses from (seconds), the first that gives at
 /// most [`MAX_TIME_TICKS`].
-const TIME_STEPS: [f64; 8] = [
+const TIME_STEPS: [f64; 10] = [
+    60.0,
+    300.0,
     900.0,
     1800.0,
     3600.0,
@@ -152,9 +154,21 @@ fn axes(scale: &Scale) -> Markup {
         }
         @for (at, label) in scale.time_ticks() {
             line.grid x1=(fmt1(scale.x(at))) x2=(fmt1(scale.x(at))) y1=(top) y2=(bottom) {}
-            text.tick x=(fmt1(scale.x(at))) y=(bottom + 20.0) text-anchor="middle" { (label) }
+            text.tick x=(fmt1(scale.x(at))) y=(bottom + 20.0) text-anchor=(anchor(scale, at)) { (label) }
         }
         line.axis x1=(left) x2=(right) y1=(bottom) y2=(bottom) {}
+    }
+}
+
+/// A time label's anchor: inward at the plot's ends, so that it stays inside.
+fn anchor(scale: &Scale, at: f64) -> &'static str {
+    let x = scale.x(at);
+    if x - PLOT[0] < 30.0 {
+        "start"
+    } else if PLOT[2] - x < 30.0 {
+        "end"
+    } else {
+        "middle"
     }
 }
 
@@ -269,6 +283,16 @@ impl Scale {
                 ticks.push((at, label));
             }
             at += step;
+        }
+        if ticks.len() < 2 {
+            // Less than a step of history: its two ends, to the second.
+            ticks = [self.x0, self.x1]
+                .iter()
+                .filter_map(|&at| {
+                    let t = chrono::DateTime::from_timestamp(at as i64, 0)?;
+                    Some((at, t.format("%H:%M:%S").to_string()))
+                })
+                .collect();
         }
         ticks
     }
