@@ -537,3 +537,83 @@ async fn a_usage_spike_is_marked_on_the_page_and_in_the_status() {
     assert!(!page.contains("<b>leaked</b>"), "{page}");
     exporter.stop().await;
 }
+
+/// A target with more sub-accounts near their limit than a list shows: the
+/// page shows 20 and says how many more; `?q=` finds one by name (on the page
+/// and in the status API, escaped on the page); `limit` and `offset` page
+/// through the status API's list, whose total counts them all.
+#[tokio::test]
+async fn long_lists_are_capped_filtered_and_paged() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let upstream = MockServer::start().await;
+    // 90 sub-accounts, each at 90 % of its 1 GB limit (usage in KB), the
+    // n-th a little fuller than the (n+1)-th.
+    let list: Vec<Value> = (0..90)
+        .map(|i| {
+            serde_json::json!({"id": i, "username": format!("user{i:03}"), "product_type": 9,
+                "usage_flow": 1_000_000 - i * 1000, "limit_flow": 1, "status": 1})
+        })
+        .collect();
+    let accounts = serde_json::json!({"code": 200, "msg": "ok", "data": {"list": list}});
+    Mock::given(method("GET"))
+        .and(path("/gateway/whitelist-account/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(accounts))
+        .mount(&upstream)
+        .await;
+    let yaml = format!(
+        "targets:\n  - name: big\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    endpoints: [accounts]\n    product_types: [9]\n",
+        upstream.uri()
+    );
+    let exporter = Exporter::start(&yaml).await;
+    exporter.wait_ready().await;
+    let status = |query: &'static str| {
+        let exporter = &exporter;
+        async move {
+            let text = exporter.get(query).await.text().await.unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()["targets"][0].clone()
+        }
+    };
+    let names = |t: &Value, list: &str| -> Vec<String> {
+        t[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["account"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let all = status("/api/v1/status").await;
+    assert_eq!(all["accounts_near_limit_total"], 90, "{all}");
+    assert_eq!(names(&all, "accounts_near_limit").len(), 90);
+    assert_eq!(names(&all, "accounts_near_limit")[0], "user000");
+    assert_eq!(all["accounts_found"], Value::Null);
+    let paged = status("/api/v1/status?limit=10&offset=80").await;
+    assert_eq!(paged["accounts_near_limit_total"], 90);
+    let expected: Vec<String> = (80..90).map(|i| format!("user{i:03}")).collect();
+    assert_eq!(names(&paged, "accounts_near_limit"), expected);
+    let found = status("/api/v1/status?q=USER07").await;
+    assert_eq!(found["accounts_near_limit_total"], 10, "{found}");
+    assert_eq!(found["accounts_found_total"], 10, "{found}");
+    assert_eq!(names(&found, "accounts_found")[0], "user070");
+    let bad = exporter.get("/api/v1/status?limit=ten").await;
+    assert_eq!(bad.status(), 400);
+
+    let page = exporter.get("/").await.text().await.unwrap();
+    assert_eq!(page.matches("<td>user0").count(), 20, "{page}");
+    assert!(page.contains("70 more"), "{page}");
+    let page = exporter.get("/?q=user089").await.text().await.unwrap();
+    assert!(page.contains("<td>user089"), "{page}");
+    assert!(!page.contains("<td>user088"), "{page}");
+    assert!(page.contains("Sub-accounts found"), "{page}");
+    let page = exporter
+        .get("/?q=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)"), "{page}");
+    exporter.stop().await;
+}

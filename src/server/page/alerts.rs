@@ -134,7 +134,12 @@ pub(super) fn table(t: &TargetStatus, agent: bool) -> Markup {
     let rows = rows(&t.alerts, t);
     let hidden = t.alerts_total.saturating_sub(t.alerts.len());
     html! {
-        h3 { "Alerts " small { (rows.len()) " of " (t.alerts_total) } }
+        h3 {
+            "Alerts " small {
+                (t.alerts_total) " pending or firing"
+                @if rows.len() < t.alerts.len() { ", " (rows.len()) " rows with critical and warning twins folded" }
+            }
+        }
         div.scroll { table {
             tr { th { "state" } th { "alert" } th { "about" } th { "since" } }
             @for r in rows.iter().take(ALERT_ROWS) { (row(r, t)) }
