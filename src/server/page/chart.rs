@@ -152,23 +152,11 @@ fn axes(scale: &Scale) -> Markup {
             line.grid x1=(left) x2=(right) y1=(fmt1(scale.y(value))) y2=(fmt1(scale.y(value))) {}
             text.tick x=(left - 6.0) y=(fmt1(scale.y(value) + 4.0)) text-anchor="end" { (label) }
         }
-        @for (at, label) in scale.time_ticks() {
+        @for (at, label, anchor) in scale.time_ticks() {
             line.grid x1=(fmt1(scale.x(at))) x2=(fmt1(scale.x(at))) y1=(top) y2=(bottom) {}
-            text.tick x=(fmt1(scale.x(at))) y=(bottom + 20.0) text-anchor=(anchor(scale, at)) { (label) }
+            text.tick x=(fmt1(scale.x(at))) y=(bottom + 20.0) text-anchor=(anchor) { (label) }
         }
         line.axis x1=(left) x2=(right) y1=(bottom) y2=(bottom) {}
-    }
-}
-
-/// A time label's anchor: inward at the plot's ends, so that it stays inside.
-fn anchor(scale: &Scale, at: f64) -> &'static str {
-    let x = scale.x(at);
-    if x - PLOT[0] < 30.0 {
-        "start"
-    } else if PLOT[2] - x < 30.0 {
-        "end"
-    } else {
-        "middle"
     }
 }
 
@@ -263,40 +251,39 @@ impl Scale {
         ticks
     }
 
-    /// Round times within the span: days over a long one, hours otherwise.
-    fn time_ticks(&self) -> Vec<(f64, String)> {
+    /// Round times within the span, days over a long one, hours otherwise,
+    /// each with its label's anchor; ticks too near an end to hold a centred
+    /// label are left out. Less than a step of history: its two ends.
+    fn time_ticks(&self) -> Vec<(f64, String, &'static str)> {
         let span = self.x1 - self.x0;
         let step = TIME_STEPS
             .iter()
             .copied()
             .find(|s| span / s <= MAX_TIME_TICKS)
             .unwrap_or(7.0 * DAY);
+        let label = |at: f64, format: &str| {
+            chrono::DateTime::from_timestamp(at as i64, 0).map(|t| t.format(format).to_string())
+        };
         let mut ticks = Vec::new();
         let mut at = (self.x0 / step).ceil() * step;
         while at <= self.x1 && ticks.len() < 10 {
-            if let Some(t) = chrono::DateTime::from_timestamp(at as i64, 0) {
-                let label = if at % DAY == 0.0 {
-                    t.format("%b %-d").to_string()
-                } else {
-                    t.format("%H:%M").to_string()
-                };
-                ticks.push((at, label));
+            let x = self.x(at);
+            let format = if at % DAY == 0.0 { "%b %-d" } else { "%H:%M" };
+            if x - PLOT[0] >= TICK_ROOM && PLOT[2] - x >= TICK_ROOM {
+                ticks.extend(label(at, format).map(|l| (at, l, "middle")));
             }
             at += step;
         }
-        if ticks.len() < 2 {
-            // Less than a step of history: its two ends, to the second.
-            ticks = [self.x0, self.x1]
-                .iter()
-                .filter_map(|&at| {
-                    let t = chrono::DateTime::from_timestamp(at as i64, 0)?;
-                    Some((at, t.format("%H:%M:%S").to_string()))
-                })
-                .collect();
+        if ticks.is_empty() {
+            ticks.extend(label(self.x0, "%H:%M:%S").map(|l| (self.x0, l, "start")));
+            ticks.extend(label(self.x1, "%H:%M:%S").map(|l| (self.x1, l, "end")));
         }
         ticks
     }
 }
+
+/// How far from the plot's ends a centred time label must be, in SVG units.
+const TICK_ROOM: f64 = 22.0;
 
 const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
 
@@ -369,10 +356,11 @@ mod tests {
         let ticks = scale.value_ticks();
         assert!((3..=8).contains(&ticks.len()), "{ticks:?}");
         assert!(ticks.iter().all(|(_, l)| l.ends_with(" GiB")), "{ticks:?}");
+        // A tick a day, those at the plot's very ends left out.
         let days = scale.time_ticks();
-        assert_eq!(days.len(), 8, "{days:?}");
-        assert_eq!(days[0], (0.0, "Jan 1".to_owned()));
-        assert_eq!(days[1], (DAY, "Jan 2".to_owned()));
+        assert_eq!(days.len(), 6, "{days:?}");
+        assert_eq!(days[0], (DAY, "Jan 2".to_owned(), "middle"));
+        assert_eq!(days[5].1, "Jan 7");
     }
 
     #[test]
@@ -387,6 +375,12 @@ mod tests {
         let html = chart("Last 24 h", &history, 0.0, Some(f)).into_string();
         assert!(html.contains("class=\"forecast\""), "{html}");
         assert!(html.contains("data-points=\"0 10737418240;3600 9663676416\""), "{html}");
+        // Half a minute of history: its two ends, to the second.
+        let young = Scale::new(&[point(30.0, 1.0), point(60.0, 0.5)], None);
+        let ends = young.time_ticks();
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert_eq!((ends[0].2, ends[1].2), ("start", "end"));
+        assert_eq!(ends[0].1, "00:00:30");
         let flat = chart("Last 24 h", &history[..1], 0.0, None).into_string();
         assert!(flat.contains("Not enough history yet."), "{flat}");
     }
