@@ -253,7 +253,7 @@ impl Scale {
 
     /// Round times within the span, days over a long one, hours otherwise,
     /// each with its label's anchor; ticks too near an end to hold a centred
-    /// label are left out. Less than a step of history: its two ends.
+    /// label are left out. Fewer than two ticks: the span's two ends.
     fn time_ticks(&self) -> Vec<(f64, String, &'static str)> {
         let span = self.x1 - self.x0;
         let step = TIME_STEPS
@@ -274,7 +274,8 @@ impl Scale {
             }
             at += step;
         }
-        if ticks.is_empty() {
+        if ticks.len() < 2 {
+            ticks.clear();
             ticks.extend(label(self.x0, "%H:%M:%S").map(|l| (self.x0, l, "start")));
             ticks.extend(label(self.x1, "%H:%M:%S").map(|l| (self.x1, l, "end")));
         }
