@@ -47,7 +47,10 @@ fn store_with_a_week(dir: &tempfile::TempDir) -> Storage {
 /// The store's view: the target and the alerts the shipped rules raise on it.
 fn view() -> View {
     let snapshot = common::snapshot_of(vec![
-        (Endpoint::Summary, Reading::Summary(common::pool_readings(0.0))),
+        (
+            Endpoint::Summary,
+            Reading::Summary(common::pool_readings(0.0)),
+        ),
         (
             Endpoint::Accounts,
             Reading::Accounts(common::account_readings(SUB_ACCOUNTS, 0)),
@@ -108,7 +111,8 @@ fn front_page(view: &View, storage: &Storage) -> String {
     let mut histories = Histories::new();
     for t in &status.targets {
         for p in &t.pools {
-            let points = storage.pool_points(t.provider, &t.name, &p.pool, status.generated_at - WEEK);
+            let points =
+                storage.pool_points(t.provider, &t.name, &p.pool, status.generated_at - WEEK);
             histories.insert((t.name.clone(), p.pool.clone()), points);
         }
     }

@@ -3,12 +3,12 @@
 //! silences and the stored history. Every figure is the one `/metrics` serves (the same
 //! fresh readings); "days left" is the forecast alert's ([`crate::forecast`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::alerts::Spike;
+use crate::alerts::{Spike, USAGE_SPIKE};
 use crate::forecast::{self, History};
 use crate::lists::{ListWindow, LONG_LIST_LENGTH};
 use crate::readings::{AccountReading, Order, OrderReading, Reading, StaticIp, ORDER_STATUSES};
@@ -366,11 +366,20 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
             }
             Reading::StaticIps(ips) => {
                 let items = ips.ips.iter().map(|ip: &StaticIp| {
-                    expiry(&ip.ip, &ip.product, &ip.country, ip.expiry_timestamp, sources.now)
+                    expiry(
+                        &ip.ip,
+                        &ip.product,
+                        &ip.country,
+                        ip.expiry_timestamp,
+                        sources.now,
+                    )
                 });
                 (status.static_ips, status.static_ips_total) = soonest(items, sources.now, w);
             }
-            Reading::Accounts(accounts) => account_lists(&mut status, accounts, t, sources),
+            Reading::Accounts(accounts) => {
+                let spiking = spiking_by_agent(view, &t.target);
+                account_lists(&mut status, accounts, t, sources, spiking.as_ref());
+            }
             Reading::Customers(customers) => {
                 let mut top: Vec<CustomerStatus> = customers
                     .iter()
@@ -425,12 +434,38 @@ fn pool(p: &crate::readings::PoolReading, t: &TargetSnapshot, sources: &Sources)
     }
 }
 
-/// The sub-accounts near their limit, spiking, and found by `q`.
+/// While the agent runs: the (product, account) pairs of the target's
+/// `ProxyUsageSpike` alerts, the sub-accounts whose spike it found at its last
+/// evaluation. Only their figures are read again: reading the history of
+/// every sub-account at each request costs seconds at 100,000 of them.
+fn spiking_by_agent<'a>(view: &'a View, target: &str) -> Option<BTreeSet<(&'a str, &'a str)>> {
+    view.agent.running.then(|| {
+        view.agent
+            .active
+            .iter()
+            .filter(|a| {
+                a.labels.get("alertname").map(String::as_str) == Some(USAGE_SPIKE.name)
+                    && a.labels.get("target").map(String::as_str) == Some(target)
+            })
+            .filter_map(|a| {
+                Some((
+                    a.labels.get("product")?.as_str(),
+                    a.labels.get("account")?.as_str(),
+                ))
+            })
+            .collect()
+    })
+}
+
+/// The sub-accounts near their limit, spiking, and found by `q`. The spike
+/// figures are read for the sub-accounts in `agent_spikes` only, when given
+/// (see [`spiking_by_agent`]); for every one otherwise.
 fn account_lists(
     status: &mut TargetStatus,
     accounts: &[AccountReading],
     t: &TargetSnapshot,
     sources: &Sources,
+    agent_spikes: Option<&BTreeSet<(&str, &str)>>,
 ) {
     let w = &sources.lists;
     status.accounts_total = accounts.len();
@@ -449,8 +484,7 @@ fn account_lists(
         })
         .collect();
     near.sort_by(|a, b| b.used_ratio.total_cmp(&a.used_ratio));
-    (status.accounts_near_limit, status.accounts_near_limit_total) =
-        w.cut(near, LONG_LIST_LENGTH);
+    (status.accounts_near_limit, status.accounts_near_limit_total) = w.cut(near, LONG_LIST_LENGTH);
     if w.query().is_some() {
         let mut found: Vec<AccountFound> = matching()
             .map(|a| AccountFound {
@@ -470,6 +504,9 @@ fn account_lists(
         return;
     };
     let mut spiking: Vec<AccountSpike> = matching()
+        .filter(|a| {
+            agent_spikes.is_none_or(|set| set.contains(&(a.product.as_str(), a.account.as_str())))
+        })
         .filter_map(|a| {
             let key = (
                 t.provider,

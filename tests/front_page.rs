@@ -342,8 +342,14 @@ async fn charts_draw_the_history(exporter: &Exporter, dom: &str, status: &Value)
     for (query, code) in [
         (format!("/api/v1/history?target=nope&pool={pool}"), 404),
         (format!("/api/v1/history?target={first}&pool=nope"), 404),
-        (format!("/api/v1/history?target={first}&pool={pool}&range=1y"), 400),
-        (format!("/api/v1/history?target={first}&pool={pool}&range=soon"), 400),
+        (
+            format!("/api/v1/history?target={first}&pool={pool}&range=1y"),
+            400,
+        ),
+        (
+            format!("/api/v1/history?target={first}&pool={pool}&range=soon"),
+            400,
+        ),
         ("/api/v1/history?target=x".to_owned(), 400),
     ] {
         assert_eq!(exporter.get(&query).await.status(), code, "{query}");
@@ -614,6 +620,9 @@ async fn long_lists_are_capped_filtered_and_paged() {
         .await
         .unwrap();
     assert!(!page.contains("<script>alert"), "{page}");
-    assert!(page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)"), "{page}");
+    assert!(
+        page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)"),
+        "{page}"
+    );
     exporter.stop().await;
 }

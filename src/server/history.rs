@@ -27,7 +27,10 @@ struct Answer {
 }
 
 /// The JSON body, or the status and text of a refusal.
-pub(super) async fn answer(app: &App, query: Option<&str>) -> Result<Vec<u8>, (StatusCode, String)> {
+pub(super) async fn answer(
+    app: &App,
+    query: Option<&str>,
+) -> Result<Vec<u8>, (StatusCode, String)> {
     let (mut target, mut pool, mut range) = (None, None, None);
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match key.as_ref() {
@@ -39,13 +42,18 @@ pub(super) async fn answer(app: &App, query: Option<&str>) -> Result<Vec<u8>, (S
     }
     let bad = |text: String| (StatusCode::BAD_REQUEST, text + "\n");
     let (Some(target), Some(pool)) = (target, pool) else {
-        return Err(bad("Missing parameter: /api/v1/history?target=NAME&pool=POOL&range=7d".into()));
+        return Err(bad(
+            "Missing parameter: /api/v1/history?target=NAME&pool=POOL&range=7d".into(),
+        ));
     };
     let longest = app.retention.max(WEEK);
     let range = match range.as_deref() {
         None => WEEK,
-        Some(text) => humantime::parse_duration(text)
-            .map_err(|e| bad(format!("range {text:?} is not a duration like 24h or 7d: {e}")))?,
+        Some(text) => humantime::parse_duration(text).map_err(|e| {
+            bad(format!(
+                "range {text:?} is not a duration like 24h or 7d: {e}"
+            ))
+        })?,
     };
     if range.is_zero() || range > longest {
         return Err(bad(format!(

@@ -121,7 +121,9 @@ impl Browser {
         self.to.write_all(&bytes).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let answer = self.next(deadline).unwrap_or_else(|| panic!("no answer to {method}"));
+            let answer = self
+                .next(deadline)
+                .unwrap_or_else(|| panic!("no answer to {method}"));
             if answer["id"] == id {
                 assert!(answer.get("error").is_none(), "{method}: {answer}");
                 return answer["result"].clone();

@@ -89,7 +89,9 @@ fn mark_differences(rows: &mut [Row], target: &TargetStatus) {
             .into_iter()
             .filter(|k| {
                 let first = rows[members[0]].alert.labels.get(*k);
-                members.iter().any(|&i| rows[i].alert.labels.get(*k) != first)
+                members
+                    .iter()
+                    .any(|&i| rows[i].alert.labels.get(*k) != first)
             })
             .collect();
         for &i in members {
@@ -187,7 +189,12 @@ fn row(r: &Row, t: &TargetStatus) -> Markup {
 mod tests {
     use super::*;
 
-    fn alert(name: &str, severity: &str, state: &'static str, labels: &[(&str, &str)]) -> AlertStatus {
+    fn alert(
+        name: &str,
+        severity: &str,
+        state: &'static str,
+        labels: &[(&str, &str)],
+    ) -> AlertStatus {
         let mut map: BTreeMap<String, String> = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -263,11 +270,21 @@ mod tests {
 
     #[test]
     fn rows_that_read_differently_name_nothing_more() {
-        let mut other = alert("ProxyStaticIPUnhealthy", "warning", "firing", &[("ip", "1.2.3.4")]);
+        let mut other = alert(
+            "ProxyStaticIPUnhealthy",
+            "warning",
+            "firing",
+            &[("ip", "1.2.3.4")],
+        );
         other.summary = "bestproxy main: something else".into();
         other.silenced_by = vec!["s1".into()];
         let t = target(vec![
-            alert("ProxyStaticIPUnhealthy", "warning", "firing", &[("ip", "<b>5.6.7.8</b>")]),
+            alert(
+                "ProxyStaticIPUnhealthy",
+                "warning",
+                "firing",
+                &[("ip", "<b>5.6.7.8</b>")],
+            ),
             other,
         ]);
         let rows = rows(&t.alerts, &t);

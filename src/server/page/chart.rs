@@ -375,7 +375,10 @@ mod tests {
         assert_eq!(scale.x1, 3600.0 + 1200.0);
         let html = chart("Last 24 h", &history, 0.0, Some(f)).into_string();
         assert!(html.contains("class=\"forecast\""), "{html}");
-        assert!(html.contains("data-points=\"0 10737418240;3600 9663676416\""), "{html}");
+        assert!(
+            html.contains("data-points=\"0 10737418240;3600 9663676416\""),
+            "{html}"
+        );
         // Half a minute of history: its two ends, to the second.
         let young = Scale::new(&[point(30.0, 1.0), point(60.0, 0.5)], None);
         let ends = young.time_ticks();

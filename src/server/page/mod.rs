@@ -166,9 +166,15 @@ mod tests {
         };
         let lists = ListWindow::new(Some("\"><img src=x>"), None, 0);
         let html = render(&status, &Histories::new(), &lists);
-        assert!(html.contains("&lt;script&gt;&quot;a&quot; &amp; 'b'&lt;/script&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;&quot;a&quot; &amp; 'b'&lt;/script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>\""), "{html}");
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("value=\"&quot;&gt;&lt;img src=x&gt;\""), "{html}");
+        assert!(
+            html.contains("value=\"&quot;&gt;&lt;img src=x&gt;\""),
+            "{html}"
+        );
     }
 }

@@ -46,8 +46,8 @@ pub(super) fn overview(status: &Status) -> Markup {
                 p.quiet { "No pool reported yet." }
             } @else {
                 table.overview.pools {
-                    tr { th { "pool" } th { "left" } th { "days left" } }
-                    @for pool in &pools { (pool_row(pool, status.store)) }
+                    tr { th { "pool" } th { "left" } th { "days left (at the last 6 h rate)" } }
+                    @for pool in &pools { (pool_row(pool, status.store, status.generated_at)) }
                 }
             }
             (alerts(status))
@@ -56,7 +56,7 @@ pub(super) fn overview(status: &Status) -> Markup {
     }
 }
 
-fn pool_row(&(i, t, j, p): &PoolRef, store: bool) -> Markup {
+fn pool_row(&(i, t, j, p): &PoolRef, store: bool, now: f64) -> Markup {
     let level = share_class(p.remaining_ratio);
     html! {
         tr {
@@ -75,7 +75,10 @@ fn pool_row(&(i, t, j, p): &PoolRef, store: bool) -> Markup {
             }
             td {
                 @match p.days_left {
-                    Some(days) => { strong class=(days_class(days)) { (days_text(days)) } }
+                    Some(days) => {
+                        strong class=(days_class(days)) { (days_text(days)) }
+                        @if days < 1000.0 { " " small { "empty " (time(now + days * DAY)) } }
+                    }
                     None if store => { span.quiet { "no trend yet" } }
                     None => { span.quiet { "needs the store" } }
                 }
@@ -148,7 +151,11 @@ fn expiries(status: &Status) -> Markup {
     if all.is_empty() {
         return html! {};
     }
-    all.sort_by(|a, b| a.3.expires_at.cmp(&b.3.expires_at).then(a.1.name.cmp(&b.1.name)));
+    all.sort_by(|a, b| {
+        a.3.expires_at
+            .cmp(&b.3.expires_at)
+            .then(a.1.name.cmp(&b.1.name))
+    });
     all.truncate(EXPIRIES);
     html! {
         h3 { "Soonest expiries" }

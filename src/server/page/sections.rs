@@ -19,7 +19,12 @@ use crate::units::format_bytes;
 pub(super) const PAGE_ROWS: usize = 20;
 
 /// The section of the `index`-th target.
-pub(super) fn target(index: usize, t: &TargetStatus, status: &Status, histories: &Histories) -> Markup {
+pub(super) fn target(
+    index: usize,
+    t: &TargetStatus,
+    status: &Status,
+    histories: &Histories,
+) -> Markup {
     html! {
         section.target id=(target_id(index)) {
             h2 {
