@@ -47,7 +47,7 @@ pub fn chart_points(history: &[Point], from: f64) -> Vec<Point> {
     let step = points.len().div_ceil(CHART_POINTS).max(1);
     let mut drawn: Vec<Point> = points.iter().step_by(step).copied().collect();
     if let Some(last) = points.last() {
-        if (points.len() - 1) % step != 0 {
+        if !(points.len() - 1).is_multiple_of(step) {
             drawn.push(*last);
         }
     }
