@@ -685,3 +685,94 @@ mod tests {
         assert!(!listed.iter().find(|e| e.name == "p11").unwrap().expired);
     }
 }
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::store::{ActiveAlert, Store};
+
+    fn active(
+        alertname: &str,
+        severity: &str,
+        state: &'static str,
+        extra: &[(&str, &str)],
+    ) -> ActiveAlert {
+        let mut labels: BTreeMap<String, String> = [
+            ("alertname", alertname),
+            ("severity", severity),
+            ("target", "t"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        labels
+            .entry("provider".into())
+            .or_insert_with(|| "bestproxy".into());
+        ActiveAlert {
+            labels,
+            fingerprint: String::new(),
+            state,
+            since: 0.0,
+            summary: String::new(),
+            annotations: BTreeMap::new(),
+            silenced_by: Vec::new(),
+            inhibited_by: Vec::new(),
+            receivers: Vec::new(),
+        }
+    }
+
+    fn view(running: bool) -> View {
+        let mut view = Store::new(["t".to_owned()]).view();
+        view.agent.running = running;
+        view.agent.active = vec![
+            active(
+                USAGE_SPIKE.name,
+                "warning",
+                "pending",
+                &[("account", "a1"), ("product", "p")],
+            ),
+            active(
+                "ProxyAccountNearLimit",
+                "critical",
+                "firing",
+                &[("account", "a2"), ("product", "p")],
+            ),
+            active(
+                "ProxyAccountNearLimit",
+                "warning",
+                "firing",
+                &[("account", "a2"), ("product", "p")],
+            ),
+            active(
+                "ProxyTrafficLow",
+                "warning",
+                "firing",
+                &[("pool", "x"), ("target", "other")],
+            ),
+        ];
+        view
+    }
+
+    #[test]
+    fn the_agent_names_the_spiking_sub_accounts_to_read_again() {
+        let running = view(true);
+        let set = spiking_by_agent(&running, "t").unwrap();
+        assert_eq!(set.into_iter().collect::<Vec<_>>(), vec![("p", "a1")]);
+        assert!(spiking_by_agent(&view(false), "t").is_none());
+    }
+
+    #[test]
+    fn alerts_are_filtered_and_cut_but_every_firing_one_is_counted() {
+        let view = view(true);
+        let (listed, total, firing) = alerts(&view, "t", &ListWindow::default());
+        assert_eq!((listed.len(), total), (3, 3));
+        assert_eq!(firing.get("critical"), Some(&1));
+        assert_eq!(firing.get("warning"), Some(&1));
+        let (listed, total, firing) = alerts(&view, "t", &ListWindow::new(Some("A2"), Some(1), 1));
+        assert_eq!(total, 2);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].labels["account"], "a2");
+        assert_eq!(firing.values().sum::<usize>(), 2);
+    }
+}
