@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 use maud::{html, Markup, DOCTYPE};
 
 pub use chart::{chart_points, CHART_POINTS};
-pub use overview::pools_by_urgency;
 
 use crate::forecast::Point;
 use crate::lists::ListWindow;

@@ -14,11 +14,11 @@ use crate::units::{format_bytes, format_duration};
 const EXPIRIES: usize = 10;
 
 /// A pool and where it is: (target index, target, pool index, pool).
-pub type PoolRef<'a> = (usize, &'a TargetStatus, usize, &'a PoolStatus);
+pub(super) type PoolRef<'a> = (usize, &'a TargetStatus, usize, &'a PoolStatus);
 
 /// Every pool, the soonest to run out first: by days left (unknown last), then
 /// by share left (unknown last), then by target and pool name.
-pub fn pools_by_urgency(status: &Status) -> Vec<PoolRef<'_>> {
+pub(super) fn pools_by_urgency(status: &Status) -> Vec<PoolRef<'_>> {
     let mut pools: Vec<PoolRef> = status
         .targets
         .iter()
