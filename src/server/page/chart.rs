@@ -231,11 +231,21 @@ impl Scale {
         )
     }
 
-    /// Three to six round values in one IEC unit, labelled (`12.5 GiB`).
+    /// Three to eight round values in one IEC unit, labelled (`12.5 GiB`).
     fn value_ticks(&self) -> Vec<(f64, String)> {
+        let ticks = self.value_ticks_by(5.0);
+        if ticks.len() >= 3 {
+            ticks
+        } else {
+            self.value_ticks_by(10.0)
+        }
+    }
+
+    /// Round values about a `parts`-th of the scale apart.
+    fn value_ticks_by(&self, parts: f64) -> Vec<(f64, String)> {
         let unit = unit_of(self.hi.abs().max(self.lo.abs()));
         let size = 1024f64.powi(unit as i32);
-        let step = nice_step((self.hi - self.lo) / size / 5.0);
+        let step = nice_step((self.hi - self.lo) / size / parts);
         let decimals = (0..4)
             .find(|d| {
                 let scaled = step * 10f64.powi(*d as i32);
@@ -379,6 +389,16 @@ mod tests {
             html.contains("data-points=\"0 10737418240;3600 9663676416\""),
             "{html}"
         );
+        // A scale that a fifth-step would tick twice gets more ticks.
+        let wide = Scale {
+            x0: 0.0,
+            x1: 1.0,
+            lo: 201.0 * GIB,
+            hi: 226.5 * GIB,
+        };
+        assert_eq!(wide.value_ticks_by(5.0).len(), 2);
+        let ticks = wide.value_ticks();
+        assert!(ticks.len() >= 3, "{ticks:?}");
         // Half a minute of history: its two ends, to the second.
         let young = Scale::new(&[point(30.0, 1.0), point(60.0, 0.5)], None);
         let ends = young.time_ticks();
