@@ -19,6 +19,7 @@ pub mod exposition;
 pub mod failpoint;
 pub mod forecast;
 pub mod http;
+pub mod lists;
 pub mod metrics;
 pub mod notify;
 pub mod providers;
@@ -90,6 +91,10 @@ pub async fn run_with(
     let _encoding = AbortOnDrop(tokio::spawn(
         Arc::clone(&exposition).run(Arc::clone(&store)),
     ));
+    let retention = options
+        .storage
+        .as_ref()
+        .map_or(storage::DEFAULT_RETENTION, |s| s.retention);
     let storage = match options.storage {
         Some(settings) => {
             let storage = storage::Storage::open_in_background(settings).await;
@@ -144,7 +149,8 @@ pub async fn run_with(
             options.web,
         )
         .with_silences(Arc::clone(&silences))
-        .with_alerting(alerting.subscribe()),
+        .with_alerting(alerting.subscribe())
+        .with_retention(retention),
     );
     let supervisor = supervisor::supervise(
         config,

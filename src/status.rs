@@ -3,14 +3,15 @@
 //! silences and the stored history. Every figure is the one `/metrics` serves (the same
 //! fresh readings); "days left" is the forecast alert's ([`crate::forecast`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::alerts::Spike;
+use crate::alerts::{Spike, USAGE_SPIKE};
 use crate::forecast::{self, History};
-use crate::readings::{Order, OrderReading, Reading, StaticIp, ORDER_STATUSES};
+use crate::lists::{ListWindow, LONG_LIST_LENGTH};
+use crate::readings::{AccountReading, Order, OrderReading, Reading, StaticIp, ORDER_STATUSES};
 use crate::silences::{self, Silence};
 use crate::spike;
 use crate::store::{TargetSnapshot, View};
@@ -81,16 +82,32 @@ pub struct TargetStatus {
     pub static_ips_total: usize,
     /// At or above [`NEAR_LIMIT`] of their limit, the fullest first.
     pub accounts_near_limit: Vec<AccountStatus>,
+    /// Every sub-account near its limit (matching `q`), listed or not.
+    pub accounts_near_limit_total: usize,
     pub accounts_total: usize,
+    /// With `q`: the sub-accounts whose name holds it, by name, whatever their
+    /// use; `null` without `q`.
+    pub accounts_found: Option<Vec<AccountFound>>,
+    /// Every sub-account `q` finds, listed or not.
+    pub accounts_found_total: usize,
     /// Sub-accounts whose usage spikes (`ProxyUsageSpike`'s condition, read as
     /// the agent reads it), the largest consumption first.
     pub accounts_spiking: Vec<AccountSpike>,
+    /// Every sub-account whose usage spikes (matching `q`), listed or not.
+    pub accounts_spiking_total: usize,
     /// An IPWeb agent's customers by today's traffic, the largest first.
     pub top_customers: Vec<CustomerStatus>,
+    /// Every customer (matching `q`), listed or not.
+    pub top_customers_total: usize,
     /// What a gateway-family target bought in the last 30 provider days;
     /// `null` without a fresh `orders` reading.
     pub orders: Option<OrdersStatus>,
     pub alerts: Vec<AlertStatus>,
+    /// Every pending or firing alert of the target (matching `q`), listed or not.
+    pub alerts_total: usize,
+    /// How many alerts of the target fire, by severity (all of them, whatever
+    /// `q`, `limit` and `offset`).
+    pub alerts_firing: BTreeMap<String, usize>,
     pub endpoints: Vec<EndpointStatus>,
 }
 
@@ -165,6 +182,20 @@ pub struct AccountStatus {
     pub used_bytes: f64,
     pub limit_bytes: f64,
     pub used_ratio: f64,
+}
+
+/// A sub-account found by name (`q`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountFound {
+    pub account: String,
+    pub product: String,
+    pub used_bytes: f64,
+    /// `null`: no limit.
+    pub limit_bytes: Option<f64>,
+    /// used / limit; `null` without a limit.
+    pub used_ratio: Option<f64>,
+    /// `null` where the provider does not say.
+    pub enabled: Option<bool>,
 }
 
 /// An agent's customer and today's traffic.
@@ -259,6 +290,8 @@ pub struct Sources<'a> {
     /// Unix seconds, and the same moment for readings' staleness.
     pub now: f64,
     pub instant: Instant,
+    /// Which entries of the long lists to hold (`q`, `limit`, `offset`).
+    pub lists: ListWindow,
 }
 
 /// The status of every target of `view`, in the order of their names.
@@ -283,7 +316,8 @@ pub fn build(view: &View, sources: &Sources) -> Status {
 }
 
 fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
-    let now = sources.now;
+    let w = &sources.lists;
+    let (alerts, alerts_total, alerts_firing) = alerts(view, &t.target, w);
     let mut status = TargetStatus {
         name: t.target.clone(),
         provider: t.provider,
@@ -298,44 +332,24 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
         static_ips: Vec::new(),
         static_ips_total: 0,
         accounts_near_limit: Vec::new(),
+        accounts_near_limit_total: 0,
         accounts_total: 0,
+        accounts_found: None,
+        accounts_found_total: 0,
         accounts_spiking: Vec::new(),
+        accounts_spiking_total: 0,
         top_customers: Vec::new(),
+        top_customers_total: 0,
         orders: None,
-        alerts: alerts(view, &t.target),
+        alerts,
+        alerts_total,
+        alerts_firing,
         endpoints: endpoints(t),
     };
     for reading in t.readings(sources.instant) {
         match reading {
             Reading::Summary(pools) => {
-                status.pools = pools
-                    .iter()
-                    .map(|p| PoolStatus {
-                        pool: p.pool.clone(),
-                        remaining_bytes: p.remaining_bytes,
-                        purchased_bytes: p.purchased_bytes,
-                        used_bytes: p.used_bytes,
-                        remaining_ratio: p.remaining_share(),
-                        days_left: p.remaining_bytes.and_then(|remaining| {
-                            days_left(sources.history, t, &p.pool, remaining, now)
-                        }),
-                        expiring_bytes: p.expiring_bytes,
-                        usage_spike: sources.spike.and_then(|rule| {
-                            let latest = p
-                                .purchased_bytes
-                                .zip(p.remaining_bytes)
-                                .map(|(bought, left)| (t.polled_at, bought - left));
-                            let key = (t.provider, t.target.as_str(), p.pool.as_str());
-                            let r = spike::pool(sources.history, key, latest, now, &rule)?;
-                            Some(SpikeStatus {
-                                consumed_bytes: r.consumed,
-                                usual_bytes: r.usual,
-                                spiking: r.spiking,
-                                window_seconds: rule.window.as_secs_f64(),
-                            })
-                        }),
-                    })
-                    .collect();
+                status.pools = pools.iter().map(|p| pool(p, t, sources)).collect();
             }
             Reading::Usage(u) => {
                 status.usage = Some(UsageStatus {
@@ -344,75 +358,32 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                 });
             }
             Reading::Packages(packages) => {
-                status.packages_total = packages.len();
-                status.packages = soonest(
-                    packages.iter().filter_map(|p| {
-                        Some(expiry(
-                            &p.package_id,
-                            &p.product,
-                            "",
-                            p.expiry_timestamp?,
-                            now,
-                        ))
-                    }),
-                    now,
-                );
+                let items = packages.iter().filter_map(|p| {
+                    let at = p.expiry_timestamp?;
+                    Some(expiry(&p.package_id, &p.product, "", at, sources.now))
+                });
+                (status.packages, status.packages_total) = soonest(items, sources.now, w);
             }
             Reading::StaticIps(ips) => {
-                status.static_ips_total = ips.ips.len();
-                status.static_ips = soonest(
-                    ips.ips.iter().map(|ip: &StaticIp| {
-                        expiry(&ip.ip, &ip.product, &ip.country, ip.expiry_timestamp, now)
-                    }),
-                    now,
-                );
+                let items = ips.ips.iter().map(|ip: &StaticIp| {
+                    expiry(
+                        &ip.ip,
+                        &ip.product,
+                        &ip.country,
+                        ip.expiry_timestamp,
+                        sources.now,
+                    )
+                });
+                (status.static_ips, status.static_ips_total) = soonest(items, sources.now, w);
             }
             Reading::Accounts(accounts) => {
-                status.accounts_total = accounts.len();
-                let mut near: Vec<AccountStatus> = accounts
-                    .iter()
-                    .filter_map(|a| {
-                        let limit = a.limit_bytes.filter(|l| *l > 0.0)?;
-                        let used_ratio = a.used_share()?;
-                        (used_ratio >= NEAR_LIMIT).then(|| AccountStatus {
-                            account: a.account.clone(),
-                            product: a.product.clone(),
-                            used_bytes: a.used_bytes,
-                            limit_bytes: limit,
-                            used_ratio,
-                        })
-                    })
-                    .collect();
-                near.sort_by(|a, b| b.used_ratio.total_cmp(&a.used_ratio));
-                status.accounts_near_limit = near;
-                if let Some(rule) = sources.spike {
-                    let mut spiking: Vec<AccountSpike> = accounts
-                        .iter()
-                        .filter_map(|a| {
-                            let key = (
-                                t.provider,
-                                t.target.as_str(),
-                                a.product.as_str(),
-                                a.account.as_str(),
-                            );
-                            let latest = (t.polled_at, a.used_bytes);
-                            let r = spike::account(sources.history, key, latest, now, &rule)?;
-                            r.spiking.then(|| AccountSpike {
-                                account: a.account.clone(),
-                                product: a.product.clone(),
-                                consumed_bytes: r.consumed,
-                                usual_bytes: r.usual,
-                                window_seconds: rule.window.as_secs_f64(),
-                            })
-                        })
-                        .collect();
-                    spiking.sort_by(|a, b| b.consumed_bytes.total_cmp(&a.consumed_bytes));
-                    status.accounts_spiking = spiking;
-                }
+                let spiking = spiking_by_agent(view, &t.target);
+                account_lists(&mut status, accounts, t, sources, spiking.as_ref());
             }
             Reading::Customers(customers) => {
                 let mut top: Vec<CustomerStatus> = customers
                     .iter()
+                    .filter(|c| w.matches(&c.customer_id))
                     .map(|c| CustomerStatus {
                         customer_id: c.customer_id.clone(),
                         upload_bytes: c.upload_bytes,
@@ -421,8 +392,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                     })
                     .collect();
                 top.sort_by(|a, b| b.total_bytes.total_cmp(&a.total_bytes));
-                top.truncate(LIST_LENGTH);
-                status.top_customers = top;
+                (status.top_customers, status.top_customers_total) = w.cut(top, LIST_LENGTH);
             }
             Reading::Orders(orders) => status.orders = Some(orders_status(orders)),
             Reading::NniUsage(_)
@@ -432,6 +402,131 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
         }
     }
     status
+}
+
+/// One pool's figures, days left and spike figures.
+fn pool(p: &crate::readings::PoolReading, t: &TargetSnapshot, sources: &Sources) -> PoolStatus {
+    let now = sources.now;
+    PoolStatus {
+        pool: p.pool.clone(),
+        remaining_bytes: p.remaining_bytes,
+        purchased_bytes: p.purchased_bytes,
+        used_bytes: p.used_bytes,
+        remaining_ratio: p.remaining_share(),
+        days_left: p
+            .remaining_bytes
+            .and_then(|remaining| days_left(sources.history, t, &p.pool, remaining, now)),
+        expiring_bytes: p.expiring_bytes,
+        usage_spike: sources.spike.and_then(|rule| {
+            let latest = p
+                .purchased_bytes
+                .zip(p.remaining_bytes)
+                .map(|(bought, left)| (t.polled_at, bought - left));
+            let key = (t.provider, t.target.as_str(), p.pool.as_str());
+            let r = spike::pool(sources.history, key, latest, now, &rule)?;
+            Some(SpikeStatus {
+                consumed_bytes: r.consumed,
+                usual_bytes: r.usual,
+                spiking: r.spiking,
+                window_seconds: rule.window.as_secs_f64(),
+            })
+        }),
+    }
+}
+
+/// While the agent runs: the (product, account) pairs of the target's
+/// `ProxyUsageSpike` alerts, the sub-accounts whose spike it found at its last
+/// evaluation. Only their figures are read again: reading the history of
+/// every sub-account at each request costs seconds at 100,000 of them.
+fn spiking_by_agent<'a>(view: &'a View, target: &str) -> Option<BTreeSet<(&'a str, &'a str)>> {
+    view.agent.running.then(|| {
+        view.agent
+            .active
+            .iter()
+            .filter(|a| {
+                a.labels.get("alertname").map(String::as_str) == Some(USAGE_SPIKE.name)
+                    && a.labels.get("target").map(String::as_str) == Some(target)
+            })
+            .filter_map(|a| {
+                Some((
+                    a.labels.get("product")?.as_str(),
+                    a.labels.get("account")?.as_str(),
+                ))
+            })
+            .collect()
+    })
+}
+
+/// The sub-accounts near their limit, spiking, and found by `q`. The spike
+/// figures are read for the sub-accounts in `agent_spikes` only, when given
+/// (see [`spiking_by_agent`]); for every one otherwise.
+fn account_lists(
+    status: &mut TargetStatus,
+    accounts: &[AccountReading],
+    t: &TargetSnapshot,
+    sources: &Sources,
+    agent_spikes: Option<&BTreeSet<(&str, &str)>>,
+) {
+    let w = &sources.lists;
+    status.accounts_total = accounts.len();
+    let matching = || accounts.iter().filter(|a| w.matches(&a.account));
+    let mut near: Vec<AccountStatus> = matching()
+        .filter_map(|a| {
+            let limit = a.limit_bytes.filter(|l| *l > 0.0)?;
+            let used_ratio = a.used_share()?;
+            (used_ratio >= NEAR_LIMIT).then(|| AccountStatus {
+                account: a.account.clone(),
+                product: a.product.clone(),
+                used_bytes: a.used_bytes,
+                limit_bytes: limit,
+                used_ratio,
+            })
+        })
+        .collect();
+    near.sort_by(|a, b| b.used_ratio.total_cmp(&a.used_ratio));
+    (status.accounts_near_limit, status.accounts_near_limit_total) = w.cut(near, LONG_LIST_LENGTH);
+    if w.query().is_some() {
+        let mut found: Vec<AccountFound> = matching()
+            .map(|a| AccountFound {
+                account: a.account.clone(),
+                product: a.product.clone(),
+                used_bytes: a.used_bytes,
+                limit_bytes: a.limit_bytes.filter(|l| *l > 0.0),
+                used_ratio: a.limit_bytes.filter(|l| *l > 0.0).and(a.used_share()),
+                enabled: a.enabled,
+            })
+            .collect();
+        found.sort_by(|a, b| a.account.cmp(&b.account).then(a.product.cmp(&b.product)));
+        let (found, total) = w.cut(found, LONG_LIST_LENGTH);
+        (status.accounts_found, status.accounts_found_total) = (Some(found), total);
+    }
+    let Some(rule) = sources.spike else {
+        return;
+    };
+    let mut spiking: Vec<AccountSpike> = matching()
+        .filter(|a| {
+            agent_spikes.is_none_or(|set| set.contains(&(a.product.as_str(), a.account.as_str())))
+        })
+        .filter_map(|a| {
+            let key = (
+                t.provider,
+                t.target.as_str(),
+                a.product.as_str(),
+                a.account.as_str(),
+            );
+            let latest = (t.polled_at, a.used_bytes);
+            let r = spike::account(sources.history, key, latest, sources.now, &rule)?;
+            r.spiking.then(|| AccountSpike {
+                account: a.account.clone(),
+                product: a.product.clone(),
+                consumed_bytes: r.consumed,
+                usual_bytes: r.usual,
+                window_seconds: rule.window.as_secs_f64(),
+            })
+        })
+        .collect();
+    spiking.sort_by(|a, b| b.consumed_bytes.total_cmp(&a.consumed_bytes));
+    (status.accounts_spiking, status.accounts_spiking_total) = w.cut(spiking, LONG_LIST_LENGTH);
 }
 
 fn orders_status(reading: &OrderReading) -> OrdersStatus {
@@ -483,20 +578,45 @@ fn expiry(name: &str, product: &str, country: &str, expires_at: i64, now: f64) -
     }
 }
 
-/// The first [`LIST_LENGTH`] by expiry, leaving out what expired long ago.
-fn soonest(items: impl Iterator<Item = Expiry>, now: f64) -> Vec<Expiry> {
+/// The window's slice (the first [`LIST_LENGTH`] by default) of the
+/// expiries matching `q`, by expiry, leaving out what expired long ago; and how
+/// many match `q`.
+fn soonest(items: impl Iterator<Item = Expiry>, now: f64, w: &ListWindow) -> (Vec<Expiry>, usize) {
     let oldest = now as i64 - EXPIRED_SHOWN_FOR;
-    let mut items: Vec<Expiry> = items.filter(|e| e.expires_at >= oldest).collect();
+    let mut total = 0;
+    let mut items: Vec<Expiry> = items
+        .filter(|e| w.matches(&e.name))
+        .inspect(|_| total += 1)
+        .filter(|e| e.expires_at >= oldest)
+        .collect();
     items.sort_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.name.cmp(&b.name)));
-    items.truncate(LIST_LENGTH);
-    items
+    (w.cut(items, LIST_LENGTH).0, total)
 }
 
-fn alerts(view: &View, target: &str) -> Vec<AlertStatus> {
-    view.agent
+/// The target's alerts matching `q` (by any label value), cut to the
+/// window; how many match; and how many fire, by severity.
+fn alerts(
+    view: &View,
+    target: &str,
+    w: &ListWindow,
+) -> (Vec<AlertStatus>, usize, BTreeMap<String, usize>) {
+    let mut firing = BTreeMap::new();
+    let mine: Vec<_> = view
+        .agent
         .active
         .iter()
         .filter(|a| a.labels.get("target").map(String::as_str) == Some(target))
+        .inspect(|a| {
+            if a.state == "firing" {
+                let severity = a.labels.get("severity").cloned().unwrap_or_default();
+                *firing.entry(severity).or_insert(0) += 1;
+            }
+        })
+        .filter(|a| w.query().is_none() || a.labels.values().any(|v| w.matches(v)))
+        .collect();
+    let (listed, total) = w.cut(mine, LONG_LIST_LENGTH);
+    let listed = listed
+        .into_iter()
         .map(|a| AlertStatus {
             alertname: a.labels.get("alertname").cloned().unwrap_or_default(),
             severity: a.labels.get("severity").cloned().unwrap_or_default(),
@@ -507,7 +627,8 @@ fn alerts(view: &View, target: &str) -> Vec<AlertStatus> {
             silenced_by: a.silenced_by.clone(),
             inhibited_by: a.inhibited_by.clone(),
         })
-        .collect()
+        .collect();
+    (listed, total, firing)
 }
 
 /// The silences that are not expired at `now`, in the order given.
@@ -555,11 +676,103 @@ mod tests {
             let at = now as i64 - 10 * 86_400 + i * 86_400;
             expiry(&format!("p{i:02}"), "x", "", at, now)
         });
-        let listed = soonest(items, now);
+        let (listed, total) = soonest(items, now, &ListWindow::default());
         assert_eq!(listed.len(), LIST_LENGTH);
+        assert_eq!(total, 30);
         // 10 days ago .. 8 days ago are left out; 7 days ago is the first.
         assert_eq!(listed[0].name, "p03");
         assert!(listed[0].expired);
         assert!(!listed.iter().find(|e| e.name == "p11").unwrap().expired);
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::store::{ActiveAlert, Store};
+
+    fn active(
+        alertname: &str,
+        severity: &str,
+        state: &'static str,
+        extra: &[(&str, &str)],
+    ) -> ActiveAlert {
+        let mut labels: BTreeMap<String, String> = [
+            ("alertname", alertname),
+            ("severity", severity),
+            ("target", "t"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        labels
+            .entry("provider".into())
+            .or_insert_with(|| "bestproxy".into());
+        ActiveAlert {
+            labels,
+            fingerprint: String::new(),
+            state,
+            since: 0.0,
+            summary: String::new(),
+            annotations: BTreeMap::new(),
+            silenced_by: Vec::new(),
+            inhibited_by: Vec::new(),
+            receivers: Vec::new(),
+        }
+    }
+
+    fn view(running: bool) -> View {
+        let mut view = Store::new(["t".to_owned()]).view();
+        view.agent.running = running;
+        view.agent.active = vec![
+            active(
+                USAGE_SPIKE.name,
+                "warning",
+                "pending",
+                &[("account", "a1"), ("product", "p")],
+            ),
+            active(
+                "ProxyAccountNearLimit",
+                "critical",
+                "firing",
+                &[("account", "a2"), ("product", "p")],
+            ),
+            active(
+                "ProxyAccountNearLimit",
+                "warning",
+                "firing",
+                &[("account", "a2"), ("product", "p")],
+            ),
+            active(
+                "ProxyTrafficLow",
+                "warning",
+                "firing",
+                &[("pool", "x"), ("target", "other")],
+            ),
+        ];
+        view
+    }
+
+    #[test]
+    fn the_agent_names_the_spiking_sub_accounts_to_read_again() {
+        let running = view(true);
+        let set = spiking_by_agent(&running, "t").unwrap();
+        assert_eq!(set.into_iter().collect::<Vec<_>>(), vec![("p", "a1")]);
+        assert!(spiking_by_agent(&view(false), "t").is_none());
+    }
+
+    #[test]
+    fn alerts_are_filtered_and_cut_but_every_firing_one_is_counted() {
+        let view = view(true);
+        let (listed, total, firing) = alerts(&view, "t", &ListWindow::default());
+        assert_eq!((listed.len(), total), (3, 3));
+        assert_eq!(firing.get("critical"), Some(&1));
+        assert_eq!(firing.get("warning"), Some(&1));
+        let (listed, total, firing) = alerts(&view, "t", &ListWindow::new(Some("A2"), Some(1), 1));
+        assert_eq!(total, 2);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].labels["account"], "a2");
+        assert_eq!(firing.values().sum::<usize>(), 2);
     }
 }

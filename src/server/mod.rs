@@ -1,4 +1,4 @@
-//! The HTTP server: `/metrics` from the cached exposition, the landing page,
+//! The HTTP server: `/metrics` from the cached exposition, the front page,
 //! the health endpoints and Alertmanager's API v2 for silences. Nothing here touches the network upstream. Every
 //! connection is bounded ([`ServerLimits`]): a cap on how many are served at once,
 //! a time limit for a request header and for an idle keep-alive connection.
@@ -8,7 +8,8 @@
 
 mod api_v2;
 mod body;
-mod landing;
+mod history;
+pub mod page;
 mod process;
 mod routes;
 mod timeouts;
@@ -64,6 +65,8 @@ pub struct App {
     /// The running configuration's `alerting` section, for `ProxyUsageSpike`'s
     /// figures on the front page; `None`: the catalogue's.
     alerting: Option<watch::Receiver<Option<Alerting>>>,
+    /// `--storage.retention`: how far back `/api/v1/history` may reach.
+    retention: Duration,
 }
 
 impl App {
@@ -101,6 +104,7 @@ impl App {
             basic_auth,
             limits,
             alerting: None,
+            retention: crate::storage::DEFAULT_RETENTION,
         }
     }
 }
@@ -117,6 +121,13 @@ impl App {
     /// (`ProxyUsageSpike`'s figures with its overrides).
     pub fn with_alerting(mut self, alerting: watch::Receiver<Option<Alerting>>) -> Self {
         self.alerting = Some(alerting);
+        self
+    }
+
+    /// The store's retention (`--storage.retention`), the longest range
+    /// `/api/v1/history` serves beyond the charts' 7 days.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
         self
     }
 
@@ -137,9 +148,14 @@ impl App {
             })
     }
 
-    /// The status of every target, and with `histories` the last 7 days of
-    /// every pool, read off the async workers (the store is on disk).
-    async fn status(&self, histories: bool) -> Option<(Status, landing::Histories)> {
+    /// The status of every target with the long lists cut to `lists`, and
+    /// with `histories` the last 7 days of every pool, read off the async
+    /// workers (the store is on disk).
+    async fn status(
+        &self,
+        histories: bool,
+        lists: crate::lists::ListWindow,
+    ) -> Option<(Status, page::Histories)> {
         let view = self.store.view();
         let storage = self.storage.clone();
         let notice = self.notice.clone();
@@ -164,9 +180,10 @@ impl App {
                     spike,
                     now,
                     instant: Instant::now(),
+                    lists,
                 },
             );
-            let mut charts = landing::Histories::new();
+            let mut charts = page::Histories::new();
             if histories && storage.is_some() {
                 for t in &status.targets {
                     for p in &t.pools {

@@ -1,5 +1,6 @@
 //! Request routing and the handlers: authorization, `/metrics` and `/probe`
-//! with gzip negotiation, the front page and its assets, `/api/v1/status`, the
+//! with gzip negotiation, the front page and its assets, `/api/v1/status` and
+//! `/api/v1/history` (`history.rs`), the
 //! health endpoints, `/-/reload`, Alertmanager's API v2 subset (`api_v2.rs`;
 //! reloads and silence changes are refused to a browser's cross-origin
 //! request); 404 for an unknown path, 405 with `Allow` for a method a path does
@@ -15,7 +16,8 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use tokio::sync::oneshot;
 
 use super::api_v2;
-use super::landing;
+use super::history;
+use super::page;
 use super::{App, Chunks};
 use crate::encoder;
 use crate::exposition::Probe;
@@ -64,10 +66,14 @@ async fn route(app: &App, req: Request<Incoming>) -> Response<Chunks> {
     match route {
         Route::Metrics => metrics_response(app, gzip),
         Route::Probe => probe_response(app, req.uri().query(), gzip),
-        Route::FrontPage => front_page(app).await,
-        Route::Status => status_api(app).await,
-        Route::Stylesheet => asset(landing::STYLESHEET, "text/css; charset=utf-8"),
-        Route::Script => asset(landing::SCRIPT, "text/javascript; charset=utf-8"),
+        Route::FrontPage => front_page(app, req.uri().query()).await,
+        Route::Status => status_api(app, req.uri().query()).await,
+        Route::History => match history::answer(app, req.uri().query()).await {
+            Ok(json) => typed(Bytes::from(json), "application/json"),
+            Err((status, reason)) => owned_text(status, reason),
+        },
+        Route::Stylesheet => asset(page::STYLESHEET, "text/css; charset=utf-8"),
+        Route::Script => asset(page::SCRIPT, "text/javascript; charset=utf-8"),
         Route::Healthy => text(StatusCode::OK, "Healthy\n"),
         Route::Ready if app.exposition.ready() => text(StatusCode::OK, "Ready\n"),
         Route::Ready => text(
@@ -111,6 +117,8 @@ enum Route {
     Probe,
     FrontPage,
     Status,
+    /// `GET /api/v1/history`: the charts' points.
+    History,
     Stylesheet,
     Script,
     Healthy,
@@ -133,6 +141,7 @@ impl Route {
             "/probe" => Route::Probe,
             "/" => Route::FrontPage,
             "/api/v1/status" => Route::Status,
+            "/api/v1/history" => Route::History,
             "/static/page.css" => Route::Stylesheet,
             "/static/page.js" => Route::Script,
             "/-/healthy" => Route::Healthy,
@@ -319,17 +328,29 @@ fn text_bytes(status: StatusCode, body: Bytes) -> Response<Chunks> {
 }
 
 /// `/`: the front page, with a policy that allows nothing from elsewhere.
-async fn front_page(app: &App) -> Response<Chunks> {
-    let Some((status, histories)) = app.status(true).await else {
+/// `?q=` filters its long lists by name (`limit` and `offset` are the API's).
+async fn front_page(app: &App, query: Option<&str>) -> Response<Chunks> {
+    let q = query.and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == "q")
+            .map(|(_, value)| value.into_owned())
+    });
+    let lists = crate::lists::ListWindow::new(q.as_deref(), None, 0);
+    let Some((status, histories)) = app.status(true, lists.clone()).await else {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "Status unavailable\n");
     };
-    let html = landing::render(&status, &histories);
+    let html = page::render(&status, &histories, &lists);
     with_policy(typed(Bytes::from(html), "text/html; charset=utf-8"))
 }
 
-/// `/api/v1/status`: the front page's figures as JSON.
-async fn status_api(app: &App) -> Response<Chunks> {
-    let Some((status, _)) = app.status(false).await else {
+/// `/api/v1/status`: the front page's figures as JSON; `q`, `limit` and
+/// `offset` choose the entries of the long lists.
+async fn status_api(app: &App, query: Option<&str>) -> Response<Chunks> {
+    let lists = match crate::lists::ListWindow::from_query(query) {
+        Ok(lists) => lists,
+        Err(reason) => return owned_text(StatusCode::BAD_REQUEST, reason + "\n"),
+    };
+    let Some((status, _)) = app.status(false, lists).await else {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "Status unavailable\n");
     };
     match serde_json::to_vec_pretty(&status) {
@@ -358,7 +379,7 @@ fn typed(body: Bytes, content_type: &'static str) -> Response<Chunks> {
 fn with_policy(mut response: Response<Chunks>) -> Response<Chunks> {
     response.headers_mut().insert(
         hyper::header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(landing::CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(page::CONTENT_SECURITY_POLICY),
     );
     response
 }

@@ -1,9 +1,14 @@
 //! The front page in a real browser: Debian's Chromium, headless, loads the page
 //! of a running exporter (the simulator upstream, a store with history, the
-//! agent on). The figures shown equal `/metrics` and `/api/v1/status`, the charts
-//! are drawn, the page's own script shows times in the viewer's zone (so the
-//! strict Content-Security-Policy lets it run), and the browser asks no other
-//! host for anything.
+//! agent on). The figures shown equal `/metrics` and `/api/v1/status`, the
+//! overview orders the pools as the status API's figures say, the charts draw
+//! the points `/api/v1/history` serves, the page's own script shows times in the
+//! viewer's zone and a chart's value under the keyboard (so the strict
+//! Content-Security-Policy lets it run, while it refuses an inline script), a
+//! phone's 400 px show the page without scrolling sideways, and the browser asks
+//! no other host for anything.
+
+mod cdp;
 
 use crate::common;
 
@@ -170,7 +175,7 @@ async fn the_front_page_shows_what_metrics_says_in_a_real_browser() {
         dom.contains("ProxyAccountNearLimit"),
         "no alert on the page"
     );
-    let charts = dom.matches("<polyline class=\"trend\" points=\"").count();
+    let charts = dom.matches("class=\"trend\"").count();
     assert!(
         charts >= 2 * shown.len(),
         "{charts} charts for {} pools",
@@ -187,6 +192,10 @@ async fn the_front_page_shows_what_metrics_says_in_a_real_browser() {
         })
         .count();
     assert!(localized > 0, "times were not shown in the viewer's zone");
+
+    overview_follows_the_status(&dom, &status);
+    charts_draw_the_history(&exporter, &dom, &status).await;
+    in_a_phone(&url, &dom).await;
 
     // Nothing was asked of another host: every request the page made (the
     // browser's own background traffic has no page as its initiator) went to
@@ -224,6 +233,200 @@ async fn the_front_page_shows_what_metrics_says_in_a_real_browser() {
         "only {line_pixels} pixels of the charts' line colour"
     );
     exporter.stop().await;
+}
+
+/// The overview's pool rows as (target, pool), top to bottom.
+fn overview_rows(dom: &str) -> Vec<(String, String)> {
+    let start = dom
+        .find("<table class=\"overview pools\">")
+        .expect("the overview's pool table");
+    let table = &dom[start..start + dom[start..].find("</table>").unwrap()];
+    table
+        .split("<tr>")
+        .filter(|row| row.contains("href=\"#target-"))
+        .map(|row| {
+            let between = |open: &str, close: &str| {
+                let from = row.find(open).unwrap() + open.len();
+                row[from..from + row[from..].find(close).unwrap()].to_owned()
+            };
+            let link = between("href=\"#target-", "</a>");
+            let pool = link.split_once("\">").unwrap().1.to_owned();
+            (between("<small>", "</small>"), pool)
+        })
+        .collect()
+}
+
+/// The page opens with every pool of every target, the one that runs out
+/// first on top: by days left (unknown last), then by share left (unknown
+/// last), as `/api/v1/status` gives them.
+fn overview_follows_the_status(dom: &str, status: &Value) {
+    let overview = dom.find("id=\"overview\"").expect("an overview");
+    let first_target = dom.find("id=\"target-0\"").expect("a target section");
+    assert!(overview < first_target, "the overview is not first");
+    let mut pools: Vec<(Option<f64>, Option<f64>, String, String)> = status["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| {
+            t["pools"].as_array().unwrap().iter().map(move |p| {
+                (
+                    p["days_left"].as_f64(),
+                    p["remaining_ratio"].as_f64(),
+                    t["name"].as_str().unwrap().to_owned(),
+                    p["pool"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    let key = |v: Option<f64>| v.unwrap_or(f64::INFINITY);
+    pools.sort_by(|a, b| {
+        key(a.0)
+            .total_cmp(&key(b.0))
+            .then(key(a.1).total_cmp(&key(b.1)))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+    });
+    let expected: Vec<(String, String)> = pools.into_iter().map(|p| (p.2, p.3)).collect();
+    assert!(expected.len() >= 4, "{expected:?}");
+    assert_eq!(overview_rows(dom), expected);
+}
+
+/// The points of each chart of a pool section, as `data-points` holds them.
+fn drawn_points(section: &str) -> Vec<Vec<[f64; 2]>> {
+    section
+        .split("data-points=\"")
+        .skip(1)
+        .map(|rest| {
+            rest[..rest.find('"').unwrap()]
+                .split(';')
+                .map(|pair| {
+                    let (at, value) = pair.split_once(' ').unwrap();
+                    [at.parse().unwrap(), value.parse().unwrap()]
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Each pool's two charts (24 h, 7 days) draw what `/api/v1/history` serves for
+/// the same range; an unknown target or pool is 404, a bad range 400.
+async fn charts_draw_the_history(exporter: &Exporter, dom: &str, status: &Value) {
+    let mut compared = 0;
+    for (i, t) in status["targets"].as_array().unwrap().iter().enumerate() {
+        let name = t["name"].as_str().unwrap();
+        for (j, p) in t["pools"].as_array().unwrap().iter().enumerate() {
+            let pool = p["pool"].as_str().unwrap();
+            let start = dom
+                .find(&format!("id=\"target-{i}-pool-{j}\""))
+                .unwrap_or_else(|| panic!("no section for {name}/{pool}"));
+            let rest = &dom[start + 1..];
+            let end = rest.find("class=\"pool\"").unwrap_or(rest.len());
+            let charts = drawn_points(&rest[..end]);
+            for (chart, range) in charts.iter().zip(["24h", "7d"]) {
+                let query = format!("/api/v1/history?target={name}&pool={pool}&range={range}");
+                let response = exporter.get(&query).await;
+                assert_eq!(response.status(), 200, "{query}");
+                let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+                assert_eq!(body["target"], name);
+                assert_eq!(body["pool"], pool);
+                let served: Vec<[f64; 2]> = serde_json::from_value(body["points"].clone()).unwrap();
+                assert_eq!(chart, &served, "{query}");
+                assert!(served.len() >= 2, "{query}: {served:?}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 8, "only {compared} charts compared");
+    let first = status["targets"][0]["name"].as_str().unwrap();
+    let pool = status["targets"][0]["pools"][0]["pool"].as_str().unwrap();
+    for (query, code) in [
+        (format!("/api/v1/history?target=nope&pool={pool}"), 404),
+        (format!("/api/v1/history?target={first}&pool=nope"), 404),
+        (
+            format!("/api/v1/history?target={first}&pool={pool}&range=1y"),
+            400,
+        ),
+        (
+            format!("/api/v1/history?target={first}&pool={pool}&range=soon"),
+            400,
+        ),
+        ("/api/v1/history?target=x".to_owned(), 400),
+    ] {
+        assert_eq!(exporter.get(&query).await.status(), code, "{query}");
+    }
+}
+
+/// On a 400 px phone: no sideways scrolling of the page; the page's script
+/// reads a chart's value out under the keyboard and the mouse; the CSP lets
+/// the page's own files run and refuses an inline script.
+async fn in_a_phone(url: &str, dom: &str) {
+    let url = url.to_owned();
+    let (widths, keyboard, mouse, before, inline) = tokio::task::spawn_blocking(move || {
+        let mut browser = cdp::Browser::start(400, true);
+        browser.on_new_document(
+            "window.__violations = []; document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.effectiveDirective));",
+        );
+        browser.open(&url);
+        let widths = browser.eval(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth, document.body.scrollWidth]",
+        );
+        let keyboard = browser.eval(
+            "(() => { const s = document.querySelector('svg[data-points]'); s.focus(); s.dispatchEvent(new KeyboardEvent('keydown', {key: 'Home', bubbles: true})); return s.parentNode.querySelector('.readout').textContent; })()",
+        );
+        let mouse = browser.eval(
+            "(() => { const s = document.querySelector('svg[data-points]'); const r = s.getBoundingClientRect(); s.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 2, clientY: r.top + 10})); return s.parentNode.querySelector('.readout').textContent; })()",
+        );
+        let before = browser.eval("window.__violations.slice()");
+        let inline = browser.eval(
+            "new Promise(done => { const s = document.createElement('script'); s.textContent = 'window.__ran = true'; document.body.appendChild(s); setTimeout(() => done([window.__ran === true, window.__violations.slice()]), 300); })",
+        );
+        (widths, keyboard, mouse, before, inline)
+    })
+    .await
+    .unwrap();
+    let widths: Vec<u64> = serde_json::from_value(widths).unwrap();
+    assert!(
+        widths[0] <= widths[1] && widths[2] <= widths[1],
+        "the page scrolls sideways at 400 px: {widths:?}"
+    );
+    // The first and the last point of the first chart, in the page's units.
+    let charts = drawn_points(dom);
+    let first = charts[0][0];
+    let last = charts[0][charts[0].len() - 1];
+    for (readout, point) in [(&keyboard, first), (&mouse, last)] {
+        let readout = readout.as_str().unwrap();
+        assert!(
+            reads_as(readout, point[1]),
+            "{readout} does not read {point:?}"
+        );
+    }
+    assert_eq!(before, serde_json::json!([]), "the page broke its own CSP");
+    assert_eq!(
+        inline,
+        serde_json::json!([false, ["script-src-elem"]]),
+        "an inline script was not refused"
+    );
+}
+
+/// Whether a chart's readout (`<local time>: 12.3 GiB left`) shows `bytes`, to
+/// its one decimal (the script rounds as JavaScript does, ties up).
+fn reads_as(readout: &str, bytes: f64) -> bool {
+    let Some((_, figure)) = readout.rsplit_once(": ") else {
+        return false;
+    };
+    let Some(figure) = figure.strip_suffix(" left") else {
+        return false;
+    };
+    let expected = format_bytes(bytes);
+    let (Some((shown, unit)), Some((want, want_unit))) =
+        (figure.split_once(' '), expected.split_once(' '))
+    else {
+        return false;
+    };
+    let (Ok(shown), Ok(want)) = (shown.parse::<f64>(), want.parse::<f64>()) else {
+        return false;
+    };
+    unit == want_unit && (shown - want).abs() <= 0.1 + 1e-9
 }
 
 /// How many pixels of `png` are within a small distance of `colour`.
@@ -356,5 +559,88 @@ async fn a_usage_spike_is_marked_on_the_page_and_in_the_status() {
     assert!(page.contains("Sub-accounts with a usage spike"), "{page}");
     assert!(page.contains("&lt;b&gt;leaked&lt;/b&gt;"), "{page}");
     assert!(!page.contains("<b>leaked</b>"), "{page}");
+    exporter.stop().await;
+}
+
+/// A target with more sub-accounts near their limit than a list shows: the
+/// page shows 20 and says how many more; `?q=` finds one by name (on the page
+/// and in the status API, escaped on the page); `limit` and `offset` page
+/// through the status API's list, whose total counts them all.
+#[tokio::test]
+async fn long_lists_are_capped_filtered_and_paged() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let upstream = MockServer::start().await;
+    // 90 sub-accounts, each at 90 % of its 1 GB limit (usage in KB), the
+    // n-th a little fuller than the (n+1)-th.
+    let list: Vec<Value> = (0..90)
+        .map(|i| {
+            serde_json::json!({"id": i, "username": format!("user{i:03}"), "product_type": 9,
+                "usage_flow": 1_000_000 - i * 1000, "limit_flow": 1, "status": 1})
+        })
+        .collect();
+    let accounts = serde_json::json!({"code": 200, "msg": "ok", "data": {"list": list}});
+    Mock::given(method("GET"))
+        .and(path("/gateway/whitelist-account/list"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(accounts))
+        .mount(&upstream)
+        .await;
+    let yaml = format!(
+        "targets:\n  - name: big\n    provider: bestproxy\n    base_url: {}\n    app_key: k\n    endpoints: [accounts]\n    product_types: [9]\n",
+        upstream.uri()
+    );
+    let exporter = Exporter::start(&yaml).await;
+    exporter.wait_ready().await;
+    let status = |query: &'static str| {
+        let exporter = &exporter;
+        async move {
+            let text = exporter.get(query).await.text().await.unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()["targets"][0].clone()
+        }
+    };
+    let names = |t: &Value, list: &str| -> Vec<String> {
+        t[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["account"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let all = status("/api/v1/status").await;
+    assert_eq!(all["accounts_near_limit_total"], 90, "{all}");
+    assert_eq!(names(&all, "accounts_near_limit").len(), 90);
+    assert_eq!(names(&all, "accounts_near_limit")[0], "user000");
+    assert_eq!(all["accounts_found"], Value::Null);
+    let paged = status("/api/v1/status?limit=10&offset=80").await;
+    assert_eq!(paged["accounts_near_limit_total"], 90);
+    let expected: Vec<String> = (80..90).map(|i| format!("user{i:03}")).collect();
+    assert_eq!(names(&paged, "accounts_near_limit"), expected);
+    let found = status("/api/v1/status?q=USER07").await;
+    assert_eq!(found["accounts_near_limit_total"], 10, "{found}");
+    assert_eq!(found["accounts_found_total"], 10, "{found}");
+    assert_eq!(names(&found, "accounts_found")[0], "user070");
+    let bad = exporter.get("/api/v1/status?limit=ten").await;
+    assert_eq!(bad.status(), 400);
+
+    let page = exporter.get("/").await.text().await.unwrap();
+    assert_eq!(page.matches("<td>user0").count(), 20, "{page}");
+    assert!(page.contains("70 more"), "{page}");
+    let page = exporter.get("/?q=user089").await.text().await.unwrap();
+    assert!(page.contains("<td>user089"), "{page}");
+    assert!(!page.contains("<td>user088"), "{page}");
+    assert!(page.contains("Sub-accounts found"), "{page}");
+    let page = exporter
+        .get("/?q=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(
+        page.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)"),
+        "{page}"
+    );
     exporter.stop().await;
 }
