@@ -36,6 +36,18 @@ pub trait History {
     ) -> Vec<(f64, f64)> {
         Vec::new()
     }
+
+    /// Seconds between a sub-account's stored points at most (the store keeps
+    /// one an hour); 0 (the default) when every poll is kept.
+    fn account_step(&self) -> f64 {
+        0.0
+    }
+
+    /// Until when (Unix seconds) a pool's history is simulated (`--demo`'s
+    /// week before its start); `None` (the default) when none of it is.
+    fn simulated_until(&self, _provider: &str, _target: &str, _pool: &str) -> Option<f64> {
+        None
+    }
 }
 
 /// No history: every forecast stays silent.
@@ -105,6 +117,20 @@ pub fn recent_trend(
         points.push(latest);
     }
     trend(&points, now)
+}
+
+/// Seconds until `remaining` bytes are gone at the average rate of use over
+/// the `window` before `now`: PromQL's `rate()` of the consumed figure
+/// (`consumed`: `(unix seconds, bytes)` of a figure that only grows with use,
+/// oldest first; a fall is a reset, never use). `None` while nothing is used.
+pub fn seconds_left_at_average(
+    consumed: &[(f64, f64)],
+    remaining: f64,
+    now: f64,
+    window: f64,
+) -> Option<f64> {
+    let rate = crate::promql::rate(consumed, now - window, now)?;
+    (rate > 0.0).then(|| remaining / rate)
 }
 
 impl Trend {

@@ -21,6 +21,7 @@ pub mod forecast;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod promql;
 pub mod providers;
 pub mod readings;
 pub mod scheduler;

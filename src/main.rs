@@ -395,6 +395,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                      (--storage.path DIR keeps it)"
                 );
             }
+            if let Some(storage) = &storage {
+                tokio::task::block_in_place(|| fill_demo_history(storage, &simulator));
+            }
             let options = Options {
                 config_file: None,
                 web,
@@ -502,6 +505,26 @@ impl Drop for TempStore {
 }
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
+
+/// Fills the demo's store, when it holds no history yet, with the simulated
+/// week before now (`simulator::history::fill`), so that charts, days left and
+/// forecasts work from the first page view. A store that cannot be opened or
+/// written is logged and left to the exporter, which runs without it.
+fn fill_demo_history(options: &StorageOptions, simulator: &Simulator) {
+    let now = chrono::Utc::now().timestamp();
+    let filled = Storage::open(options).and_then(|storage| {
+        proxy_quota_exporter::simulator::history::fill(&storage, simulator, now)
+    });
+    match filled {
+        Ok(Some(filled)) => tracing::info!(
+            rows = filled.rows,
+            days = (filled.until - filled.from) / 86_400 + 1,
+            "the demo's store was empty: filled with a simulated week before now (marked simulated)"
+        ),
+        Ok(None) => tracing::info!("the demo's store holds history already: not filled"),
+        Err(e) => tracing::warn!(error = %e, "cannot fill the demo's store with simulated history"),
+    }
+}
 
 /// Starts the built-in simulator of the provider APIs on loopback.
 async fn start_simulator() -> anyhow::Result<Simulator> {

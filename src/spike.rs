@@ -12,60 +12,14 @@
 
 use crate::alerts::Spike;
 use crate::forecast::History;
+pub use crate::promql::increase;
+use crate::promql::range;
 
 /// Prometheus' lookback for an instant selector (`x offset 24h`).
 const LOOKBACK: f64 = 300.0;
 
 /// One sample: (Unix seconds, value).
 pub type Sample = (f64, f64);
-
-/// The samples in `[start, end]`.
-fn range(samples: &[Sample], start: f64, end: f64) -> &[Sample] {
-    let from = samples.partition_point(|s| s.0 < start);
-    let to = samples.partition_point(|s| s.0 <= end);
-    &samples[from..to.max(from)]
-}
-
-/// PromQL's `increase(x[end - start])` evaluated at `end` (offset included in
-/// `end`): the counter's growth over the samples in the range, a fall counted as
-/// a reset, extrapolated towards the range's edges as `extrapolatedRate` does.
-/// `None` with fewer than two samples.
-pub fn increase(samples: &[Sample], start: f64, end: f64) -> Option<f64> {
-    let s = range(samples, start, end);
-    if s.len() < 2 {
-        return None;
-    }
-    let (first, last) = (s[0], s[s.len() - 1]);
-    let mut result = last.1 - first.1;
-    for w in s.windows(2) {
-        if w[1].1 < w[0].1 {
-            result += w[0].1;
-        }
-    }
-    let mut to_start = first.0 - start;
-    let to_end = end - last.0;
-    let sampled = last.0 - first.0;
-    let average = sampled / (s.len() - 1) as f64;
-    if result > 0.0 && first.1 >= 0.0 {
-        let to_zero = sampled * (first.1 / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let threshold = average * 1.1;
-    let mut interval = sampled;
-    interval += if to_start < threshold {
-        to_start
-    } else {
-        average / 2.0
-    };
-    interval += if to_end < threshold {
-        to_end
-    } else {
-        average / 2.0
-    };
-    Some(result * (interval / sampled))
-}
 
 /// A spike's figures at one moment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,10 +37,18 @@ pub struct Reading {
 /// not evaluated: less than two samples in the window or in the baseline, or
 /// no sample `min_history` ago (within Prometheus' 5 minutes of lookback).
 pub fn read(samples: &[Sample], now: f64, spike: &Spike) -> Option<Reading> {
+    read_spaced(samples, now, spike, 0.0)
+}
+
+/// [`read`] of samples kept at most `step` seconds apart (a sub-account's
+/// hourly rows in the store): the sample `min_history` ago is looked for within
+/// `step` plus Prometheus' lookback, as a series scraped that often would have
+/// one within the lookback.
+fn read_spaced(samples: &[Sample], now: f64, spike: &Spike, step: f64) -> Option<Reading> {
     let window = spike.window.as_secs_f64();
     let baseline = spike.baseline.as_secs_f64();
     let history_at = now - spike.min_history.as_secs_f64();
-    if range(samples, history_at - LOOKBACK + 0.001, history_at).is_empty() {
+    if range(samples, history_at - LOOKBACK - step + 0.001, history_at).is_empty() {
         return None;
     }
     let consumed = increase(samples, now - window, now)?;
@@ -141,7 +103,8 @@ pub fn pool(
 }
 
 /// A sub-account's figures at `now` ([`read`]): its used traffic from the
-/// stored history since [`since`], with `latest` (this poll's `(unix seconds,
+/// stored history since [`since`] (one [`History::account_step`] earlier, the
+/// sample `min_history` ago being looked for that much further back), with `latest` (this poll's `(unix seconds,
 /// used bytes)`) added when newer. `None` without reading the history while it
 /// has used less than `min_bytes` in all (it cannot have consumed more within
 /// the window). The agent, `check` and the front page read a sub-account
@@ -156,8 +119,10 @@ pub fn account(
     if latest.1 < rule.min_bytes {
         return None;
     }
-    let stored = history.account_used(provider, target, product, account, since(now, rule));
-    read(&with_latest(stored, Some(latest)), now, rule)
+    let step = history.account_step();
+    let since = since(now, rule) - step;
+    let stored = history.account_used(provider, target, product, account, since);
+    read_spaced(&with_latest(stored, Some(latest)), now, rule, step)
 }
 
 #[cfg(test)]

@@ -111,6 +111,10 @@ pub struct PoolStatus {
     /// rule is not evaluated (less than `min_history` of history, no store, or
     /// the rule turned off).
     pub usage_spike: Option<SpikeStatus>,
+    /// Unix seconds up to which (inclusive) the pool's stored history is
+    /// simulated (`--demo` fills an empty store with a simulated week before it
+    /// started: charts should mark those points); `null` when none of it is.
+    pub simulated_until: Option<f64>,
 }
 
 /// A pool's consumption within the spike window against the usual.
@@ -334,6 +338,9 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
                                 window_seconds: rule.window.as_secs_f64(),
                             })
                         }),
+                        simulated_until: sources
+                            .history
+                            .simulated_until(t.provider, &t.target, &p.pool),
                     })
                     .collect();
             }
