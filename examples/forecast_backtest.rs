@@ -265,11 +265,15 @@ fn main() {
         for t in &traces {
             let (e, answered, asked) = errors(t, *method);
             let share = answered as f64 / asked as f64 * 100.0;
-            let cell = format!(
-                " {:.1} % / {:.1} %",
-                quantile(&e, 0.5) * 100.0,
-                quantile(&e, 0.9) * 100.0
-            );
+            let cell = if e.is_empty() {
+                " no answer".to_owned()
+            } else {
+                format!(
+                    " {:.1} % / {:.1} %",
+                    quantile(&e, 0.5) * 100.0,
+                    quantile(&e, 0.9) * 100.0
+                )
+            };
             row.push_str(&cell);
             if answered < asked {
                 row.push_str(&format!(" ({share:.0} %)"));

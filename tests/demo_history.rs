@@ -80,7 +80,7 @@ async fn an_empty_store_gets_a_simulated_week_that_meets_the_live_polls() {
                 }
                 assert!(renewals <= 3, "{name}: {renewals} renewals in a week");
                 // Days left from the history alone, before any live poll.
-                let trend = forecast::recent_trend(
+                let trend = forecast::forecast(
                     &storage,
                     target.provider,
                     target.target,
