@@ -395,9 +395,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                      (--storage.path DIR keeps it)"
                 );
             }
-            if let Some(storage) = &storage {
-                tokio::task::block_in_place(|| fill_demo_history(storage, &simulator));
-            }
+            tokio::task::block_in_place(|| fill_demo_history(storage.as_ref(), &simulator));
             let options = Options {
                 config_file: None,
                 web,
@@ -509,8 +507,12 @@ const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the bu
 /// Fills the demo's store, when it holds no history yet, with the simulated
 /// week before now (`simulator::history::fill`), so that charts, days left and
 /// forecasts work from the first page view. A store that cannot be opened or
-/// written is logged and left to the exporter, which runs without it.
-fn fill_demo_history(options: &StorageOptions, simulator: &Simulator) {
+/// written is logged and left to the exporter, which runs without it. Nothing
+/// without a store (`--storage.path ""`).
+fn fill_demo_history(options: Option<&StorageOptions>, simulator: &Simulator) {
+    let Some(options) = options else {
+        return;
+    };
     let now = chrono::Utc::now().timestamp();
     let filled = Storage::open(options).and_then(|storage| {
         proxy_quota_exporter::simulator::history::fill(&storage, simulator, now)
