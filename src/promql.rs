@@ -56,3 +56,26 @@ pub fn increase(samples: &[(f64, f64)], start: f64, end: f64) -> Option<f64> {
 pub fn rate(samples: &[(f64, f64)], start: f64, end: f64) -> Option<f64> {
     Some(increase(samples, start, end)? / (end - start))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn increase_extrapolates_and_ignores_resets_as_promql() {
+        // Samples every 60 s from 30 s in a 10 min range: extrapolated by 30 s
+        // at the start and the end.
+        let s: Vec<(f64, f64)> = (0..10)
+            .map(|i| (30.0 + 60.0 * i as f64, 100.0 + 10.0 * i as f64))
+            .collect();
+        let inc = increase(&s, 0.0, 600.0).unwrap();
+        assert!((inc - 90.0 * 600.0 / 540.0).abs() < 1e-9, "{inc}");
+        // A reset: the value after it counts from 0.
+        let s = [(0.0, 50.0), (60.0, 80.0), (120.0, 5.0), (180.0, 20.0)];
+        assert_eq!(increase(&s, 0.0, 180.0), Some(50.0));
+        assert_eq!(increase(&s[..1], 0.0, 180.0), None);
+        assert_eq!(rate(&s, 0.0, 180.0), Some(50.0 / 180.0));
+        // Closed ranges, as Prometheus 2's: samples on both edges count.
+        assert_eq!(range(&s, 60.0, 120.0).len(), 2);
+    }
+}

@@ -147,21 +147,6 @@ mod tests {
     }
 
     #[test]
-    fn increase_extrapolates_and_ignores_resets_as_promql() {
-        // Samples every 60 s from 30 s in a 10 min range: extrapolated by 30 s
-        // at the start and the end.
-        let s: Vec<Sample> = (0..10)
-            .map(|i| (30.0 + 60.0 * i as f64, 100.0 + 10.0 * i as f64))
-            .collect();
-        let inc = increase(&s, 0.0, 600.0).unwrap();
-        assert!((inc - 90.0 * 600.0 / 540.0).abs() < 1e-9, "{inc}");
-        // A reset: the value after it counts from 0.
-        let s = [(0.0, 50.0), (60.0, 80.0), (120.0, 5.0), (180.0, 20.0)];
-        assert_eq!(increase(&s, 0.0, 180.0), Some(50.0));
-        assert_eq!(increase(&s[..1], 0.0, 180.0), None);
-    }
-
-    #[test]
     fn a_spike_fires_and_steady_use_a_top_up_or_a_reset_do_not() {
         let minutes = 2 * 24 * 60;
         let now = (minutes * 60) as f64;
