@@ -41,9 +41,12 @@ pub fn read(samples: &[Sample], now: f64, spike: &Spike) -> Option<Reading> {
 }
 
 /// [`read`] of samples kept at most `step` seconds apart (a sub-account's
-/// hourly rows in the store): the sample `min_history` ago is looked for within
-/// `step` plus Prometheus' lookback, as a series scraped that often would have
-/// one within the lookback.
+/// hourly rows in the store, and the latest poll): the sample `min_history` ago
+/// is looked for within `step` plus Prometheus' lookback, and the baseline's
+/// average is taken per `step` of time rather than per sample (the window holds
+/// the latest poll besides its rows, which would count it twice), as a series
+/// scraped evenly would have it. `step` 0: every poll is a sample, as in
+/// Prometheus.
 fn read_spaced(samples: &[Sample], now: f64, spike: &Spike, step: f64) -> Option<Reading> {
     let window = spike.window.as_secs_f64();
     let baseline = spike.baseline.as_secs_f64();
@@ -54,8 +57,15 @@ fn read_spaced(samples: &[Sample], now: f64, spike: &Spike, step: f64) -> Option
     let consumed = increase(samples, now - window, now)?;
     let before_end = now - window;
     let before = increase(samples, before_end - baseline, before_end)?;
-    let before_count = range(samples, before_end - baseline, before_end).len() as f64;
-    let window_count = range(samples, now - window, now).len() as f64;
+    let (before_count, window_count) = if step > 0.0 {
+        (baseline / step, (window / step).max(1.0))
+    } else {
+        let count = |from: f64, to: f64| range(samples, from, to).len() as f64;
+        (
+            count(before_end - baseline, before_end),
+            count(now - window, now),
+        )
+    };
     // In the rule's order of operations, so that a tie falls the same way.
     let limit = spike.factor * before / before_count * window_count;
     Some(Reading {
@@ -144,6 +154,26 @@ mod tests {
                 ((m * 60) as f64, value)
             })
             .collect()
+    }
+
+    #[test]
+    fn hourly_rows_are_averaged_per_hour_not_per_row() {
+        // 8 days of hourly rows at 1 GiB an hour, and the latest poll 30 minutes
+        // after the last row: steady use is its usual hour, 4x that spikes.
+        let rows: Vec<Sample> = (0..=192)
+            .map(|h| ((h * 3600) as f64, h as f64 * GIB))
+            .collect();
+        let now = 192.0 * 3600.0 + 1800.0;
+        let steady = with_latest(rows.clone(), Some((now, 192.5 * GIB)));
+        let r = read_spaced(&steady, now, &spike(), 3600.0).unwrap();
+        assert!((r.usual - GIB).abs() < 0.01 * GIB, "{r:?}");
+        assert!((r.consumed - GIB).abs() < 0.01 * GIB && !r.spiking, "{r:?}");
+        let burst = with_latest(rows, Some((now, 194.0 * GIB)));
+        let r = read_spaced(&burst, now, &spike(), 3600.0).unwrap();
+        assert!(
+            r.spiking && (r.consumed - 4.0 * GIB).abs() < 0.01 * GIB,
+            "{r:?}"
+        );
     }
 
     #[test]
