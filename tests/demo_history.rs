@@ -35,9 +35,8 @@ fn options(dir: &std::path::Path) -> StorageOptions {
     }
 }
 
-/// The demo's pools that drain (the others stay put).
-fn draining(target: &DemoTarget, pool: &str) -> bool {
-    let _ = target;
+/// The demo's pools that drain (the `long_term_idc` ones stay put).
+fn draining(pool: &str) -> bool {
     pool != "long_term_idc"
 }
 
@@ -89,11 +88,7 @@ async fn an_empty_store_gets_a_simulated_week_that_meets_the_live_polls() {
                     None,
                 );
                 let days = trend.and_then(|t| t.days_left(pool.remaining_bytes.unwrap()));
-                assert_eq!(
-                    days.is_some(),
-                    draining(target, &pool.pool),
-                    "{name}: {days:?}"
-                );
+                assert_eq!(days.is_some(), draining(&pool.pool), "{name}: {days:?}");
             }
         }
         let leaked = storage
@@ -147,7 +142,7 @@ async fn an_empty_store_gets_a_simulated_week_that_meets_the_live_polls() {
             );
             assert_eq!(
                 pool["days_left"].is_number(),
-                draining(target, name),
+                draining(name),
                 "{label}: {pool}"
             );
             let points = storage
