@@ -4,10 +4,11 @@
 //! overrides, decide the exit code (Nagios convention): 0 ok, 1 warning,
 //! 2 critical, 3 unknown (a target could not be read).
 //!
-//! Days left come from the same trend as the agent's forecast alert
-//! ([`crate::forecast`]): the store's history of the last
-//! [`forecast::FORECAST_WINDOW`] plus this poll. Without such a trend (no store,
-//! or a pool too new) `check` falls back to yesterday's usage, and says so.
+//! Days left come from the same forecast as the agent's alert
+//! ([`crate::forecast`]): the last day's average use in the store's history plus
+//! this poll (the last 6 h trend while the pool is younger than a day). Without
+//! either (no store, or a pool too new) `check` falls back to yesterday's
+//! usage, and says so.
 //!
 //! Usage spikes are read as the agent reads them ([`crate::spike`]): the
 //! store's history plus this poll.
@@ -76,7 +77,10 @@ pub struct Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DaysLeftBasis {
-    /// The trend of the stored history of the forecast window, as the alert's.
+    /// The last day's average use in the stored history, as the alert's.
+    LastDay,
+    /// The trend of the stored history of the last 6 h, as the alert's while
+    /// the pool has less than a day of history.
     Trend,
     /// Yesterday's usage: no trend yet.
     Yesterday,
@@ -381,9 +385,9 @@ impl Context<'_> {
         }
     }
 
-    /// One pool's days left, and `ProxyTrafficExhaustionForecast`: the trend of
-    /// the stored history of the forecast window plus this poll, read exactly as
-    /// the agent's alert reads it; without such a trend, yesterday's usage.
+    /// One pool's days left, and `ProxyTrafficExhaustionForecast`: the forecast
+    /// of the stored history plus this poll, read exactly as the agent's alert
+    /// reads it; without one, yesterday's usage.
     fn days_left(
         &self,
         report: &mut TargetReport,
@@ -397,7 +401,7 @@ impl Context<'_> {
             remaining,
             purchased: p.purchased_bytes.unwrap_or(f64::NAN),
         };
-        let trend = forecast::recent_trend(
+        let forecast = forecast::forecast(
             self.history,
             &report.provider,
             &report.target,
@@ -405,27 +409,36 @@ impl Context<'_> {
             now,
             Some(this_poll),
         );
-        let window = humantime::format_duration(forecast::FORECAST_WINDOW);
-        if let Some(trend) = trend {
-            let days = trend.days_left(remaining);
-            let level = self.level(
-                &alerts::TRAFFIC_EXHAUSTION_FORECAST,
-                |t| matches!(t, Threshold::Within(horizon) if trend.runs_dry_within(horizon)),
-            );
+        if let Some(forecast) = forecast {
+            let days = forecast.days_left(remaining);
+            let level = self.level(&alerts::TRAFFIC_EXHAUSTION_FORECAST, |t| {
+                matches!(t, Threshold::Within(horizon) if forecast.runs_dry_within(remaining, horizon))
+            });
+            let (basis, words) = match forecast.basis {
+                forecast::Basis::LastDay => (
+                    DaysLeftBasis::LastDay,
+                    "the last day's average use".to_owned(),
+                ),
+                forecast::Basis::Trend => (
+                    DaysLeftBasis::Trend,
+                    format!(
+                        "the trend of the last {}",
+                        humantime::format_duration(forecast::FORECAST_WINDOW)
+                    ),
+                ),
+            };
             if let (Some(level), Some(days)) = (level, days) {
                 report.warn(
                     level,
-                    format!(
-                        "pool {}: runs dry in {days:.1} days at the trend of the last {window}",
-                        p.pool
-                    ),
+                    format!("pool {}: runs dry in {days:.1} days at {words}", p.pool),
                 );
             }
-            return (days, Some(DaysLeftBasis::Trend));
+            return (days, Some(basis));
         }
         let Some(per_day) = yesterday else {
             return (None, None);
         };
+        let window = humantime::format_duration(forecast::FORECAST_WINDOW);
         let days = remaining / per_day;
         let seconds = days * SECONDS_PER_DAY;
         let level = self.level(&alerts::TRAFFIC_EXHAUSTION_FORECAST, |t| t.met(seconds));

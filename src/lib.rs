@@ -22,6 +22,7 @@ pub mod http;
 pub mod lists;
 pub mod metrics;
 pub mod notify;
+pub mod promql;
 pub mod providers;
 pub mod readings;
 pub mod scheduler;

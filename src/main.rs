@@ -395,6 +395,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                      (--storage.path DIR keeps it)"
                 );
             }
+            tokio::task::block_in_place(|| fill_demo_history(storage.as_ref(), &simulator));
             let options = Options {
                 config_file: None,
                 web,
@@ -502,6 +503,30 @@ impl Drop for TempStore {
 }
 
 const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the built-in provider simulator, not a real account.";
+
+/// Fills the demo's store, when it holds no history yet, with the simulated
+/// week before now (`simulator::history::fill`), so that charts, days left and
+/// forecasts work from the first page view. A store that cannot be opened or
+/// written is logged and left to the exporter, which runs without it. Nothing
+/// without a store (`--storage.path ""`).
+fn fill_demo_history(options: Option<&StorageOptions>, simulator: &Simulator) {
+    let Some(options) = options else {
+        return;
+    };
+    let now = chrono::Utc::now().timestamp();
+    let filled = Storage::open(options).and_then(|storage| {
+        proxy_quota_exporter::simulator::history::fill(&storage, simulator, now)
+    });
+    match filled {
+        Ok(Some(filled)) => tracing::info!(
+            rows = filled.rows,
+            days = (filled.until - filled.from) / 86_400 + 1,
+            "the demo's store was empty: filled with a simulated week before now (marked simulated)"
+        ),
+        Ok(None) => tracing::info!("the demo's store holds history already: not filled"),
+        Err(e) => tracing::warn!(error = %e, "cannot fill the demo's store with simulated history"),
+    }
+}
 
 /// Starts the built-in simulator of the provider APIs on loopback.
 async fn start_simulator() -> anyhow::Result<Simulator> {

@@ -12,60 +12,14 @@
 
 use crate::alerts::Spike;
 use crate::forecast::History;
+pub use crate::promql::increase;
+use crate::promql::range;
 
 /// Prometheus' lookback for an instant selector (`x offset 24h`).
 const LOOKBACK: f64 = 300.0;
 
 /// One sample: (Unix seconds, value).
 pub type Sample = (f64, f64);
-
-/// The samples in `[start, end]`.
-fn range(samples: &[Sample], start: f64, end: f64) -> &[Sample] {
-    let from = samples.partition_point(|s| s.0 < start);
-    let to = samples.partition_point(|s| s.0 <= end);
-    &samples[from..to.max(from)]
-}
-
-/// PromQL's `increase(x[end - start])` evaluated at `end` (offset included in
-/// `end`): the counter's growth over the samples in the range, a fall counted as
-/// a reset, extrapolated towards the range's edges as `extrapolatedRate` does.
-/// `None` with fewer than two samples.
-pub fn increase(samples: &[Sample], start: f64, end: f64) -> Option<f64> {
-    let s = range(samples, start, end);
-    if s.len() < 2 {
-        return None;
-    }
-    let (first, last) = (s[0], s[s.len() - 1]);
-    let mut result = last.1 - first.1;
-    for w in s.windows(2) {
-        if w[1].1 < w[0].1 {
-            result += w[0].1;
-        }
-    }
-    let mut to_start = first.0 - start;
-    let to_end = end - last.0;
-    let sampled = last.0 - first.0;
-    let average = sampled / (s.len() - 1) as f64;
-    if result > 0.0 && first.1 >= 0.0 {
-        let to_zero = sampled * (first.1 / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let threshold = average * 1.1;
-    let mut interval = sampled;
-    interval += if to_start < threshold {
-        to_start
-    } else {
-        average / 2.0
-    };
-    interval += if to_end < threshold {
-        to_end
-    } else {
-        average / 2.0
-    };
-    Some(result * (interval / sampled))
-}
 
 /// A spike's figures at one moment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,17 +37,35 @@ pub struct Reading {
 /// not evaluated: less than two samples in the window or in the baseline, or
 /// no sample `min_history` ago (within Prometheus' 5 minutes of lookback).
 pub fn read(samples: &[Sample], now: f64, spike: &Spike) -> Option<Reading> {
+    read_spaced(samples, now, spike, 0.0)
+}
+
+/// [`read`] of samples kept at most `step` seconds apart (a sub-account's
+/// hourly rows in the store, and the latest poll): the sample `min_history` ago
+/// is looked for within `step` plus Prometheus' lookback, and the baseline's
+/// average is taken per `step` of time rather than per sample (the window holds
+/// the latest poll besides its rows, which would count it twice), as a series
+/// scraped evenly would have it. `step` 0: every poll is a sample, as in
+/// Prometheus.
+fn read_spaced(samples: &[Sample], now: f64, spike: &Spike, step: f64) -> Option<Reading> {
     let window = spike.window.as_secs_f64();
     let baseline = spike.baseline.as_secs_f64();
     let history_at = now - spike.min_history.as_secs_f64();
-    if range(samples, history_at - LOOKBACK + 0.001, history_at).is_empty() {
+    if range(samples, history_at - LOOKBACK - step + 0.001, history_at).is_empty() {
         return None;
     }
     let consumed = increase(samples, now - window, now)?;
     let before_end = now - window;
     let before = increase(samples, before_end - baseline, before_end)?;
-    let before_count = range(samples, before_end - baseline, before_end).len() as f64;
-    let window_count = range(samples, now - window, now).len() as f64;
+    let (before_count, window_count) = if step > 0.0 {
+        (baseline / step, (window / step).max(1.0))
+    } else {
+        let count = |from: f64, to: f64| range(samples, from, to).len() as f64;
+        (
+            count(before_end - baseline, before_end),
+            count(now - window, now),
+        )
+    };
     // In the rule's order of operations, so that a tie falls the same way.
     let limit = spike.factor * before / before_count * window_count;
     Some(Reading {
@@ -141,7 +113,8 @@ pub fn pool(
 }
 
 /// A sub-account's figures at `now` ([`read`]): its used traffic from the
-/// stored history since [`since`], with `latest` (this poll's `(unix seconds,
+/// stored history since [`since`] (one [`History::account_step`] earlier, the
+/// sample `min_history` ago being looked for that much further back), with `latest` (this poll's `(unix seconds,
 /// used bytes)`) added when newer. `None` without reading the history while it
 /// has used less than `min_bytes` in all (it cannot have consumed more within
 /// the window). The agent, `check` and the front page read a sub-account
@@ -156,8 +129,10 @@ pub fn account(
     if latest.1 < rule.min_bytes {
         return None;
     }
-    let stored = history.account_used(provider, target, product, account, since(now, rule));
-    read(&with_latest(stored, Some(latest)), now, rule)
+    let step = history.account_step();
+    let since = since(now, rule) - step;
+    let stored = history.account_used(provider, target, product, account, since);
+    read_spaced(&with_latest(stored, Some(latest)), now, rule, step)
 }
 
 #[cfg(test)]
@@ -182,18 +157,23 @@ mod tests {
     }
 
     #[test]
-    fn increase_extrapolates_and_ignores_resets_as_promql() {
-        // Samples every 60 s from 30 s in a 10 min range: extrapolated by 30 s
-        // at the start and the end.
-        let s: Vec<Sample> = (0..10)
-            .map(|i| (30.0 + 60.0 * i as f64, 100.0 + 10.0 * i as f64))
+    fn hourly_rows_are_averaged_per_hour_not_per_row() {
+        // 8 days of hourly rows at 1 GiB an hour, and the latest poll 30 minutes
+        // after the last row: steady use is its usual hour, 4x that spikes.
+        let rows: Vec<Sample> = (0..=192)
+            .map(|h| ((h * 3600) as f64, h as f64 * GIB))
             .collect();
-        let inc = increase(&s, 0.0, 600.0).unwrap();
-        assert!((inc - 90.0 * 600.0 / 540.0).abs() < 1e-9, "{inc}");
-        // A reset: the value after it counts from 0.
-        let s = [(0.0, 50.0), (60.0, 80.0), (120.0, 5.0), (180.0, 20.0)];
-        assert_eq!(increase(&s, 0.0, 180.0), Some(50.0));
-        assert_eq!(increase(&s[..1], 0.0, 180.0), None);
+        let now = 192.0 * 3600.0 + 1800.0;
+        let steady = with_latest(rows.clone(), Some((now, 192.5 * GIB)));
+        let r = read_spaced(&steady, now, &spike(), 3600.0).unwrap();
+        assert!((r.usual - GIB).abs() < 0.01 * GIB, "{r:?}");
+        assert!((r.consumed - GIB).abs() < 0.01 * GIB && !r.spiking, "{r:?}");
+        let burst = with_latest(rows, Some((now, 194.0 * GIB)));
+        let r = read_spaced(&burst, now, &spike(), 3600.0).unwrap();
+        assert!(
+            r.spiking && (r.consumed - 4.0 * GIB).abs() < 0.01 * GIB,
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -120,14 +120,19 @@ pub struct PoolStatus {
     pub used_bytes: Option<f64>,
     /// remaining / purchased.
     pub remaining_ratio: Option<f64>,
-    /// At the trend of the last 6 h; `null` without enough history or while
-    /// nothing is consumed.
+    /// At the last day's average use (the last 6 h trend while the pool has less
+    /// than a day of history); `null` without enough history or while nothing
+    /// is consumed.
     pub days_left: Option<f64>,
     pub expiring_bytes: Option<f64>,
     /// `ProxyUsageSpike`'s figures, as the agent reads them; `null` while the
     /// rule is not evaluated (less than `min_history` of history, no store, or
     /// the rule turned off).
     pub usage_spike: Option<SpikeStatus>,
+    /// Unix seconds up to which (inclusive) the pool's stored history is
+    /// simulated (`--demo` fills an empty store with a simulated week before it
+    /// started: charts should mark those points); `null` when none of it is.
+    pub simulated_until: Option<f64>,
 }
 
 /// A pool's consumption within the spike window against the usual.
@@ -431,6 +436,9 @@ fn pool(p: &crate::readings::PoolReading, t: &TargetSnapshot, sources: &Sources)
                 window_seconds: rule.window.as_secs_f64(),
             })
         }),
+        simulated_until: sources
+            .history
+            .simulated_until(t.provider, &t.target, &p.pool),
     }
 }
 
@@ -556,8 +564,8 @@ fn orders_status(reading: &OrderReading) -> OrdersStatus {
     }
 }
 
-/// Days left at the trend of the last [`forecast::FORECAST_WINDOW`], as the forecast
-/// alert reads it.
+/// Days left at the forecast's rate ([`forecast::forecast`]: the last day's
+/// average use, or the 6 h trend of a younger pool), as the forecast alert reads it.
 fn days_left(
     history: &dyn History,
     t: &TargetSnapshot,
@@ -565,7 +573,7 @@ fn days_left(
     remaining: f64,
     now: f64,
 ) -> Option<f64> {
-    forecast::recent_trend(history, t.provider, &t.target, pool, now, None)?.days_left(remaining)
+    forecast::forecast(history, t.provider, &t.target, pool, now, None)?.days_left(remaining)
 }
 
 fn expiry(name: &str, product: &str, country: &str, expires_at: i64, now: f64) -> Expiry {

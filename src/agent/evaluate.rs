@@ -184,10 +184,10 @@ fn conditions(
     }
 }
 
-/// The rule's forecast ([`forecast::recent_trend`]): at the least-squares trend of the
-/// window the pool is consumed and runs dry within the threshold, unless the
-/// purchased figure changed in the window. The value is the time left at the
-/// trend's rate, in seconds.
+/// The rule's forecast ([`forecast::forecast`]): at the last day's average use
+/// (or the last 6 h trend while the pool is younger than a day) the pool is
+/// consumed and runs dry within the threshold. The value is the time left at
+/// that rate, in seconds.
 fn forecast(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Vec<Found>) {
     let Some(Threshold::Within(horizon)) = variant.threshold else {
         return;
@@ -197,13 +197,12 @@ fn forecast(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Ve
             continue;
         };
         let history = input.history;
-        let trend =
-            forecast::recent_trend(history, t.provider, &t.target, &p.pool, input.now, None);
-        let Some(trend) = trend else {
+        let forecast = forecast::forecast(history, t.provider, &t.target, &p.pool, input.now, None);
+        let Some(forecast) = forecast else {
             continue;
         };
-        if let Some(left) = trend.seconds_left(remaining) {
-            if trend.runs_dry_within(horizon) {
+        if let Some(left) = forecast.seconds_left(remaining) {
+            if forecast.runs_dry_within(remaining, horizon) {
                 found.push((vec![("pool", p.pool.clone())], left, false));
             }
         }

@@ -18,6 +18,10 @@ const fn days(n: u64) -> Duration {
 /// named `…:6h`.
 pub const FORECAST_WINDOW: Duration = Duration::from_secs(6 * 3600);
 
+/// The window of the exhaustion forecast's rate (`{rate_window}`): the
+/// average use of the last day, chosen by the backtest in docs/performance.md.
+pub const FORECAST_RATE_WINDOW: Duration = Duration::from_secs(86_400);
+
 /// The window of the rates the rules watching the exporter take
 /// (`{watch_window}`): long enough to hold a failing receiver's attempts (a retry
 /// at most 30 s after a transient failure, a refused notification again at the
@@ -54,14 +58,6 @@ pub const RECORDING_RULES: &[RecordingRule] = &[
         help: "Traffic consumed per second, over the last 6 h (0 when nothing is used or the pool grew).",
     },
     RecordingRule {
-        record: "proxy:traffic_days_left:6h",
-        expr: "\
-proxy_traffic_remaining_bytes
-  / on(provider, target, pool) (proxy:traffic_consumption_bytes_per_second:6h > 0)
-  / 86400",
-        help: "Days until the pool runs dry at the last 6 h rate; absent without consumption.",
-    },
-    RecordingRule {
         record: "proxy:traffic_remaining:ratio",
         expr: "\
 proxy_traffic_remaining_bytes
@@ -82,6 +78,33 @@ proxy_account_used_bytes
         help: "Traffic consumed of what was purchased: a counter that a top-up (purchased and \
                remaining grow alike) leaves alone and a new package resets, which \
                ProxyUsageSpike reads with increase().",
+    },
+    RecordingRule {
+        record: "proxy:traffic_consumption_bytes_per_second:24h",
+        expr: "\
+rate(proxy:traffic_consumed_bytes[{rate_window}])
+  and on(provider, target, pool) proxy:traffic_consumed_bytes offset {rate_window}",
+        help: "Traffic consumed per second, on average over the last day; absent until the \
+               pool has a day of history.",
+    },
+    RecordingRule {
+        record: "proxy:traffic_consumption_bytes_per_second:forecast",
+        expr: "\
+proxy:traffic_consumption_bytes_per_second:24h
+  or (
+    proxy:traffic_consumption_bytes_per_second:6h
+      unless on(provider, target, pool) (changes(proxy_traffic_purchased_bytes[{window}]) > 0)
+  )",
+        help: "The forecast's rate: the last day's average, or the last 6 h trend while the pool \
+               has less than a day of history (absent after a top-up within those 6 h).",
+    },
+    RecordingRule {
+        record: "proxy:traffic_days_left",
+        expr: "\
+proxy_traffic_remaining_bytes
+  / on(provider, target, pool) (proxy:traffic_consumption_bytes_per_second:forecast > 0)
+  / 86400",
+        help: "Days until the pool runs dry at the forecast's rate; absent without consumption.",
     },
 ];
 
@@ -122,23 +145,22 @@ proxy_traffic_remaining_bytes
     ],
 };
 
-/// At the trend of the last [`FORECAST_WINDOW`], the pool runs dry within the
-/// threshold.
+/// At the forecast's rate (the last day's average use, or the last
+/// [`FORECAST_WINDOW`]'s trend while the pool is younger than a day), the pool
+/// runs dry within the threshold.
 pub const TRAFFIC_EXHAUSTION_FORECAST: Alert = Alert {
     id: AlertId::TrafficExhaustionForecast,
     name: "ProxyTrafficExhaustionForecast",
     scope: Scope::Everywhere,
     expr: "\
-(
-  proxy_traffic_remaining_bytes
-    / on(provider, target, pool) (proxy:traffic_consumption_bytes_per_second:6h > 0)
-)
-  and on(provider, target, pool) (predict_linear(proxy_traffic_remaining_bytes[{window}], {threshold}) < 0)
-  unless on(provider, target, pool) (changes(proxy_traffic_purchased_bytes[{window}]) > 0)",
+proxy_traffic_remaining_bytes
+  / on(provider, target, pool) (proxy:traffic_consumption_bytes_per_second:forecast > 0)
+  < {threshold}",
     note: Some(
-        "The forecast needs consumption (a falling pool) and a stable purchase: a top-up or a \
-         package that expired in the last 6 h changes proxy_traffic_purchased_bytes and would \
-         distort the trend, so the pool is left to ProxyTrafficLow until the window has passed.",
+        "The rate is the last day's average use of the consumed figure, which a top-up leaves \
+         alone and a new package resets (docs/performance.md has the backtest that chose it). \
+         A pool with less than a day of history is forecast at its last 6 h trend, unless a \
+         top-up or an expired package changed proxy_traffic_purchased_bytes within those 6 h.",
     ),
     variants: &[
         Variant {
@@ -146,14 +168,14 @@ pub const TRAFFIC_EXHAUSTION_FORECAST: Alert = Alert {
             threshold: Some(Threshold::Within(days(3))),
             for_: minutes(30),
             summary: "{{ $labels.provider }} {{ $labels.target }}: pool {{ $labels.pool }} runs dry within {threshold}",
-            description: "At the last 6 h rate, pool {{ $labels.pool }} of {{ $labels.provider }} target {{ $labels.target }} runs out of traffic in {{ $value | humanizeDuration }}. Top up or slow down.",
+            description: "At its recent rate of use, pool {{ $labels.pool }} of {{ $labels.provider }} target {{ $labels.target }} runs out of traffic in {{ $value | humanizeDuration }}. Top up or slow down.",
         },
         Variant {
             severity: Severity::Critical,
             threshold: Some(Threshold::Within(days(1))),
             for_: minutes(15),
             summary: "{{ $labels.provider }} {{ $labels.target }}: pool {{ $labels.pool }} runs dry within {threshold}",
-            description: "At the last 6 h rate, pool {{ $labels.pool }} of {{ $labels.provider }} target {{ $labels.target }} runs out of traffic in {{ $value | humanizeDuration }}. Top up now.",
+            description: "At its recent rate of use, pool {{ $labels.pool }} of {{ $labels.provider }} target {{ $labels.target }} runs out of traffic in {{ $value | humanizeDuration }}. Top up now.",
         },
     ],
 };

@@ -28,10 +28,10 @@ use std::time::Duration;
 
 pub use catalogue::{
     ACCOUNT_NEAR_LIMIT, CATALOGUE, EXPORTER_DOWN, EXPORTER_NOTIFICATIONS_FAILING,
-    EXPORTER_RELOAD_FAILED, EXPORTER_STORE_DOWN, FORECAST_WINDOW, PACKAGE_EXPIRING_SOON,
-    RECORDING_RULES, STATIC_IP_EXPIRING_SOON, STATIC_IP_UNHEALTHY, TARGET_DOWN,
-    TRAFFIC_EXHAUSTION_FORECAST, TRAFFIC_EXPIRING_SOON, TRAFFIC_LOW, UNHEALTHY_STATIC_IP_STATUSES,
-    USAGE_SPIKE, USAGE_SPIKE_DEFAULTS, WATCH_WINDOW,
+    EXPORTER_RELOAD_FAILED, EXPORTER_STORE_DOWN, FORECAST_RATE_WINDOW, FORECAST_WINDOW,
+    PACKAGE_EXPIRING_SOON, RECORDING_RULES, STATIC_IP_EXPIRING_SOON, STATIC_IP_UNHEALTHY,
+    TARGET_DOWN, TRAFFIC_EXHAUSTION_FORECAST, TRAFFIC_EXPIRING_SOON, TRAFFIC_LOW,
+    UNHEALTHY_STATIC_IP_STATUSES, USAGE_SPIKE, USAGE_SPIKE_DEFAULTS, WATCH_WINDOW,
 };
 
 /// Where the shipped rule file's `runbook_url`s point unless another base is
@@ -321,7 +321,7 @@ impl Spike {
 pub struct RecordingRule {
     /// The recorded series' name.
     pub record: &'static str,
-    /// The PromQL expression's template (`{window}` is filled).
+    /// The PromQL expression's template (`{window}` and `{rate_window}` are filled).
     pub expr: &'static str,
     /// What the series means.
     pub help: &'static str,
@@ -332,6 +332,7 @@ impl RecordingRule {
     pub fn expr(&self) -> String {
         self.expr
             .replace("{window}", &duration_promql(FORECAST_WINDOW))
+            .replace("{rate_window}", &duration_promql(FORECAST_RATE_WINDOW))
     }
 }
 
@@ -504,13 +505,18 @@ mod tests {
     }
 
     #[test]
-    fn recording_rule_names_carry_the_forecast_window() {
-        let suffix = format!(":{}", duration_promql(FORECAST_WINDOW));
-        for r in RECORDING_RULES
-            .iter()
-            .filter(|r| r.expr.contains("{window}"))
-        {
-            assert!(r.record.ends_with(&suffix), "{}", r.record);
+    fn recording_rule_names_carry_their_window() {
+        for (placeholder, window) in [
+            ("{window}", FORECAST_WINDOW),
+            ("{rate_window}", FORECAST_RATE_WINDOW),
+        ] {
+            let suffix = format!(":{}", duration_promql(window));
+            for r in RECORDING_RULES
+                .iter()
+                .filter(|r| r.expr.contains(placeholder) && !r.record.ends_with(":forecast"))
+            {
+                assert!(r.record.ends_with(&suffix), "{}", r.record);
+            }
         }
     }
 

@@ -1,11 +1,14 @@
 //! The simulator's dataset: deterministic from a seed, anchored at the moment the
-//! simulator starts, and alive: traffic is consumed continuously, recharges and
+//! simulator starts, and alive: traffic is consumed continuously (busy by day,
+//! quiet by night: [`super::rhythm`]), one sub-account bursts daily, recharges and
 //! allow-listed IPs keep arriving, the stock moves and a top-up waiting for
 //! payment is ordered every day, so every answer is computed from the time of
 //! the request.
 
 use chrono::{DateTime, Days, FixedOffset, Utc};
 use serde_json::{json, Value};
+
+use super::rhythm::{burst_seconds, busy_seconds, pool_used};
 
 /// The zone the simulated providers write their timestamps in.
 pub fn provider_zone() -> FixedOffset {
@@ -123,10 +126,21 @@ pub struct SubAccount {
     pub remark: String,
     pub product_type: u32,
     pub used_at_start_kb: f64,
+    /// The average rate; the use follows the daily rhythm ([`super::rhythm`]).
     pub rate_kb_per_sec: f64,
+    /// The extra rate while a burst is under way (the leaked credential of
+    /// [`LEAKED_ACCOUNT`]); 0 for every other sub-account.
+    pub burst_kb_per_sec: f64,
     pub limit_gb: u32,
     pub enabled: bool,
 }
+
+/// The sub-account of the BestProxy account whose credential leaked: it
+/// bursts at [`BURST_GIB_PER_HOUR`] for 20 minutes a day, the first burst
+/// under way when the simulator starts ([`super::rhythm::bursting`]).
+pub const LEAKED_ACCOUNT: &str = "user002";
+/// The leaked sub-account's extra use while it bursts, GiB an hour.
+pub const BURST_GIB_PER_HOUR: f64 = 12.0;
 
 /// A static IP expiring `expires_in` seconds after the simulator starts.
 #[derive(Debug, Clone)]
@@ -207,6 +221,14 @@ impl Dataset {
         let mut rng = fastrand::Rng::with_seed(seed);
         // BestProxy: a healthy pool; ProxyLite: a pool below 10 % that drains fast.
         let mut bestproxy = gateway_account(&mut rng, sizes, 0.55, 1);
+        // Its unlimited sub-account leaked: it bursts now and then.
+        if let Some(leaked) = bestproxy
+            .sub_accounts
+            .iter_mut()
+            .find(|a| a.username == LEAKED_ACCOUNT)
+        {
+            leaked.burst_kb_per_sec = BURST_GIB_PER_HOUR * KB_PER_GB / 3600.0;
+        }
         let mut proxylite = gateway_account(&mut rng, sizes, 0.93, 2);
         let ipweb = ipweb_account(&mut rng, sizes);
         // The stock draws from its own generator, so that the accounts stay
@@ -365,6 +387,7 @@ fn sub_accounts(rng: &mut fastrand::Rng, count: usize, id_base: u64) -> Vec<SubA
                 } else {
                     0.0
                 },
+                burst_kb_per_sec: 0.0,
                 limit_gb,
                 enabled,
             }
@@ -482,6 +505,33 @@ impl Clock {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     }
 
+    /// Seconds from the start to now, negative for a now before the start
+    /// (the demo's simulated past).
+    pub fn offset(&self) -> f64 {
+        (self.now - self.start).num_milliseconds() as f64 / 1000.0
+    }
+
+    /// Seconds of average use from the start to now under the daily rhythm
+    /// (negative before the start).
+    pub fn busy(&self) -> f64 {
+        let unix = |t: DateTime<Utc>| t.timestamp_millis() as f64 / 1000.0;
+        busy_seconds(unix(self.start), unix(self.now))
+    }
+
+    /// Seconds of average use within the provider's calendar day `days_back`
+    /// days ago, up to now.
+    fn busy_on(&self, days_back: u64) -> f64 {
+        let local = self.now.with_timezone(&provider_zone());
+        let Some(midnight) = (local.date_naive() - Days::new(days_back)).and_hms_opt(0, 0, 0)
+        else {
+            return 0.0;
+        };
+        let from = (midnight - local.naive_local()).num_milliseconds() as f64 / 1000.0;
+        let now = self.now.timestamp_millis() as f64 / 1000.0;
+        let to = (from + DAY as f64).min(0.0);
+        busy_seconds(now + from, now + to)
+    }
+
     /// Seconds since the start, whole (negative never: the clock starts there).
     pub fn elapsed_seconds(&self) -> i64 {
         self.elapsed() as i64
@@ -520,8 +570,11 @@ impl Clock {
 impl Pool {
     /// What has been used of the pool's effective traffic by the clock's now.
     pub(super) fn used_kb(&self, clock: &Clock) -> f64 {
-        (self.used_at_start_kb + self.rate_kb_per_sec * clock.elapsed())
-            .min(self.effective_total_kb)
+        pool_used(
+            self.used_at_start_kb,
+            self.effective_total_kb,
+            self.rate_kb_per_sec * clock.busy(),
+        )
     }
 
     /// The `data` of `user-product/summary` for this pool.
@@ -547,8 +600,11 @@ impl Pool {
 
 impl SubAccount {
     /// What the sub-account has used by the clock's now.
+    /// What the sub-account has used by the clock's now (before the start:
+    /// never below 0, the account being new then).
     pub(super) fn used_kb(&self, clock: &Clock) -> f64 {
-        self.used_at_start_kb + self.rate_kb_per_sec * clock.elapsed()
+        let bursts = self.burst_kb_per_sec * burst_seconds(0.0, clock.offset());
+        (self.used_at_start_kb + self.rate_kb_per_sec * clock.busy() + bursts).max(0.0)
     }
 }
 
@@ -559,12 +615,7 @@ impl GatewayAccount {
         let list: Vec<_> = (0..days)
             .rev()
             .map(|back| {
-                let seconds = if back == 0 {
-                    clock.seconds_today()
-                } else {
-                    DAY as f64
-                };
-                json!({"day": clock.local_date(back), "flow": (rate * seconds).round()})
+                json!({"day": clock.local_date(back), "flow": (rate * clock.busy_on(back)).round()})
             })
             .collect();
         json!({ "list": list })
@@ -771,7 +822,7 @@ impl IpwebAccount {
     /// The `data` of `getFlowTotalFull`, with the document's trailing-space key.
     pub fn totals(&self, clock: &Clock) -> Value {
         let pool = |(count, used_at_start, rate): (f64, f64, f64)| {
-            let used = (used_at_start + rate * clock.elapsed()).min(count);
+            let used = pool_used(used_at_start, count, rate * clock.busy());
             let left = round2(count - used);
             json!({"consumeFlow": round2(used), "residualFlow ": left, "flowCount": count, "residualFlow": left})
         };
@@ -781,8 +832,11 @@ impl IpwebAccount {
     /// The `data` of `getFlowConsumeDetail` for yesterday and today.
     pub fn consumption(&self, clock: &Clock) -> Value {
         let rate: f64 = self.pools.iter().map(|p| p.2).sum();
-        let day = |back: u64, seconds: f64| json!({"date": clock.local_date(back), "downloadFlow": round2(rate * seconds * 0.85), "uploadFlow": round2(rate * seconds * 0.15)});
-        json!([day(1, DAY as f64), day(0, clock.seconds_today())])
+        let day = |back: u64| {
+            let seconds = clock.busy_on(back);
+            json!({"date": clock.local_date(back), "downloadFlow": round2(rate * seconds * 0.85), "uploadFlow": round2(rate * seconds * 0.15)})
+        };
+        json!([day(1), day(0)])
     }
 
     /// The `data` of `getNNIFlowConsumeDetail` for yesterday and today.

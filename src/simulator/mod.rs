@@ -13,6 +13,8 @@
 
 pub mod custom;
 pub mod data;
+pub mod history;
+pub mod rhythm;
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -276,7 +278,9 @@ targets:
 }
 
 /// The `alerting` section `--demo` adds to [`Simulator::demo_config_yaml`]: the
-/// agent logs its alerts, with short `for`s so that they show within a minute.
+/// agent logs its alerts, with short `for`s so that they show within a minute
+/// (`ProxyUsageSpike` within minutes: the leaked sub-account's burst under way
+/// at the start, against the simulated week of history).
 pub const DEMO_ALERTING_YAML: &str = "alerting:
   evaluation_interval: 10s
   rules:
@@ -287,6 +291,7 @@ pub const DEMO_ALERTING_YAML: &str = "alerting:
     ProxyAccountNearLimit: {for: 30s}
     ProxyStaticIPExpiringSoon: {for: 30s}
     ProxyStaticIPUnhealthy: {for: 30s}
+    ProxyUsageSpike: {for: 30s}
   receivers:
     - name: console
       log: {}

@@ -216,7 +216,12 @@ impl Storage {
 }
 
 /// The id of a pool's name, added when new.
-fn pool_id(tx: &Transaction, provider: &str, target: &str, pool: &str) -> rusqlite::Result<i64> {
+pub(super) fn pool_id(
+    tx: &Transaction,
+    provider: &str,
+    target: &str,
+    pool: &str,
+) -> rusqlite::Result<i64> {
     let found = tx
         .prepare_cached("SELECT id FROM pools WHERE provider = ?1 AND target = ?2 AND pool = ?3")?
         .query_row(params![provider, target, pool], |r| r.get(0))
@@ -230,7 +235,7 @@ fn pool_id(tx: &Transaction, provider: &str, target: &str, pool: &str) -> rusqli
 }
 
 /// The id of a sub-account's name, added when new.
-fn account_id(
+pub(super) fn account_id(
     tx: &Transaction,
     provider: &str,
     target: &str,
@@ -291,5 +296,16 @@ impl forecast::History for Storage {
             .into_iter()
             .map(|p| (p.at as f64, p.used))
             .collect()
+    }
+
+    fn account_step(&self) -> f64 {
+        ACCOUNT_STEP.as_secs_f64()
+    }
+
+    fn simulated_until(&self, provider: &str, target: &str, pool: &str) -> Option<f64> {
+        Storage::simulated_until(self, provider, target, pool)
+            .ok()
+            .flatten()
+            .map(|at| at as f64)
     }
 }

@@ -16,6 +16,7 @@ mod notifications;
 mod recorder;
 mod schema;
 mod silences;
+mod simulated;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

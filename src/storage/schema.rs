@@ -91,6 +91,13 @@ const MIGRATIONS: &[&str] = &[
         annotations TEXT NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 4: history marked as simulated (`--demo`'s week before its start); the
+    // partial index finds a pool's simulated points without reading the rest.
+    "
+    ALTER TABLE pool_history ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE account_usage ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX pool_history_simulated ON pool_history (pool_id, at) WHERE simulated = 1;
+    ",
 ];
 
 /// The schema version this exporter writes.

@@ -113,26 +113,31 @@ fn a_low_pool_fires_each_severity_whose_threshold_it_meets() {
     assert!(named(&run(&plenty, &NoHistory, NOW), "ProxyTrafficLow").is_empty());
 }
 
+/// A pool consumed at `rate` for `hours` up to [`NOW`], with 8 GiB left then
+/// (before any top-up); a point every 10 minutes.
 struct Falling {
     /// Bytes consumed per second.
     rate: f64,
-    /// Whether a top-up happened in the window.
-    topped_up: bool,
+    hours: i64,
+    /// What a top-up 40 minutes before now added to purchased (`remaining_too`:
+    /// and to remaining, as a top-up does; else a purchase that changed alone).
+    top_up: f64,
+    remaining_too: bool,
 }
 
 impl History for Falling {
     fn pool_points(&self, _: &str, _: &str, _: &str, since: f64) -> Vec<PoolPoint> {
-        (0..=36)
-            .map(|i| {
-                let at = since + f64::from(i) * 600.0;
+        (0..=self.hours * 6)
+            .map(|i| NOW - (self.hours * 3600 - i * 600) as f64)
+            .filter(|at| *at >= since)
+            .map(|at| {
+                let topped = if NOW - at < 2400.0 { self.top_up } else { 0.0 };
                 PoolPoint {
                     at,
-                    remaining: 20.0 * GIB - self.rate * (at - since),
-                    purchased: if self.topped_up && i > 30 {
-                        200.0
-                    } else {
-                        100.0
-                    } * GIB,
+                    remaining: 8.0 * GIB
+                        + self.rate * (NOW - at)
+                        + if self.remaining_too { topped } else { 0.0 },
+                    purchased: 100.0 * GIB + topped,
                 }
             })
             .collect()
@@ -141,21 +146,20 @@ impl History for Falling {
 
 #[test]
 fn the_forecast_reads_the_six_hour_trend_and_skips_a_changed_purchase() {
-    // 20 GiB at the start of the window, 2 GiB an hour: 8 GiB left now, 4 h to go.
+    // 6 h of history, 2 GiB an hour, 8 GiB left now: 4 h to go.
     let rate = 2.0 * GIB / 3600.0;
+    let falling = |top_up| Falling {
+        rate,
+        hours: 6,
+        top_up,
+        remaining_too: false,
+    };
     let snapshot = [target(vec![endpoint(
         Endpoint::Summary,
         Some(pool(8.0, 100.0)),
         None,
     )])];
-    let active = run(
-        &snapshot,
-        &Falling {
-            rate,
-            topped_up: false,
-        },
-        NOW,
-    );
+    let active = run(&snapshot, &falling(0.0), NOW);
     let forecast = named(&active, "ProxyTrafficExhaustionForecast");
     let severities: Vec<_> = forecast
         .iter()
@@ -169,20 +173,40 @@ fn the_forecast_reads_the_six_hour_trend_and_skips_a_changed_purchase() {
     );
     assert!(forecast[0].annotations["description"].contains("runs out of traffic in 4h 0m 0s"));
 
-    let topped_up = run(
-        &snapshot,
-        &Falling {
-            rate,
-            topped_up: true,
-        },
-        NOW,
-    );
+    let topped_up = run(&snapshot, &falling(100.0 * GIB), NOW);
     assert!(named(&topped_up, "ProxyTrafficExhaustionForecast").is_empty());
     assert!(named(
         &run(&snapshot, &NoHistory, NOW),
         "ProxyTrafficExhaustionForecast"
     )
     .is_empty());
+}
+
+#[test]
+fn after_a_day_the_forecast_reads_the_days_average_which_a_top_up_leaves_alone() {
+    // 30 h at 2 GiB an hour; a top-up of 100 GiB 40 minutes ago: 108 GiB left,
+    // 54 h at the day's rate (the 6 h trend would wait out the top-up).
+    let rate = 2.0 * GIB / 3600.0;
+    let history = Falling {
+        rate,
+        hours: 30,
+        top_up: 100.0 * GIB,
+        remaining_too: true,
+    };
+    let snapshot = [target(vec![endpoint(
+        Endpoint::Summary,
+        Some(pool(108.0, 200.0)),
+        None,
+    )])];
+    let active = run(&snapshot, &history, NOW);
+    let forecast = named(&active, "ProxyTrafficExhaustionForecast");
+    let severities: Vec<_> = forecast
+        .iter()
+        .map(|a| a.labels["severity"].as_str())
+        .collect();
+    assert_eq!(severities, ["warning"], "under 3 days, over one");
+    let hours = forecast[0].value / 3600.0;
+    assert!((hours - 54.0).abs() < 0.5, "{hours} h");
 }
 
 #[test]

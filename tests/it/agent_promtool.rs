@@ -516,3 +516,60 @@ fn the_agent_fires_the_usage_spike_the_rule_file_fires() {
     }
     promtool_agrees(&series, "5m", &cases);
 }
+
+/// The agent and Prometheus agree on ProxyTrafficExhaustionForecast across
+/// the first day and after it (ProxyUsageSpike's 32 h scenario): the 6 h trend
+/// while a pool has less than a day of history, the last day's average use
+/// after; the pool whose use jumps at 30 h fires, the one topped up then does
+/// not.
+#[test]
+fn the_agent_forecasts_what_the_rule_file_forecasts_before_and_after_a_day() {
+    let only_forecast = RuleSet(
+        RuleSet::default()
+            .0
+            .into_iter()
+            .filter(|r| r.alert.id == alerts::AlertId::TrafficExhaustionForecast)
+            .collect(),
+    );
+    let mut states = States::default();
+    let mut cases = String::new();
+    let mut fired = std::collections::BTreeSet::new();
+    for k in 0..SPIKE_STEPS {
+        let snapshots = [spike_snapshot(k)];
+        let active = evaluate(&Input {
+            snapshots: &snapshots,
+            history: &SpikeHistory { now_step: k },
+            now: (k * STEP) as f64,
+            instant: Instant::now(),
+            runbook_base_url: alerts::DEFAULT_RUNBOOK_BASE_URL,
+            rules: &only_forecast,
+        });
+        let step = states.step(active, (k * STEP) as f64, for_of);
+        for event in &step.firing {
+            fired.insert(event.labels.get("pool").cloned().unwrap_or_default());
+        }
+        if k >= 240 && k % 2 == 0 {
+            cases.push_str(&expected(
+                k * 5,
+                "ProxyTrafficExhaustionForecast",
+                &step.firing,
+            ));
+        }
+    }
+    assert_eq!(fired.into_iter().collect::<Vec<_>>(), ["spiking"]);
+    let target = format!("provider=\"{PROVIDER}\",target=\"{TARGET}\"");
+    let mut series = String::new();
+    for pool in ["spiking", "topped"] {
+        for figure in ["remaining", "purchased"] {
+            let values: Vec<String> = (0..SPIKE_STEPS)
+                .map(|k| spike_figure(k, &format!("{pool}_{figure}")).to_string())
+                .collect();
+            let _ = writeln!(
+                series,
+                "      - series: 'proxy_traffic_{figure}_bytes{{{target},pool=\"{pool}\"}}'\n        values: '{}'",
+                values.join(" ")
+            );
+        }
+    }
+    promtool_agrees(&series, "5m", &cases);
+}

@@ -17,6 +17,7 @@ mod custom_examples;
 mod custom_features;
 mod delivery;
 mod demo;
+mod demo_history;
 mod digest;
 mod discover;
 mod docs;

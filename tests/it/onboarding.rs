@@ -247,12 +247,23 @@ fn the_demo_keeps_a_temporary_store_and_prints_its_url() {
                 Ok(text)
             })
             .unwrap_or_default();
-        if answer.contains("\"store\": true") || answer.contains("\"store\":true") {
+        // The simulated week is there from the first poll: every draining pool
+        // has days left, and its history says until when it is simulated.
+        let figures = |key: &str| {
+            answer
+                .match_indices(&format!("\"{key}\": "))
+                .filter(|(at, m)| answer[at + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+                .count()
+        };
+        if answer.contains("\"store\": true")
+            && figures("simulated_until") == 7
+            && figures("days_left") == 5
+        {
             break answer;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("no store within 20 s: {answer}");
+            panic!("no store with a simulated week and days left within 20 s: {answer}");
         }
         std::thread::sleep(Duration::from_millis(200));
     };

@@ -149,7 +149,7 @@ async fn prometheus_loads_the_rules_and_evaluates_every_dashboard_query() {
     // recording rules have data (deriv needs two samples), the agent has
     // evaluated its alerts and its counters have been scraped twice (a rate needs
     // two samples too).
-    let ready = "count(proxy:traffic_days_left:6h) and count(proxy_exporter_alerts) \
+    let ready = "count(proxy:traffic_days_left) and count(proxy_exporter_alerts) \
                  and count(rate(proxy_exporter_notifications_total[1m]))";
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
