@@ -21,10 +21,8 @@ use proxy_quota_exporter::alerts::DEFAULT_RUNBOOK_BASE_URL;
 use proxy_quota_exporter::forecast::{History, NoHistory, FORECAST_WINDOW};
 use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::Reading;
-use proxy_quota_exporter::storage::{
-    self, Storage, StorageOptions, ACCOUNT_STEP, DEFAULT_RETENTION,
-};
-use proxy_quota_exporter::store::TargetSnapshot;
+use proxy_quota_exporter::snapshots::TargetSnapshot;
+use proxy_quota_exporter::store::{self, Store, StoreOptions, ACCOUNT_STEP, DEFAULT_RETENTION};
 
 const SIZES: [usize; 2] = [1_000, 100_000];
 
@@ -35,8 +33,8 @@ fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::W
         .measurement_time(Duration::from_secs(3));
 }
 
-fn open_store(dir: &tempfile::TempDir) -> Storage {
-    Storage::open(&StorageOptions {
+fn open_store(dir: &tempfile::TempDir) -> Store {
+    Store::open(&StoreOptions {
         path: dir.path().to_owned(),
         retention: DEFAULT_RETENTION,
     })
@@ -45,7 +43,7 @@ fn open_store(dir: &tempfile::TempDir) -> Storage {
 
 /// A store holding the bench target's pools polled every minute over the
 /// forecast window (6 h: 361 points per pool).
-fn store_with_history(dir: &tempfile::TempDir) -> Storage {
+fn store_with_history(dir: &tempfile::TempDir) -> Store {
     let storage = open_store(dir);
     let window = FORECAST_WINDOW.as_secs() as i64;
     for ago in (0..=window).rev().step_by(60) {
@@ -118,10 +116,10 @@ fn evaluation(c: &mut Criterion) {
 }
 
 /// The states as the agent saves them (one receiver, sent at `now`).
-fn saved(states: &States, now: f64) -> Vec<storage::StoredAlert> {
+fn saved(states: &States, now: f64) -> Vec<store::StoredAlert> {
     states
         .all()
-        .map(|s| storage::StoredAlert {
+        .map(|s| store::StoredAlert {
             alertname: s.labels.get("alertname").cloned().unwrap_or_default(),
             fingerprint: fingerprint(&s.labels),
             labels: s.labels.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::Reading;
-use proxy_quota_exporter::store::{EndpointSnapshot, TargetSnapshot};
+use proxy_quota_exporter::snapshots::{EndpointSnapshot, TargetSnapshot};
 
 /// A `whitelist-account/list` answer with `n` sub-accounts, as the API documents it.
 pub fn account_list(n: usize) -> Vec<u8> {

@@ -21,16 +21,16 @@ use proxy_quota_exporter::notify::fingerprint;
 use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::Reading;
 use proxy_quota_exporter::server::page::{self, Histories};
+use proxy_quota_exporter::snapshots::{ActiveAlert, View};
 use proxy_quota_exporter::status::{self, Sources, Status};
-use proxy_quota_exporter::storage::{Storage, StorageOptions};
-use proxy_quota_exporter::store::{ActiveAlert, View};
+use proxy_quota_exporter::store::{Store, StoreOptions};
 
 const SUB_ACCOUNTS: usize = 100_000;
 const WEEK: f64 = 7.0 * 86_400.0;
 
 /// A store holding 7 days of the bench target's pools, a point every 5 minutes.
-fn store_with_a_week(dir: &tempfile::TempDir) -> Storage {
-    let storage = Storage::open(&StorageOptions {
+fn store_with_a_week(dir: &tempfile::TempDir) -> Store {
+    let storage = Store::open(&StoreOptions {
         path: dir.path().to_owned(),
         retention: Duration::from_secs(8 * 86_400),
     })
@@ -66,7 +66,7 @@ fn view() -> View {
         runbook_base_url: DEFAULT_RUNBOOK_BASE_URL,
         rules: &rules,
     });
-    let store = proxy_quota_exporter::store::Store::new(["bench".to_owned()]);
+    let store = proxy_quota_exporter::snapshots::Snapshots::new(["bench".to_owned()]);
     let mut view = store.view();
     view.snapshots = vec![snapshot];
     view.agent.running = true;
@@ -105,7 +105,7 @@ fn build(view: &View, history: &dyn History, lists: ListWindow) -> Status {
 }
 
 /// What `GET /` does: the status, each pool's 7 days, the HTML.
-fn front_page(view: &View, storage: &Storage) -> String {
+fn front_page(view: &View, storage: &Store) -> String {
     let lists = ListWindow::default();
     let status = build(view, storage, lists.clone());
     let mut histories = Histories::new();
@@ -120,7 +120,7 @@ fn front_page(view: &View, storage: &Storage) -> String {
 }
 
 /// What `GET /api/v1/status` does: the status and its JSON.
-fn status_api(view: &View, storage: &Storage) -> Vec<u8> {
+fn status_api(view: &View, storage: &Store) -> Vec<u8> {
     let status = build(view, storage, ListWindow::default());
     serde_json::to_vec_pretty(&status).expect("the status serialises")
 }

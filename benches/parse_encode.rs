@@ -11,7 +11,7 @@ use proxy_quota_exporter::encoder::{self, ExporterStatus};
 use proxy_quota_exporter::providers::gateway::parse_accounts;
 use proxy_quota_exporter::readings::Reading;
 use proxy_quota_exporter::shard::Shard;
-use proxy_quota_exporter::store::{AgentStatus, ReloadStatus};
+use proxy_quota_exporter::snapshots::{AgentStatus, ReloadStatus};
 
 const RELOAD: ReloadStatus = ReloadStatus {
     successful: true,

@@ -16,8 +16,8 @@ use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::{AccountReading, DailyUsage, PoolReading, Reading};
 use proxy_quota_exporter::server::{serve, App};
 use proxy_quota_exporter::shard::Shard;
-use proxy_quota_exporter::store::{
-    AgentStatus, EndpointSnapshot, ReloadStatus, Store, TargetSnapshot,
+use proxy_quota_exporter::snapshots::{
+    AgentStatus, EndpointSnapshot, ReloadStatus, Snapshots, TargetSnapshot,
 };
 
 const TARGETS: usize = 1_000;
@@ -88,8 +88,8 @@ fn snapshot(i: usize) -> TargetSnapshot {
     }
 }
 
-fn store() -> Arc<Store> {
-    let store = Store::new((0..TARGETS).map(name));
+fn store() -> Arc<Snapshots> {
+    let store = Snapshots::new((0..TARGETS).map(name));
     for i in 0..TARGETS {
         store.publish(snapshot(i));
     }

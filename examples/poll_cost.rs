@@ -5,7 +5,7 @@
 use proxy_quota_exporter::encoder;
 use proxy_quota_exporter::providers::gateway::parse_accounts;
 use proxy_quota_exporter::readings::Reading;
-use proxy_quota_exporter::store::ReloadStatus;
+use proxy_quota_exporter::snapshots::ReloadStatus;
 
 #[path = "../benches/common.rs"]
 mod common;

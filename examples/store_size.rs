@@ -1,4 +1,4 @@
-//! Store size per day and the time of each write: one simulated day written
+//! Snapshots size per day and the time of each write: one simulated day written
 //! into a fresh store (in a temp dir), its size after a checkpoint (database +
 //! WAL) and the wall time per write, for
 //! - the demo's size: 3 targets with 6 pools, polled every 60 s (the
@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use proxy_quota_exporter::storage::{Storage, StorageOptions, ACCOUNT_STEP, DB_FILE};
+use proxy_quota_exporter::store::{Store, StoreOptions, ACCOUNT_STEP, DB_FILE};
 use rusqlite::Connection;
 
 #[allow(dead_code)] // the benches' helpers; this program uses some of them
@@ -30,8 +30,8 @@ fn day_start() -> i64 {
     (common::NOW as i64).div_euclid(DAY) * DAY
 }
 
-fn open(dir: &Path, retention: Duration) -> Storage {
-    Storage::open(&StorageOptions {
+fn open(dir: &Path, retention: Duration) -> Store {
+    Store::open(&StoreOptions {
         path: dir.to_owned(),
         retention,
     })
@@ -91,7 +91,7 @@ struct Size {
 }
 
 impl Size {
-    fn of(storage: &Storage) -> Size {
+    fn of(storage: &Store) -> Size {
         let file = storage.file();
         let conn = Connection::open(file).expect("a second connection opens");
         let (busy, _, _): (i64, i64, i64) = conn
@@ -149,7 +149,7 @@ impl Size {
     }
 }
 
-fn rows(storage: &Storage) -> Vec<(&'static str, i64)> {
+fn rows(storage: &Store) -> Vec<(&'static str, i64)> {
     let conn = Connection::open(storage.file()).expect("a second connection opens");
     ["pool_history", "account_usage", "accounts"]
         .into_iter()

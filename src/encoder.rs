@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use crate::metrics::{self, MetricDef, MetricType, CATALOGUE};
 use crate::shard::Shard;
-use crate::store::{AgentStatus, ReloadStatus, SilenceCounts, StorageStatus, TargetSnapshot};
+use crate::snapshots::{AgentStatus, ReloadStatus, SilenceCounts, StoreStatus, TargetSnapshot};
 
 /// The Content-Type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -32,7 +32,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct ExporterStatus<'a> {
     pub reload: ReloadStatus,
     pub agent: &'a AgentStatus,
-    pub storage: StorageStatus,
+    pub storage: StoreStatus,
     pub shard: Shard,
     pub silences: SilenceCounts,
 }
@@ -221,16 +221,16 @@ fn exporter_samples(
         emit(&["expired"], silences.expired as f64);
     } else if family.is(&metrics::STORAGE_OPEN) {
         match storage {
-            StorageStatus::Off => {}
-            StorageStatus::Open { .. } => emit(&[], 1.0),
-            StorageStatus::Unavailable => emit(&[], 0.0),
+            StoreStatus::Off => {}
+            StoreStatus::Open { .. } => emit(&[], 1.0),
+            StoreStatus::Unavailable => emit(&[], 0.0),
         }
     } else if family.is(&metrics::STORAGE_ERRORS) {
         match storage {
-            StorageStatus::Off => {}
-            StorageStatus::Open { errors } => emit(&[], *errors as f64),
+            StoreStatus::Off => {}
+            StoreStatus::Open { errors } => emit(&[], *errors as f64),
             // The failed opening.
-            StorageStatus::Unavailable => emit(&[], 1.0),
+            StoreStatus::Unavailable => emit(&[], 1.0),
         }
     }
 }

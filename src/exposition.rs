@@ -1,6 +1,6 @@
 //! The exposition cache: the encoded `/metrics` bytes, plain and gzip, that
 //! scrapes copy, and each target's part of them for `/probe`. One task
-//! re-encodes when the store changes and when a served reading goes stale.
+//! re-encodes on each new snapshot and when a served reading goes stale.
 //! Encoding is coalesced: a change after a quiet spell is encoded at once,
 //! changes that follow within [`ENCODE_SPACING`] are folded into one encoding at
 //! its end, so a thousand targets finishing their polls together cost a handful
@@ -23,7 +23,7 @@ use bytes::Bytes;
 
 use crate::encoder::{self, ExporterStatus, Segment, Source};
 use crate::shard::Shard;
-use crate::store::{Store, TargetSnapshot};
+use crate::snapshots::{Snapshots, TargetSnapshot};
 
 /// The shortest time between two encodings of a busy exposition.
 pub const ENCODE_SPACING: Duration = Duration::from_millis(25);
@@ -103,9 +103,9 @@ pub struct ExpositionCache {
 }
 
 impl ExpositionCache {
-    /// A cache holding an encoding of `store` as it is now, for a process
+    /// A cache holding an encoding of `snapshots` as they are now, for a process
     /// serving `shard`.
-    pub fn new(store: &Store, shard: Shard) -> Arc<Self> {
+    pub fn new(store: &Snapshots, shard: Shard) -> Arc<Self> {
         let (exposition, _) = IncrementalEncoder::new(shard).encode(store);
         Arc::new(ExpositionCache {
             current: ArcSwap::from_pointee(exposition),
@@ -129,9 +129,9 @@ impl ExpositionCache {
         self.current.load().ready
     }
 
-    /// Re-encodes on every change of `store` and when a served reading goes
-    /// stale, until the store is dropped or the task is aborted.
-    pub async fn run(self: Arc<Self>, store: Arc<Store>) {
+    /// Re-encodes on every new snapshot and when a served reading goes
+    /// stale, until the snapshots are dropped or the task is aborted.
+    pub async fn run(self: Arc<Self>, store: Arc<Snapshots>) {
         let mut changes = store.subscribe();
         let mut encoder = IncrementalEncoder::new(self.shard);
         let (exposition, mut next_expiry) = encoder.encode(&store);
@@ -195,9 +195,9 @@ impl IncrementalEncoder {
         }
     }
 
-    /// Encodes the store now, formatting only the targets that changed; also
+    /// Encodes the snapshots now, formatting only the targets that changed; also
     /// returns when the next served reading goes stale.
-    fn encode(&mut self, store: &Store) -> (Exposition, Option<Instant>) {
+    fn encode(&mut self, store: &Snapshots) -> (Exposition, Option<Instant>) {
         let view = store.view();
         let now = Instant::now();
         // Whether each target's lines in the last page are still right.
@@ -297,7 +297,7 @@ mod tests {
     use crate::http::Reason;
     use crate::providers::Endpoint;
     use crate::readings::{DailyUsage, PoolReading, Reading};
-    use crate::store::{EndpointSnapshot, TargetSnapshot};
+    use crate::snapshots::{EndpointSnapshot, TargetSnapshot};
 
     fn snapshot(target: &str, remaining: f64, stale_at: Option<Instant>) -> TargetSnapshot {
         let endpoint = |endpoint, reading| EndpointSnapshot {
@@ -339,8 +339,8 @@ mod tests {
         }
     }
 
-    fn store(names: &[&str]) -> Arc<Store> {
-        let store = Store::new(names.iter().map(|n| n.to_string()));
+    fn store(names: &[&str]) -> Arc<Snapshots> {
+        let store = Snapshots::new(names.iter().map(|n| n.to_string()));
         for (i, name) in names.iter().enumerate() {
             store.publish(snapshot(name, i as f64, None));
         }
@@ -348,7 +348,7 @@ mod tests {
     }
 
     /// The page every target encoded afresh would give.
-    fn encoded_afresh(store: &Store, now: Instant) -> Vec<u8> {
+    fn encoded_afresh(store: &Snapshots, now: Instant) -> Vec<u8> {
         let view = store.view();
         let status = ExporterStatus {
             reload: view.reload,
@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn a_probe_tells_a_pending_target_from_an_unknown_one() {
-        let store = Store::new(["polled".to_owned(), "pending".to_owned()]);
+        let store = Snapshots::new(["polled".to_owned(), "pending".to_owned()]);
         store.publish(snapshot("polled", 1.0, None));
         let (exposition, _) = IncrementalEncoder::new(Shard::ALL).encode(&store);
         assert!(matches!(exposition.probe("polled", false), Probe::Found(_)));
@@ -446,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_target_is_encoded_again_when_its_values_go_stale() {
-        let store = Store::new(["a".to_owned(), "b".to_owned()]);
+        let store = Snapshots::new(["a".to_owned(), "b".to_owned()]);
         let stale_at = Instant::now() + Duration::from_millis(50);
         store.publish(snapshot("a", 1.0, Some(stale_at)));
         store.publish(snapshot("b", 2.0, None));

@@ -2,7 +2,7 @@
 //! their traffic, package, sub-account and static IP figures as Prometheus gauges.
 //!
 //! Data flows one way: [`config`] → [`supervisor`] and [`scheduler`] (one task
-//! per target) → [`providers`] (plain [`readings`]) → [`store`] (snapshots) →
+//! per target) → [`providers`] (plain [`readings`]) → [`snapshots`] →
 //! [`exposition`] (bytes encoded by [`encoder`] from the [`metrics`] catalogue) →
 //! [`server`]. ARCHITECTURE.md has the map.
 
@@ -31,9 +31,9 @@ pub mod server;
 pub mod shard;
 pub mod silences;
 pub mod simulator;
+pub mod snapshots;
 pub mod spike;
 pub mod status;
-pub mod storage;
 pub mod store;
 pub mod supervisor;
 pub mod units;
@@ -59,7 +59,7 @@ pub struct Options {
     pub web: Option<web::WebConfig>,
     /// The embedded store (history, alert state); `None` runs without one, as
     /// does a store that cannot be opened.
-    pub storage: Option<storage::StorageOptions>,
+    pub storage: Option<store::StoreOptions>,
     /// The share of the configuration's targets this process polls and serves,
     /// at start and after every reload (default: all of them).
     pub shard: shard::Shard,
@@ -87,7 +87,7 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
 ) {
     config.keep_shard(options.shard);
-    let store = store::Store::new(config.targets.iter().map(|t| t.name.clone()));
+    let store = snapshots::Snapshots::new(config.targets.iter().map(|t| t.name.clone()));
     let exposition = exposition::ExpositionCache::new(&store, options.shard);
     let _encoding = AbortOnDrop(tokio::spawn(
         Arc::clone(&exposition).run(Arc::clone(&store)),
@@ -95,13 +95,13 @@ pub async fn run_with(
     let retention = options
         .storage
         .as_ref()
-        .map_or(storage::DEFAULT_RETENTION, |s| s.retention);
+        .map_or(store::DEFAULT_RETENTION, |s| s.retention);
     let storage = match options.storage {
         Some(settings) => {
-            let storage = storage::Storage::open_in_background(settings).await;
+            let storage = store::Store::open_in_background(settings).await;
             store.set_storage_status(match &storage {
                 Some(storage) => storage.status(),
-                None => store::StorageStatus::Unavailable,
+                None => snapshots::StoreStatus::Unavailable,
             });
             storage
         }
@@ -109,12 +109,12 @@ pub async fn run_with(
     };
     let _recording = storage
         .clone()
-        .map(|s| AbortOnDrop(tokio::spawn(storage::record(Arc::clone(&store), s))));
+        .map(|s| AbortOnDrop(tokio::spawn(store::record(Arc::clone(&store), s))));
     let silences = open_silences(storage.as_ref()).await;
     let _silence_upkeep = AbortOnDrop(tokio::spawn(Arc::clone(&silences).maintain({
         let store = Arc::clone(&store);
         move |(active, pending, expired)| {
-            store.set_silence_counts(store::SilenceCounts {
+            store.set_silence_counts(snapshots::SilenceCounts {
                 active: active as u64,
                 pending: pending as u64,
                 expired: expired as u64,
@@ -199,7 +199,7 @@ fn default_external_url(listener: &TcpListener) -> String {
 
 /// The silences, kept in `storage` when there is one (read from it off the
 /// async workers), else in memory.
-async fn open_silences(storage: Option<&Arc<storage::Storage>>) -> Arc<silences::Silences> {
+async fn open_silences(storage: Option<&Arc<store::Store>>) -> Arc<silences::Silences> {
     let kept = storage.map(|s| Arc::clone(s) as Arc<dyn silences::SilenceStore>);
     tokio::task::spawn_blocking(move || silences::Silences::new(kept))
         .await
@@ -209,7 +209,7 @@ async fn open_silences(storage: Option<&Arc<storage::Storage>>) -> Arc<silences:
 /// Waits (at most 5 s) until the tasks that used the store have wound down, so
 /// that it is closed and its lock released when `run_with` returns: an
 /// exporter started next on the same directory, in this process, finds it free.
-async fn close(mut storage: Arc<storage::Storage>) {
+async fn close(mut storage: Arc<store::Store>) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match Arc::try_unwrap(storage) {

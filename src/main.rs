@@ -12,7 +12,7 @@ use proxy_quota_exporter::config::ConfigError;
 use proxy_quota_exporter::forecast::{History, NoHistory};
 use proxy_quota_exporter::shard::Shard;
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
-use proxy_quota_exporter::storage::{Storage, StorageOptions};
+use proxy_quota_exporter::store::{Store, StoreOptions};
 use proxy_quota_exporter::web::WebConfig;
 use proxy_quota_exporter::{Config, Options};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -509,12 +509,12 @@ const DEMO_NOTICE: &str = "Demo mode: every figure is SIMULATED data from the bu
 /// forecasts work from the first page view. A store that cannot be opened or
 /// written is logged and left to the exporter, which runs without it. Nothing
 /// without a store (`--storage.path ""`).
-fn fill_demo_history(options: Option<&StorageOptions>, simulator: &Simulator) {
+fn fill_demo_history(options: Option<&StoreOptions>, simulator: &Simulator) {
     let Some(options) = options else {
         return;
     };
     let now = chrono::Utc::now().timestamp();
-    let filled = Storage::open(options).and_then(|storage| {
+    let filled = Store::open(options).and_then(|storage| {
         proxy_quota_exporter::simulator::history::fill(&storage, simulator, now)
     });
     match filled {
@@ -690,13 +690,13 @@ fn print_report(
 /// The store `check` reads its trends from, read-only and beside a running
 /// exporter: `--storage.path` (`data/` when not given; "" for none). Without
 /// one, days left come from yesterday's usage.
-fn check_history(storage_path: Option<&str>) -> Option<Storage> {
+fn check_history(storage_path: Option<&str>) -> Option<Store> {
     let path = match storage_path {
         Some("") => return None,
         Some(path) => path,
         None => DEFAULT_STORAGE_PATH,
     };
-    match Storage::open_read_only(Path::new(path)) {
+    match Store::open_read_only(Path::new(path)) {
         Ok(Some(storage)) => Some(storage),
         Ok(None) => {
             if storage_path.is_some() {
@@ -714,14 +714,14 @@ fn check_history(storage_path: Option<&str>) -> Option<Storage> {
 /// The store's options: `--storage.path` (`data/` when not given, except under
 /// `--demo`, whose simulated figures must not mix with a real account's history:
 /// `demo_store`, a temporary directory; "" for no store) and `--storage.retention`.
-fn storage_options(cli: &Cli, demo_store: Option<&TempStore>) -> Option<StorageOptions> {
+fn storage_options(cli: &Cli, demo_store: Option<&TempStore>) -> Option<StoreOptions> {
     let path = match (cli.storage_path.as_deref(), demo_store) {
         (Some(""), _) => return None,
         (Some(path), _) => Path::new(path),
         (None, Some(store)) => store.0.as_path(),
         (None, None) => Path::new(DEFAULT_STORAGE_PATH),
     };
-    Some(StorageOptions {
+    Some(StoreOptions {
         path: path.into(),
         retention: cli.storage_retention,
     })

@@ -1,6 +1,6 @@
 //! The scheduler: one task per target, polling on its own schedule. Every poll
 //! builds a fresh [`TargetSnapshot`] (readings, outcomes, counters, when values
-//! go stale) and publishes it whole to the [`Store`]. An endpoint with a
+//! go stale) and publishes it whole to the [`Snapshots`]. An endpoint with a
 //! minimum interval ([`Endpoint::min_interval`], `stock`) sits out the target's
 //! polls until it is due again; meanwhile its last outcome and values are
 //! carried over.
@@ -15,7 +15,7 @@ use crate::config::Target;
 use crate::http::{PollError, Reason};
 use crate::providers::{Client, Endpoint};
 use crate::readings::Reading;
-use crate::store::{EndpointSnapshot, Store, TargetSnapshot};
+use crate::snapshots::{EndpointSnapshot, Snapshots, TargetSnapshot};
 use crate::units::unix_now;
 
 /// What a target's task keeps from poll to poll for one endpoint.
@@ -129,7 +129,7 @@ pub async fn run_target(
     target: Target,
     max_staleness: Duration,
     limiter: Arc<Semaphore>,
-    store: Arc<Store>,
+    store: Arc<Snapshots>,
     resume: Option<Arc<TargetSnapshot>>,
 ) {
     let client = match Client::for_target(&target.connection(), limiter) {
@@ -248,7 +248,7 @@ async fn poll_once(
     client: &Client,
     states: &mut [EndpointState],
     schedule: Schedule,
-    store: &Store,
+    store: &Snapshots,
 ) {
     if crate::failpoint::hit(&format!("poll:{}", target.name)) {
         panic!("failpoint poll:{} hit", target.name);

@@ -134,7 +134,7 @@ pub enum SilenceError {
     NotFound,
     /// The store could not save it (HTTP 500); nothing changed.
     #[error("the silence could not be saved: {0}")]
-    Storage(String),
+    Store(String),
 }
 
 /// Where silences outlive a restart (the embedded store implements it).
@@ -395,9 +395,7 @@ impl Silences {
     /// Saves `changed` and swaps it in. The caller holds the writer lock.
     fn commit(&self, changed: Vec<Silence>) -> Result<(), SilenceError> {
         if let Some(store) = &self.store {
-            store
-                .save_silences(&changed)
-                .map_err(SilenceError::Storage)?;
+            store.save_silences(&changed).map_err(SilenceError::Store)?;
         }
         let mut held = self.write();
         for silence in changed {

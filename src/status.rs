@@ -1,5 +1,5 @@
 //! What runs out next, per target: the figures of the front page (`/`) and of
-//! `GET /api/v1/status`, built from the snapshot store, the agent's alerts, the
+//! `GET /api/v1/status`, built from the snapshots, the agent's alerts, the
 //! silences and the stored history. Every figure is the one `/metrics` serves (the same
 //! fresh readings); "days left" is the forecast alert's ([`crate::forecast`]).
 
@@ -13,8 +13,8 @@ use crate::forecast::{self, History};
 use crate::lists::{ListWindow, LONG_LIST_LENGTH};
 use crate::readings::{AccountReading, Order, OrderReading, Reading, StaticIp, ORDER_STATUSES};
 use crate::silences::{self, Silence};
+use crate::snapshots::{TargetSnapshot, View};
 use crate::spike;
-use crate::store::{TargetSnapshot, View};
 
 /// How many packages, static IPs and customers a list shows.
 pub const LIST_LENGTH: usize = 10;
@@ -281,7 +281,7 @@ pub struct EndpointStatus {
     pub error: Option<String>,
 }
 
-/// What the status is built from besides the store's view.
+/// What the status is built from besides the snapshots.
 pub struct Sources<'a> {
     pub history: &'a dyn History,
     pub has_store: bool,
@@ -697,7 +697,7 @@ mod tests {
 #[cfg(test)]
 mod window_tests {
     use super::*;
-    use crate::store::{ActiveAlert, Store};
+    use crate::snapshots::{ActiveAlert, Snapshots};
 
     fn active(
         alertname: &str,
@@ -731,7 +731,7 @@ mod window_tests {
     }
 
     fn view(running: bool) -> View {
-        let mut view = Store::new(["t".to_owned()]).view();
+        let mut view = Snapshots::new(["t".to_owned()]).view();
         view.agent.running = running;
         view.agent.active = vec![
             active(

@@ -16,7 +16,7 @@ use crate::alerting::Alerting;
 use crate::config::ReloadRequest;
 use crate::config::{Config, Target};
 use crate::shard::Shard;
-use crate::store::{Store, TargetSnapshot};
+use crate::snapshots::{Snapshots, TargetSnapshot};
 use crate::{failpoint, scheduler};
 
 /// Runs the pollers of the current configuration, restarts any that stops
@@ -26,7 +26,7 @@ pub async fn supervise(
     config: Config,
     config_file: Option<PathBuf>,
     shard: Shard,
-    store: Arc<Store>,
+    store: Arc<Snapshots>,
     mut requests: mpsc::Receiver<ReloadRequest>,
     alerting: watch::Sender<Option<Alerting>>,
 ) {
@@ -145,7 +145,7 @@ struct Pollers {
 }
 
 impl Pollers {
-    fn start(config: Config, store: &Arc<Store>) -> Self {
+    fn start(config: Config, store: &Arc<Snapshots>) -> Self {
         let mut pollers = Pollers {
             tasks: JoinSet::new(),
             running: HashMap::new(),
@@ -165,7 +165,7 @@ impl Pollers {
     fn spawn(
         &mut self,
         target: Target,
-        store: &Arc<Store>,
+        store: &Arc<Snapshots>,
         resume: Option<Arc<TargetSnapshot>>,
         crashes: u32,
     ) {
@@ -202,7 +202,7 @@ impl Pollers {
     fn reap(
         &mut self,
         ended: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
-        store: &Arc<Store>,
+        store: &Arc<Snapshots>,
     ) {
         let (id, message) = match ended {
             Ok((id, ())) => (id, "poller stopped unexpectedly".to_owned()),
@@ -243,7 +243,7 @@ impl Pollers {
     /// Switches to a reloaded configuration. Unchanged targets keep polling, with
     /// their counters and last values; changed and new ones are (re)started,
     /// removed ones stopped. A change of the shared settings restarts all.
-    async fn apply(&mut self, config: Config, store: &Arc<Store>) {
+    async fn apply(&mut self, config: Config, store: &Arc<Snapshots>) {
         if config.max_staleness != self.max_staleness
             || config.max_concurrent_requests != self.max_concurrent_requests
         {

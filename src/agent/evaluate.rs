@@ -13,8 +13,8 @@ use crate::alerts::{self, Alert, AlertId, Severity, Threshold, Variant};
 use crate::forecast::{self, History};
 use crate::http::Reason;
 use crate::readings::{Reading, STATIC_IP_STATUSES};
+use crate::snapshots::TargetSnapshot;
 use crate::spike;
-use crate::store::TargetSnapshot;
 
 /// An alert whose condition holds now.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
 //! The agent's loop: every `evaluation_interval` it evaluates the rules against
-//! the snapshot store (and the stored history, for the forecast), advances the
+//! the snapshots (and the store's history, for the forecast), advances the
 //! alert states and hands notifications over, as Prometheus and Alertmanager
 //! would together:
 //!
@@ -32,8 +32,8 @@ use crate::notify::{
     fingerprint_u64, AlertEvent, BuildOptions, DispatchSettings, Dispatcher, Status,
 };
 use crate::silences::Silences;
-use crate::storage::{self, Storage};
-use crate::store::{ActiveAlert, AgentStatus, Store};
+use crate::snapshots::{ActiveAlert, AgentStatus, Snapshots};
+use crate::store::{self, Store};
 use crate::units::unix_now;
 
 /// The longest the agent delivers what is due at shutdown before it exits.
@@ -48,8 +48,8 @@ const ALERTMANAGER: &str = "alertmanager";
 /// What the agent gets from the process, beside the configuration.
 #[derive(Clone)]
 pub struct Context {
-    pub store: Arc<Store>,
-    pub storage: Option<Arc<Storage>>,
+    pub store: Arc<Snapshots>,
+    pub storage: Option<Arc<Store>>,
     pub silences: Arc<Silences>,
     /// `--web.external-url`, or the listen address as a URL; no trailing `/`.
     pub external_url: String,
@@ -61,10 +61,10 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context for `store` with no storage, fresh silences, the default
+    /// A context for `snapshots` with no store, fresh silences, the default
     /// delivery settings and the given external URL, and never a shutdown
     /// (for tests and embedding).
-    pub fn new(store: Arc<Store>, external_url: &str) -> Context {
+    pub fn new(store: Arc<Snapshots>, external_url: &str) -> Context {
         let (_, shutdown) = watch::channel(false);
         Context {
             store,
@@ -338,7 +338,7 @@ impl Running {
 
 impl Agent {
     /// The agent as the store left it: `for` timers continue.
-    fn resume(section: Alerting, saved: Vec<storage::StoredAlert>) -> Self {
+    fn resume(section: Alerting, saved: Vec<store::StoredAlert>) -> Self {
         let states = saved
             .into_iter()
             .filter(|s| !s.resolved())
@@ -525,10 +525,10 @@ impl Agent {
     }
 
     /// The states as the store keeps them.
-    fn saved(&self) -> Vec<storage::StoredAlert> {
+    fn saved(&self) -> Vec<store::StoredAlert> {
         self.states
             .all()
-            .map(|s| storage::StoredAlert {
+            .map(|s| store::StoredAlert {
                 alertname: s.labels.get("alertname").cloned().unwrap_or_default(),
                 fingerprint: fingerprint(&s.labels),
                 labels: s.labels.clone(),

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::{App, Chunks};
 use crate::notify::matchers::Matcher;
 use crate::silences::{ApiMatcher, Posted, Silence, SilenceError, Silences, State};
-use crate::store::ActiveAlert;
+use crate::snapshots::ActiveAlert;
 use crate::units::unix_now;
 
 /// The largest request body taken (a silence is a few hundred bytes).
@@ -442,7 +442,7 @@ fn refused(e: SilenceError) -> Response<Chunks> {
     let status = match &e {
         SilenceError::Invalid(_) => StatusCode::BAD_REQUEST,
         SilenceError::NotFound => StatusCode::NOT_FOUND,
-        SilenceError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SilenceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     text(status, e.to_string())
 }

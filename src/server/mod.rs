@@ -33,8 +33,8 @@ use crate::config::ReloadRequest;
 use crate::exposition::ExpositionCache;
 use crate::forecast::{History, NoHistory};
 use crate::silences::Silences;
+use crate::snapshots::Snapshots;
 use crate::status::{Sources, Status};
-use crate::storage::Storage;
 use crate::store::Store;
 use crate::web::ServerLimits;
 use crate::web::{BasicAuth, WebConfig};
@@ -45,14 +45,14 @@ use timeouts::{Clock, Timed};
 
 /// State the request handlers read.
 pub struct App {
-    pub store: Arc<Store>,
+    pub store: Arc<Snapshots>,
     pub exposition: Arc<ExpositionCache>,
     process: prometheus::Registry,
     process_cache: ArcSwap<ProcessMetrics>,
     process_refresh: std::sync::Mutex<()>,
     notice: Option<String>,
     /// The store's history, for the front page's days left and charts.
-    storage: Option<Arc<Storage>>,
+    storage: Option<Arc<Store>>,
     /// Where `POST /-/reload` sends its request; `None` without a config file.
     reload: Option<mpsc::Sender<ReloadRequest>>,
     /// The silences of Alertmanager's API v2 and the front page.
@@ -71,10 +71,10 @@ pub struct App {
 
 impl App {
     pub fn new(
-        store: Arc<Store>,
+        store: Arc<Snapshots>,
         exposition: Arc<ExpositionCache>,
         notice: Option<String>,
-        storage: Option<Arc<Storage>>,
+        storage: Option<Arc<Store>>,
         reload: Option<mpsc::Sender<ReloadRequest>>,
         web: Option<WebConfig>,
     ) -> Self {
@@ -104,7 +104,7 @@ impl App {
             basic_auth,
             limits,
             alerting: None,
-            retention: crate::storage::DEFAULT_RETENTION,
+            retention: crate::store::DEFAULT_RETENTION,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! packages renewed before the start) from the very answers the simulated APIs
 //! would have given then, so that the last simulated point meets the first live
 //! reading. Every row is marked simulated in the store
-//! (`Storage::simulated_until`), so the front page and the status API can say so.
+//! (`Store::simulated_until`), so the front page and the status API can say so.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use super::data::{Clock, GatewayAccount, KB_PER_GB};
 use super::Simulator;
 use crate::providers::gateway::product_slug;
 use crate::readings::{AccountReading, PoolReading};
-use crate::storage::{Storage, StorageError, ACCOUNT_STEP};
+use crate::store::{Store, StoreError, ACCOUNT_STEP};
 
 /// How far back the simulated past reaches.
 pub const SIMULATED_PAST: Duration = Duration::from_secs(7 * 86_400);
@@ -193,10 +193,10 @@ pub struct Filled {
 /// before, all marked simulated. `Ok(None)` without writing when the store
 /// already holds history (a `--storage.path` used before is never refilled).
 pub fn fill(
-    storage: &Storage,
+    storage: &Store,
     simulator: &Simulator,
     now: i64,
-) -> Result<Option<Filled>, StorageError> {
+) -> Result<Option<Filled>, StoreError> {
     if storage.has_history()? {
         return Ok(None);
     }

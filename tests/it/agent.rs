@@ -13,7 +13,7 @@ use proxy_quota_exporter::forecast::{History, NoHistory, Point as PoolPoint};
 use proxy_quota_exporter::http::{PollError, Reason};
 use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::{AccountReading, PoolReading, Reading};
-use proxy_quota_exporter::store::{EndpointSnapshot, TargetSnapshot};
+use proxy_quota_exporter::snapshots::{EndpointSnapshot, TargetSnapshot};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 const NOW: f64 = 1_800_000_000.0;

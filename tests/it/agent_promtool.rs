@@ -21,7 +21,7 @@ use proxy_quota_exporter::providers::Endpoint;
 use proxy_quota_exporter::readings::{
     AccountReading, PackageReading, PoolReading, Reading, StaticIp, StaticIpReading,
 };
-use proxy_quota_exporter::store::{EndpointSnapshot, TargetSnapshot};
+use proxy_quota_exporter::snapshots::{EndpointSnapshot, TargetSnapshot};
 
 const GIB: i64 = 1024 * 1024 * 1024;
 const DAY: i64 = 86_400;

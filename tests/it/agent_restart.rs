@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use proxy_quota_exporter::storage::StorageOptions;
+use proxy_quota_exporter::store::StoreOptions;
 use proxy_quota_exporter::Options;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
@@ -16,7 +16,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Runs the exporter with a store in `dir`.
 async fn start(yaml: &str, dir: &Path) -> Exporter {
-    let storage = StorageOptions {
+    let storage = StoreOptions {
         path: dir.to_owned(),
         retention: Duration::from_secs(86_400),
     };

@@ -11,7 +11,7 @@ use proxy_quota_exporter::readings::PoolReading;
 use proxy_quota_exporter::simulator::{
     Fault, SimProvider, Simulator, SimulatorConfig, IPWEB_TOKEN,
 };
-use proxy_quota_exporter::storage::{Storage, StorageOptions};
+use proxy_quota_exporter::store::{Store, StoreOptions};
 use proxy_quota_exporter::units::unix_now;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
@@ -215,7 +215,7 @@ async fn days_left_follow_the_stored_trend_beside_a_running_exporter() {
     // saw the pool fall by 1 GiB an hour for 5 hours: 10 GiB last ten hours, so
     // the forecast is critical (within a day).
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&StorageOptions {
+    let storage = Store::open(&StoreOptions {
         path: dir.path().to_owned(),
         retention: Duration::from_secs(86_400),
     })
@@ -272,7 +272,7 @@ async fn days_left_follow_the_stored_trend_beside_a_running_exporter() {
 /// Writes a pool's history into `storage`: a sample every 5 minutes for 30
 /// hours before `now`, `consumed(seconds_ago)` of `purchased(seconds_ago)`.
 fn write_pool_history(
-    storage: &Storage,
+    storage: &Store,
     pool: &str,
     now: i64,
     consumed: impl Fn(i64) -> f64,
@@ -315,7 +315,7 @@ async fn a_usage_spike_is_a_warning_read_as_the_agent_reads_it_and_a_top_up_is_n
         tokio::task::spawn_blocking(move || check_with_store(&yaml, true, &store))
     };
     let open = |dir: &tempfile::TempDir| {
-        Storage::open(&StorageOptions {
+        Store::open(&StoreOptions {
             path: dir.path().to_owned(),
             retention: Duration::from_secs(7 * 86_400),
         })

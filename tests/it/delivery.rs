@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use proxy_quota_exporter::notify::DispatchSettings;
-use proxy_quota_exporter::storage::StorageOptions;
+use proxy_quota_exporter::store::StoreOptions;
 use proxy_quota_exporter::Options;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
@@ -82,7 +82,7 @@ async fn start(yaml: &str, storage: Option<&std::path::Path>) -> Exporter {
     Exporter::start_with(
         yaml,
         Options {
-            storage: storage.map(|dir| StorageOptions {
+            storage: storage.map(|dir| StoreOptions {
                 path: dir.to_owned(),
                 retention: Duration::from_secs(86_400),
             }),

@@ -22,14 +22,14 @@ use proxy_quota_exporter::simulator::history::{
     accounts_at, fill, pools_at, DemoTarget, DEMO_TARGETS, POOL_STEP, SIMULATED_PAST,
 };
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig, DEMO_ALERTING_YAML};
-use proxy_quota_exporter::storage::{Storage, StorageOptions, DEFAULT_RETENTION};
-use proxy_quota_exporter::store::{EndpointSnapshot, TargetSnapshot};
+use proxy_quota_exporter::snapshots::{EndpointSnapshot, TargetSnapshot};
+use proxy_quota_exporter::store::{Store, StoreOptions, DEFAULT_RETENTION};
 use proxy_quota_exporter::{Config, Options};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn options(dir: &std::path::Path) -> StorageOptions {
-    StorageOptions {
+fn options(dir: &std::path::Path) -> StoreOptions {
+    StoreOptions {
         path: dir.to_owned(),
         retention: DEFAULT_RETENTION,
     }
@@ -47,7 +47,7 @@ async fn an_empty_store_gets_a_simulated_week_that_meets_the_live_polls() {
     let now = simulator.start_time().timestamp();
     let step = POOL_STEP.as_secs() as i64;
     {
-        let storage = Storage::open(&options(dir.path())).unwrap();
+        let storage = Store::open(&options(dir.path())).unwrap();
         let filled = fill(&storage, &simulator, now).unwrap().unwrap();
         assert_eq!(filled.from, now - SIMULATED_PAST.as_secs() as i64);
         assert_eq!(filled.until, now - step);
@@ -124,7 +124,7 @@ async fn an_empty_store_gets_a_simulated_week_that_meets_the_live_polls() {
     let text = exporter.get("/api/v1/status").await.text().await.unwrap();
     let status: serde_json::Value = serde_json::from_str(&text).unwrap();
     exporter.stop().await;
-    let storage = Storage::open_read_only(dir.path()).unwrap().unwrap();
+    let storage = Store::open_read_only(dir.path()).unwrap().unwrap();
     for target in &DEMO_TARGETS {
         let shown = status["targets"]
             .as_array()
@@ -228,7 +228,7 @@ async fn the_leaked_sub_account_fires_the_usage_spike_within_minutes_of_the_demo
             .collect(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&options(dir.path())).unwrap();
+    let storage = Store::open(&options(dir.path())).unwrap();
     let start = simulator.start_time().timestamp();
     fill(&storage, &simulator, start).unwrap().unwrap();
     let mut states = States::default();

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
-use proxy_quota_exporter::storage::StorageOptions;
+use proxy_quota_exporter::store::StoreOptions;
 use proxy_quota_exporter::units::format_bytes;
 use proxy_quota_exporter::Options;
 use serde_json::Value;
 
 fn with_store(dir: &Path) -> Options {
     Options {
-        storage: Some(StorageOptions {
+        storage: Some(StoreOptions {
             path: dir.to_owned(),
             retention: Duration::from_secs(86_400),
         }),
@@ -451,7 +451,7 @@ const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 #[tokio::test]
 async fn a_usage_spike_is_marked_on_the_page_and_in_the_status() {
     use proxy_quota_exporter::readings::{AccountReading, PoolReading};
-    use proxy_quota_exporter::storage::Storage;
+    use proxy_quota_exporter::store::Store;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -474,7 +474,7 @@ async fn a_usage_spike_is_marked_on_the_page_and_in_the_status() {
             .await;
     }
     let store = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&StorageOptions {
+    let storage = Store::open(&StoreOptions {
         path: store.path().to_owned(),
         retention: Duration::from_secs(7 * 86_400),
     })
@@ -522,7 +522,7 @@ async fn a_usage_spike_is_marked_on_the_page_and_in_the_status() {
     // A week's retention: the default of these tests would prune the 24 h of
     // history the rule needs.
     let options = Options {
-        storage: Some(StorageOptions {
+        storage: Some(StoreOptions {
             path: store.path().to_owned(),
             retention: Duration::from_secs(7 * 86_400),
         }),

@@ -295,9 +295,9 @@ fn circle_from<'a>(
 
 #[test]
 fn the_path_reader_finds_grouped_and_plain_uses() {
-    let code = "use crate::{alerts::{self, AlertId}, units, secret::Secret};\nlet x = crate::store::Store::new();\nfoo::crate::bar;";
+    let code = "use crate::{alerts::{self, AlertId}, units, secret::Secret};\nlet x = crate::snapshots::Snapshots::new();\nfoo::crate::bar;";
     let names: Vec<_> = names_after(code, "crate::").into_iter().collect();
-    assert_eq!(names, ["alerts", "secret", "store", "units"]);
+    assert_eq!(names, ["alerts", "secret", "snapshots", "units"]);
     assert_eq!(
         without_comments("a // crate::x\n/// crate::y\nb"),
         "a \n\nb"

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use proxy_quota_exporter::simulator::{Simulator, SimulatorConfig};
-use proxy_quota_exporter::storage::{StorageOptions, DEFAULT_RETENTION};
+use proxy_quota_exporter::store::{StoreOptions, DEFAULT_RETENTION};
 use proxy_quota_exporter::Options;
 use serde_json::{json, Value};
 
@@ -79,7 +79,7 @@ async fn start(simulator: &Simulator, dir: &Path) -> Exporter {
     Exporter::start_with(
         &yaml,
         Options {
-            storage: Some(StorageOptions {
+            storage: Some(StoreOptions {
                 path: dir.to_owned(),
                 retention: DEFAULT_RETENTION,
             }),

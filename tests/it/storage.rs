@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use proxy_quota_exporter::readings::{AccountReading, PoolReading};
-use proxy_quota_exporter::storage::{
-    Storage, StorageError, StorageOptions, StoredAlert, ACCOUNT_STEP, DB_FILE, SCHEMA_VERSION,
+use proxy_quota_exporter::store::{
+    Store, StoreError, StoreOptions, StoredAlert, ACCOUNT_STEP, DB_FILE, SCHEMA_VERSION,
 };
 use proxy_quota_exporter::{Config, Options};
 use tokio::sync::oneshot;
@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn options(dir: &Path) -> StorageOptions {
-    StorageOptions {
+fn options(dir: &Path) -> StoreOptions {
+    StoreOptions {
         path: dir.to_owned(),
         retention: Duration::from_secs(3600),
     }
@@ -37,10 +37,10 @@ fn user_version(file: &Path) -> i64 {
 }
 
 /// Opens the store, retrying while a stopping exporter still holds it.
-async fn reopen(dir: &Path) -> Storage {
+async fn reopen(dir: &Path) -> Store {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match Storage::open(&options(dir)) {
+        match Store::open(&options(dir)) {
             Ok(storage) => return storage,
             Err(e) if Instant::now() > deadline => panic!("store not released: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -56,7 +56,7 @@ struct Running {
 }
 
 impl Running {
-    async fn start(yaml: &str, storage: StorageOptions) -> Running {
+    async fn start(yaml: &str, storage: StoreOptions) -> Running {
         let config = Config::parse(yaml, Path::new("test.yml")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -140,12 +140,12 @@ fn account(name: &str, used: f64) -> AccountReading {
 fn an_empty_directory_is_created_and_migrated() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("nested/data");
-    let storage = Storage::open(&options(&dir)).unwrap();
+    let storage = Store::open(&options(&dir)).unwrap();
     assert_eq!(storage.file(), dir.join(DB_FILE));
     drop(storage);
     assert_eq!(user_version(&dir.join(DB_FILE)), SCHEMA_VERSION);
     // Opening again migrates nothing and loses nothing.
-    let storage = Storage::open(&options(&dir)).unwrap();
+    let storage = Store::open(&options(&dir)).unwrap();
     assert!(storage.load_alert_states().unwrap().is_empty());
     assert_eq!(storage.errors(), 0);
 }
@@ -158,8 +158,8 @@ fn a_newer_schema_is_refused_and_left_alone() {
         .unwrap()
         .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
-    let error = Storage::open(&options(tmp.path())).err().unwrap();
-    assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
+    let error = Store::open(&options(tmp.path())).err().unwrap();
+    assert!(matches!(error, StoreError::NewerSchema { .. }), "{error}");
     let text = error.to_string();
     assert!(text.contains(&file.display().to_string()), "{text}");
     assert!(text.contains("newer"), "{text}");
@@ -170,12 +170,12 @@ fn a_newer_schema_is_refused_and_left_alone() {
 fn a_corrupt_file_and_a_second_opener_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join(DB_FILE), vec![0x5a; 8192]).unwrap();
-    let error = Storage::open(&options(tmp.path())).err().unwrap();
+    let error = Store::open(&options(tmp.path())).err().unwrap();
     assert!(error.to_string().contains(DB_FILE), "{error}");
 
     let other = tempfile::tempdir().unwrap();
-    let _first = Storage::open(&options(other.path())).unwrap();
-    let error = Storage::open(&options(other.path())).err().unwrap();
+    let _first = Store::open(&options(other.path())).unwrap();
+    let error = Store::open(&options(other.path())).err().unwrap();
     assert!(
         error.to_string().contains("locked by another process"),
         "{error}"
@@ -187,20 +187,20 @@ fn a_storage_path_that_names_a_file_is_not_a_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("store.db");
     std::fs::write(&file, "someone's file").unwrap();
-    let error = Storage::open(&options(&file)).err().unwrap();
+    let error = Store::open(&options(&file)).err().unwrap();
     let text = error.to_string();
     assert!(text.contains(&file.display().to_string()), "{text}");
     assert!(text.contains("is not a directory"), "{text}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "someone's file");
     // A file further up the path says so too.
-    let error = Storage::open(&options(&file.join("data"))).err().unwrap();
+    let error = Store::open(&options(&file.join("data"))).err().unwrap();
     assert!(error.to_string().contains("ot a directory"), "{error}");
 }
 
 #[test]
 fn one_poll_is_one_row_and_accounts_keep_one_row_per_step() {
     let tmp = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&options(tmp.path())).unwrap();
+    let storage = Store::open(&options(tmp.path())).unwrap();
     let at = 1_800_000_000;
     assert_eq!(
         storage
@@ -269,7 +269,7 @@ fn one_poll_is_one_row_and_accounts_keep_one_row_per_step() {
 #[test]
 fn history_older_than_the_retention_is_pruned() {
     let tmp = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&options(tmp.path())).unwrap(); // 1 h retention
+    let storage = Store::open(&options(tmp.path())).unwrap(); // 1 h retention
     let now = 1_800_000_000;
     for (at, remaining) in [(now - 7200, 3.0), (now - 600, 2.0)] {
         storage
@@ -328,11 +328,11 @@ fn alert(fingerprint: &str, firing: bool) -> StoredAlert {
 fn alert_state_survives_a_restart_and_absent_states_are_deleted() {
     let tmp = tempfile::tempdir().unwrap();
     let saved = vec![alert("a", true), alert("b", false)];
-    let storage = Storage::open(&options(tmp.path())).unwrap();
+    let storage = Store::open(&options(tmp.path())).unwrap();
     storage.save_alert_states(&saved).unwrap();
     drop(storage);
 
-    let storage = Storage::open(&options(tmp.path())).unwrap();
+    let storage = Store::open(&options(tmp.path())).unwrap();
     assert_eq!(storage.load_alert_states().unwrap(), saved);
     let mut resolved = alert("a", true);
     resolved.ended_at = Some(1_800_001_000.0);
@@ -342,7 +342,7 @@ fn alert_state_survives_a_restart_and_absent_states_are_deleted() {
         .unwrap();
     drop(storage);
 
-    let storage = Storage::open(&options(tmp.path())).unwrap();
+    let storage = Store::open(&options(tmp.path())).unwrap();
     let loaded = storage.load_alert_states().unwrap();
     assert_eq!(
         loaded.len(),
@@ -360,7 +360,7 @@ fn alert_state_survives_a_restart_and_absent_states_are_deleted() {
 #[test]
 fn a_damaged_row_is_an_error_that_is_counted() {
     let tmp = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&options(tmp.path())).unwrap();
+    let storage = Store::open(&options(tmp.path())).unwrap();
     storage.save_alert_states(&[alert("a", true)]).unwrap();
     rusqlite::Connection::open(tmp.path().join(DB_FILE))
         .unwrap()
@@ -554,14 +554,14 @@ async fn the_binary_keeps_its_store_in_data_unless_turned_off() {
 #[test]
 fn a_read_only_opener_needs_no_lock_and_refuses_what_it_cannot_read() {
     let tmp = tempfile::tempdir().unwrap();
-    assert!(Storage::open_read_only(tmp.path()).unwrap().is_none());
+    assert!(Store::open_read_only(tmp.path()).unwrap().is_none());
     assert!(!tmp.path().join(DB_FILE).exists(), "nothing created");
 
-    let writer = Storage::open(&options(tmp.path())).unwrap();
+    let writer = Store::open(&options(tmp.path())).unwrap();
     writer
         .write_pools("bestproxy", "t", 100, &[pool("p", 5.0)])
         .unwrap();
-    let reader = Storage::open_read_only(tmp.path()).unwrap().unwrap();
+    let reader = Store::open_read_only(tmp.path()).unwrap().unwrap();
     let history = reader.pool_history("bestproxy", "t", "p", 0).unwrap();
     assert_eq!(history.len(), 1);
     assert!(reader
@@ -574,14 +574,14 @@ fn a_read_only_opener_needs_no_lock_and_refuses_what_it_cannot_read() {
         .unwrap()
         .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
-    let error = Storage::open_read_only(newer.path()).err().unwrap();
-    assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
+    let error = Store::open_read_only(newer.path()).err().unwrap();
+    assert!(matches!(error, StoreError::NewerSchema { .. }), "{error}");
 }
 
 #[test]
 fn names_of_sub_accounts_without_history_are_forgotten_once_a_day() {
     let tmp = tempfile::tempdir().unwrap();
-    let storage = Storage::open(&options(tmp.path())).unwrap(); // 1 h retention
+    let storage = Store::open(&options(tmp.path())).unwrap(); // 1 h retention
     let names = || -> i64 {
         rusqlite::Connection::open(tmp.path().join(DB_FILE))
             .unwrap()
@@ -632,7 +632,7 @@ async fn a_read_only_database_file_is_refused_at_open() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let storage = Storage::open(&options(&dir)).unwrap();
+    let storage = Store::open(&options(&dir)).unwrap();
     storage
         .write_pools("bestproxy", "t", 100, &[pool("p", 5.0)])
         .unwrap();
@@ -678,7 +678,7 @@ async fn a_read_only_database_file_is_refused_at_open() {
 }
 
 fn storage_lock() -> &'static str {
-    proxy_quota_exporter::storage::LOCK_FILE
+    proxy_quota_exporter::store::LOCK_FILE
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -698,11 +698,11 @@ async fn check_read_only_store(dir: &Path) {
         "this process can write {}, so the test would not exercise a read-only store: {denied:?}",
         file.display()
     );
-    let error = Storage::open(&options(dir))
+    let error = Store::open(&options(dir))
         .err()
         .expect("a read-only database is refused");
     let text = error.to_string();
-    assert!(matches!(error, StorageError::Open { .. }), "{text}");
+    assert!(matches!(error, StoreError::Open { .. }), "{text}");
     assert!(text.contains(&file.display().to_string()), "{text}");
     assert!(text.contains("read-only"), "{text}");
 
@@ -718,7 +718,7 @@ async fn check_read_only_store(dir: &Path) {
     );
     exporter.stop().await;
     // Nothing was written: the history is the one from before.
-    let reader = Storage::open_read_only(dir).unwrap().unwrap();
+    let reader = Store::open_read_only(dir).unwrap().unwrap();
     assert_eq!(
         reader.pool_history("bestproxy", "t", "p", 0).unwrap().len(),
         1

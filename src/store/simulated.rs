@@ -5,13 +5,13 @@
 use rusqlite::params;
 
 use super::history::{account_id, pool_id, step_of};
-use super::{Storage, StorageError};
+use super::{Store, StoreError};
 use crate::readings::{AccountReading, PoolReading};
 
-impl Storage {
+impl Store {
     /// Whether the store holds any pool or sub-account history (simulated or
     /// not): `--demo` fills only a store without.
-    pub fn has_history(&self) -> Result<bool, StorageError> {
+    pub fn has_history(&self) -> Result<bool, StoreError> {
         self.with_conn(|conn| {
             conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM pool_history) OR EXISTS (SELECT 1 FROM account_usage)",
@@ -24,14 +24,14 @@ impl Storage {
     /// Writes simulated history of one target in one transaction, every row
     /// marked simulated: `pools` and `accounts` as `(unix seconds, readings)`,
     /// oldest first; sub-accounts at most once per step, as
-    /// [`Storage::write_accounts`]. Returns the rows added.
+    /// [`Store::write_accounts`]. Returns the rows added.
     pub fn write_simulated(
         &self,
         provider: &str,
         target: &str,
         pools: &[(i64, Vec<PoolReading>)],
         accounts: &[(i64, Vec<AccountReading>)],
-    ) -> Result<usize, StorageError> {
+    ) -> Result<usize, StoreError> {
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let mut added = 0;
@@ -75,7 +75,7 @@ impl Storage {
         provider: &str,
         target: &str,
         pool: &str,
-    ) -> Result<Option<i64>, StorageError> {
+    ) -> Result<Option<i64>, StoreError> {
         self.with_conn(|conn| {
             conn.prepare_cached(
                 "SELECT max(h.at) FROM pools p JOIN pool_history h ON h.pool_id = p.id
@@ -89,7 +89,7 @@ impl Storage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::StorageOptions;
+    use crate::store::StoreOptions;
 
     fn pool(remaining: f64) -> PoolReading {
         PoolReading {
@@ -104,9 +104,9 @@ mod tests {
     #[test]
     fn simulated_rows_are_marked_and_live_ones_are_not() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(&StorageOptions {
+        let storage = Store::open(&StoreOptions {
             path: dir.path().to_owned(),
-            retention: crate::storage::DEFAULT_RETENTION,
+            retention: crate::store::DEFAULT_RETENTION,
         })
         .unwrap();
         assert!(!storage.has_history().unwrap());

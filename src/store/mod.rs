@@ -4,10 +4,10 @@
 //! silences.
 //!
 //! Every method here blocks on disk: async code calls them through
-//! [`Storage::blocking`], never on a runtime worker. A store that cannot be
+//! [`Store::blocking`], never on a runtime worker. A store that cannot be
 //! opened is an error naming the path; the exporter then runs without one. A
 //! failed operation afterwards is returned, logged (at most once a minute) and
-//! counted in [`Storage::errors`] (`proxy_exporter_storage_errors_total`); it
+//! counted in [`Store::errors`] (`proxy_exporter_storage_errors_total`); it
 //! never stops polling or serving.
 
 mod alerts;
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, MAIN_DB};
 
-use crate::store::StorageStatus;
+use crate::snapshots::StoreStatus;
 
 pub use alerts::StoredAlert;
 pub use history::{AccountPoint, PoolPoint, Pruned, ACCOUNT_STEP};
@@ -47,7 +47,7 @@ const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where the store lives and what it keeps (`--storage.path`, `--storage.retention`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct StorageOptions {
+pub struct StoreOptions {
     /// The directory of the database; created when missing.
     pub path: PathBuf,
     /// History older than this is deleted (at start, then hourly).
@@ -56,7 +56,7 @@ pub struct StorageOptions {
 
 /// A failed store operation. The message names the database's path.
 #[derive(Debug, thiserror::Error)]
-pub enum StorageError {
+pub enum StoreError {
     /// The directory, the lock or the database could not be opened or migrated.
     #[error("cannot open the store at {path}: {reason}")]
     Open { path: PathBuf, reason: String },
@@ -73,7 +73,7 @@ pub enum StorageError {
 }
 
 /// An open store; see the module documentation.
-pub struct Storage {
+pub struct Store {
     conn: Mutex<Connection>,
     file: PathBuf,
     retention: Duration,
@@ -85,13 +85,13 @@ pub struct Storage {
     _lock: Option<File>,
 }
 
-impl Storage {
+impl Store {
     /// Opens (creating when missing) the store in `options.path`, takes its
     /// lock and migrates its schema.
-    pub fn open(options: &StorageOptions) -> Result<Storage, StorageError> {
+    pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
         let dir = &options.path;
         let file = dir.join(DB_FILE);
-        let open_error = |path: &Path, reason: String| StorageError::Open {
+        let open_error = |path: &Path, reason: String| StoreError::Open {
             path: path.to_owned(),
             reason,
         };
@@ -133,7 +133,7 @@ impl Storage {
         }
         configure(&conn).map_err(|e| open_error(&file, e.to_string()))?;
         schema::migrate(&mut conn, &file)?;
-        Ok(Storage {
+        Ok(Store {
             conn: Mutex::new(conn),
             file,
             retention: options.retention,
@@ -148,12 +148,12 @@ impl Storage {
     /// exporter that may be writing it (`check` reads the history this way).
     /// `Ok(None)` when `dir` holds no database. Never creates, migrates or
     /// writes anything; the history's retention does not apply.
-    pub fn open_read_only(dir: &Path) -> Result<Option<Storage>, StorageError> {
+    pub fn open_read_only(dir: &Path) -> Result<Option<Store>, StoreError> {
         let file = dir.join(DB_FILE);
         if !file.exists() {
             return Ok(None);
         }
-        let open_error = |e: rusqlite::Error| StorageError::Open {
+        let open_error = |e: rusqlite::Error| StoreError::Open {
             path: file.clone(),
             reason: e.to_string(),
         };
@@ -161,7 +161,7 @@ impl Storage {
         let conn = Connection::open_with_flags(&file, flags).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         schema::require_current(&conn, &file)?;
-        Ok(Some(Storage {
+        Ok(Some(Store {
             conn: Mutex::new(conn),
             file,
             retention: Duration::MAX,
@@ -174,7 +174,7 @@ impl Storage {
 
     /// Opens the store, or logs why it cannot (with the path) and returns
     /// `None`: the exporter then runs without a store.
-    pub fn open_or_log(options: &StorageOptions) -> Option<Arc<Storage>> {
+    pub fn open_or_log(options: &StoreOptions) -> Option<Arc<Store>> {
         match Self::open(options) {
             Ok(storage) => {
                 tracing::info!(path = %storage.file.display(), retention = %humantime::format_duration(options.retention), "store opened");
@@ -187,8 +187,8 @@ impl Storage {
         }
     }
 
-    /// [`Storage::open_or_log`] on a blocking thread, for async callers.
-    pub async fn open_in_background(options: StorageOptions) -> Option<Arc<Storage>> {
+    /// [`Store::open_or_log`] on a blocking thread, for async callers.
+    pub async fn open_in_background(options: StoreOptions) -> Option<Arc<Store>> {
         tokio::task::spawn_blocking(move || Self::open_or_log(&options))
             .await
             .ok()
@@ -211,8 +211,8 @@ impl Storage {
     }
 
     /// The store's health for `/metrics`.
-    pub fn status(&self) -> StorageStatus {
-        StorageStatus::Open {
+    pub fn status(&self) -> StoreStatus {
+        StoreStatus::Open {
             errors: self.errors(),
         }
     }
@@ -221,8 +221,8 @@ impl Storage {
     /// in `work` is returned as an error.
     pub async fn blocking<T: Send + 'static>(
         self: &Arc<Self>,
-        work: impl FnOnce(&Storage) -> Result<T, StorageError> + Send + 'static,
-    ) -> Result<T, StorageError> {
+        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let storage = Arc::clone(self);
         match tokio::task::spawn_blocking(move || work(&storage)).await {
             Ok(result) => result,
@@ -234,21 +234,21 @@ impl Storage {
     fn with_conn<T>(
         &self,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StorageError> {
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         work(&mut conn).map_err(|e| self.failed(e.to_string()))
     }
 
     /// Counts a failure, logs it unless one was logged within the last minute,
     /// and returns it as an error.
-    fn failed(&self, reason: String) -> StorageError {
+    fn failed(&self, reason: String) -> StoreError {
         let count = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
         let mut last = self.last_logged();
         if last.is_none_or(|at| at.elapsed() >= ERROR_LOG_INTERVAL) {
             *last = Some(Instant::now());
             tracing::error!(path = %self.file.display(), errors = count, error = %reason, "store operation failed (polling and serving go on)");
         }
-        StorageError::Io {
+        StoreError::Io {
             path: self.file.clone(),
             reason,
         }

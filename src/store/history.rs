@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, OptionalExtension as _, Transaction};
 
-use super::{Storage, StorageError};
+use super::{Store, StoreError};
 use crate::forecast;
 use crate::readings::{AccountReading, PoolReading};
 
@@ -15,7 +15,7 @@ use crate::readings::{AccountReading, PoolReading};
 /// one per poll.
 pub const ACCOUNT_STEP: Duration = Duration::from_secs(3600);
 
-/// How often [`Storage::prune`] forgets the names of sub-accounts whose history
+/// How often [`Store::prune`] forgets the names of sub-accounts whose history
 /// is all gone (the first prune does).
 const NAMES_PRUNED_EVERY: i64 = 86_400;
 
@@ -39,7 +39,7 @@ pub struct AccountPoint {
     pub limit: Option<f64>,
 }
 
-/// What [`Storage::prune`] deleted.
+/// What [`Store::prune`] deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Pruned {
     pub pool_rows: usize,
@@ -50,7 +50,7 @@ pub(super) fn step_of(at: i64) -> i64 {
     at.div_euclid(ACCOUNT_STEP.as_secs() as i64)
 }
 
-impl Storage {
+impl Store {
     /// Records one poll's pools of a target at `at` (unix seconds). A second
     /// write for the same pool and second is ignored. Returns the rows added.
     pub fn write_pools(
@@ -59,7 +59,7 @@ impl Storage {
         target: &str,
         at: i64,
         pools: &[PoolReading],
-    ) -> Result<usize, StorageError> {
+    ) -> Result<usize, StoreError> {
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let mut added = 0;
@@ -92,7 +92,7 @@ impl Storage {
         target: &str,
         at: i64,
         accounts: &[AccountReading],
-    ) -> Result<usize, StorageError> {
+    ) -> Result<usize, StoreError> {
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let mut added = 0;
@@ -124,7 +124,7 @@ impl Storage {
         target: &str,
         pool: &str,
         since: i64,
-    ) -> Result<Vec<PoolPoint>, StorageError> {
+    ) -> Result<Vec<PoolPoint>, StoreError> {
         self.with_conn(|conn| {
             let mut query = conn.prepare_cached(
                 "SELECT h.at, h.remaining, h.purchased, h.used
@@ -154,7 +154,7 @@ impl Storage {
         product: &str,
         account: &str,
         since: i64,
-    ) -> Result<Vec<AccountPoint>, StorageError> {
+    ) -> Result<Vec<AccountPoint>, StoreError> {
         self.with_conn(|conn| {
             let mut query = conn.prepare_cached(
                 "SELECT u.at, u.used, u.limit_bytes
@@ -177,7 +177,7 @@ impl Storage {
 
     /// Deletes history older than the retention at `now` (unix seconds), and
     /// the names of pools and accounts left without history.
-    pub fn prune(&self, now: i64) -> Result<Pruned, StorageError> {
+    pub fn prune(&self, now: i64) -> Result<Pruned, StoreError> {
         let cutoff = now.saturating_sub(self.retention.as_secs() as i64);
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
@@ -261,7 +261,7 @@ pub(super) fn account_id(
 
 /// The history the forecast reads. A failed read is an empty history (the
 /// forecast waits); it is counted and logged like every store error.
-impl forecast::History for Storage {
+impl forecast::History for Store {
     fn pool_points(
         &self,
         provider: &str,
@@ -303,7 +303,7 @@ impl forecast::History for Storage {
     }
 
     fn simulated_until(&self, provider: &str, target: &str, pool: &str) -> Option<f64> {
-        Storage::simulated_until(self, provider, target, pool)
+        Store::simulated_until(self, provider, target, pool)
             .ok()
             .flatten()
             .map(|at| at as f64)

@@ -4,7 +4,7 @@
 
 use rusqlite::params;
 
-use super::{Storage, StorageError};
+use super::{Store, StoreError};
 use crate::notify::group::{Entry, Ledger, Notification};
 
 /// What the store holds of the notifications.
@@ -14,10 +14,10 @@ pub struct SavedNotifications {
     pub pending: Vec<Notification>,
 }
 
-impl Storage {
+impl Store {
     /// The stored ledger and waiting notifications; a row that does not decode
     /// is skipped (and counted as a store error).
-    pub fn load_notifications(&self) -> Result<SavedNotifications, StorageError> {
+    pub fn load_notifications(&self) -> Result<SavedNotifications, StoreError> {
         let (ledger_rows, pending_rows) = self.with_conn(|conn| {
             let mut ledger =
                 conn.prepare("SELECT receiver, group_key, entry FROM notification_ledger")?;
@@ -67,7 +67,7 @@ impl Storage {
         &self,
         ledger: &Ledger,
         pending: &[Notification],
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), StoreError> {
         let entries: Vec<(String, String, String)> = ledger
             .entries()
             .filter_map(|((receiver, key), entry)| {

@@ -1,8 +1,8 @@
-//! The snapshot store: the latest [`TargetSnapshot`] of every target, the
+//! The snapshots: the latest [`TargetSnapshot`] of every target, the
 //! targets of the running configuration and the outcome of the last reload.
 //! Pollers publish whole snapshots; readers (the exposition cache, the landing
 //! page, the alerting agent) take consistent copies. Every change is announced on a watch
-//! channel, so the store knows nothing of who reads it.
+//! channel, so the snapshots know nothing of who reads it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -115,7 +115,7 @@ pub struct ReloadStatus {
     pub success_timestamp: f64,
 }
 
-/// Everything the store holds, at one moment.
+/// Every snapshot, at one moment.
 pub struct View {
     /// The latest snapshot of every target that has finished a poll, by name.
     pub snapshots: Vec<Arc<TargetSnapshot>>,
@@ -123,7 +123,7 @@ pub struct View {
     pub expected: BTreeSet<String>,
     pub reload: ReloadStatus,
     pub agent: AgentStatus,
-    pub storage: StorageStatus,
+    pub storage: StoreStatus,
     pub silences: SilenceCounts,
 }
 
@@ -137,7 +137,7 @@ pub struct SilenceCounts {
 
 /// The embedded store's health, for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub enum StorageStatus {
+pub enum StoreStatus {
     /// No store configured (`--storage.path ""`): no series.
     #[default]
     Off,
@@ -202,7 +202,7 @@ impl View {
 }
 
 /// The latest snapshot of every target; see the module documentation.
-pub struct Store {
+pub struct Snapshots {
     inner: Mutex<Inner>,
     changes: watch::Sender<u64>,
 }
@@ -212,14 +212,14 @@ struct Inner {
     expected: BTreeSet<String>,
     reload: ReloadStatus,
     agent: AgentStatus,
-    storage: StorageStatus,
+    storage: StoreStatus,
     silences: SilenceCounts,
 }
 
-impl Store {
+impl Snapshots {
     /// An empty store for a configuration with these targets, loaded just now.
     pub fn new(targets: impl IntoIterator<Item = String>) -> Arc<Self> {
-        Arc::new(Store {
+        Arc::new(Snapshots {
             inner: Mutex::new(Inner {
                 snapshots: BTreeMap::new(),
                 expected: targets.into_iter().collect(),
@@ -228,7 +228,7 @@ impl Store {
                     success_timestamp: unix_now(),
                 },
                 agent: AgentStatus::default(),
-                storage: StorageStatus::default(),
+                storage: StoreStatus::default(),
                 silences: SilenceCounts::default(),
             }),
             changes: watch::Sender::new(0),
@@ -291,7 +291,7 @@ impl Store {
     }
 
     /// Records the embedded store's health, when it changed.
-    pub fn set_storage_status(&self, status: StorageStatus) {
+    pub fn set_storage_status(&self, status: StoreStatus) {
         if self.lock().storage != status {
             self.update(|inner| inner.storage = status);
         }

@@ -1,4 +1,4 @@
-//! The recorder: follows the snapshot store and writes each new poll's pools
+//! The recorder: follows the snapshots and writes each new poll's pools
 //! and sub-accounts to the store, on a blocking thread, so that neither polls
 //! nor scrapes ever wait for the disk. Prunes old history at start and hourly.
 
@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::history::step_of;
-use super::Storage;
+use super::Store;
 use crate::readings::Reading;
-use crate::store::{Store, TargetSnapshot};
+use crate::snapshots::{Snapshots, TargetSnapshot};
 use crate::units::unix_now;
 
 /// How often history older than the retention is deleted.
@@ -29,7 +29,7 @@ struct NewPoll {
 /// that is not a poll (a reload) writes nothing twice. When the disk is slower
 /// than the polls, a target polled twice during one write has only its latest
 /// poll recorded.
-pub async fn record(store: Arc<Store>, storage: Arc<Storage>) {
+pub async fn record(store: Arc<Snapshots>, storage: Arc<Store>) {
     let mut changes = store.subscribe();
     let mut seen: HashMap<String, f64> = HashMap::new();
     let mut account_steps: HashMap<String, i64> = HashMap::new();
@@ -103,7 +103,7 @@ fn new_polls(
 
 /// Writes `polls`; returns the rows added. Every target is tried even when
 /// another fails; the first error is returned.
-fn write(storage: &Storage, polls: &[NewPoll]) -> Result<usize, super::StorageError> {
+fn write(storage: &Store, polls: &[NewPoll]) -> Result<usize, super::StoreError> {
     let mut added = 0;
     let mut first_error = None;
     for poll in polls {
@@ -136,7 +136,7 @@ mod tests {
     use super::*;
     use crate::providers::Endpoint;
     use crate::readings::{AccountReading, PoolReading};
-    use crate::store::EndpointSnapshot;
+    use crate::snapshots::EndpointSnapshot;
 
     fn endpoint(endpoint: Endpoint, success: bool, reading: Reading) -> EndpointSnapshot {
         EndpointSnapshot {

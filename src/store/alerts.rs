@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::params;
 
-use super::{Storage, StorageError};
+use super::{Store, StoreError};
 
 /// One alert instance's stored state. Times are unix seconds.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -42,9 +42,9 @@ struct Raw {
     json: [String; 3],
 }
 
-impl Storage {
+impl Store {
     /// Every stored alert state, ordered by alert name and fingerprint.
-    pub fn load_alert_states(&self) -> Result<Vec<StoredAlert>, StorageError> {
+    pub fn load_alert_states(&self) -> Result<Vec<StoredAlert>, StoreError> {
         let rows: Vec<Raw> = self.with_conn(|conn| {
             let mut query = conn.prepare_cached(
                 "SELECT alertname, fingerprint, value, pending_since, firing_since, ended_at,
@@ -72,7 +72,7 @@ impl Storage {
 
     /// Replaces the stored alert states with `states`: each is inserted or
     /// updated, and states absent from `states` are deleted, in one transaction.
-    pub fn save_alert_states(&self, states: &[StoredAlert]) -> Result<(), StorageError> {
+    pub fn save_alert_states(&self, states: &[StoredAlert]) -> Result<(), StoreError> {
         let encoded: Vec<[String; 3]> = states
             .iter()
             .map(|s| [json(&s.labels), json(&s.annotations), json(&s.last_sent)])
@@ -119,7 +119,7 @@ impl Storage {
         })
     }
 
-    fn decode(&self, raw: Raw) -> Result<StoredAlert, StorageError> {
+    fn decode(&self, raw: Raw) -> Result<StoredAlert, StoreError> {
         let Raw { mut state, json } = raw;
         let invalid = |e: serde_json::Error| {
             self.failed(format!(

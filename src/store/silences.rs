@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 
 use rusqlite::params;
 
-use super::{Storage, StorageError};
+use super::{Store, StoreError};
 use crate::silences::{matchers_from_json, matchers_to_json, Silence, SilenceStore};
 
-impl Storage {
+impl Store {
     /// Every stored silence. A row this version cannot read (a matcher it
     /// refuses) is logged and left out.
-    pub fn load_silences(&self) -> Result<Vec<Silence>, StorageError> {
+    pub fn load_silences(&self) -> Result<Vec<Silence>, StoreError> {
         type Row = (String, String, f64, f64, f64, String, String, String);
         let rows: Vec<Row> = self.with_conn(|conn| {
             let mut query = conn.prepare_cached(
@@ -61,7 +61,7 @@ impl Storage {
     }
 
     /// Inserts or replaces `silences`, in one transaction.
-    pub fn save_silences(&self, silences: &[Silence]) -> Result<(), StorageError> {
+    pub fn save_silences(&self, silences: &[Silence]) -> Result<(), StoreError> {
         let encoded: Vec<(String, String)> = silences
             .iter()
             .map(|s| {
@@ -101,7 +101,7 @@ impl Storage {
     }
 
     /// Deletes the silences with these IDs, in one transaction.
-    pub fn delete_silences(&self, ids: &[String]) -> Result<(), StorageError> {
+    pub fn delete_silences(&self, ids: &[String]) -> Result<(), StoreError> {
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             {
@@ -115,16 +115,16 @@ impl Storage {
     }
 }
 
-impl SilenceStore for Storage {
+impl SilenceStore for Store {
     fn load_silences(&self) -> Result<Vec<Silence>, String> {
-        Storage::load_silences(self).map_err(|e| e.to_string())
+        Store::load_silences(self).map_err(|e| e.to_string())
     }
 
     fn save_silences(&self, silences: &[Silence]) -> Result<(), String> {
-        Storage::save_silences(self, silences).map_err(|e| e.to_string())
+        Store::save_silences(self, silences).map_err(|e| e.to_string())
     }
 
     fn delete_silences(&self, ids: &[String]) -> Result<(), String> {
-        Storage::delete_silences(self, ids).map_err(|e| e.to_string())
+        Store::delete_silences(self, ids).map_err(|e| e.to_string())
     }
 }

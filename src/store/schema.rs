@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::StorageError;
+use super::StoreError;
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
 const MIGRATIONS: &[&str] = &[
@@ -104,12 +104,12 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The schema version of `conn`'s database; refuses a newer one.
-fn version(conn: &Connection, file: &Path) -> Result<i64, StorageError> {
+fn version(conn: &Connection, file: &Path) -> Result<i64, StoreError> {
     let found: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|e| open_error(file, e))?;
     if found > SCHEMA_VERSION {
-        return Err(StorageError::NewerSchema {
+        return Err(StoreError::NewerSchema {
             path: file.to_owned(),
             found,
             known: SCHEMA_VERSION,
@@ -118,8 +118,8 @@ fn version(conn: &Connection, file: &Path) -> Result<i64, StorageError> {
     Ok(found)
 }
 
-fn open_error(file: &Path, e: rusqlite::Error) -> StorageError {
-    StorageError::Open {
+fn open_error(file: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Open {
         path: file.to_owned(),
         reason: e.to_string(),
     }
@@ -127,10 +127,10 @@ fn open_error(file: &Path, e: rusqlite::Error) -> StorageError {
 
 /// Refuses a database that a reader of this version cannot read: newer, or
 /// not yet migrated to this version (a running exporter migrates it at start).
-pub(super) fn require_current(conn: &Connection, file: &Path) -> Result<(), StorageError> {
+pub(super) fn require_current(conn: &Connection, file: &Path) -> Result<(), StoreError> {
     let found = version(conn, file)?;
     if found < SCHEMA_VERSION {
-        return Err(StorageError::Open {
+        return Err(StoreError::Open {
             path: file.to_owned(),
             reason: format!(
                 "schema version {found}, older than this exporter's {SCHEMA_VERSION}: start the exporter on it once to migrate it"
@@ -141,7 +141,7 @@ pub(super) fn require_current(conn: &Connection, file: &Path) -> Result<(), Stor
 }
 
 /// Applies the migrations `conn` lacks; refuses a newer schema.
-pub(super) fn migrate(conn: &mut Connection, file: &Path) -> Result<(), StorageError> {
+pub(super) fn migrate(conn: &mut Connection, file: &Path) -> Result<(), StoreError> {
     let open_error = |e: rusqlite::Error| open_error(file, e);
     let found = version(conn, file)?;
     for (done, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
@@ -193,7 +193,7 @@ mod tests {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         let error = migrate(&mut conn, Path::new("x.db")).unwrap_err();
-        assert!(matches!(error, StorageError::NewerSchema { .. }), "{error}");
+        assert!(matches!(error, StoreError::NewerSchema { .. }), "{error}");
         assert!(error.to_string().contains("x.db"), "{error}");
     }
 }
