@@ -91,77 +91,10 @@ fn conditions(
                 }
             }
         }
-        AlertId::PackageExpiringSoon => {
-            for reading in t.readings(input.instant) {
-                if let Reading::Packages(packages) = reading {
-                    for p in packages {
-                        let Some(at) = p.expiry_timestamp else {
-                            continue;
-                        };
-                        let left = at as f64 - input.now;
-                        if left > 0.0 && met(left) {
-                            let labels = vec![
-                                ("package_id", p.package_id.clone()),
-                                ("product", p.product.clone()),
-                            ];
-                            found.push((labels, left, false));
-                        }
-                    }
-                }
-            }
-        }
-        AlertId::AccountNearLimit => {
-            for reading in t.readings(input.instant) {
-                if let Reading::Accounts(accounts) = reading {
-                    for a in accounts {
-                        let Some(ratio) = a.used_share() else {
-                            continue;
-                        };
-                        if met(ratio) {
-                            let labels = vec![
-                                ("account", a.account.clone()),
-                                ("product", a.product.clone()),
-                            ];
-                            found.push((labels, ratio, false));
-                        }
-                    }
-                }
-            }
-        }
-        AlertId::StaticIpExpiringSoon => {
-            for reading in t.readings(input.instant) {
-                if let Reading::StaticIps(ips) = reading {
-                    for ip in &ips.ips {
-                        let left = ip.expiry_timestamp as f64 - input.now;
-                        if left > 0.0 && met(left) {
-                            let labels = vec![
-                                ("ip", ip.ip.clone()),
-                                ("product", ip.product.clone()),
-                                ("country", ip.country.clone()),
-                            ];
-                            found.push((labels, left, false));
-                        }
-                    }
-                }
-            }
-        }
-        AlertId::StaticIpUnhealthy => {
-            for reading in t.readings(input.instant) {
-                if let Reading::StaticIps(ips) = reading {
-                    for (product, counts) in &ips.status_counts {
-                        for (status, count) in STATIC_IP_STATUSES.iter().zip(counts) {
-                            if alerts::UNHEALTHY_STATIC_IP_STATUSES.contains(status) && *count > 0 {
-                                let labels = vec![
-                                    ("product", product.clone()),
-                                    ("status", (*status).to_owned()),
-                                ];
-                                found.push((labels, *count as f64, false));
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        AlertId::PackageExpiringSoon => package_expiring(variant, t, input, found),
+        AlertId::AccountNearLimit => accounts_near_limit(variant, t, input, found),
+        AlertId::StaticIpExpiringSoon => static_ips_expiring(variant, t, input, found),
+        AlertId::StaticIpUnhealthy => static_ips_unhealthy(t, input, found),
         AlertId::TargetDown if !t.up() => {
             let auth = t.endpoints.iter().any(|e| {
                 e.last_error
@@ -181,6 +114,98 @@ fn conditions(
         AlertId::ExporterReloadFailed
         | AlertId::ExporterNotificationsFailing
         | AlertId::ExporterStoreDown => {}
+    }
+}
+
+/// Packages that expire within the threshold; the value is the time left.
+fn package_expiring(variant: &Variant, t: &TargetSnapshot, input: &Input, found: &mut Vec<Found>) {
+    let met = |value: f64| variant.threshold.is_none_or(|th| th.met(value));
+    for reading in t.readings(input.instant) {
+        if let Reading::Packages(packages) = reading {
+            for p in packages {
+                let Some(at) = p.expiry_timestamp else {
+                    continue;
+                };
+                let left = at as f64 - input.now;
+                if left > 0.0 && met(left) {
+                    let labels = vec![
+                        ("package_id", p.package_id.clone()),
+                        ("product", p.product.clone()),
+                    ];
+                    found.push((labels, left, false));
+                }
+            }
+        }
+    }
+}
+
+/// Sub-accounts at or over the threshold's share of their limit.
+fn accounts_near_limit(
+    variant: &Variant,
+    t: &TargetSnapshot,
+    input: &Input,
+    found: &mut Vec<Found>,
+) {
+    let met = |value: f64| variant.threshold.is_none_or(|th| th.met(value));
+    for reading in t.readings(input.instant) {
+        if let Reading::Accounts(accounts) = reading {
+            for a in accounts {
+                let Some(ratio) = a.used_share() else {
+                    continue;
+                };
+                if met(ratio) {
+                    let labels = vec![
+                        ("account", a.account.clone()),
+                        ("product", a.product.clone()),
+                    ];
+                    found.push((labels, ratio, false));
+                }
+            }
+        }
+    }
+}
+
+/// Static IPs that expire within the threshold; the value is the time left.
+fn static_ips_expiring(
+    variant: &Variant,
+    t: &TargetSnapshot,
+    input: &Input,
+    found: &mut Vec<Found>,
+) {
+    let met = |value: f64| variant.threshold.is_none_or(|th| th.met(value));
+    for reading in t.readings(input.instant) {
+        if let Reading::StaticIps(ips) = reading {
+            for ip in &ips.ips {
+                let left = ip.expiry_timestamp as f64 - input.now;
+                if left > 0.0 && met(left) {
+                    let labels = vec![
+                        ("ip", ip.ip.clone()),
+                        ("product", ip.product.clone()),
+                        ("country", ip.country.clone()),
+                    ];
+                    found.push((labels, left, false));
+                }
+            }
+        }
+    }
+}
+
+/// Static IPs in an unhealthy status, counted per product and status.
+fn static_ips_unhealthy(t: &TargetSnapshot, input: &Input, found: &mut Vec<Found>) {
+    for reading in t.readings(input.instant) {
+        if let Reading::StaticIps(ips) = reading {
+            for (product, counts) in &ips.status_counts {
+                for (status, count) in STATIC_IP_STATUSES.iter().zip(counts) {
+                    if alerts::UNHEALTHY_STATIC_IP_STATUSES.contains(status) && *count > 0 {
+                        let labels = vec![
+                            ("product", product.clone()),
+                            ("status", (*status).to_owned()),
+                        ];
+                        found.push((labels, *count as f64, false));
+                    }
+                }
+            }
+        }
     }
 }
 

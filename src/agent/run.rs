@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use crate::agent::evaluate::{evaluate, Active, Input};
-use crate::agent::pipeline::Pipeline;
+use crate::agent::pipeline::{Fate, Pipeline};
 use crate::agent::state::{fingerprint, AlertState, States};
 use crate::alerting::Alerting;
 use crate::forecast::{History, NoHistory};
@@ -385,11 +385,26 @@ impl Agent {
             .map(|e| self.outgoing(e, context))
             .collect();
 
-        // Direct receivers: muted alerts left out, routed, grouped.
         let kinds: BTreeMap<String, &'static str> = dispatcher
             .receivers()
             .map(|(n, k)| (n.to_owned(), k))
             .collect();
+        let fates = self.hand_over(&firing, &resolved, &kinds, now, dispatcher, context);
+        shown(&self.states, &step.firing, &fates, &kinds)
+    }
+
+    /// Hands the alerts to the receivers: to direct ones muted alerts left
+    /// out, routed and grouped; to Alertmanager ones everything, as Prometheus
+    /// sends it. Returns each firing alert's fate.
+    fn hand_over(
+        &mut self,
+        firing: &[AlertEvent],
+        resolved: &[AlertEvent],
+        kinds: &BTreeMap<String, &'static str>,
+        now: f64,
+        dispatcher: &Dispatcher,
+        context: &Context,
+    ) -> Vec<Fate> {
         let direct = |name: &str| kinds.get(name).is_some_and(|k| *k != ALERTMANAGER);
         let (flushed, fates) = {
             let ledger = dispatcher.ledger();
@@ -398,7 +413,7 @@ impl Agent {
                 silences: &context.silences,
                 direct: &direct,
             };
-            pipeline.run(&mut self.groups, &ledger, &firing, &resolved, now)
+            pipeline.run(&mut self.groups, &ledger, firing, resolved, now)
         };
         for flushed in flushed {
             match flushed {
@@ -409,7 +424,7 @@ impl Agent {
             }
         }
         // Alertmanager receivers: everything, as Prometheus sends it.
-        for (receiver, kind) in &kinds {
+        for (receiver, kind) in kinds {
             if *kind == ALERTMANAGER {
                 let waiting = self
                     .resolved_for_alertmanager
@@ -421,69 +436,14 @@ impl Agent {
                     context,
                 };
                 if let Some(n) =
-                    due.notification(receiver, waiting, &firing, &resolved, now, dispatcher)
+                    due.notification(receiver, waiting, firing, resolved, now, dispatcher)
                 {
                     dispatcher.enqueue(n);
                 }
             }
         }
 
-        // What the front page and the API show.
-        let mut shown = Vec::new();
-        let by_fp: HashMap<String, usize> = step
-            .firing
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (fingerprint(&e.labels), i))
-            .collect();
-        for s in self.states.all() {
-            let fp = fingerprint(&s.labels);
-            let (silenced_by, inhibited_by, receivers) = match by_fp.get(&fp) {
-                Some(&i) => {
-                    let fate = &fates[i];
-                    let receivers: BTreeSet<String> = fate
-                        .routed_to
-                        .iter()
-                        .cloned()
-                        .chain(
-                            kinds
-                                .iter()
-                                .filter(|(_, k)| **k == ALERTMANAGER)
-                                .map(|(n, _)| n.clone()),
-                        )
-                        .collect();
-                    (
-                        fate.silenced_by.clone(),
-                        fate.inhibited_by.clone(),
-                        receivers.into_iter().collect(),
-                    )
-                }
-                None => Default::default(),
-            };
-            shown.push(ActiveAlert {
-                fingerprint: fp,
-                labels: s.labels.clone(),
-                annotations: s.annotations.clone(),
-                state: if s.firing_since.is_some() {
-                    "firing"
-                } else {
-                    "pending"
-                },
-                since: s.firing_since.unwrap_or(s.active_since),
-                summary: s.annotations.get("summary").cloned().unwrap_or_default(),
-                silenced_by,
-                inhibited_by,
-                receivers,
-            });
-        }
-        let rank = |a: &ActiveAlert| {
-            (
-                a.state != "firing",
-                a.labels.get("severity").map(String::as_str) != Some("critical"),
-            )
-        };
-        shown.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.since.total_cmp(&b.since)));
-        shown
+        fates
     }
 
     /// An alert as it leaves the agent: with the external labels (an alert's
@@ -635,4 +595,69 @@ fn watchdog(
         ends_at: None,
         generator_url: String::new(),
     }
+}
+
+/// Every pending and firing alert as the front page and the API show it
+/// (firing and critical first, then the oldest), with the fate of the firing ones.
+fn shown(
+    states: &States,
+    firing: &[AlertEvent],
+    fates: &[Fate],
+    kinds: &BTreeMap<String, &'static str>,
+) -> Vec<ActiveAlert> {
+    // What the front page and the API show.
+    let mut shown = Vec::new();
+    let by_fp: HashMap<String, usize> = firing
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (fingerprint(&e.labels), i))
+        .collect();
+    for s in states.all() {
+        let fp = fingerprint(&s.labels);
+        let (silenced_by, inhibited_by, receivers) = match by_fp.get(&fp) {
+            Some(&i) => {
+                let fate = &fates[i];
+                let receivers: BTreeSet<String> = fate
+                    .routed_to
+                    .iter()
+                    .cloned()
+                    .chain(
+                        kinds
+                            .iter()
+                            .filter(|(_, k)| **k == ALERTMANAGER)
+                            .map(|(n, _)| n.clone()),
+                    )
+                    .collect();
+                (
+                    fate.silenced_by.clone(),
+                    fate.inhibited_by.clone(),
+                    receivers.into_iter().collect(),
+                )
+            }
+            None => Default::default(),
+        };
+        shown.push(ActiveAlert {
+            fingerprint: fp,
+            labels: s.labels.clone(),
+            annotations: s.annotations.clone(),
+            state: if s.firing_since.is_some() {
+                "firing"
+            } else {
+                "pending"
+            },
+            since: s.firing_since.unwrap_or(s.active_since),
+            summary: s.annotations.get("summary").cloned().unwrap_or_default(),
+            silenced_by,
+            inhibited_by,
+            receivers,
+        });
+    }
+    let rank = |a: &ActiveAlert| {
+        (
+            a.state != "firing",
+            a.labels.get("severity").map(String::as_str) != Some("critical"),
+        )
+    };
+    shown.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.since.total_cmp(&b.since)));
+    shown
 }
