@@ -87,40 +87,21 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
 ) {
     config.keep_shard(options.shard);
-    let store = snapshots::Snapshots::new(config.targets.iter().map(|t| t.name.clone()));
-    let exposition = exposition::ExpositionCache::new(&store, options.shard);
+    let snapshots = snapshots::Snapshots::new(config.targets.iter().map(|t| t.name.clone()));
+    let exposition = exposition::ExpositionCache::new(&snapshots, options.shard);
     let _encoding = AbortOnDrop(tokio::spawn(
-        Arc::clone(&exposition).run(Arc::clone(&store)),
+        Arc::clone(&exposition).run(Arc::clone(&snapshots)),
     ));
     let retention = options
         .storage
         .as_ref()
         .map_or(store::DEFAULT_RETENTION, |s| s.retention);
-    let storage = match options.storage {
-        Some(settings) => {
-            let storage = store::Store::open_in_background(settings).await;
-            store.set_storage_status(match &storage {
-                Some(storage) => storage.status(),
-                None => snapshots::StoreStatus::Unavailable,
-            });
-            storage
-        }
-        None => None,
-    };
-    let _recording = storage
+    let store = open_store(options.storage, &snapshots).await;
+    let _recording = store
         .clone()
-        .map(|s| AbortOnDrop(tokio::spawn(store::record(Arc::clone(&store), s))));
-    let silences = open_silences(storage.as_ref()).await;
-    let _silence_upkeep = AbortOnDrop(tokio::spawn(Arc::clone(&silences).maintain({
-        let store = Arc::clone(&store);
-        move |(active, pending, expired)| {
-            store.set_silence_counts(snapshots::SilenceCounts {
-                active: active as u64,
-                pending: pending as u64,
-                expired: expired as u64,
-            })
-        }
-    })));
+        .map(|s| AbortOnDrop(tokio::spawn(store::record(Arc::clone(&snapshots), s))));
+    let silences = open_silences(store.as_ref()).await;
+    let _silence_upkeep = count_silences(&silences, &snapshots);
     let (alerting, alerting_changes) = tokio::sync::watch::channel(config.alerting.clone());
     let external_url = options
         .external_url
@@ -130,8 +111,8 @@ pub async fn run_with(
     let agent = tokio::spawn(agent::run::run(
         alerting_changes,
         agent::run::Context {
-            store: Arc::clone(&store),
-            storage: storage.clone(),
+            snapshots: Arc::clone(&snapshots),
+            store: store.clone(),
             silences: Arc::clone(&silences),
             instance: agent::run::instance_of(&external_url),
             external_url: external_url.trim_end_matches('/').to_owned(),
@@ -142,10 +123,10 @@ pub async fn run_with(
     let (reload_tx, reload_rx) = mpsc::channel::<config::ReloadRequest>(4);
     let app = Arc::new(
         server::App::new(
-            Arc::clone(&store),
+            Arc::clone(&snapshots),
             exposition,
             config.notice.clone(),
-            storage.clone(),
+            store.clone(),
             options.config_file.is_some().then_some(reload_tx),
             options.web,
         )
@@ -157,7 +138,7 @@ pub async fn run_with(
         config,
         options.config_file,
         options.shard,
-        store,
+        snapshots,
         reload_rx,
         alerting,
     );
@@ -165,7 +146,7 @@ pub async fn run_with(
         () = server::serve(listener, app, shutdown) => {}
         () = supervisor => {}
     }
-    // The agent delivers what is due and saves the rest before the store closes.
+    // The agent delivers what is due and saves the rest before the snapshots closes.
     let _ = stop_agent.send(true);
     let mut agent = AbortOnDrop(agent);
     let grace = agent::run::SHUTDOWN_GRACE + std::time::Duration::from_secs(5);
@@ -173,9 +154,41 @@ pub async fn run_with(
         tracing::warn!("the alerting agent did not stop in time");
     }
     drop((agent, _recording, _silence_upkeep, silences));
-    if let Some(storage) = storage {
-        close(storage).await;
+    if let Some(store) = store {
+        close(store).await;
     }
+}
+
+/// Opens the store `settings` describe, if any, and says on `/metrics` whether
+/// it opened.
+async fn open_store(
+    settings: Option<store::StoreOptions>,
+    snapshots: &snapshots::Snapshots,
+) -> Option<Arc<store::Store>> {
+    let settings = settings?;
+    let store = store::Store::open_in_background(settings).await;
+    snapshots.set_storage_status(match &store {
+        Some(store) => store.status(),
+        None => snapshots::StoreStatus::Unavailable,
+    });
+    store
+}
+
+/// Keeps the silences' upkeep running and their counts on `/metrics`.
+fn count_silences(
+    silences: &Arc<silences::Silences>,
+    snapshots: &Arc<snapshots::Snapshots>,
+) -> AbortOnDrop {
+    let snapshots = Arc::clone(snapshots);
+    AbortOnDrop(tokio::spawn(Arc::clone(silences).maintain(
+        move |(active, pending, expired)| {
+            snapshots.set_silence_counts(snapshots::SilenceCounts {
+                active: active as u64,
+                pending: pending as u64,
+                expired: expired as u64,
+            })
+        },
+    )))
 }
 
 /// Where the exporter is reached when `--web.external-url` is not given:

@@ -48,8 +48,8 @@ const ALERTMANAGER: &str = "alertmanager";
 /// What the agent gets from the process, beside the configuration.
 #[derive(Clone)]
 pub struct Context {
-    pub store: Arc<Snapshots>,
-    pub storage: Option<Arc<Store>>,
+    pub snapshots: Arc<Snapshots>,
+    pub store: Option<Arc<Store>>,
     pub silences: Arc<Silences>,
     /// `--web.external-url`, or the listen address as a URL; no trailing `/`.
     pub external_url: String,
@@ -64,11 +64,11 @@ impl Context {
     /// A context for `snapshots` with no store, fresh silences, the default
     /// delivery settings and the given external URL, and never a shutdown
     /// (for tests and embedding).
-    pub fn new(store: Arc<Snapshots>, external_url: &str) -> Context {
+    pub fn new(snapshots: Arc<Snapshots>, external_url: &str) -> Context {
         let (_, shutdown) = watch::channel(false);
         Context {
-            store,
-            storage: None,
+            snapshots,
+            store: None,
             silences: Silences::in_memory(),
             external_url: external_url.trim_end_matches('/').to_owned(),
             instance: instance_of(external_url),
@@ -121,9 +121,9 @@ pub async fn run(mut alerting: watch::Receiver<Option<Alerting>>, context: Conte
         let section = alerting.borrow_and_update().clone();
         running = configure(running.take(), section, &context).await;
         match &running {
-            None => context.store.set_agent_status(AgentStatus::default()),
-            Some(_) if !context.store.view().agent.running => {
-                context.store.set_agent_status(AgentStatus {
+            None => context.snapshots.set_agent_status(AgentStatus::default()),
+            Some(_) if !context.snapshots.view().agent.running => {
+                context.snapshots.set_agent_status(AgentStatus {
                     running: true,
                     ..AgentStatus::default()
                 })
@@ -200,7 +200,7 @@ async fn configure(
             (agent, ledger, pending)
         }
         None => {
-            let (saved, notifications) = match &context.storage {
+            let (saved, notifications) = match &context.store {
                 Some(s) => (
                     s.blocking(|s| s.load_alert_states())
                         .await
@@ -259,14 +259,14 @@ impl Running {
     async fn evaluate(&mut self, context: &Context) {
         // Until every target has finished its first poll an alert could look
         // resolved, and a resumed `for` window would start over.
-        let view = context.store.view();
+        let view = context.snapshots.view();
         if !view.complete() {
             return;
         }
         let snapshots = view.snapshots;
         let rules = self.agent.section.rules.clone();
         let base = self.agent.section.runbook_base_url.clone();
-        let history = context.storage.clone();
+        let history = context.store.clone();
         let now = unix_now();
         let evaluated = tokio::task::spawn_blocking(move || {
             let history: &dyn History = match &history {
@@ -288,7 +288,7 @@ impl Running {
             return;
         };
         let statuses = self.agent.evaluate(active, now, &self.dispatcher, context);
-        context.store.set_agent_status(AgentStatus {
+        context.snapshots.set_agent_status(AgentStatus {
             alerts: self.agent.status(&statuses),
             notifications: self.dispatcher.counts(),
             pending: self.dispatcher.pending_counts(),
@@ -300,7 +300,7 @@ impl Running {
 
     /// Saves the alert states, the ledger and what waits.
     async fn save(&self, context: &Context) {
-        let Some(storage) = &context.storage else {
+        let Some(storage) = &context.store else {
             return;
         };
         let states = self.agent.saved();
@@ -315,7 +315,7 @@ impl Running {
         if !matches!(outcome, Ok(Ok(()))) {
             tracing::warn!("saving the alert state failed; it is kept in memory");
         }
-        context.store.set_storage_status(storage.status());
+        context.snapshots.set_storage_status(storage.status());
     }
 
     /// At shutdown: delivers what is due within [`SHUTDOWN_GRACE`], saves the rest.
