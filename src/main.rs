@@ -413,21 +413,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let config = Config::load(path)?;
     if cli.config_check {
-        let total = config.targets.len();
-        let mut line = format!(
-            "{}: configuration is valid ({total} target{}",
-            path.display(),
-            if total == 1 { "" } else { "s" }
-        );
-        if shard != Shard::ALL {
-            let mine = config
-                .targets
-                .iter()
-                .filter(|t| shard.owns(&t.name))
-                .count();
-            line.push_str(&format!("; {mine} of them in {shard}"));
-        }
-        println!("{line})");
+        println!("{}", valid_config_line(path, &config, shard));
         return Ok(());
     }
     let options = Options {
@@ -439,6 +425,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         dispatch: None,
     };
     runtime.block_on(serve(address, config, options))
+}
+
+/// What `--config.check` prints for a valid file: how many targets, and how
+/// many of them the shard polls.
+fn valid_config_line(path: &std::path::Path, config: &Config, shard: Shard) -> String {
+    let total = config.targets.len();
+    let mut line = format!(
+        "{}: configuration is valid ({total} target{}",
+        path.display(),
+        if total == 1 { "" } else { "s" }
+    );
+    if shard != Shard::ALL {
+        let mine = config
+            .targets
+            .iter()
+            .filter(|t| shard.owns(&t.name))
+            .count();
+        line.push_str(&format!("; {mine} of them in {shard}"));
+    }
+    line.push(')');
+    line
 }
 
 /// `--web.external-url`: an absolute http(s) URL without query or fragment.

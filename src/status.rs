@@ -352,61 +352,73 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
         endpoints: endpoints(t),
     };
     for reading in t.readings(sources.instant) {
-        match reading {
-            Reading::Summary(pools) => {
-                status.pools = pools.iter().map(|p| pool(p, t, sources)).collect();
-            }
-            Reading::Usage(u) => {
-                status.usage = Some(UsageStatus {
-                    today_bytes: u.today_bytes,
-                    yesterday_bytes: u.yesterday_bytes,
-                });
-            }
-            Reading::Packages(packages) => {
-                let items = packages.iter().filter_map(|p| {
-                    let at = p.expiry_timestamp?;
-                    Some(expiry(&p.package_id, &p.product, "", at, sources.now))
-                });
-                (status.packages, status.packages_total) = soonest(items, sources.now, w);
-            }
-            Reading::StaticIps(ips) => {
-                let items = ips.ips.iter().map(|ip: &StaticIp| {
-                    expiry(
-                        &ip.ip,
-                        &ip.product,
-                        &ip.country,
-                        ip.expiry_timestamp,
-                        sources.now,
-                    )
-                });
-                (status.static_ips, status.static_ips_total) = soonest(items, sources.now, w);
-            }
-            Reading::Accounts(accounts) => {
-                let spiking = spiking_by_agent(view, &t.target);
-                account_lists(&mut status, accounts, t, sources, spiking.as_ref());
-            }
-            Reading::Customers(customers) => {
-                let mut top: Vec<CustomerStatus> = customers
-                    .iter()
-                    .filter(|c| w.matches(&c.customer_id))
-                    .map(|c| CustomerStatus {
-                        customer_id: c.customer_id.clone(),
-                        upload_bytes: c.upload_bytes,
-                        download_bytes: c.download_bytes,
-                        total_bytes: c.upload_bytes + c.download_bytes,
-                    })
-                    .collect();
-                top.sort_by(|a, b| b.total_bytes.total_cmp(&a.total_bytes));
-                (status.top_customers, status.top_customers_total) = w.cut(top, LIST_LENGTH);
-            }
-            Reading::Orders(orders) => status.orders = Some(orders_status(orders)),
-            Reading::NniUsage(_)
-            | Reading::Recharges(_)
-            | Reading::Allowlist(_)
-            | Reading::Stock(_) => {}
-        }
+        add_reading(&mut status, reading, t, view, sources);
     }
     status
+}
+
+/// Adds what one of the target's readings shows to its status.
+fn add_reading(
+    status: &mut TargetStatus,
+    reading: &Reading,
+    t: &TargetSnapshot,
+    view: &View,
+    sources: &Sources,
+) {
+    let w = &sources.lists;
+    match reading {
+        Reading::Summary(pools) => {
+            status.pools = pools.iter().map(|p| pool(p, t, sources)).collect();
+        }
+        Reading::Usage(u) => {
+            status.usage = Some(UsageStatus {
+                today_bytes: u.today_bytes,
+                yesterday_bytes: u.yesterday_bytes,
+            });
+        }
+        Reading::Packages(packages) => {
+            let items = packages.iter().filter_map(|p| {
+                let at = p.expiry_timestamp?;
+                Some(expiry(&p.package_id, &p.product, "", at, sources.now))
+            });
+            (status.packages, status.packages_total) = soonest(items, sources.now, w);
+        }
+        Reading::StaticIps(ips) => {
+            let items = ips.ips.iter().map(|ip: &StaticIp| {
+                expiry(
+                    &ip.ip,
+                    &ip.product,
+                    &ip.country,
+                    ip.expiry_timestamp,
+                    sources.now,
+                )
+            });
+            (status.static_ips, status.static_ips_total) = soonest(items, sources.now, w);
+        }
+        Reading::Accounts(accounts) => {
+            let spiking = spiking_by_agent(view, &t.target);
+            account_lists(status, accounts, t, sources, spiking.as_ref());
+        }
+        Reading::Customers(customers) => {
+            let mut top: Vec<CustomerStatus> = customers
+                .iter()
+                .filter(|c| w.matches(&c.customer_id))
+                .map(|c| CustomerStatus {
+                    customer_id: c.customer_id.clone(),
+                    upload_bytes: c.upload_bytes,
+                    download_bytes: c.download_bytes,
+                    total_bytes: c.upload_bytes + c.download_bytes,
+                })
+                .collect();
+            top.sort_by(|a, b| b.total_bytes.total_cmp(&a.total_bytes));
+            (status.top_customers, status.top_customers_total) = w.cut(top, LIST_LENGTH);
+        }
+        Reading::Orders(orders) => status.orders = Some(orders_status(orders)),
+        Reading::NniUsage(_)
+        | Reading::Recharges(_)
+        | Reading::Allowlist(_)
+        | Reading::Stock(_) => {}
+    }
 }
 
 /// One pool's figures, days left and spike figures.

@@ -200,6 +200,44 @@ impl RawRoute {
         Ok(Route { root })
     }
 
+    /// The route's timing, each value not given inherited; intervals not zero.
+    fn timing(&self, path: &[String], inherited: Timing) -> Result<Timing, RouteError> {
+        let interval = |key: &str, value: Option<Duration>, parent: Duration| match value {
+            Some(d) if d.is_zero() => Err(RouteError::at(
+                path,
+                &[key],
+                format!("{key} cannot be zero"),
+            )),
+            value => Ok(value.unwrap_or(parent)),
+        };
+        Ok(Timing {
+            group_wait: self.group_wait.unwrap_or(inherited.group_wait),
+            group_interval: interval(
+                "group_interval",
+                self.group_interval,
+                inherited.group_interval,
+            )?,
+            repeat_interval: interval(
+                "repeat_interval",
+                self.repeat_interval,
+                inherited.repeat_interval,
+            )?,
+        })
+    }
+
+    /// Every matcher the route has (`match`, `match_re`, `matchers`), sorted.
+    fn matchers(&self, path: &[String]) -> Result<Matchers, RouteError> {
+        let mut matchers =
+            deprecated_matchers(path, ("match", &self.match_), ("match_re", &self.match_re))?;
+        for (i, line) in self.matchers.iter().enumerate() {
+            let parsed = Matchers::parse(line)
+                .map_err(|e| RouteError::at(path, &["matchers", &format!("[{i}]")], e))?;
+            parsed.into_iter().for_each(|m| matchers.push(m));
+        }
+        matchers.sort();
+        Ok(matchers)
+    }
+
     fn build(
         &self,
         path: &[String],
@@ -222,35 +260,8 @@ impl RawRoute {
             None => parent.grouping.clone(),
             Some(list) => grouping(path, list)?,
         };
-        let interval = |key: &str, value: Option<Duration>, inherited: Duration| match value {
-            Some(d) if d.is_zero() => Err(RouteError::at(
-                path,
-                &[key],
-                format!("{key} cannot be zero"),
-            )),
-            value => Ok(value.unwrap_or(inherited)),
-        };
-        let timing = Timing {
-            group_wait: self.group_wait.unwrap_or(parent.timing.group_wait),
-            group_interval: interval(
-                "group_interval",
-                self.group_interval,
-                parent.timing.group_interval,
-            )?,
-            repeat_interval: interval(
-                "repeat_interval",
-                self.repeat_interval,
-                parent.timing.repeat_interval,
-            )?,
-        };
-        let mut matchers =
-            deprecated_matchers(path, ("match", &self.match_), ("match_re", &self.match_re))?;
-        for (i, line) in self.matchers.iter().enumerate() {
-            let parsed = Matchers::parse(line)
-                .map_err(|e| RouteError::at(path, &["matchers", &format!("[{i}]")], e))?;
-            parsed.into_iter().for_each(|m| matchers.push(m));
-        }
-        matchers.sort();
+        let timing = self.timing(path, parent.timing)?;
+        let matchers = self.matchers(path)?;
         let key = match parent.key {
             Some(parent) => format!("{parent}/{matchers}"),
             None => matchers.to_string(),
@@ -620,16 +631,16 @@ routes:
       group_wait: 2m
 "#;
 
-    #[test]
-    fn routes_as_alertmanagers_own_test() {
-        let tree = parse(TREE)
-            .validate(RECEIVERS, Timing::ALERTMANAGER)
-            .unwrap();
+    /// A route's receiver, grouping, timing and key, as a test expects them.
+    type Want<'a> = (&'a str, Grouping, Timing, &'a str);
+
+    /// Alertmanager's own routing cases (dispatch/route_test.go) for [`TREE`]:
+    /// labels, and the routes they reach.
+    fn alertmanagers_cases() -> Vec<(BTreeMap<String, String>, Vec<Want<'static>>)> {
         let def = Timing::ALERTMANAGER;
         let by = |names: &[&str]| Grouping::By(names.iter().map(|s| (*s).to_owned()).collect());
         let secs = Duration::from_secs;
-        type Want<'a> = (&'a str, Grouping, Timing, &'a str);
-        let cases: Vec<(BTreeMap<String, String>, Vec<Want>)> = vec![
+        vec![
             (
                 labels(&[("owner", "team-A")]),
                 vec![("notify-A", by(&[]), def, r#"{}/{owner="team-A"}"#)],
@@ -713,8 +724,15 @@ routes:
                 labels(&[("owner", "team-Z")]),
                 vec![("notify-def", by(&[]), def, "{}")],
             ),
-        ];
-        for (alert, want) in cases {
+        ]
+    }
+
+    #[test]
+    fn routes_as_alertmanagers_own_test() {
+        let tree = parse(TREE)
+            .validate(RECEIVERS, Timing::ALERTMANAGER)
+            .unwrap();
+        for (alert, want) in alertmanagers_cases() {
             let got: Vec<Want> = tree
                 .matching(&alert)
                 .into_iter()

@@ -330,22 +330,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
         .unwrap_or_else(|e| e.into_inner())
         .get(&(provider, endpoint))
         .copied();
-    let credential = match provider {
-        SimProvider::BestProxy | SimProvider::ProxyLite => query.get("app_key").map(String::as_str),
-        SimProvider::Ipweb => req.headers().get("token").and_then(|v| v.to_str().ok()),
-        SimProvider::Custom => custom::bearer(
-            req.headers()
-                .get(hyper::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok()),
-        ),
-    };
-    let accepted = match provider {
-        SimProvider::BestProxy => BESTPROXY_APP_KEY,
-        SimProvider::ProxyLite => PROXYLITE_APP_KEY,
-        SimProvider::Ipweb => IPWEB_TOKEN,
-        SimProvider::Custom => custom::TOKEN,
-    };
-    let credential_suffix = credential.and_then(|c| credential_suffix(c, accepted));
+    let credential_suffix = credential_of(provider, &req, &query);
     let authorized = credential_suffix.is_some();
     state.record(LoggedRequest {
         provider,
@@ -383,6 +368,31 @@ async fn handle(state: &State, req: Request<Incoming>) -> Reply {
         (_, None) => json!({"code": 400, "msg": "unsupported product_type", "data": null}),
     };
     reply(StatusCode::OK, "application/json", body.to_string())
+}
+
+/// What follows the provider's accepted credential in the request, if the
+/// request carries it where the provider expects it.
+fn credential_of(
+    provider: SimProvider,
+    req: &Request<Incoming>,
+    query: &HashMap<String, String>,
+) -> Option<String> {
+    let credential = match provider {
+        SimProvider::BestProxy | SimProvider::ProxyLite => query.get("app_key").map(String::as_str),
+        SimProvider::Ipweb => req.headers().get("token").and_then(|v| v.to_str().ok()),
+        SimProvider::Custom => custom::bearer(
+            req.headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        ),
+    };
+    let accepted = match provider {
+        SimProvider::BestProxy => BESTPROXY_APP_KEY,
+        SimProvider::ProxyLite => PROXYLITE_APP_KEY,
+        SimProvider::Ipweb => IPWEB_TOKEN,
+        SimProvider::Custom => custom::TOKEN,
+    };
+    credential.and_then(|c| credential_suffix(c, accepted))
 }
 
 /// What follows the accepted credential: `Some("")` for the credential itself,

@@ -1,10 +1,12 @@
-//! ARCHITECTURE.md's layering invariant as a test: every file of `src/` is read
+//! The shape of `src/` as tests: ARCHITECTURE.md's layering (every file is read
 //! for its `crate::` and `super::` paths, and
 //! - a top-level module uses only modules of earlier layers of the numbered list
 //!   under "Data flows one way", and never an item of the crate root;
 //! - every module is in exactly one layer, and the list names no other;
 //! - the files of one directory never use each other in a circle (`mod.rs` is
-//!   the directory's face: it may use its files and they its items).
+//!   the directory's face: it may use its files and they its items));
+//!
+//! and that no function outside the unit tests is longer than 80 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -302,4 +304,71 @@ fn the_path_reader_finds_grouped_and_plain_uses() {
         without_comments("a // crate::x\n/// crate::y\nb"),
         "a \n\nb"
     );
+}
+
+/// The longest function allowed in `src/` outside its unit tests (whose
+/// tables of cases are data, not logic).
+const MAX_FUNCTION_LINES: usize = 80;
+
+#[test]
+fn no_function_in_src_is_longer_than_80_lines() {
+    let mut long = Vec::new();
+    for file in sources() {
+        let lines: Vec<&str> = file.code.lines().collect();
+        let tests_start = lines
+            .iter()
+            .position(|l| l.trim_end() == "#[cfg(test)]")
+            .unwrap_or(lines.len());
+        for (start, line) in lines[..tests_start].iter().enumerate() {
+            let Some(name) = function_name(line) else {
+                continue;
+            };
+            let indent = line.len() - line.trim_start().len();
+            let Some(open) = (start..tests_start).find(|&i| {
+                let l = lines[i].trim_end();
+                l.ends_with('{') || l.ends_with(';')
+            }) else {
+                continue;
+            };
+            if lines[open].trim_end().ends_with(';') {
+                continue;
+            }
+            let closing = format!("{}}}", " ".repeat(indent));
+            let end = (open + 1..lines.len())
+                .find(|&i| lines[i].trim_end() == closing)
+                .unwrap_or(lines.len() - 1);
+            let length = end - start + 1;
+            if length > MAX_FUNCTION_LINES {
+                long.push(format!(
+                    "src/{}:{}: {name} has {length} lines",
+                    file.path.display(),
+                    start + 1
+                ));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}
+
+/// The name of the function a line declares (`pub async fn run(` gives `run`).
+fn function_name(line: &str) -> Option<&str> {
+    let mut rest = line.trim_start();
+    for prefix in [
+        "pub(crate) ",
+        "pub(super) ",
+        "pub ",
+        "async ",
+        "const ",
+        "unsafe ",
+    ] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    let rest = rest.strip_prefix("async ").unwrap_or(rest);
+    let rest = rest.strip_prefix("fn ")?;
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    Some(&rest[..end])
 }

@@ -119,7 +119,8 @@ impl Browser {
         let mut bytes = serde_json::to_vec(&message).unwrap();
         bytes.push(0);
         self.to.write_all(&bytes).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: Chromium on a busy two-core machine is slow, not broken.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let answer = self
                 .next(deadline)
@@ -148,7 +149,8 @@ impl Browser {
     /// Opens `url` and waits for its load event.
     pub fn open(&mut self, url: &str) {
         self.call("Page.navigate", json!({"url": url}));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: Chromium on a busy two-core machine is slow, not broken.
+        let deadline = Instant::now() + Duration::from_secs(90);
         while let Some(event) = self.next(deadline) {
             if event["method"] == "Page.loadEventFired" {
                 return;
