@@ -90,6 +90,9 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
+    /// Every mistake found in one file, one per target or section, in order.
+    #[error("{} mistakes:\n{}", .0.len(), .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 impl Config {
@@ -120,37 +123,33 @@ impl Config {
         let defaults = Defaults::from_raw(&raw, &source)?;
         let mut names = HashSet::new();
         let mut targets = Vec::with_capacity(raw.targets.len());
-        for (index, t) in raw.targets.into_iter().enumerate() {
-            let mut at = TargetAt {
-                source: &source,
-                index,
-                name: t.name.clone().unwrap_or_default(),
-            };
-            let Some(entry) = at.entry() else {
-                return Err(source.refuse("targets", "a target is not a mapping"));
-            };
-            let spec = t.provider.as_deref().and_then(providers::spec);
-            check_keys(&entry, spec, &at)?;
-            let (Some(name), Some(provider)) = (t.name.clone(), t.provider.clone()) else {
-                let missing = if t.name.is_none() { "name" } else { "provider" };
-                let message = format!("targets[{index}]: missing field `{missing}`");
-                return Err(source.invalid(entry.line(), message));
-            };
-            check_name(&name).map_err(|m| at.refuse("name", m))?;
-            if !names.insert(name.clone()) {
-                return Err(at.refuse("name", "duplicate target name"));
+        // Each target and the alerting section are checked whatever the others
+        // hold, so that one run names every mistake (a missing secret in each
+        // of three targets, say).
+        let mut errors = Vec::new();
+        for index in 0..raw.targets.len() {
+            match read_target(index, &source, &defaults, &mut names) {
+                Ok(target) => targets.push(target),
+                Err(e) => errors.push(e),
             }
-            at.name = name.clone();
-            targets.push(target(t, name, &provider, &entry, &at, &defaults)?);
         }
-        let alerting = match raw.alerting {
+        let alerting = match raw
+            .alerting
+            .map(|section| section.validate(&source.base_dir))
+        {
             None => None,
-            Some(section) => Some(section.validate(&source.base_dir).map_err(
-                |(path, message)| {
-                    source.invalid(source.line_of(&path), format!("alerting: {message}"))
-                },
-            )?),
+            Some(Ok(alerting)) => Some(alerting),
+            Some(Err((path, message))) => {
+                errors.push(source.invalid(source.line_of(&path), format!("alerting: {message}")));
+                None
+            }
         };
+        if errors.len() == 1 {
+            return Err(errors.remove(0));
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError::Several(errors));
+        }
         Ok(Config {
             max_staleness: raw.max_staleness.unwrap_or(DEFAULT_MAX_STALENESS),
             max_concurrent_requests: defaults.max_concurrent_requests,
@@ -159,6 +158,40 @@ impl Config {
             alerting,
         })
     }
+}
+
+/// Reads and checks target `index` of the file; `names` holds the names of the
+/// targets before it.
+fn read_target(
+    index: usize,
+    source: &Source,
+    defaults: &Defaults,
+    names: &mut HashSet<String>,
+) -> Result<Target, ConfigError> {
+    let Some(entry) = yaml::Entry::new(source.tree, source.text, "targets", index) else {
+        return Err(source.refuse("targets", "a target is not a mapping"));
+    };
+    let t: RawTarget = entry
+        .read()
+        .map_err(|e| source.invalid(e.line, e.message))?;
+    let mut at = TargetAt {
+        source,
+        index,
+        name: t.name.clone().unwrap_or_default(),
+    };
+    let spec = t.provider.as_deref().and_then(providers::spec);
+    check_keys(&entry, spec, &at)?;
+    let (Some(name), Some(provider)) = (t.name.clone(), t.provider.clone()) else {
+        let missing = if t.name.is_none() { "name" } else { "provider" };
+        let message = format!("targets[{index}]: missing field `{missing}`");
+        return Err(source.invalid(entry.line(), message));
+    };
+    check_name(&name).map_err(|m| at.refuse("name", m))?;
+    if !names.insert(name.clone()) {
+        return Err(at.refuse("name", "duplicate target name"));
+    }
+    at.name = name.clone();
+    target(t, name, &provider, &entry, &at, defaults)
 }
 
 /// The file being checked: its name, its YAML tree (for the lines of keys) and the
@@ -215,11 +248,6 @@ struct TargetAt<'a> {
 }
 
 impl<'a> TargetAt<'a> {
-    /// The target's entry in the YAML tree, to read the provider's keys from.
-    fn entry(&self) -> Option<yaml::Entry<'a>> {
-        yaml::Entry::new(self.source.tree, self.source.text, "targets", self.index)
-    }
-
     /// A refusal from reading the YAML, already located and worded.
     fn located(&self, e: yaml::Error) -> ConfigError {
         self.source.invalid(e.line, e.message)
@@ -553,7 +581,7 @@ fn check_keys(
                     at.index,
                     expected.join(", ")
                 );
-                at.source.invalid(line, message)
+                at.source.invalid(line, yaml::hint(message))
             }
         });
     }
@@ -739,7 +767,9 @@ struct RawConfig {
     label_value_length_limit: Option<usize>,
     max_requests_per_second: Option<f64>,
     #[serde(default)]
-    targets: Vec<RawTarget>,
+    /// Read one by one ([`read_target`]), so that a mistake in one target
+    /// does not hide those of the others.
+    targets: Vec<serde::de::IgnoredAny>,
     alerting: Option<RawAlerting>,
 }
 

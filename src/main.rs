@@ -598,6 +598,7 @@ fn generated_demo_config(yaml: &str) -> anyhow::Result<Config> {
     let mut config = Config::parse(yaml, Path::new("")).map_err(|e| {
         let message = match e {
             ConfigError::Invalid { message, .. } | ConfigError::Read { message, .. } => message,
+            several @ ConfigError::Several(_) => several.to_string(),
         };
         anyhow!("the built-in demo configuration was refused (a bug, please report it): {message}")
     })?;

@@ -64,7 +64,7 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<(Node, T), Error>
     };
     let value = T::deserialize(at).map_err(|e| Error {
         line: e.line.unwrap_or(1),
-        message: e.message,
+        message: hint(e.message),
     })?;
     Ok((tree, value))
 }
@@ -107,7 +107,7 @@ impl<'a> Entry<'a> {
         };
         T::deserialize(at).map_err(|e| Error {
             line: e.line.unwrap_or_else(|| self.node.line()),
-            message: e.message,
+            message: hint(e.message),
         })
     }
 
@@ -125,7 +125,7 @@ impl<'a> Entry<'a> {
         };
         T::deserialize(at).map(Some).map_err(|e| Error {
             line: e.line.unwrap_or_else(|| value.line()),
-            message: e.message,
+            message: hint(e.message),
         })
     }
 
@@ -503,5 +503,95 @@ impl<'de> de::Deserializer<'de> for At<'_> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u128 f32 f64 char bytes byte_buf unit
         unit_struct tuple tuple_struct ignored_any
+    }
+}
+
+/// Adds what helps to a refusal: the nearest known key to an unknown one
+/// (`app_key_flie` → `app_key_file`), and the unit a bare number lacks where a
+/// duration is expected (`60` → `60s`).
+pub(crate) fn hint(message: String) -> String {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        if let Some((unknown, expected)) = rest.split_once("`, expected one of ") {
+            let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            if let Some(near) = nearest(unknown, &known) {
+                return format!("{message} (did you mean `{near}`?)");
+            }
+        }
+    }
+    if message.ends_with("expected a duration") {
+        let number = message
+            .split("string \"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'));
+        return match number {
+            Some(n) => format!("{message}: a duration has a unit, such as \"{n}s\" or \"{n}m\""),
+            None => format!("{message} such as \"30s\", \"5m\" or \"1h30m\""),
+        };
+    }
+    message
+}
+
+/// The known name closest to `unknown` by edit distance, if it is close enough
+/// to be a slip: at most 2 edits, and fewer than a third of the name.
+pub(crate) fn nearest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(unknown, k), *k))
+        .filter(|(d, k)| *d <= 2 && *d * 3 < k.chars().count().max(3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, with a swap of two neighbours counting as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_suggest_the_nearest_key_and_a_durations_unit() {
+        let unknown =
+            "unknown field `app_key_flie`, expected one of `name`, `app_key`, `app_key_file`"
+                .to_owned();
+        assert!(hint(unknown).ends_with("(did you mean `app_key_file`?)"));
+        let far = "unknown field `colour`, expected one of `name`, `interval`".to_owned();
+        assert_eq!(hint(far.clone()), far);
+        let bare = "interval: invalid value: string \"60\", expected a duration".to_owned();
+        assert!(hint(bare).ends_with(": a duration has a unit, such as \"60s\" or \"60m\""));
+        let other = "interval: invalid value: string \"soon\", expected a duration".to_owned();
+        assert!(hint(other).contains("such as \"30s\""));
+        assert_eq!(
+            nearest("intervall", &["interval", "timeout"]),
+            Some("interval")
+        );
+        assert_eq!(
+            nearest("tiemout", &["interval", "timeout"]),
+            Some("timeout")
+        );
+        assert_eq!(nearest("x", &["y"]), None);
     }
 }

@@ -1026,6 +1026,69 @@ fn bad_configs_are_refused_naming_file_line_and_key() {
     );
 }
 
+/// One run names every mistake of the file (each target and the alerting
+/// section are checked whatever the others hold), an unknown key suggests the
+/// nearest known one, and a bare number where a duration goes shows the unit.
+#[test]
+fn every_mistake_of_a_file_is_named_in_one_run_with_hints() {
+    init_env();
+    let yaml = "\
+intervall: 30s
+targets:
+  - name: a
+    provider: bestproxy
+    app_key_flie: x
+  - name: b
+    provider: proxylite
+  - name: c
+    provider: ipweb
+    token: t
+    interval: 60
+alerting:
+  evaluation_interval: 0s
+";
+    let error = Config::parse(yaml, Path::new("bad.yml"))
+        .unwrap_err()
+        .to_string();
+    // The top-level key is read before any target: alone, it is named first.
+    assert!(
+        error.contains("bad.yml:1: unknown field `intervall`"),
+        "{error}"
+    );
+    assert!(error.contains("(did you mean `interval`?)"), "{error}");
+    let fixed = yaml.replacen("intervall", "interval", 1);
+    let error = Config::parse(&fixed, Path::new("bad.yml"))
+        .unwrap_err()
+        .to_string();
+    let lines: Vec<&str> = error.lines().collect();
+    assert_eq!(lines[0], "4 mistakes:", "{error}");
+    assert!(
+        lines[1].starts_with("  bad.yml:5: targets[0]: unknown field `app_key_flie`"),
+        "{error}"
+    );
+    assert!(
+        lines[1].ends_with("(did you mean `app_key_file`?)"),
+        "{error}"
+    );
+    assert!(
+        lines[2].starts_with("  bad.yml:6: targets[1] (b): app_key: missing secret"),
+        "{error}"
+    );
+    assert!(
+        lines[3].starts_with("  bad.yml:11: targets[2].interval:"),
+        "{error}"
+    );
+    assert!(
+        lines[3].ends_with("a duration has a unit, such as \"60s\" or \"60m\""),
+        "{error}"
+    );
+    assert!(
+        lines[4].starts_with("  bad.yml:13: alerting: evaluation_interval"),
+        "{error}"
+    );
+    assert_eq!(lines.len(), 5, "{error}");
+}
+
 #[test]
 fn env_and_duplicate_key_errors_name_the_line_and_key() {
     init_env();
