@@ -133,6 +133,10 @@ pub struct PoolStatus {
     /// simulated (`--demo` fills an empty store with a simulated week before it
     /// started: charts should mark those points); `null` when none of it is.
     pub simulated_until: Option<f64>,
+    /// What `days_left` was computed from: `last_day` (the last day's average
+    /// use) or `trend` (the last 6 h trend, while the pool has less than a day
+    /// of history); `null` without days left.
+    pub days_left_basis: Option<&'static str>,
 }
 
 /// A pool's consumption within the spike window against the usual.
@@ -424,15 +428,28 @@ fn add_reading(
 /// One pool's figures, days left and spike figures.
 fn pool(p: &crate::readings::PoolReading, t: &TargetSnapshot, sources: &Sources) -> PoolStatus {
     let now = sources.now;
+    // The forecast's rate ([`forecast::forecast`]: the last day's average use,
+    // or the 6 h trend of a younger pool), as the forecast alert reads it.
+    let forecast = forecast::forecast(sources.history, t.provider, &t.target, &p.pool, now, None);
     PoolStatus {
         pool: p.pool.clone(),
         remaining_bytes: p.remaining_bytes,
         purchased_bytes: p.purchased_bytes,
         used_bytes: p.used_bytes,
         remaining_ratio: p.remaining_share(),
-        days_left: p
-            .remaining_bytes
-            .and_then(|remaining| days_left(sources.history, t, &p.pool, remaining, now)),
+        days_left: forecast
+            .zip(p.remaining_bytes)
+            .and_then(|(f, left)| f.days_left(left)),
+        days_left_basis: forecast
+            .filter(|f| {
+                p.remaining_bytes
+                    .and_then(|left| f.days_left(left))
+                    .is_some()
+            })
+            .map(|f| match f.basis {
+                forecast::Basis::LastDay => "last_day",
+                forecast::Basis::Trend => "trend",
+            }),
         expiring_bytes: p.expiring_bytes,
         usage_spike: sources.spike.and_then(|rule| {
             let latest = p
@@ -574,18 +591,6 @@ fn orders_status(reading: &OrderReading) -> OrdersStatus {
         pending: reading.pending.iter().map(order).collect(),
         pending_total: reading.products.iter().map(|p| p.counts[0]).sum(),
     }
-}
-
-/// Days left at the forecast's rate ([`forecast::forecast`]: the last day's
-/// average use, or the 6 h trend of a younger pool), as the forecast alert reads it.
-fn days_left(
-    history: &dyn History,
-    t: &TargetSnapshot,
-    pool: &str,
-    remaining: f64,
-    now: f64,
-) -> Option<f64> {
-    forecast::forecast(history, t.provider, &t.target, pool, now, None)?.days_left(remaining)
 }
 
 fn expiry(name: &str, product: &str, country: &str, expires_at: i64, now: f64) -> Expiry {

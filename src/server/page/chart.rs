@@ -59,6 +59,8 @@ pub fn chart_points(history: &[Point], from: f64) -> Vec<Point> {
 pub(super) struct Forecast {
     /// Unix seconds.
     pub empty_at: f64,
+    /// The rate it assumes, in words.
+    pub basis: &'static str,
 }
 
 /// The chart's figure: caption, SVG, the readout the script fills, or an
@@ -68,6 +70,7 @@ pub(super) fn chart(
     history: &[Point],
     from: f64,
     forecast: Option<Forecast>,
+    simulated_until: Option<f64>,
 ) -> Markup {
     let points = chart_points(history, from);
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
@@ -86,7 +89,10 @@ pub(super) fn chart(
                 }
                 " · times in UTC"
                 @if let Some(f) = forecast {
-                    " · " span.forecast { "dashed: empty " (time(f.empty_at)) " at the 6 h trend" }
+                    " · " span.forecast { "dashed: empty " (time(f.empty_at)) " at " (f.basis) }
+                }
+                @if let Some(until) = simulated_until.filter(|u| *u >= first.at) {
+                    " · " span.simulated { "simulated until " (time(until)) }
                 }
             }
             svg.line viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" tabindex="0"
@@ -379,11 +385,12 @@ mod tests {
         let history = [point(0.0, 10.0 * GIB), point(3600.0, 9.0 * GIB)];
         let f = Forecast {
             empty_at: 3600.0 + 9.0 * 3600.0,
+            basis: "the last 6 h trend",
         };
         let scale = Scale::new(&history, Some(f));
         // A third of the hour further.
         assert_eq!(scale.x1, 3600.0 + 1200.0);
-        let html = chart("Last 24 h", &history, 0.0, Some(f)).into_string();
+        let html = chart("Last 24 h", &history, 0.0, Some(f), None).into_string();
         assert!(html.contains("class=\"forecast\""), "{html}");
         assert!(
             html.contains("data-points=\"0 10737418240;3600 9663676416\""),
@@ -405,7 +412,7 @@ mod tests {
         assert_eq!(ends.len(), 2, "{ends:?}");
         assert_eq!((ends[0].2, ends[1].2), ("start", "end"));
         assert_eq!(ends[0].1, "00:00:30");
-        let flat = chart("Last 24 h", &history[..1], 0.0, None).into_string();
+        let flat = chart("Last 24 h", &history[..1], 0.0, None, None).into_string();
         assert!(flat.contains("Not enough history yet."), "{flat}");
     }
 }

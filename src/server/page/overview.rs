@@ -46,9 +46,10 @@ pub(super) fn overview(status: &Status) -> Markup {
                 p.quiet { "No pool reported yet." }
             } @else {
                 table.overview.pools {
-                    tr { th { "pool" } th { "left" } th { "days left (at the last 6 h rate)" } }
+                    tr { th { "pool" } th { "left" } th { "days left" } }
                     @for pool in &pools { (pool_row(pool, status.store, status.generated_at)) }
                 }
+                p.quiet { "Days left at the last day's average use (the last 6 h trend for a pool with less than a day of history)." }
             }
             (alerts(status))
             (expiries(status))

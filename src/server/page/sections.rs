@@ -59,6 +59,7 @@ fn pool(id: String, p: &PoolStatus, history: &[Point], status: &Status) -> Marku
     let level = share_class(p.remaining_ratio);
     let forecast = p.days_left.map(|days| Forecast {
         empty_at: status.generated_at + days * DAY,
+        basis: basis_text(p.days_left_basis),
     });
     html! {
         div.pool id=(id) {
@@ -84,7 +85,7 @@ fn pool(id: String, p: &PoolStatus, history: &[Point], status: &Status) -> Marku
             @if status.store {
                 div.charts {
                     @for (caption, window) in [("Last 24 h", DAY), ("Last 7 days", 7.0 * DAY)] {
-                        (chart(caption, history, status.generated_at - window, forecast))
+                        (chart(caption, history, status.generated_at - window, forecast, p.simulated_until))
                     }
                 }
             }
@@ -97,9 +98,9 @@ fn facts(p: &PoolStatus, store: bool) -> Markup {
     html! {
         @match p.days_left {
             Some(days) => {
-                span { "Days left at the last 6 h rate: " strong class=(super::format::days_class(days)) { (super::format::days_text(days)) } }
+                span { "Days left at " (basis_text(p.days_left_basis)) ": " strong class=(super::format::days_class(days)) { (super::format::days_text(days)) } }
             }
-            None if store => { span { "Days left: not enough history yet (or nothing used in the last 6 h)" } }
+            None if store => { span { "Days left: not enough history yet (or nothing used lately)" } }
             None => { span { "Days left: needs the store" } }
         }
         @if let Some(spike) = &p.usage_spike {
@@ -236,5 +237,13 @@ fn customers(t: &TargetStatus) -> Markup {
             }
             (more(shown, t.top_customers_total, 4))
         } }
+    }
+}
+
+/// The forecast's basis in words (the status API's `days_left_basis`).
+pub(super) fn basis_text(basis: Option<&str>) -> &'static str {
+    match basis {
+        Some("last_day") => "the last day's average use",
+        _ => "the last 6 h trend",
     }
 }
