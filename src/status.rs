@@ -95,6 +95,10 @@ pub struct TargetStatus {
     pub accounts_spiking: Vec<AccountSpike>,
     /// Every sub-account whose usage spikes (matching `q`), listed or not.
     pub accounts_spiking_total: usize,
+    /// Sub-accounts' spikes were not read: the target has more than
+    /// [`SPIKE_READS_WITHOUT_AGENT`] and no alerting agent runs (which finds
+    /// them once per evaluation, not at each request).
+    pub accounts_spiking_unread: bool,
     /// An IPWeb agent's customers by today's traffic, the largest first.
     pub top_customers: Vec<CustomerStatus>,
     /// Every customer (matching `q`), listed or not.
@@ -347,6 +351,7 @@ fn target(t: &TargetSnapshot, view: &View, sources: &Sources) -> TargetStatus {
         accounts_found_total: 0,
         accounts_spiking: Vec::new(),
         accounts_spiking_total: 0,
+        accounts_spiking_unread: false,
         top_customers: Vec::new(),
         top_customers_total: 0,
         orders: None,
@@ -494,6 +499,11 @@ fn spiking_by_agent<'a>(view: &'a View, target: &str) -> Option<BTreeSet<(&'a st
     })
 }
 
+/// Without the agent, the most sub-accounts of a target whose spike history a
+/// status request reads itself: reading 100,000 of them costs seconds at every
+/// request (docs/performance.md), the agent reads them once per evaluation.
+pub const SPIKE_READS_WITHOUT_AGENT: usize = 1_000;
+
 /// The sub-accounts near their limit, spiking, and found by `q`. The spike
 /// figures are read for the sub-accounts in `agent_spikes` only, when given
 /// (see [`spiking_by_agent`]); for every one otherwise.
@@ -540,6 +550,10 @@ fn account_lists(
     let Some(rule) = sources.spike else {
         return;
     };
+    if agent_spikes.is_none() && accounts.len() > SPIKE_READS_WITHOUT_AGENT {
+        status.accounts_spiking_unread = true;
+        return;
+    }
     let mut spiking: Vec<AccountSpike> = matching()
         .filter(|a| {
             agent_spikes.is_none_or(|set| set.contains(&(a.product.as_str(), a.account.as_str())))
@@ -799,5 +813,52 @@ mod window_tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].labels["account"], "a2");
         assert_eq!(firing.values().sum::<usize>(), 2);
+    }
+
+    /// Without the agent, a target with over 1,000 sub-accounts is not read
+    /// sub-account by sub-account at each request: the status says so.
+    #[test]
+    fn without_the_agent_many_sub_accounts_are_not_read_for_spikes() {
+        let snapshot = TargetSnapshot {
+            target: "t".into(),
+            provider: "bestproxy",
+            display_name: "BestProxy".into(),
+            endpoints: Vec::new(),
+            polled_at: 0.0,
+            credential_in_clear: false,
+        };
+        let sources = Sources {
+            history: &crate::forecast::NoHistory,
+            has_store: true,
+            notice: None,
+            silences: &[],
+            shard: None,
+            spike: Some(crate::alerts::USAGE_SPIKE_DEFAULTS),
+            now: 0.0,
+            instant: Instant::now(),
+            lists: ListWindow::default(),
+        };
+        let accounts = |n: usize| -> Vec<AccountReading> {
+            (0..n)
+                .map(|i| AccountReading {
+                    account: format!("a{i}"),
+                    product: "p".into(),
+                    remark: String::new(),
+                    used_bytes: 1.0,
+                    limit_bytes: None,
+                    enabled: None,
+                })
+                .collect()
+        };
+        let view = view(false);
+        for (n, unread) in [
+            (SPIKE_READS_WITHOUT_AGENT, false),
+            (SPIKE_READS_WITHOUT_AGENT + 1, true),
+        ] {
+            let mut status = target(&snapshot, &view, &sources);
+            account_lists(&mut status, &accounts(n), &snapshot, &sources, None);
+            assert_eq!(status.accounts_spiking_unread, unread, "{n} sub-accounts");
+            assert_eq!(status.accounts_total, n);
+        }
     }
 }

@@ -236,6 +236,7 @@ mod tests {
             accounts_found_total: 0,
             accounts_spiking: Vec::new(),
             accounts_spiking_total: 0,
+            accounts_spiking_unread: false,
             top_customers: Vec::new(),
             top_customers_total: 0,
             orders: None,

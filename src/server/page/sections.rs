@@ -200,6 +200,11 @@ fn found(t: &TargetStatus) -> Markup {
 
 /// Sub-accounts whose usage spikes (`ProxyUsageSpike`).
 fn spiking(t: &TargetStatus) -> Markup {
+    if t.accounts_spiking_unread {
+        return html! {
+            p.quiet { "Sub-accounts' usage spikes: with over 1,000 sub-accounts the page reads them only while the alerting agent runs (an " code { "alerting" } " section)." }
+        };
+    }
     if t.accounts_spiking.is_empty() {
         return html! {};
     }
