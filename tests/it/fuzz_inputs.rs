@@ -972,13 +972,23 @@ proptest! {
         let (result, peak, took) = measure(|| parse_config(&text));
         prop_assert!(peak < MEMORY_BOUND, "{} KiB held", peak / 1024);
         prop_assert!(took < Duration::from_secs(5), "{took:?}");
-        match result {
-            Ok(_) => {}
-            Err(ConfigError::Invalid { line, message, .. }) => {
-                prop_assert!((1..=last_line(&text)).contains(&line), "line {line} of {}: {message}", last_line(&text) - 1);
-                prop_assert!(!message.is_empty());
+        let errors = match result {
+            Ok(_) => Vec::new(),
+            // Every mistake of the file, each at its own line.
+            Err(ConfigError::Several(errors)) => {
+                prop_assert!(errors.len() > 1, "several mistakes, but {}", errors.len());
+                errors
             }
-            Err(other) => prop_assert!(false, "not refused at a line: {other}"),
+            Err(error) => vec![error],
+        };
+        for error in errors {
+            match error {
+                ConfigError::Invalid { line, message, .. } => {
+                    prop_assert!((1..=last_line(&text)).contains(&line), "line {line} of {}: {message}", last_line(&text) - 1);
+                    prop_assert!(!message.is_empty());
+                }
+                other => prop_assert!(false, "not refused at a line: {other}"),
+            }
         }
     }
 }
