@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -178,20 +178,27 @@ pub struct HttpClient {
     pacer: Option<Arc<Pacer>>,
 }
 
-/// The process' one reqwest client: its connection pool and TLS setup are
-/// shared by every target (building a client per target costs milliseconds each).
-static SHARED_CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+/// One reqwest client per tokio runtime: its connection pool and TLS setup are
+/// shared by every target and receiver (building a client per target costs
+/// milliseconds each). Per runtime, not per process: a pooled connection is
+/// driven by a task of the runtime that opened it, so a client handed on to
+/// another runtime fails with "dispatch task is gone" once the first one has
+/// stopped (an embedding that runs the exporter in one runtime after another,
+/// and the tests, which run one per test, do that). The exporter runs one.
+static CLIENTS: Mutex<Vec<(tokio::runtime::Id, reqwest::Client)>> = Mutex::new(Vec::new());
 
 /// The longest a connection attempt may take, whatever a target's timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The process' one reqwest client, for provider requests and notifications
-/// alike: redirects are not followed and no `Referer` is sent (either could
-/// carry the `app_key`, a token header or a secret URL to another host); the
-/// bundled Mozilla roots and the system's store are trusted, so that a corporate
-/// TLS-inspecting proxy's CA works too.
+/// The reqwest client of the current runtime, for provider requests and
+/// notifications alike: redirects are not followed and no `Referer` is sent
+/// (either could carry the `app_key`, a token header or a secret URL to another
+/// host); the bundled Mozilla roots and the system's store are trusted, so that
+/// a corporate TLS-inspecting proxy's CA works too.
 pub(crate) fn shared_client() -> Result<reqwest::Client, reqwest::Error> {
-    if let Some(client) = SHARED_CLIENT.get() {
+    let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+    let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, client)) = clients.iter().find(|(id, _)| Some(*id) == runtime) {
         return Ok(client.clone());
     }
     let client = reqwest::Client::builder()
@@ -202,7 +209,10 @@ pub(crate) fn shared_client() -> Result<reqwest::Client, reqwest::Error> {
         .tls_built_in_webpki_certs(true)
         .tls_built_in_native_certs(true)
         .build()?;
-    Ok(SHARED_CLIENT.get_or_init(|| client).clone())
+    if let Some(id) = runtime {
+        clients.push((id, client.clone()));
+    }
+    Ok(client)
 }
 
 impl HttpClient {

@@ -127,7 +127,8 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// The exporter's one HTTP client (no redirects, no `Referer`, both root stores).
+/// The runtime's HTTP client, shared with the providers' (no redirects, no
+/// `Referer`, both root stores).
 fn http_client() -> Result<reqwest::Client, String> {
     crate::http::shared_client()
         .map_err(|e| format!("cannot set up the HTTP client: {}", e.without_url()))

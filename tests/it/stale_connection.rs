@@ -197,3 +197,85 @@ async fn a_receiver_on_a_stale_connection_fails_transiently() {
     let error = receiver.send(&alerts).await.unwrap_err();
     assert!(error.is_transient(), "{error}");
 }
+
+/// The client's pooled connections belong to the runtime that opened them: a
+/// second runtime polls the same upstream through a connection of its own,
+/// whether the first still runs or not. (A process-wide client handed the
+/// second runtime the first one's kept-alive connection, driven by a task of
+/// the first: once that runtime stopped, "dispatch task is gone", a failed
+/// poll; the tests, one runtime each, met it now and then. Here the first
+/// runtime is idle, so its connection cannot answer: only a connection of the
+/// second runtime's own can.)
+#[test]
+fn a_second_runtime_polls_through_a_connection_of_its_own() {
+    // The upstream outlives both runtimes: it runs on a thread of its own.
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let (url_sender, url) = std::sync::mpsc::channel();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let connections_seen = Arc::clone(&connections);
+    let upstream = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+            url_sender.send(url).unwrap();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut socket, _)) = listener.accept().await else {
+                        return;
+                    };
+                    connections_seen.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        // Keeps every connection alive for as many requests as come.
+                        while read_request(&mut socket).await {
+                            let answer = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
+                                BODY.len()
+                            );
+                            if socket.write_all(answer.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+            tokio::task::spawn_blocking(move || stopped.recv()).await.unwrap().ok();
+        });
+    });
+    let url = url.recv().unwrap();
+    let credential = (&CredentialPlacement::query("app_key"), &Secret::new("k"));
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let answer = first.block_on(client().get(&url, &[], credential));
+    assert!(
+        answer.is_ok(),
+        "first runtime: {:?}",
+        answer.err().map(|e| e.message)
+    );
+    // The first runtime is not driven now: its pooled connection is mute.
+    let second = runtime();
+    // A request on the mute connection would wait for the client's timeout
+    // (60 s) and be retried; a connection of its own answers at once.
+    let patient = HttpClient::new(Duration::from_secs(60), Arc::new(Semaphore::new(4))).unwrap();
+    let answer = second.block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), patient.get(&url, &[], credential)).await
+    });
+    assert!(
+        matches!(answer, Ok(Ok(_))),
+        "the second runtime's poll: {:?}",
+        answer.map(|r| r.err().map(|e| e.message))
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "one connection per runtime"
+    );
+    drop((first, second));
+    drop(stop);
+    upstream.join().unwrap();
+}
