@@ -41,7 +41,13 @@ echo "--- cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Binaries started by the tests keep no store in the repository's data/.
-PROXY_QUOTA_EXPORTER_STORAGE_PATH= cargo test --locked 2>&1 | tee "$log"
+export PROXY_QUOTA_EXPORTER_STORAGE_PATH=
+# The integration tests mostly wait (for polls, Prometheus, Chromium): six at
+# a time take half the time of two on two cores (docs/development.md). The
+# process-wide ones (tests/process) and the unit tests run as cargo's default.
+cargo test --locked --lib --bins --test process 2>&1 | tee "$log"
+cargo test --locked --test it -- --test-threads 6 2>&1 | tee -a "$log"
+cargo test --locked --doc 2>&1 | tee -a "$log"
 # One closing line for all test binaries (cargo prints one per binary, the last
 # being the doc tests, which has none).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
