@@ -456,38 +456,47 @@ fn spike_snapshot(k: i64) -> Arc<TargetSnapshot> {
     })
 }
 
+/// The 32 h scenario (`spike_snapshot`, `SpikeHistory`) through the agent with
+/// the rule `id` alone: the alerts firing at each step, in order.
+fn replay_scenario(id: alerts::AlertId) -> Vec<Vec<AlertEvent>> {
+    let only = RuleSet(
+        RuleSet::default()
+            .0
+            .into_iter()
+            .filter(|r| r.alert.id == id)
+            .collect(),
+    );
+    let mut states = States::default();
+    (0..SPIKE_STEPS)
+        .map(|k| {
+            let snapshots = [spike_snapshot(k)];
+            let active = evaluate(&Input {
+                snapshots: &snapshots,
+                history: &SpikeHistory { now_step: k },
+                now: (k * STEP) as f64,
+                instant: Instant::now(),
+                runbook_base_url: alerts::DEFAULT_RUNBOOK_BASE_URL,
+                rules: &only,
+            });
+            states.step(active, (k * STEP) as f64, for_of).firing
+        })
+        .collect()
+}
+
 /// The agent and Prometheus agree on ProxyUsageSpike: the same spikes fire
 /// at the same times with the same annotations, and the top-up and the reset
 /// stay quiet in both.
 #[test]
 fn the_agent_fires_the_usage_spike_the_rule_file_fires() {
-    let only_spike = RuleSet(
-        RuleSet::default()
-            .0
-            .into_iter()
-            .filter(|r| r.alert.id == alerts::AlertId::UsageSpike)
-            .collect(),
-    );
-    let mut states = States::default();
     let mut cases = String::new();
     let mut fired = std::collections::BTreeSet::new();
-    for k in 0..SPIKE_STEPS {
-        let snapshots = [spike_snapshot(k)];
-        let active = evaluate(&Input {
-            snapshots: &snapshots,
-            history: &SpikeHistory { now_step: k },
-            now: (k * STEP) as f64,
-            instant: Instant::now(),
-            runbook_base_url: alerts::DEFAULT_RUNBOOK_BASE_URL,
-            rules: &only_spike,
-        });
-        let step = states.step(active, (k * STEP) as f64, for_of);
-        for event in &step.firing {
+    for (k, firing) in (0..).zip(replay_scenario(alerts::AlertId::UsageSpike)) {
+        for event in &firing {
             let subject = event.labels.get("pool").or(event.labels.get("account"));
             fired.insert(subject.cloned().unwrap_or_default());
         }
         if k >= 348 && k % 2 == 0 {
-            cases.push_str(&expected(k * 5, "ProxyUsageSpike", &step.firing));
+            cases.push_str(&expected(k * 5, "ProxyUsageSpike", &firing));
         }
     }
     assert_eq!(
@@ -524,36 +533,14 @@ fn the_agent_fires_the_usage_spike_the_rule_file_fires() {
 /// not.
 #[test]
 fn the_agent_forecasts_what_the_rule_file_forecasts_before_and_after_a_day() {
-    let only_forecast = RuleSet(
-        RuleSet::default()
-            .0
-            .into_iter()
-            .filter(|r| r.alert.id == alerts::AlertId::TrafficExhaustionForecast)
-            .collect(),
-    );
-    let mut states = States::default();
     let mut cases = String::new();
     let mut fired = std::collections::BTreeSet::new();
-    for k in 0..SPIKE_STEPS {
-        let snapshots = [spike_snapshot(k)];
-        let active = evaluate(&Input {
-            snapshots: &snapshots,
-            history: &SpikeHistory { now_step: k },
-            now: (k * STEP) as f64,
-            instant: Instant::now(),
-            runbook_base_url: alerts::DEFAULT_RUNBOOK_BASE_URL,
-            rules: &only_forecast,
-        });
-        let step = states.step(active, (k * STEP) as f64, for_of);
-        for event in &step.firing {
+    for (k, firing) in (0..).zip(replay_scenario(alerts::AlertId::TrafficExhaustionForecast)) {
+        for event in &firing {
             fired.insert(event.labels.get("pool").cloned().unwrap_or_default());
         }
         if k >= 240 && k % 2 == 0 {
-            cases.push_str(&expected(
-                k * 5,
-                "ProxyTrafficExhaustionForecast",
-                &step.firing,
-            ));
+            cases.push_str(&expected(k * 5, "ProxyTrafficExhaustionForecast", &firing));
         }
     }
     assert_eq!(fired.into_iter().collect::<Vec<_>>(), ["spiking"]);
