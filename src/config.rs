@@ -387,7 +387,7 @@ fn target(
         provider: spec,
         display_name,
         base_url,
-        credential: Secret::new(credential),
+        credential,
         endpoints,
         interval: limits.interval,
         timeout: limits.timeout,
@@ -594,7 +594,7 @@ fn credential(
     entry: &yaml::Entry,
     spec: &ProviderSpec,
     at: &TargetAt,
-) -> Result<String, ConfigError> {
+) -> Result<Secret, ConfigError> {
     let key = spec.credential_key;
     let key_file = format!("{key}_file");
     let value = entry.read_key::<Expanded>(key).map_err(|e| at.located(e))?;
@@ -603,11 +603,10 @@ fn credential(
         .map_err(|e| at.located(e))?;
     let base_dir = &at.source.base_dir;
     let file = file.as_ref().map(|f| f.0.as_str());
-    match secret::required_value_or_file(key, value.map(|v| v.0), file, base_dir) {
-        Ok(credential) => Ok(credential.expose().to_owned()),
-        Err(secret::SourceError::Pair(message)) => Err(at.refuse(key, message)),
-        Err(secret::SourceError::Key { key, message }) => Err(at.refuse(&key, message)),
-    }
+    secret::required_value_or_file(key, value.map(|v| v.0), file, base_dir).map_err(|e| match e {
+        secret::SourceError::Pair(message) => at.refuse(key, message),
+        secret::SourceError::Key { key, message } => at.refuse(&key, message),
+    })
 }
 
 /// The endpoints to poll: the provider's default ones, or the listed ones (any

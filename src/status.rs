@@ -436,25 +436,20 @@ fn pool(p: &crate::readings::PoolReading, t: &TargetSnapshot, sources: &Sources)
     // The forecast's rate ([`forecast::forecast`]: the last day's average use,
     // or the 6 h trend of a younger pool), as the forecast alert reads it.
     let forecast = forecast::forecast(sources.history, t.provider, &t.target, &p.pool, now, None);
+    let days_left = forecast
+        .zip(p.remaining_bytes)
+        .and_then(|(f, left)| f.days_left(left));
     PoolStatus {
         pool: p.pool.clone(),
         remaining_bytes: p.remaining_bytes,
         purchased_bytes: p.purchased_bytes,
         used_bytes: p.used_bytes,
         remaining_ratio: p.remaining_share(),
-        days_left: forecast
-            .zip(p.remaining_bytes)
-            .and_then(|(f, left)| f.days_left(left)),
-        days_left_basis: forecast
-            .filter(|f| {
-                p.remaining_bytes
-                    .and_then(|left| f.days_left(left))
-                    .is_some()
-            })
-            .map(|f| match f.basis {
-                forecast::Basis::LastDay => "last_day",
-                forecast::Basis::Trend => "trend",
-            }),
+        days_left,
+        days_left_basis: days_left.and(forecast).map(|f| match f.basis {
+            forecast::Basis::LastDay => "last_day",
+            forecast::Basis::Trend => "trend",
+        }),
         expiring_bytes: p.expiring_bytes,
         usage_spike: sources.spike.and_then(|rule| {
             let latest = p
